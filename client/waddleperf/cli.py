@@ -1,0 +1,82 @@
+"""The ``waddleperf`` command. Subcommands import their heavy dependencies lazily."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from waddleperf import __version__
+
+app = typer.Typer(
+    name="waddleperf",
+    help="Network and application performance prober.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_USAGE = 2
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
+    ] = False,
+) -> None:
+    """WaddlePerf."""
+
+
+@app.command()
+def server(
+    config: Annotated[Path | None, typer.Option("--config", help="YAML file over the defaults.")] = None,
+    bind: Annotated[str | None, typer.Option(help="Address to bind (:: for dual stack).")] = None,
+    http_port: Annotated[int | None, typer.Option(help="HTTP port; 0 disables.")] = None,
+    tcp_echo_port: Annotated[int | None, typer.Option(help="TCP echo port; 0 disables.")] = None,
+    udp_echo_port: Annotated[int | None, typer.Option(help="UDP echo port; 0 disables.")] = None,
+    iperf_port: Annotated[int | None, typer.Option(help="iperf3 port; 0 disables.")] = None,
+    log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = None,
+) -> None:
+    """Run the WaddlePerf server (HTTP, LibreSpeed, RPM, TCP/UDP echo, iperf3, /stats)."""
+    # gevent must patch the standard library before the server's modules load.
+    from gevent import monkey
+
+    monkey.patch_all()
+    from waddleperf_common.config import ConfigError
+    from waddleperf_server import config as server_config
+    from waddleperf_server import logs, runtime
+
+    try:
+        cfg = server_config.load(
+            user_file=config,
+            overrides={
+                "bind": bind,
+                "http.port": http_port,
+                "tcp_echo.port": tcp_echo_port,
+                "udp_echo.port": udp_echo_port,
+                "iperf.port": iperf_port,
+                "log_level": log_level,
+            },
+        )
+    except ConfigError as exc:
+        typer.echo(f"waddleperf server: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    logs.setup(cfg.log_level)
+    raise typer.Exit(runtime.serve(cfg))
+
+
+def main() -> None:
+    """Entry point of the ``waddleperf`` script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,119 @@
+"""The UDP probe datagram: the one wire format the UDP probe and the UDP echo server share.
+
+Layout (network byte order), 32-byte header then padding then an optional HMAC trailer::
+
+    0      4  5  6      8               16              24              32
+    | magic |v |fl| rsvd |      seq      |  client_tx_ns |  server_rx_ns | padding… | hmac(32)? |
+
+- ``magic``  b"WPRB"; ``v`` version, currently 1.
+- ``fl``     flags: bit 0 = HMAC trailer present, bit 1 = this is a reply.
+- ``seq``    unsigned 64-bit sequence number chosen by the client.
+- ``client_tx_ns`` the client's send timestamp in ns (the client's own clock; opaque to the server).
+- ``server_rx_ns`` zero from the client; the server writes its receive time (Unix ns) in replies.
+- ``hmac``   HMAC-SHA256 over every byte before it, when flag bit 0 is set.
+
+A reply is exactly as long as the request, so the echo can never amplify.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+from dataclasses import dataclass
+
+MAGIC = b"WPRB"
+VERSION = 1
+FLAG_HMAC = 0x01
+FLAG_REPLY = 0x02
+_HEADER = struct.Struct("!4sBBHQQQ")
+HEADER_SIZE = _HEADER.size  # 32
+HMAC_SIZE = 32
+MAX_DATAGRAM = 65507  # largest UDP payload over IPv4
+
+
+class WireError(ValueError):
+    """A datagram is not a valid probe datagram; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeDatagram:
+    """A decoded probe datagram."""
+
+    seq: int
+    client_tx_ns: int
+    server_rx_ns: int
+    is_reply: bool
+    authenticated: bool
+    size: int
+
+
+def min_size(with_hmac: bool) -> int:
+    """Smallest legal datagram in bytes."""
+    return HEADER_SIZE + (HMAC_SIZE if with_hmac else 0)
+
+
+def _mac(key: bytes, body: bytes) -> bytes:
+    return hmac.new(key, body, hashlib.sha256).digest()
+
+
+def encode(seq: int, client_tx_ns: int, size: int = HEADER_SIZE, key: bytes | None = None) -> bytes:
+    """Build a client request of exactly ``size`` bytes (padding with zeros)."""
+    need = min_size(key is not None)
+    if not need <= size <= MAX_DATAGRAM:
+        raise WireError(f"datagram size {size} outside {need}..{MAX_DATAGRAM}")
+    if not 0 <= seq < 2**64 or not 0 <= client_tx_ns < 2**64:
+        raise WireError("seq and client_tx_ns must fit in 64 unsigned bits")
+    flags = FLAG_HMAC if key is not None else 0
+    header = _HEADER.pack(MAGIC, VERSION, flags, 0, seq, client_tx_ns, 0)
+    pad = bytes(size - need)
+    body = header + pad
+    return body + _mac(key, body) if key is not None else body
+
+
+def decode(data: bytes, key: bytes | None = None) -> ProbeDatagram:
+    """Parse and check a datagram; with ``key`` the HMAC must be present and valid."""
+    if len(data) < HEADER_SIZE:
+        raise WireError(f"truncated: {len(data)} bytes, header needs {HEADER_SIZE}")
+    if len(data) > MAX_DATAGRAM:
+        raise WireError(f"oversized: {len(data)} bytes")
+    magic, version, flags, _rsvd, seq, tx_ns, rx_ns = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise WireError("bad magic")
+    if version != VERSION:
+        raise WireError(f"unsupported version {version}")
+    has_mac = bool(flags & FLAG_HMAC)
+    if has_mac and len(data) < HEADER_SIZE + HMAC_SIZE:
+        raise WireError("HMAC flag set but datagram too short for the trailer")
+    authenticated = False
+    if key is not None:
+        if not has_mac:
+            raise WireError("HMAC required but absent")
+        body, tag = data[:-HMAC_SIZE], data[-HMAC_SIZE:]
+        if not hmac.compare_digest(_mac(key, body), tag):
+            raise WireError("HMAC mismatch")
+        authenticated = True
+    return ProbeDatagram(
+        seq=seq,
+        client_tx_ns=tx_ns,
+        server_rx_ns=rx_ns,
+        is_reply=bool(flags & FLAG_REPLY),
+        authenticated=authenticated,
+        size=len(data),
+    )
+
+
+def make_reply(request: bytes, server_rx_ns: int, key: bytes | None = None) -> bytes:
+    """The server's reply to a valid request: same length, reply flag and receive time set.
+
+    Raises WireError for anything that is not a valid request (the server then drops it).
+    """
+    dg = decode(request, key)
+    if dg.is_reply:
+        raise WireError("a reply is never echoed (prevents reflection loops)")
+    flags = FLAG_REPLY | (FLAG_HMAC if key is not None else request[5] & FLAG_HMAC)
+    header = _HEADER.pack(MAGIC, VERSION, flags, 0, dg.seq, dg.client_tx_ns, server_rx_ns)
+    if key is not None:
+        body = header + request[HEADER_SIZE:-HMAC_SIZE]
+        return body + _mac(key, body)
+    return header + request[HEADER_SIZE:]

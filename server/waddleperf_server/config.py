@@ -1,0 +1,118 @@
+"""The server's configuration model; defaults live in ``server/vars/base.yml``."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from waddleperf_common.config import StrictModel, load_config
+
+BASE_FILE = Path(__file__).resolve().parent.parent / "vars" / "base.yml"
+ENV_PREFIX = "WADDLEPERF_SERVER_"
+
+_PORT = {"ge": 0, "le": 65535}
+
+
+class HttpConfig(StrictModel):
+    port: int = Field(8080, **_PORT)
+    max_echo_bytes: int = Field(104_857_600, ge=0)
+    max_delay_ms: int = Field(10_000, ge=0, le=600_000)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    max_upload_bytes: int = Field(33_554_432, ge=0)
+    garbage_max_chunks: int = Field(1024, ge=1, le=1024)
+    garbage_default_chunks: int = Field(4, ge=1, le=1024)
+    cors_always: bool = False
+    rpm_large_bytes: int = Field(8_589_934_592, ge=1)
+    request_timeout_s: float = Field(60.0, gt=0)
+    max_connections: int = Field(1000, ge=1)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP network") from None
+        return value
+
+
+class TcpEchoConfig(StrictModel):
+    port: int = Field(2001, **_PORT)
+    idle_timeout_s: float = Field(30.0, gt=0)
+    max_connections: int = Field(256, ge=1)
+    max_bytes_per_connection: int = Field(1_073_741_824, ge=1)
+
+
+class UdpEchoConfig(StrictModel):
+    port: int = Field(2000, **_PORT)
+    rate_limit_pps: float = Field(1000.0, gt=0)
+    rate_burst: int = Field(200, ge=1)
+    max_datagram_bytes: int = Field(9216, ge=32, le=65507)
+    hmac_key_file: Path | None = None
+    hmac_key_env: str | None = "WADDLEPERF_UDP_KEY"
+    max_tracked_sources: int = Field(65536, ge=16)
+
+
+class IperfConfig(StrictModel):
+    port: int = Field(5201, **_PORT)
+    binary: str = "iperf3"
+    idle_timeout_s: int = Field(30, ge=1)
+    server_max_duration_s: int = Field(60, ge=1)
+    restart_backoff_s: float = Field(1.0, gt=0)
+
+
+class GeoIPConfig(StrictModel):
+    city_db: Path | None = None
+    asn_db: Path | None = None
+
+
+class StatsTarget(StrictModel):
+    name: str
+    pid_file: Path | None = None
+    process_name: str | None = None
+    port: int | None = Field(None, ge=1, le=65535)
+
+
+class StatsConfig(StrictModel):
+    targets: list[StatsTarget] = Field(default_factory=list)
+
+
+class ServerConfig(StrictModel):
+    bind: str = "0.0.0.0"
+    log_level: str = "INFO"
+    http: HttpConfig = HttpConfig()
+    tcp_echo: TcpEchoConfig = TcpEchoConfig()
+    udp_echo: UdpEchoConfig = UdpEchoConfig()
+    iperf: IperfConfig = IperfConfig()
+    geoip: GeoIPConfig = GeoIPConfig()
+    stats: StatsConfig = StatsConfig()
+
+    @field_validator("bind")
+    @classmethod
+    def _bind(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+
+def load(
+    user_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> ServerConfig:
+    """Load the server configuration from all layers (raises ConfigError)."""
+    return load_config(ServerConfig, BASE_FILE, user_file, ENV_PREFIX, environ, overrides)
