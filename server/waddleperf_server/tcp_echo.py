@@ -1,0 +1,30 @@
+"""TCP echo service (minimal placeholder; full implementation follows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from waddleperf_server.config import TcpEchoConfig
+
+
+class TcpEchoService:
+    """TCP echo service."""
+
+    name = "tcp_echo"
+
+    def __init__(self, cfg: TcpEchoConfig, bind: str) -> None:
+        self.cfg = cfg
+        self.bind = bind
+        self._state = "stopped"
+
+    def start(self) -> None:
+        """Begin serving (placeholder: marks the service running)."""
+        self._state = "running"
+
+    def stop(self, timeout: float) -> None:
+        """Stop serving within ``timeout`` seconds."""
+        self._state = "stopped"
+
+    def status(self) -> dict[str, Any]:
+        """JSON-ready state of the service."""
+        return {"state": self._state, "port": self.cfg.port}
