@@ -57,7 +57,7 @@ test: setup
 	$(VENV)/bin/pytest -q
 
 bench: setup
-	$(VENV)/bin/python bench/server.py
+	$(VENV)/bin/python -m bench.server
 
 lab-shell: setup
 	$(VENV)/bin/python -m tests.lab.shell
