@@ -42,28 +42,28 @@ class HttpConfig(StrictModel):
 
 
 class TcpEchoConfig(StrictModel):
-    port: int = Field(2001, **_PORT)
-    idle_timeout_s: float = Field(30.0, gt=0)
-    max_connections: int = Field(256, ge=1)
-    max_bytes_per_connection: int = Field(1_073_741_824, ge=1)
+    port: int = Field(default=2001, ge=0, le=65535)
+    idle_timeout_s: float = Field(default=30.0, gt=0)
+    max_connections: int = Field(default=256, ge=1)
+    max_bytes_per_connection: int = Field(default=1_073_741_824, ge=1)
 
 
 class UdpEchoConfig(StrictModel):
-    port: int = Field(2000, **_PORT)
-    rate_limit_pps: float = Field(1000.0, gt=0)
-    rate_burst: int = Field(200, ge=1)
-    max_datagram_bytes: int = Field(9216, ge=32, le=65507)
+    port: int = Field(default=2000, ge=0, le=65535)
+    rate_limit_pps: float = Field(default=1000.0, gt=0)
+    rate_burst: int = Field(default=200, ge=1)
+    max_datagram_bytes: int = Field(default=9216, ge=32, le=65507)
     hmac_key_file: Path | None = None
     hmac_key_env: str | None = "WADDLEPERF_UDP_KEY"
-    max_tracked_sources: int = Field(65536, ge=16)
+    max_tracked_sources: int = Field(default=65536, ge=16)
 
 
 class IperfConfig(StrictModel):
-    port: int = Field(5201, **_PORT)
+    port: int = Field(default=5201, ge=0, le=65535)
     binary: str = "iperf3"
-    idle_timeout_s: int = Field(30, ge=1)
-    server_max_duration_s: int = Field(60, ge=1)
-    restart_backoff_s: float = Field(1.0, gt=0)
+    idle_timeout_s: int = Field(default=30, ge=1)
+    server_max_duration_s: int = Field(default=60, ge=1)
+    restart_backoff_s: float = Field(default=1.0, gt=0)
 
 
 class GeoIPConfig(StrictModel):

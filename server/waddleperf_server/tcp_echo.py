@@ -1,30 +1,134 @@
-"""TCP echo service (minimal placeholder; full implementation follows)."""
+"""TCP echo: every byte received is sent back, within limits that keep the server safe.
+
+Limits: an idle timeout per connection (no byte received, or the peer not reading our echo,
+for ``idle_timeout_s``), a cap on concurrent connections (the excess is closed at once and
+counted), and a cap on bytes per connection (the connection is closed once that many have
+been echoed). Memory per connection is one fixed buffer: each chunk is fully sent before the
+next is read, so a peer that writes but never reads stalls itself, not our memory.
+"""
 
 from __future__ import annotations
 
+import socket
+import time
 from typing import Any
 
+import gevent
+from gevent.server import StreamServer
+
+from waddleperf_server import logs
 from waddleperf_server.config import TcpEchoConfig
+from waddleperf_server.netutil import bind_socket, describe
+from waddleperf_server.ratelimit import LogThrottle
+
+BUFFER_BYTES = 65536
+# After the byte cap is reached we half-close and briefly discard what the peer still sends,
+# so the close does not turn into a RST that destroys the echo the peer has yet to read.
+LINGER_S = 1.0
+LINGER_MAX_BYTES = 1 << 20
+LOG_INTERVAL_S = 10.0
 
 
 class TcpEchoService:
-    """TCP echo service."""
+    """The TCP echo service (see the module docstring for its limits)."""
 
     name = "tcp_echo"
 
     def __init__(self, cfg: TcpEchoConfig, bind: str) -> None:
         self.cfg = cfg
         self.bind = bind
+        self._log = logs.get("tcp_echo")
+        self._server: Any = None
+        self._throttle = LogThrottle(LOG_INTERVAL_S)
         self._state = "stopped"
+        self.active = 0
+        self.total = 0
+        self.rejected = 0
+        self.bytes = 0
+        self.idle_closed = 0
+        self.limit_closed = 0
 
     def start(self) -> None:
-        """Begin serving (placeholder: marks the service running)."""
+        """Bind and listen; connections are served on greenlets. OSError if the port is taken."""
+        listener = bind_socket(self.bind, self.cfg.port, socket.SOCK_STREAM)
+        self._server = StreamServer(listener, self._handle)
+        self._server.start()
         self._state = "running"
+        self._log.info(
+            "listening on %s port=%d max_connections=%d idle_timeout_s=%g",
+            self.bind,
+            self.cfg.port,
+            self.cfg.max_connections,
+            self.cfg.idle_timeout_s,
+        )
 
     def stop(self, timeout: float) -> None:
-        """Stop serving within ``timeout`` seconds."""
+        """Stop accepting, then close every open connection within ``timeout`` seconds."""
+        if self._server is not None:
+            self._server.stop(timeout=timeout)
+            self._server = None
         self._state = "stopped"
 
     def status(self) -> dict[str, Any]:
-        """JSON-ready state of the service."""
-        return {"state": self._state, "port": self.cfg.port}
+        """State, port and counters (connections; ``bytes`` echoed in total)."""
+        return {
+            "state": self._state,
+            "port": self.cfg.port,
+            "active": self.active,
+            "total": self.total,
+            "rejected": self.rejected,
+            "bytes": self.bytes,
+            "idle_closed": self.idle_closed,
+            "limit_closed": self.limit_closed,
+        }
+
+    def _handle(self, sock: Any, addr: Any) -> None:
+        if self.active >= self.cfg.max_connections:
+            self.rejected += 1
+            self._event("rejected", "rejected %s: %d connections open", describe(addr), self.active)
+            sock.close()
+            return
+        self.active += 1
+        self.total += 1
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(self.cfg.idle_timeout_s)
+            self._echo(sock, addr)
+        except TimeoutError:
+            self.idle_closed += 1
+        except OSError as exc:  # resets and the like are the peer's business
+            self._event("error", "connection %s ended: %s", describe(addr), exc)
+        finally:
+            self.active -= 1
+            sock.close()
+
+    def _echo(self, sock: Any, addr: Any) -> None:
+        buf = bytearray(BUFFER_BYTES)
+        view = memoryview(buf)
+        remaining = self.cfg.max_bytes_per_connection
+        while remaining > 0:
+            n = sock.recv_into(buf, min(BUFFER_BYTES, remaining))
+            if n == 0:
+                return
+            sock.sendall(view[:n])
+            self.bytes += n
+            remaining -= n
+        self.limit_closed += 1
+        self._event("limit", "closing %s: byte limit reached", describe(addr))
+        sock.shutdown(socket.SHUT_WR)
+        _discard(sock, LINGER_S, LINGER_MAX_BYTES)
+
+    def _event(self, kind: str, fmt: str, *args: object) -> None:
+        self._throttle.log(self._log, kind, time.monotonic(), fmt, *args)
+
+
+def _discard(sock: Any, seconds: float, max_bytes: int) -> None:
+    """Read and drop what the peer still sends, for at most ``seconds`` s or ``max_bytes`` B."""
+    scratch = bytearray(BUFFER_BYTES)
+    taken = 0
+    with gevent.Timeout(seconds, False):
+        while taken < max_bytes:
+            n = sock.recv_into(scratch)
+            if n == 0:
+                return
+            taken += n
