@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION: Literal["1.0"] = "1.0"
 #: Most samples a record carries; the rest are counted in ``samples_dropped``.
 SAMPLES_CAP = 10_000
 
