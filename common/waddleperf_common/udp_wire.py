@@ -10,7 +10,8 @@ Layout (network byte order), 32-byte header then padding then an optional HMAC t
 - ``seq``    unsigned 64-bit sequence number chosen by the client.
 - ``client_tx_ns`` the client's send timestamp in ns (the client's own clock; opaque to the server).
 - ``server_rx_ns`` zero from the client; the server writes its receive time (Unix ns) in replies.
-- ``hmac``   HMAC-SHA256 over every byte before it, when flag bit 0 is set.
+- ``hmac``   HMAC-SHA256 over every byte before it, when flag bit 0 is set. A server without
+  a key answers a signed request with the flag cleared (it cannot sign the reply).
 
 A reply is exactly as long as the request, so the echo can never amplify.
 """
@@ -57,9 +58,10 @@ def _mac(key: bytes, body: bytes) -> bytes:
     return hmac.new(key, body, hashlib.sha256).digest()
 
 
-def encode(seq: int, client_tx_ns: int, size: int = HEADER_SIZE, key: bytes | None = None) -> bytes:
-    """Build a client request of exactly ``size`` bytes (padding with zeros)."""
+def encode(seq: int, client_tx_ns: int, size: int | None = None, key: bytes | None = None) -> bytes:
+    """Build a client request of exactly ``size`` bytes (default: the smallest legal size)."""
     need = min_size(key is not None)
+    size = need if size is None else size
     if not need <= size <= MAX_DATAGRAM:
         raise WireError(f"datagram size {size} outside {need}..{MAX_DATAGRAM}")
     if not 0 <= seq < 2**64 or not 0 <= client_tx_ns < 2**64:
@@ -111,7 +113,9 @@ def make_reply(request: bytes, server_rx_ns: int, key: bytes | None = None) -> b
     dg = decode(request, key)
     if dg.is_reply:
         raise WireError("a reply is never echoed (prevents reflection loops)")
-    flags = FLAG_REPLY | (FLAG_HMAC if key is not None else request[5] & FLAG_HMAC)
+    # Without a key the request's trailer cannot be re-signed over the changed header, so
+    # the reply does not claim an HMAC (the stale trailer stays as padding, keeping the length).
+    flags = FLAG_REPLY | (FLAG_HMAC if key is not None else 0)
     header = _HEADER.pack(MAGIC, VERSION, flags, 0, dg.seq, dg.client_tx_ns, server_rx_ns)
     if key is not None:
         body = header + request[HEADER_SIZE:-HMAC_SIZE]
