@@ -27,6 +27,7 @@ class HttpConfig(StrictModel):
     garbage_default_chunks: int = Field(4, ge=1, le=1024)
     cors_always: bool = False
     rpm_large_bytes: int = Field(8_589_934_592, ge=1)
+    rpm_upload_max_bytes: int = Field(8_589_934_592, ge=0)
     request_timeout_s: float = Field(60.0, gt=0)
     max_connections: int = Field(1000, ge=1)
 
