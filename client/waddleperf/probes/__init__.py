@@ -1,0 +1,1 @@
+"""Probes: one module per kind, one registry, shared statistics and target parsing."""

@@ -1,0 +1,188 @@
+"""The shape every probe shares (cf. perfSONAR pScheduler test plug-ins) and their registry.
+
+A probe is a class with a ``name``, an ``options_model`` (pydantic, validated before the run)
+and ``run(options, context) -> Result``. A probe never raises for a target's failure: it
+returns a record with status ``failed`` and an error a person understands.
+
+Built-in probes are registered by module path and imported only when asked for, so the CLI
+does not load paramiko to run a ping. Others register with ``@register``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from waddleperf.results.model import (
+    MetricValue,
+    Result,
+    Sample,
+    Scalar,
+    Status,
+    cap_samples,
+    default_agent,
+    new_run_id,
+    utc_now,
+)
+
+#: Progress callback: (done, total) units of work, e.g. packets sent.
+Progress = Callable[[int, int], None]
+
+
+class ProbeOptions(BaseModel):
+    """Options every probe has; each probe's model adds its own. Unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: str = Field(min_length=1, description="What to probe; each probe says the form.")
+    timeout_s: float = Field(default=2.0, gt=0, le=120, description="Per-operation timeout.")
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """Who runs the probe and how: copied into the record (agent, tier, run_id)."""
+
+    agent: str | None = None
+    tier: int | None = None
+    run_id: str | None = None
+    progress: Progress | None = None
+
+
+OptT = TypeVar("OptT", bound=ProbeOptions)
+
+
+class Probe(ABC, Generic[OptT]):
+    """A probe kind: validated options in, one Result out."""
+
+    name: ClassVar[str]  # short name on the command line, e.g. "icmp"
+    options_model: ClassVar[type[ProbeOptions]]
+    summary: ClassVar[str]  # one line for help text
+
+    @property
+    def kind(self) -> str:
+        """The record's ``kind``: ``probe.<name>``."""
+        return f"probe.{self.name}"
+
+    def options(self, raw: Mapping[str, Any]) -> OptT:
+        """Validate raw options; raises pydantic.ValidationError naming the bad key."""
+        validated: OptT = self.options_model.model_validate(dict(raw))  # type: ignore[assignment]
+        return validated
+
+    @abstractmethod
+    def run(self, options: OptT, context: RunContext | None = None) -> Result:
+        """Measure once and return the record (never raises for the target's failure)."""
+
+
+class Recording:
+    """Collects one run's record: start time now, everything else at ``finish``."""
+
+    def __init__(self, kind: str, options: ProbeOptions, context: RunContext | None) -> None:
+        self.kind = kind
+        self.options = options
+        self.context = context or RunContext()
+        self.started_at = utc_now()
+
+    def progress(self, done: int, total: int) -> None:
+        """Report progress to the caller, if it asked for it."""
+        if self.context.progress is not None:
+            self.context.progress(done, total)
+
+    def finish(
+        self,
+        *,
+        status: Status,
+        metrics: Mapping[str, MetricValue] | None = None,
+        error: str | None = None,
+        samples: list[Sample] | None = None,
+        info: Mapping[str, Scalar] | None = None,
+        raw: str | dict[str, Any] | None = None,
+    ) -> Result:
+        """Build the record; samples beyond the cap are dropped and counted."""
+        kept, dropped = cap_samples(samples) if samples is not None else (None, 0)
+        ctx = self.context
+        return Result(
+            kind=self.kind,
+            target=self.options.target,
+            started_at=self.started_at,
+            finished_at=max(utc_now(), self.started_at),
+            agent=ctx.agent or default_agent(),
+            tier=ctx.tier,
+            run_id=ctx.run_id or new_run_id(),
+            params=self.options.model_dump(mode="json", exclude={"target"}),
+            metrics=dict(metrics or {}),
+            info=dict(info or {}),
+            samples=kept,
+            samples_dropped=dropped,
+            status=status,
+            error=error,
+            raw=raw,
+        )
+
+    def failed(self, error: str, metrics: Mapping[str, MetricValue] | None = None) -> Result:
+        """A record for a run that measured nothing usable."""
+        return self.finish(status=Status.FAILED, error=error, metrics=metrics)
+
+
+def status_of(succeeded: int, attempted: int) -> Status:
+    """ok when every attempt succeeded, failed when none did, degraded in between."""
+    if attempted > 0 and succeeded == attempted:
+        return Status.OK
+    return Status.FAILED if succeeded == 0 else Status.DEGRADED
+
+
+class UnknownProbeError(KeyError):
+    """No probe of that name is registered."""
+
+    def __str__(self) -> str:
+        return f"unknown probe {self.args[0]!r}; known: {', '.join(names())}"
+
+
+_BUILTIN: dict[str, str] = {
+    "icmp": "waddleperf.probes.icmp:IcmpProbe",
+    "tcp": "waddleperf.probes.tcp:TcpProbe",
+    "udp": "waddleperf.probes.udp:UdpProbe",
+    "http": "waddleperf.probes.http:HttpProbe",
+    "dns": "waddleperf.probes.dns:DnsProbe",
+    "ssh": "waddleperf.probes.ssh:SshProbe",
+}
+_REGISTRY: dict[str, type[Probe[Any]]] = {}
+
+P = TypeVar("P", bound=type[Probe[Any]])
+
+
+def register(cls: P) -> P:
+    """Class decorator: make a probe kind available by its ``name``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def names() -> list[str]:
+    """Every probe name, built-in or registered, sorted."""
+    return sorted(set(_BUILTIN) | set(_REGISTRY))
+
+
+def get(name: str) -> Probe[Any]:
+    """An instance of the probe called ``name`` (imports a built-in one on first use)."""
+    if name not in _REGISTRY:
+        if name not in _BUILTIN:
+            raise UnknownProbeError(name)
+        module, _, attr = _BUILTIN[name].partition(":")
+        register(getattr(importlib.import_module(module), attr))
+    return _REGISTRY[name]()
+
+
+def run_probe(
+    name: str, raw_options: Mapping[str, Any], context: RunContext | None = None
+) -> Result:
+    """Validate ``raw_options`` for probe ``name`` and run it once.
+
+    Raises UnknownProbeError or pydantic.ValidationError for bad usage; the target's own
+    failure comes back as a record with status ``failed``.
+    """
+    probe = get(name)
+    return probe.run(probe.options(raw_options), context)

@@ -1,0 +1,157 @@
+"""Send-and-echo sessions shared by the ICMP and UDP probes.
+
+The I/O is behind ``EchoTransport`` (send one numbered request, receive one reply), so the
+session logic and its statistics are tested with a fake transport and no network. A receiver
+thread reads replies while the sender keeps its schedule, so every reply is timestamped on
+arrival (by the kernel where possible), not after the send loop.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from waddleperf.probes import stats
+from waddleperf.results.model import MetricValue, Sample, Status
+
+#: How long a receive waits before checking whether the session is over, seconds.
+_POLL_S = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One reply: its sequence number, the request's send time and its arrival time (Unix ns)."""
+
+    seq: int
+    tx_ns: int
+    rx_ns: int
+    extra: Sample = field(default_factory=dict)
+
+    @property
+    def rtt_ns(self) -> int:
+        """Round-trip time in ns."""
+        return self.rx_ns - self.tx_ns
+
+
+class EchoTransport(Protocol):
+    """A socket that sends numbered requests and yields replies to them (and only them)."""
+
+    def send(self, seq: int) -> None:
+        """Send request ``seq``, stamping it with the send time; raises OSError on failure."""
+
+    def receive(self, timeout_s: float) -> Reply | None:
+        """The next reply to one of our requests, or None after ``timeout_s`` seconds."""
+
+
+@dataclass
+class EchoOutcome:
+    """What a session saw: how many requests went out, replies in arrival order, send errors."""
+
+    sent: int = 0
+    replies: list[Reply] = field(default_factory=list)
+    send_errors: list[str] = field(default_factory=list)
+    receive_error: str | None = None
+
+
+def run_session(
+    transport: EchoTransport,
+    count: int,
+    interval_s: float,
+    timeout_s: float,
+    progress: Callable[[int, int], None] | None = None,
+) -> EchoOutcome:
+    """Send ``count`` requests ``interval_s`` apart; collect replies until all arrived or
+    ``timeout_s`` passed after the last send. Ctrl-C stops the receiver before it propagates."""
+    outcome = EchoOutcome()
+    stop = threading.Event()
+    lock = threading.Lock()
+    answered: set[int] = set()
+    all_in = threading.Event()
+
+    def receiver() -> None:
+        while not stop.is_set():
+            try:
+                reply = transport.receive(_POLL_S)
+            except OSError as exc:
+                outcome.receive_error = str(exc)
+                return
+            if reply is None:
+                continue
+            with lock:
+                outcome.replies.append(reply)
+                answered.add(reply.seq)
+                if len(answered) >= count:
+                    all_in.set()
+
+    thread = threading.Thread(target=receiver, name="echo-receiver", daemon=True)
+    thread.start()
+    try:
+        start = time.monotonic()
+        for seq in range(count):
+            # Absolute deadlines: a slow send does not push every later packet back.
+            delay = start + seq * interval_s - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                transport.send(seq)
+            except OSError as exc:
+                outcome.send_errors.append(f"request {seq}: {exc.strerror or exc}")
+            outcome.sent = seq + 1
+            if progress is not None:
+                progress(seq + 1, count)
+        all_in.wait(timeout_s)
+    finally:
+        stop.set()
+        thread.join(timeout=1.0)
+    return outcome
+
+
+def summarize_session(outcome: EchoOutcome) -> tuple[dict[str, MetricValue], list[Sample]]:
+    """RTT figures (ms), RFC 3550 jitter over RTTs, loss/duplicates/reordering, samples.
+
+    Only each sequence number's first reply counts toward RTT; later copies are duplicates.
+    Jitter: D = RTT_i − RTT_(i−1) over first replies in arrival order (round-trip variant).
+    """
+    seen: set[int] = set()
+    firsts: list[Reply] = []
+    samples: list[Sample] = []
+    for reply in outcome.replies:
+        duplicate = reply.seq in seen
+        seen.add(reply.seq)
+        if not duplicate:
+            firsts.append(reply)
+        samples.append(
+            {"seq": reply.seq, "rtt_ms": reply.rtt_ns / 1e6, "duplicate": duplicate, **reply.extra}
+        )
+    rtts = [r.rtt_ns / 1e6 for r in firsts]
+    metrics: dict[str, MetricValue] = stats.series_metrics("rtt", rtts)
+    jitter = stats.rfc3550_jitter(rtts)
+    if jitter is not None:  # fewer than two replies: nothing to differ, so no figure at all
+        metrics["jitter_ms"] = jitter
+    seq_stats = stats.sequence_stats(outcome.sent, (r.seq for r in outcome.replies))
+    metrics.update(stats.sequence_metrics(seq_stats))
+    return metrics, samples
+
+
+def session_status(
+    outcome: EchoOutcome, metrics: dict[str, MetricValue], what: str
+) -> tuple[Status, str | None]:
+    """ok / degraded / failed and the reason, from a session's counts."""
+    received = metrics.get("received_count") or 0
+    notes: list[str] = []
+    if outcome.send_errors:
+        notes.append(f"{len(outcome.send_errors)} could not be sent ({outcome.send_errors[0]})")
+    if outcome.receive_error:
+        notes.append(f"receiving failed: {outcome.receive_error}")
+    detail = "; ".join(notes)
+    if received == 0:
+        reason = f"No reply to any of {outcome.sent} {what}"
+        return Status.FAILED, f"{reason}; {detail}." if detail else f"{reason}."
+    lost = metrics.get("lost_count") or 0
+    if lost:
+        reason = f"{lost} of {outcome.sent} {what} got no reply"
+        return Status.DEGRADED, f"{reason}; {detail}." if detail else f"{reason}."
+    return Status.OK, None

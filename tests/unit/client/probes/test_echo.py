@@ -1,0 +1,86 @@
+"""The echo session engine with a fake transport: scheduling, matching, statistics."""
+
+from __future__ import annotations
+
+import queue
+
+import pytest
+
+from waddleperf.probes.echo import (
+    EchoOutcome,
+    Reply,
+    run_session,
+    session_status,
+    summarize_session,
+)
+from waddleperf.results.model import Status
+
+
+class FakeTransport:
+    """Answers every request after a fixed delay; drops, duplicates and swaps on request."""
+
+    def __init__(self, rtt_ns: int = 1_000_000, drop=(), dup=(), fail=()) -> None:
+        self.rtt_ns, self.drop, self.dup, self.fail = rtt_ns, set(drop), set(dup), set(fail)
+        self.q: queue.Queue[Reply] = queue.Queue()
+
+    def send(self, seq: int) -> None:
+        if seq in self.fail:
+            raise OSError(101, "Network is unreachable")
+        if seq in self.drop:
+            return
+        reply = Reply(seq, 1_000, 1_000 + self.rtt_ns + seq * 1_000_000)
+        self.q.put(reply)
+        if seq in self.dup:
+            self.q.put(reply)
+
+    def receive(self, timeout_s: float) -> Reply | None:
+        try:
+            return self.q.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+
+
+def test_session_all_answered_stops_early():
+    done = []
+    out = run_session(FakeTransport(), 5, 0.001, 5.0, progress=lambda d, t: done.append((d, t)))
+    assert out.sent == 5 and len(out.replies) == 5
+    assert done[-1] == (5, 5)
+    metrics, samples = summarize_session(out)
+    # RTTs 1, 2, 3, 4, 5 ms
+    assert metrics["rtt_min_ms"] == 1.0 and metrics["rtt_max_ms"] == 5.0
+    assert metrics["rtt_avg_ms"] == 3.0 and metrics["rtt_p50_ms"] == 3.0
+    j = 0.0
+    for _ in range(4):
+        j += (1.0 - j) / 16
+    assert metrics["jitter_ms"] == pytest.approx(j)
+    assert metrics["loss_pct"] == 0.0
+    assert len(samples) == 5
+    assert session_status(out, metrics, "pings") == (Status.OK, None)
+
+
+def test_session_loss_dup_and_send_error():
+    out = run_session(FakeTransport(drop={1}, dup={2}, fail={3}), 4, 0.0, 0.2)
+    metrics, samples = summarize_session(out)
+    assert metrics["lost_count"] == 2 and metrics["duplicate_count"] == 1
+    assert metrics["loss_pct"] == 50.0
+    assert [s["duplicate"] for s in samples] == [False, False, True]
+    status, error = session_status(out, metrics, "pings")
+    assert status is Status.DEGRADED
+    assert error is not None and "2 of 4 pings" in error and "could not be sent" in error
+
+
+def test_session_nothing_answered_fails_with_nulls():
+    out = run_session(FakeTransport(drop={0, 1}), 2, 0.0, 0.1)
+    metrics, _ = summarize_session(out)
+    assert metrics["rtt_avg_ms"] is None and "jitter_ms" not in metrics
+    status, error = session_status(out, metrics, "datagrams")
+    assert status is Status.FAILED and error == "No reply to any of 2 datagrams."
+
+
+def test_summarize_reordered_and_jitter():
+    out = EchoOutcome(sent=3, replies=[Reply(0, 0, 10), Reply(2, 0, 20), Reply(1, 0, 30)])
+    metrics, _ = summarize_session(out)
+    assert metrics["reordered_count"] == 1
+    # RTTs (ms) 1e-5, 2e-5, 3e-5: D = 1e-5 each
+    j1 = 1e-5 / 16
+    assert metrics["jitter_ms"] == pytest.approx(j1 + (1e-5 - j1) / 16)
