@@ -1,0 +1,336 @@
+"""The lab's packet delayer: holds IP packets read from TUN devices, then writes them back.
+
+Run as its own process inside a router namespace (standard library only, so it starts fast)::
+
+    python delayer.py --parent-pid PID --control SOCK --tun dly-up --tun dly-dn
+
+Each TUN device is one direction of one router. Policy routing in the router sends packets
+arriving from one side into the device; this program reads each packet, keeps it until its release
+time, restores the hop count the extra pass through the kernel took, and writes it back, after
+which the kernel forwards it by the main table. A device carries a chain of *stages* (one per lab
+link whose delay this router emulates); each stage has delay, jitter, duplicate and reorder.
+
+Order: a packet's release time is never earlier than the previous packet's on the same stage
+(``max(prev, now + delay ± jitter)``), so jitter does not reorder; only ``reorder_pct`` does, by
+sending a chosen packet on without that stage's delay so it overtakes the ones held.
+
+Control: a UNIX stream socket, one JSON request per connection, one JSON reply:
+``{"cmd": "set", "tun": NAME, "stages": [{...}]}``, ``{"cmd": "stats", "reset": false}``,
+``{"cmd": "ping"}``. It exits when its parent dies (PR_SET_PDEATHSIG plus a parent-pid check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import heapq
+import json
+import os
+import random
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+
+TUNSETIFF = 0x400454CA
+IFF_TUN = 0x0001
+IFF_NO_PI = 0x1000
+PR_SET_PDEATHSIG = 1
+PR_SET_TIMERSLACK = 29
+MAX_HELD = 200_000  # packets held at once before new ones are dropped (bounds memory)
+READ_BATCH = 256
+# Waking from select() takes ~0.1 ms here, so the loop sleeps until this close to a release and
+# then polls; costs some CPU while packets are held, buys release times within a few µs.
+SPIN_S = 0.0003
+MAX_PACKET = 65_536
+
+
+def restore_hop(pkt: bytearray) -> None:
+    """Add back the one TTL / hop limit the pass through the TUN device cost (RFC 1624 checksum)."""
+    version = pkt[0] >> 4
+    if version == 4 and len(pkt) >= 20:
+        if pkt[8] == 255:
+            return
+        pkt[8] += 1
+        # TTL is the high byte of header word 4, so the word grew by 0x0100; RFC 1624 eqn. 3:
+        # HC' = ~(~HC + ~m + m'), which for m' = m + 0x100 is ~(~HC + 0x100).
+        csum = (pkt[10] << 8) | pkt[11]
+        total = (~csum & 0xFFFF) + 0x0100
+        total = (total & 0xFFFF) + (total >> 16)
+        new = ~total & 0xFFFF
+        pkt[10] = new >> 8
+        pkt[11] = new & 0xFF
+    elif version == 6 and len(pkt) >= 40 and pkt[7] < 255:
+        pkt[7] += 1
+
+
+def ipv4_checksum(header: bytes) -> int:
+    """The Internet checksum of an IPv4 header (checksum field taken as zero)."""
+    data = bytearray(header)
+    data[10:12] = b"\0\0"
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", bytes(data)))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+@dataclass
+class Stage:
+    """One emulated link's share of this direction: delay ± jitter, duplication, reordering."""
+
+    delay_ms: float = 0.0
+    jitter_ms: float = 0.0
+    duplicate_pct: float = 0.0
+    reorder_pct: float = 0.0
+    prev_release: float = 0.0
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, float]) -> Stage:
+        """Validate a stage sent over the control socket."""
+        stage = cls(
+            delay_ms=float(raw.get("delay_ms", 0.0)),
+            jitter_ms=float(raw.get("jitter_ms", 0.0)),
+            duplicate_pct=float(raw.get("duplicate_pct", 0.0)),
+            reorder_pct=float(raw.get("reorder_pct", 0.0)),
+        )
+        if stage.delay_ms < 0 or stage.jitter_ms < 0:
+            raise ValueError("delay_ms and jitter_ms must be >= 0")
+        if not (0 <= stage.duplicate_pct <= 100 and 0 <= stage.reorder_pct <= 100):
+            raise ValueError("duplicate_pct and reorder_pct must be within 0..100")
+        return stage
+
+
+@dataclass
+class Tun:
+    """One TUN device (one direction) with its stages and counters."""
+
+    name: str
+    fd: int
+    stages: list[Stage] = field(default_factory=list)
+    rx: int = 0
+    tx: int = 0
+    duplicated: int = 0
+    reordered: int = 0
+    overflow: int = 0
+    late_sum: float = 0.0
+    late_max: float = 0.0
+
+    def stats(self) -> dict[str, float]:
+        """Counters, and how late (seconds) the writes were against their release times."""
+        return {
+            "rx": self.rx,
+            "tx": self.tx,
+            "duplicated": self.duplicated,
+            "reordered": self.reordered,
+            "overflow": self.overflow,
+            "late_mean_ms": (self.late_sum / self.tx * 1000) if self.tx else 0.0,
+            "late_max_ms": self.late_max * 1000,
+        }
+
+    def reset(self) -> None:
+        """Zero the counters (the stages stay)."""
+        self.rx = self.tx = self.duplicated = self.reordered = self.overflow = 0
+        self.late_sum = self.late_max = 0.0
+
+
+def open_tun(name: str) -> int:
+    """Create TUN device ``name`` (no packet-info header) and return its non-blocking fd."""
+    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
+    ifr = struct.pack("16sH22x", name.encode(), IFF_TUN | IFF_NO_PI)
+    fcntl.ioctl(fd, TUNSETIFF, ifr)
+    return fd
+
+
+class Delayer:
+    """The event loop: read packets, schedule them on a heap by release time, write them back."""
+
+    def __init__(self, tuns: list[Tun], control: socket.socket, parent_pid: int, seed: int) -> None:
+        self.tuns = {t.name: t for t in tuns}
+        self.by_fd = {t.fd: t for t in tuns}
+        self.control = control
+        self.parent_pid = parent_pid
+        self.rng = random.Random(seed)
+        # (release time, sequence, tun, packet): the sequence keeps FIFO order for equal times.
+        self.heap: list[tuple[float, int, Tun, bytes]] = []
+        self.seq = 0
+        self.running = True
+
+    def schedule(self, tun: Tun, pkt: bytes, now: float) -> None:
+        """Work out the packet's release time through every stage and queue it (and its copy)."""
+        if len(self.heap) >= MAX_HELD:
+            tun.overflow += 1
+            return
+        buf = bytearray(pkt)
+        restore_hop(buf)
+        data = bytes(buf)
+        release = now
+        copies = 1
+        rand = self.rng.random
+        for st in tun.stages:
+            if st.reorder_pct and rand() * 100 < st.reorder_pct:
+                # Skips the hold, so it overtakes what this stage still holds; prev_release is
+                # left alone so the packets behind it keep their own order.
+                tun.reordered += 1
+            else:
+                hold = st.delay_ms
+                if st.jitter_ms:
+                    hold += self.rng.uniform(-st.jitter_ms, st.jitter_ms)
+                release = max(release + max(hold, 0.0) / 1000.0, st.prev_release)
+                st.prev_release = release
+            if st.duplicate_pct and rand() * 100 < st.duplicate_pct:
+                copies += 1
+                tun.duplicated += 1
+        for _ in range(copies):
+            self.seq += 1
+            heapq.heappush(self.heap, (release, self.seq, tun, data))
+
+    def release_due(self) -> None:
+        """Write every packet whose time has come."""
+        heap = self.heap
+        while heap:
+            now = time.monotonic()
+            if heap[0][0] > now:
+                return
+            release, _, tun, data = heapq.heappop(heap)
+            try:
+                os.write(tun.fd, data)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EINVAL, errno.EIO):
+                    raise
+                continue
+            tun.tx += 1
+            late = now - release
+            tun.late_sum += late
+            if late > tun.late_max:
+                tun.late_max = late
+
+    def read_tun(self, tun: Tun) -> None:
+        """Drain what the kernel queued on the device (bounded so releases are not starved)."""
+        for _ in range(READ_BATCH):
+            try:
+                pkt = os.read(tun.fd, MAX_PACKET)
+            except BlockingIOError:
+                return
+            tun.rx += 1
+            if tun.stages:
+                self.schedule(tun, pkt, time.monotonic())
+            else:
+                buf = bytearray(pkt)
+                restore_hop(buf)
+                os.write(tun.fd, buf)
+                tun.tx += 1
+
+    def handle_control(self) -> None:
+        """Answer one control request."""
+        conn, _ = self.control.accept()
+        with conn:
+            conn.settimeout(2.0)
+            raw = b""
+            while not raw.endswith(b"\n"):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                raw += chunk
+            try:
+                reply = self.command(json.loads(raw or b"{}"))
+            except (ValueError, KeyError, TypeError) as exc:
+                reply = {"ok": False, "error": str(exc)}
+            conn.sendall(json.dumps(reply).encode() + b"\n")
+
+    def command(self, req: dict[str, object]) -> dict[str, object]:
+        """Apply one control request; return the reply document."""
+        cmd = req.get("cmd")
+        if cmd == "ping":
+            return {"ok": True, "pid": os.getpid(), "held": len(self.heap)}
+        if cmd == "set":
+            tun = self.tuns[str(req["tun"])]
+            stages_raw = req.get("stages", [])
+            if not isinstance(stages_raw, list):
+                raise TypeError("stages must be a list")
+            new = [Stage.from_dict(s) for s in stages_raw]
+            # Carry the release horizon over so a change while packets are held keeps order.
+            horizon = max((s.prev_release for s in tun.stages), default=0.0)
+            for stage in new:
+                stage.prev_release = horizon
+            tun.stages = new
+            return {"ok": True}
+        if cmd == "stats":
+            out = {name: t.stats() for name, t in self.tuns.items()}
+            if req.get("reset"):
+                for t in self.tuns.values():
+                    t.reset()
+            return {"ok": True, "tuns": out, "held": len(self.heap)}
+        if cmd == "stop":
+            self.running = False
+            return {"ok": True}
+        raise ValueError(f"unknown command {cmd!r}")
+
+    def loop(self) -> None:
+        """Run until stopped, signalled, or orphaned."""
+        fds = [*self.by_fd, self.control.fileno()]
+        ctl_fd = self.control.fileno()
+        last_parent_check = time.monotonic()
+        while self.running:
+            self.release_due()
+            now = time.monotonic()
+            timeout = 0.5
+            if self.heap:
+                timeout = min(timeout, max(0.0, self.heap[0][0] - now - SPIN_S))
+            # select() takes a microsecond timeval; epoll/poll would round up to whole ms.
+            readable, _, _ = select.select(fds, [], [], timeout)
+            for fd in readable:
+                if fd == ctl_fd:
+                    self.handle_control()
+                else:
+                    self.read_tun(self.by_fd[fd])
+            if now - last_parent_check > 0.5:
+                last_parent_check = now
+                if os.getppid() != self.parent_pid:
+                    return
+
+
+def _prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: create the devices, say ``ready``, run the loop."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tun", action="append", required=True, help="TUN device to create")
+    parser.add_argument("--control", required=True, help="UNIX socket path for control")
+    parser.add_argument("--parent-pid", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=None)
+    args = parser.parse_args(argv)
+
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != args.parent_pid:
+        return 3  # the parent died before PDEATHSIG was armed
+    # Default timer slack (50 µs) would be added to every hold; 1 ns keeps wake-ups on time.
+    _prctl(PR_SET_TIMERSLACK, 1)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+    tuns = [Tun(name, open_tun(name)) for name in args.tun]
+    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    control.bind(args.control)
+    control.listen(16)
+    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big")
+    delayer = Delayer(tuns, control, args.parent_pid, seed)
+    print("ready", flush=True)
+    try:
+        delayer.loop()
+    finally:
+        control.close()
+        for t in tuns:
+            os.close(t.fd)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
