@@ -1,0 +1,1 @@
+"""The Django target: the same API as the Flask target, on Django's ORM."""
