@@ -1,0 +1,119 @@
+"""What every HTTP blueprint shares: the app state, JSON errors, bounded body reading, streams."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from flask import Response, current_app, jsonify, request
+
+from waddleperf_server import bodies, clientaddr
+from waddleperf_server.config import ServerConfig
+from waddleperf_server.geo import GeoLookup
+from waddleperf_server.runtime import Runtime
+from waddleperf_server.stats import ProcessSampler
+
+RANDOM_BUFFER_BYTES = 1024 * 1024
+STATE_KEY = "waddleperf"
+# The handler (http_service) reads this to skip discarding the rest of a refused body and
+# to close the connection instead.
+ABANDON_KEY = "waddleperf.abandon_body"
+
+
+@dataclass
+class AppState:
+    """Per-process state the handlers read; built once by create_app."""
+
+    config: ServerConfig
+    runtime: Runtime
+    trusted: tuple[clientaddr.IPNetwork, ...]
+    geo: GeoLookup
+    sampler: ProcessSampler
+    # One incompressible buffer made at start-up; every download streams views of it.
+    random: bytes = field(default_factory=lambda: os.urandom(RANDOM_BUFFER_BYTES))
+
+
+def state() -> AppState:
+    """The running app's state."""
+    value: AppState = current_app.extensions[STATE_KEY]
+    return value
+
+
+def json_error(status: int, message: str, **extra: Any) -> Response:
+    """A JSON error reply ``{"error": message, ...}`` with the given status code."""
+    resp = jsonify({"error": message, "status": status, **extra})
+    resp.status_code = status
+    return resp
+
+
+class BodyError(Exception):
+    """Reading the request body failed or was refused; carries the reply to send."""
+
+    def __init__(self, status: int, message: str, close: bool) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.close = close
+
+    def response(self) -> Response:
+        """The JSON reply; with ``Connection: close`` when the body was not fully read."""
+        resp = json_error(self.status, self.message)
+        if self.close:
+            resp.headers["Connection"] = "close"
+        return resp
+
+
+def read_body(limit: int) -> int:
+    """Drain the request body without keeping it; return its size in bytes.
+
+    Raises BodyError(413) beyond ``limit``. A declared length far beyond the limit is
+    refused without reading; a smaller excess is read and discarded so a keep-alive
+    client can send its next request on the same connection.
+    """
+    environ = request.environ
+    declared = request.content_length
+    if declared is not None and declared > limit + bodies.DISCARD_BUDGET_BYTES:
+        environ[ABANDON_KEY] = True
+        raise BodyError(413, _too_large(limit, declared), close=True)
+    try:
+        result = bodies.drain(environ["wsgi.input"], limit)
+    except TimeoutError:
+        environ[ABANDON_KEY] = True
+        raise BodyError(408, "request body stalled; connection closed", close=True) from None
+    except OSError as exc:  # includes gevent's malformed-chunk error
+        environ[ABANDON_KEY] = True
+        raise BodyError(400, f"cannot read request body: {exc}", close=True) from None
+    if not result.complete:
+        environ[ABANDON_KEY] = True
+    if result.over_limit:
+        raise BodyError(413, _too_large(limit, declared), close=not result.complete)
+    return result.received_bytes
+
+
+def _too_large(limit: int, declared: int | None) -> str:
+    size = f" ({declared} bytes declared)" if declared is not None else ""
+    return f"request body larger than the limit of {limit} bytes{size}"
+
+
+def byte_response(total: int, headers: dict[str, str] | None = None) -> Response:
+    """A streamed ``total``-byte application/octet-stream reply from the random buffer.
+
+    Content-Length is set so clients can time the transfer; nothing is ever materialised.
+    """
+    # Views, not copies; WSGI servers send any bytes-like object (typed as bytes here).
+    body = cast("Iterator[bytes]", bodies.repeat_stream(state().random, total))
+    resp = Response(body, mimetype="application/octet-stream", direct_passthrough=True)
+    resp.content_length = total
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+def client_ip() -> tuple[str, bool]:
+    """The client's address (X-Forwarded-For believed from trusted proxies) and whether
+    it came from that header."""
+    peer = request.environ.get("REMOTE_ADDR", "")
+    xff = request.headers.getlist("X-Forwarded-For")
+    return clientaddr.client_address(peer, xff, state().trusted)

@@ -1,0 +1,63 @@
+"""``/echo`` (the request as the server saw it, or N bytes after a delay) and ``/ip``."""
+
+from __future__ import annotations
+
+import gevent
+from flask import Blueprint, Response, jsonify, request
+
+from waddleperf_server import params
+from waddleperf_server.http_common import byte_response, client_ip, read_body, state
+
+bp = Blueprint("echo", __name__)
+
+ECHO_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
+
+@bp.route("/echo", methods=ECHO_METHODS, provide_automatic_options=False)
+def echo() -> Response:
+    """Describe the request (method, path, query, headers, client, body size in bytes).
+
+    ``?size=N`` replies with N streamed bytes instead; ``?delay_ms=N`` waits N ms first
+    (server-side delay, for calibrating latency probes).
+    """
+    cfg = state().config.http
+    size = params.bounded_int(request.args, "size", 0, cfg.max_echo_bytes, -1)
+    delay_ms = params.bounded_int(request.args, "delay_ms", 0, cfg.max_delay_ms, 0)
+    body_bytes = read_body(cfg.max_upload_bytes)
+    if delay_ms:
+        gevent.sleep(delay_ms / 1000.0)
+    if size >= 0:
+        return byte_response(size, {"Cache-Control": "no-store"})
+    client, forwarded = client_ip()
+    resp = jsonify(
+        {
+            "method": request.method,
+            "path": request.path,
+            "query": request.args.to_dict(flat=False),
+            "headers": dict(request.headers.items()),
+            "client": client,
+            "peer": request.environ.get("REMOTE_ADDR", ""),
+            "forwarded": forwarded,
+            "body_bytes": body_bytes,
+            "delay_ms": delay_ms,
+        }
+    )
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.route("/ip", methods=["GET", "HEAD"])
+def ip() -> Response:
+    """The client's address as the server sees it (X-Forwarded-For only from trusted proxies)."""
+    client, forwarded = client_ip()
+    version = 6 if ":" in client else 4
+    resp = jsonify(
+        {
+            "ip": client,
+            "version": version,
+            "peer": request.environ.get("REMOTE_ADDR", ""),
+            "forwarded": forwarded,
+        }
+    )
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

@@ -1,0 +1,204 @@
+"""The HTTP service: the Flask app on gevent's WSGI server, hardened against slow, idle and
+greedy clients (request timeout, bounded connection pool, bounded body discarding)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from typing import Any
+
+import gevent
+from gevent.pool import Pool
+from gevent.pywsgi import Input, LoggingLogAdapter, WSGIHandler, WSGIServer
+
+from waddleperf_server import bodies, logs, netutil
+from waddleperf_server.config import ServerConfig
+from waddleperf_server.http_common import ABANDON_KEY
+from waddleperf_server.runtime import Runtime
+
+log = logs.get("http")
+
+LINGER_S = 2.0  # after refusing a body, read (and drop) what is in flight this long
+LINGER_BYTES = bodies.DISCARD_BUDGET_BYTES
+
+
+class _Input(Input):  # type: ignore[misc]
+    """gevent's request body with a bounded discard.
+
+    gevent reads whatever the application left unread, without limit, before the next
+    request on the connection; a client declaring 10 GiB would hold the handler for 10 GiB.
+    Here the discard stops after a budget, or at once when the app refused the body, and
+    the connection is then closed instead of reused.
+    """
+
+    __slots__ = ("abandoned", "environ")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ: dict[str, Any] | None = None
+        self.abandoned = False
+
+    def _discard(self) -> None:
+        if self.environ is not None and self.environ.get(ABANDON_KEY):
+            self.abandoned = True
+            return
+        if self._chunked_input_error:
+            return
+        if not (self.position < (self.content_length or 0) or self.chunked_input):
+            return
+        if self.socket is not None:
+            # "Expect: 100-continue" not yet answered: the client holds the body back, so
+            # waiting for it could hang; close rather than invite it.
+            self.abandoned = True
+            return
+        self.send_100_continue_enabled = False  # type: ignore[misc]  # a slot of Input
+        try:
+            result = bodies.drain(self, limit=0)
+        except OSError:
+            result = bodies.DrainResult(0, complete=False, over_limit=True)
+        if not result.complete:
+            self.abandoned = True
+
+
+class _Handler(WSGIHandler):  # type: ignore[misc]
+    """Per-connection handler: idle timeout on the socket, deadlines on the request head."""
+
+    server: _Server
+
+    def handle(self) -> None:
+        # Every recv/send waits at most request_timeout_s: idle keep-alive connections and
+        # stalled uploads or downloads are dropped instead of pinning a pool slot.
+        self.socket.settimeout(self.server.request_timeout_s)
+        super().handle()
+
+    def read_requestline(self) -> str:
+        # A request line trickled a byte at a time never trips the idle timeout; this does.
+        # TimeoutError is a socket error, which gevent treats as "client went away".
+        with gevent.Timeout(self.server.request_timeout_s, TimeoutError("request line timeout")):
+            line: str = super().read_requestline()
+            return line
+
+    def read_request(self, raw_requestline: str) -> Any:
+        # ValueError makes gevent answer 400 and close, without a traceback.
+        with gevent.Timeout(self.server.request_timeout_s, ValueError("request head too slow")):
+            return super().read_request(raw_requestline)
+
+    def get_environ(self) -> dict[str, Any]:
+        env: dict[str, Any] = super().get_environ()
+        old: Any = getattr(self, "wsgi_input")  # noqa: B009  # untyped gevent attribute
+        new = _Input(
+            old.rfile, old.content_length, socket=old.socket, chunked_input=old.chunked_input
+        )
+        new.environ = env
+        self.wsgi_input = new
+        if env.get("wsgi.input") is old:
+            env["wsgi.input"] = new
+        return env
+
+    def handle_one_response(self) -> None:
+        super().handle_one_response()
+        inp = self.wsgi_input
+        if isinstance(inp, _Input) and inp.abandoned:
+            self.close_connection = True
+            self._linger()
+
+    def _linger(self) -> None:
+        # Closing with unread data makes the kernel send RST, which can destroy our reply
+        # (the 413) before the client reads it. Half-close, drain briefly, then close.
+        sock = self.socket
+        if sock is None:
+            return
+        deadline = time.monotonic() + LINGER_S
+        received = 0
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            while received < LINGER_BYTES and (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                data = sock.recv(bodies.READ_CHUNK)
+                if not data:
+                    break
+                received += len(data)
+        except OSError:
+            pass
+
+    def handle_error(self, t: type[BaseException], v: BaseException, tb: Any) -> None:
+        # Errors outside Flask (Flask answers its own): mostly a client that stalled or
+        # vanished mid-response. One log line, never a traceback on stderr.
+        self.close_connection = True
+        if issubclass(t, OSError):
+            log.debug("connection dropped client=%s error=%s", self.client_address, v)
+            return
+        log.warning("server error client=%s error=%s: %s", self.client_address, t.__name__, v)
+        self._send_error_response_if_possible(500)
+
+
+class _Server(WSGIServer):  # type: ignore[misc]
+    handler_class = _Handler
+
+    def __init__(self, *args: Any, request_timeout_s: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request_timeout_s = request_timeout_s
+
+
+class HttpService:
+    """HTTP echo, LibreSpeed backend, responsiveness endpoints, /health and /stats."""
+
+    name = "http"
+
+    def __init__(self, config: ServerConfig, runtime: Runtime) -> None:
+        self._config = config
+        self._runtime = runtime
+        self._server: _Server | None = None
+        self._pool: Pool | None = None
+        self._state = "stopped"
+        self._port = config.http.port
+
+    def start(self) -> None:
+        """Bind config.bind:http.port (``::`` serves IPv4 too) and serve in the background.
+
+        Raises OSError when the port cannot be had.
+        """
+        from waddleperf_server.app import create_app
+
+        cfg = self._config.http
+        sock = netutil.bind_socket(
+            self._config.bind, cfg.port, socket.SOCK_STREAM, backlog=min(1024, cfg.max_connections)
+        )
+        self._port = int(sock.getsockname()[1])
+        # A full pool stops accepting: excess clients wait in the listen backlog, so
+        # memory and file descriptors stay bounded by max_connections.
+        self._pool = Pool(cfg.max_connections)
+        self._server = _Server(
+            sock,
+            create_app(self._config, self._runtime),
+            spawn=self._pool,
+            log=None,  # one DEBUG line per request comes from the app instead
+            error_log=LoggingLogAdapter(log, logging.WARNING),
+            # Fixed, so gevent does not resolve the bind address's name at start-up.
+            environ={"SERVER_NAME": self._config.bind, "SERVER_PORT": str(self._port)},
+            request_timeout_s=cfg.request_timeout_s,
+        )
+        try:
+            self._server.start()
+        except OSError:
+            self._state = "failed"
+            sock.close()
+            raise
+        self._state = "running"
+
+    def stop(self, timeout: float) -> None:
+        """Stop accepting, give open requests ``timeout`` seconds, then close them."""
+        if self._server is not None:
+            self._server.stop(timeout=timeout)
+            self._server = None
+        self._state = "stopped"
+
+    def status(self) -> dict[str, Any]:
+        """``{"state", "port", "connections", "max_connections"}``."""
+        return {
+            "state": self._state,
+            "port": self._port,
+            "connections": len(self._pool) if self._pool is not None else 0,
+            "max_connections": self._config.http.max_connections,
+        }

@@ -1,0 +1,97 @@
+"""The LibreSpeed backend (empty.php, garbage.php, getIP.php), header for header like the
+reference PHP backend, served under ``/backend/`` and ``/`` and also without ``.php``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from waddleperf_server import clientaddr, params
+from waddleperf_server.bodies import WRITE_CHUNK
+from waddleperf_server.geo import isp_summary
+from waddleperf_server.http_common import byte_response, client_ip, read_body, state
+
+bp = Blueprint("librespeed", __name__)
+
+METHODS = ["GET", "POST", "OPTIONS"]
+CHUNK_BYTES = WRITE_CHUNK  # garbage.php's unit: one chunk is 1 MiB
+GARBAGE_HARD_CAP = 1024  # the reference backend never sends more than 1024 chunks
+
+
+@bp.after_request
+def _librespeed_headers(resp: Response) -> Response:
+    # The reference sends two Cache-Control headers; some proxies only honour the first.
+    resp.headers["Cache-Control"] = "no-store, no-cache, must-revalidate, max-age=0, s-maxage=0"
+    resp.headers.add("Cache-Control", "post-check=0, pre-check=0")
+    resp.headers["Pragma"] = "no-cache"
+    if params.flag(request.args, "cors") or state().config.http.cors_always:
+        resp.headers["Access-Control-Allow-Origin"] = "*"
+        resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        resp.headers["Access-Control-Allow-Headers"] = "Content-Encoding, Content-Type"
+    return resp
+
+
+def _empty_reply() -> Response:
+    return Response(b"", status=200, content_type="text/html; charset=UTF-8")
+
+
+@bp.route("/empty.php", methods=METHODS, provide_automatic_options=False)
+@bp.route("/empty", methods=METHODS, provide_automatic_options=False)
+def empty() -> Response:
+    """Ping and upload target: drains any body (bounded by http.max_upload_bytes), 200 empty."""
+    read_body(state().config.http.max_upload_bytes)
+    return _empty_reply()
+
+
+@bp.route("/garbage.php", methods=METHODS, provide_automatic_options=False)
+@bp.route("/garbage", methods=METHODS, provide_automatic_options=False)
+def garbage() -> Response:
+    """Download source: ``ckSize`` chunks of 1 MiB of incompressible bytes, streamed."""
+    if request.method == "OPTIONS":
+        return _empty_reply()
+    cfg = state().config.http
+    cap = min(GARBAGE_HARD_CAP, cfg.garbage_max_chunks)
+    default = min(cfg.garbage_default_chunks, cap)
+    chunks = params.garbage_chunks(request.args.get("ckSize"), default, cap)
+    return byte_response(
+        chunks * CHUNK_BYTES,
+        {
+            "Content-Description": "File Transfer",
+            "Content-Disposition": "attachment; filename=random.dat",
+            "Content-Transfer-Encoding": "binary",
+        },
+    )
+
+
+def processed_ip(ip: str, isp: dict[str, Any] | None) -> tuple[str, Any]:
+    """``(processedString, rawIspInfo)`` for ``ip`` as the reference getIP.php builds them.
+
+    Non-public addresses get their kind (``"127.0.0.1 - localhost IPv4 access"``) and no
+    ISP data; a public one gets ``" - ISP, CC"`` when an ipinfo-style record is given.
+    """
+    addr = clientaddr.parse_ip(ip)
+    kind = clientaddr.classify(addr) if addr is not None else None
+    if kind is not None:
+        return f"{ip} - {kind}", ""
+    if isp is None:
+        return ip, ""
+    return f"{ip} - {isp_summary(isp)}", isp
+
+
+@bp.route("/getIP.php", methods=METHODS, provide_automatic_options=False)
+@bp.route("/getIP", methods=METHODS, provide_automatic_options=False)
+def get_ip() -> Response:
+    """The client's address, its kind, and with ``isp`` its ISP and country from GeoIP."""
+    if request.method == "OPTIONS":
+        return _empty_reply()
+    ip, _forwarded = client_ip()
+    record = None
+    if params.flag(request.args, "isp"):
+        addr = clientaddr.parse_ip(ip)
+        if addr is not None and clientaddr.classify(addr) is None:
+            record = state().geo.lookup(ip)
+    processed, raw = processed_ip(ip, record)
+    body = json.dumps({"processedString": processed, "rawIspInfo": raw}, separators=(",", ":"))
+    return Response(body, status=200, content_type="application/json; charset=utf-8")
