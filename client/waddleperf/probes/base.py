@@ -14,10 +14,11 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from waddleperf.probes.targets import parse_endpoint, parse_host, parse_url
 from waddleperf.results.model import (
     MetricValue,
     Result,
@@ -32,6 +33,29 @@ from waddleperf.results.model import (
 
 #: Progress callback: (done, total) units of work, e.g. packets sent.
 Progress = Callable[[int, int], None]
+
+
+def _host(value: str) -> str:
+    parse_host(value)
+    return value
+
+
+def _endpoint(value: str) -> str:
+    # The port may come from --port instead; only the host part is checked here.
+    parse_endpoint(value, default_port=1)
+    return value
+
+
+def _url(value: str) -> str:
+    parse_url(value)
+    return value
+
+
+#: Option types that check a target's form when options are validated (usage errors).
+HostTarget = Annotated[str, AfterValidator(_host)]
+EndpointTarget = Annotated[str, AfterValidator(_endpoint)]
+UrlTarget = Annotated[str, AfterValidator(_url)]
+Family = Literal["any", "ipv4", "ipv6"]
 
 
 class ProbeOptions(BaseModel):

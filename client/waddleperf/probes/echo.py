@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -116,17 +116,14 @@ def summarize_session(outcome: EchoOutcome) -> tuple[dict[str, MetricValue], lis
     Jitter: D = RTT_i − RTT_(i−1) over first replies in arrival order (round-trip variant).
     """
     seen: set[int] = set()
-    firsts: list[Reply] = []
     samples: list[Sample] = []
     for reply in outcome.replies:
         duplicate = reply.seq in seen
         seen.add(reply.seq)
-        if not duplicate:
-            firsts.append(reply)
         samples.append(
             {"seq": reply.seq, "rtt_ms": reply.rtt_ns / 1e6, "duplicate": duplicate, **reply.extra}
         )
-    rtts = [r.rtt_ns / 1e6 for r in firsts]
+    rtts = [r.rtt_ns / 1e6 for r in first_replies(outcome.replies)]
     metrics: dict[str, MetricValue] = stats.series_metrics("rtt", rtts)
     jitter = stats.rfc3550_jitter(rtts)
     if jitter is not None:  # fewer than two replies: nothing to differ, so no figure at all
@@ -137,11 +134,11 @@ def summarize_session(outcome: EchoOutcome) -> tuple[dict[str, MetricValue], lis
 
 
 def session_status(
-    outcome: EchoOutcome, metrics: dict[str, MetricValue], what: str
+    outcome: EchoOutcome, metrics: dict[str, MetricValue], what: str, notes: Sequence[str] = ()
 ) -> tuple[Status, str | None]:
-    """ok / degraded / failed and the reason, from a session's counts."""
+    """ok / degraded / failed and the reason, from a session's counts (plus transport notes)."""
     received = metrics.get("received_count") or 0
-    notes: list[str] = []
+    notes = list(notes)
     if outcome.send_errors:
         notes.append(f"{len(outcome.send_errors)} could not be sent ({outcome.send_errors[0]})")
     if outcome.receive_error:
@@ -155,3 +152,14 @@ def session_status(
         reason = f"{lost} of {outcome.sent} {what} got no reply"
         return Status.DEGRADED, f"{reason}; {detail}." if detail else f"{reason}."
     return Status.OK, None
+
+
+def first_replies(replies: Sequence[Reply]) -> list[Reply]:
+    """Each sequence number's first reply, in arrival order."""
+    seen: set[int] = set()
+    out: list[Reply] = []
+    for reply in replies:
+        if reply.seq not in seen:
+            seen.add(reply.seq)
+            out.append(reply)
+    return out

@@ -1,0 +1,153 @@
+"""ICMP echo (ping) over IPv4 and IPv6.
+
+As root: raw sockets, replies filtered by identifier and cookie (other pings may run at the
+same time). Otherwise: unprivileged ICMP datagram sockets, which Linux allows for groups in
+net.ipv4.ping_group_range (the kernel then owns the identifier and filters replies for us).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import select
+import socket
+import time
+from typing import Literal
+
+from pydantic import Field
+
+from waddleperf.probes import icmp_wire
+from waddleperf.probes.base import Family, HostTarget, Probe, ProbeOptions, Recording, RunContext
+from waddleperf.probes.echo import Reply, run_session, session_status, summarize_session
+from waddleperf.probes.netio import ResolveError, SockAddr, enable_rx_timestamps, recv_stamped
+from waddleperf.probes.netio import resolve as resolve_host
+from waddleperf.probes.targets import parse_host
+from waddleperf.results.model import Result, Sample
+
+Mode = Literal["auto", "raw", "dgram"]
+PING_GROUP_RANGE = "/proc/sys/net/ipv4/ping_group_range"
+
+
+class IcmpOptions(ProbeOptions):
+    """Options of the ICMP probe."""
+
+    target: HostTarget
+    count: int = Field(default=5, ge=1, le=65_535)
+    interval_s: float = Field(default=1.0, ge=0.001, le=60)
+    size_bytes: int = Field(
+        default=56, ge=icmp_wire.MIN_PAYLOAD, le=icmp_wire.MAX_PAYLOAD, description="Payload."
+    )
+    mode: Mode = "auto"
+    family: Family = "any"
+
+
+def ping_group_allows(gid: int, path: str = PING_GROUP_RANGE) -> bool:
+    """Whether ``gid`` may open unprivileged ICMP sockets (net.ipv4.ping_group_range)."""
+    try:
+        with open(path, encoding="ascii") as fh:
+            low, high = (int(x) for x in fh.read().split())
+    except (OSError, ValueError):
+        return False
+    return low <= gid <= high
+
+
+def open_socket(version: int, mode: Mode) -> tuple[socket.socket, Literal["raw", "dgram"]]:
+    """An ICMP socket: raw when root (or asked), else datagram. Raises OSError with advice."""
+    family = socket.AF_INET if version == 4 else socket.AF_INET6
+    proto = socket.IPPROTO_ICMP if version == 4 else socket.IPPROTO_ICMPV6
+    if mode == "raw" or (mode == "auto" and os.geteuid() == 0):
+        try:
+            return socket.socket(family, socket.SOCK_RAW, proto), "raw"
+        except PermissionError:
+            if mode == "raw":
+                raise PermissionError("raw ICMP sockets need root (or CAP_NET_RAW)") from None
+    try:
+        return socket.socket(family, socket.SOCK_DGRAM, proto), "dgram"
+    except PermissionError:
+        try:
+            with open(PING_GROUP_RANGE, encoding="ascii") as fh:
+                current = fh.read().strip()
+        except OSError:
+            current = "unknown"
+        raise PermissionError(
+            f"unprivileged ICMP sockets are not allowed for group {os.getegid()} "
+            f"(net.ipv4.ping_group_range = {current!r}); run as root or widen that range"
+        ) from None
+
+
+class IcmpTransport:
+    """Echo requests out, matching echo replies in, over one ICMP socket."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        kind: Literal["raw", "dgram"],
+        version: int,
+        dest: SockAddr,
+        payload_size: int,
+    ) -> None:
+        self.sock, self.kind, self.version, self.dest = sock, kind, version, dest
+        self.payload_size = payload_size
+        self.cookie = secrets.randbits(64)
+        # Datagram sockets: the kernel sets the identifier to the socket's port and filters.
+        self.ident = secrets.randbits(16) if kind == "raw" else 0
+        self.kernel_stamps = enable_rx_timestamps(sock)
+
+    def send(self, seq: int) -> None:
+        """Send echo request ``seq`` carrying the current time (Unix ns)."""
+        packet = icmp_wire.build_request(
+            self.version, self.ident, seq, time.time_ns(), self.cookie, self.payload_size
+        )
+        self.sock.sendto(packet, self.dest)
+
+    def receive(self, timeout_s: float) -> Reply | None:
+        """The next echo reply to this session within ``timeout_s`` seconds, else None."""
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            readable, _, _ = select.select([self.sock], [], [], left)
+            if not readable:
+                return None
+            data, _addr, rx_ns = recv_stamped(self.sock, 65_535)
+            has_ip = self.kind == "raw" and self.version == 4
+            msg = icmp_wire.parse_reply(self.version, data, has_ip)
+            if msg is None or msg.cookie != self.cookie:
+                continue
+            if self.kind == "raw" and msg.ident != self.ident:
+                continue
+            extra: Sample = {"ttl": msg.ttl} if msg.ttl is not None else {}
+            return Reply(msg.seq, msg.tx_ns, rx_ns, extra)
+        return None
+
+
+class IcmpProbe(Probe[IcmpOptions]):
+    """ICMP echo round-trip times, loss, duplicates and reordering."""
+
+    name = "icmp"
+    options_model = IcmpOptions
+    summary = "ICMP echo (ping): RTT min/avg/max/mdev/percentiles, loss, duplicates, reordering"
+
+    def run(self, options: IcmpOptions, context: RunContext | None = None) -> Result:
+        """Ping ``count`` times; RTTs in ms from the payload's send time to kernel arrival."""
+        rec = Recording(self.kind, options, context)
+        try:
+            addr = resolve_host(parse_host(options.target), 0, socket.SOCK_DGRAM, options.family)
+        except ResolveError as exc:
+            return rec.failed(f"{str(exc)[0].upper()}{str(exc)[1:]}.")
+        version = 4 if addr.family == socket.AF_INET else 6
+        try:
+            sock, kind = open_socket(version, options.mode)
+        except OSError as exc:
+            return rec.failed(f"Cannot open an ICMP socket: {exc}.")
+        with sock:
+            transport = IcmpTransport(sock, kind, version, addr.sockaddr, options.size_bytes)
+            outcome = run_session(
+                transport, options.count, options.interval_s, options.timeout_s, rec.progress
+            )
+        metrics, samples = summarize_session(outcome)
+        status, error = session_status(outcome, metrics, "echo requests")
+        info = {
+            "address": addr.address,
+            "socket": kind,
+            "receive_timestamps": "kernel" if transport.kernel_stamps else "user space",
+        }
+        return rec.finish(status=status, metrics=metrics, error=error, samples=samples, info=info)

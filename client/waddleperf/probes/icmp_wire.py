@@ -1,0 +1,81 @@
+"""ICMP / ICMPv6 echo messages: build and parse, checksum. Pure — bytes in, values out.
+
+Payload layout (network byte order): 8-byte send time (Unix ns), 8-byte session cookie,
+then a repeating fill pattern up to the requested size. The cookie tells our replies from
+those of another ping that happens to share the 16-bit identifier.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+ECHO_REQUEST = {4: 8, 6: 128}
+ECHO_REPLY = {4: 0, 6: 129}
+_HEADER = struct.Struct("!BBHHH")  # type, code, checksum, identifier, sequence
+_STAMP = struct.Struct("!QQ")  # tx_ns, cookie
+HEADER_SIZE = _HEADER.size  # 8
+MIN_PAYLOAD = _STAMP.size  # 16
+MAX_PAYLOAD = 65_000
+
+
+@dataclass(frozen=True, slots=True)
+class EchoMessage:
+    """A parsed echo reply: identifier, 16-bit sequence, the payload's send time and cookie."""
+
+    ident: int
+    seq: int
+    tx_ns: int
+    cookie: int
+    ttl: int | None
+
+
+def checksum(data: bytes) -> int:
+    """RFC 1071 Internet checksum (16-bit one's complement of the one's complement sum)."""
+    if len(data) % 2:
+        data += b"\x00"
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def build_request(
+    version: int, ident: int, seq: int, tx_ns: int, cookie: int, payload_size: int
+) -> bytes:
+    """An echo request with ``payload_size`` payload bytes and a valid checksum.
+
+    For ICMPv6 the kernel replaces the checksum (it covers a pseudo-header we do not see);
+    for unprivileged datagram sockets it also replaces the identifier.
+    """
+    if not MIN_PAYLOAD <= payload_size <= MAX_PAYLOAD:
+        raise ValueError(f"payload size {payload_size} outside {MIN_PAYLOAD}..{MAX_PAYLOAD}")
+    fill = bytes(i & 0xFF for i in range(payload_size - MIN_PAYLOAD))
+    payload = _STAMP.pack(tx_ns, cookie) + fill
+    header = _HEADER.pack(ECHO_REQUEST[version], 0, 0, ident & 0xFFFF, seq & 0xFFFF)
+    csum = checksum(header + payload)
+    return _HEADER.pack(ECHO_REQUEST[version], 0, csum, ident & 0xFFFF, seq & 0xFFFF) + payload
+
+
+def parse_reply(version: int, packet: bytes, has_ip_header: bool) -> EchoMessage | None:
+    """The echo reply in ``packet``, or None for anything else (requests, errors, garbage).
+
+    ``has_ip_header``: IPv4 raw sockets deliver the IP header first; other sockets do not.
+    """
+    ttl = None
+    if has_ip_header:
+        if len(packet) < 20:
+            return None
+        ihl = (packet[0] & 0x0F) * 4
+        ttl = packet[8]
+        packet = packet[ihl:]
+    if len(packet) < HEADER_SIZE + MIN_PAYLOAD:
+        return None
+    kind, code, _csum, ident, seq = _HEADER.unpack_from(packet)
+    if kind != ECHO_REPLY[version] or code != 0:
+        return None
+    # ICMPv6 checksums cover a pseudo-header the kernel already checked.
+    if version == 4 and checksum(packet) != 0:
+        return None
+    tx_ns, cookie = _STAMP.unpack_from(packet, HEADER_SIZE)
+    return EchoMessage(ident, seq, tx_ns, cookie, ttl)
