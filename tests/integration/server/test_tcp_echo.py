@@ -1,0 +1,143 @@
+"""The TCP echo against a real server on loopback: integrity, timeouts, limits, memory."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import psutil
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.integration.server.sockhelp import recv_exact
+from tests.support.net import wait_until
+from tests.support.server import RunningServer
+
+Factory = Callable[..., RunningServer]
+
+
+def _tcp_server(factory: Factory, config: str | None = None) -> RunningServer:
+    return factory(services=("tcp_echo",), config_yaml=config)
+
+
+def _connect(srv: RunningServer) -> socket.socket:
+    sock = socket.create_connection((srv.host, srv.tcp_echo_port), timeout=10)
+    return sock
+
+
+def _echo_once(sock: socket.socket, payload: bytes) -> bytes:
+    sock.sendall(payload)
+    return recv_exact(sock, len(payload))
+
+
+def _closed_by_peer(sock: socket.socket, timeout: float) -> bool:
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_large_random_payload_comes_back_intact(server_factory: Factory) -> None:
+    srv = _tcp_server(server_factory)
+    payload = os.urandom(16 << 20)
+    with _connect(srv) as sock:
+        sender = threading.Thread(target=sock.sendall, args=(payload,))
+        sender.start()
+        echoed = recv_exact(sock, len(payload))
+        sender.join()
+    assert hashlib.sha256(echoed).digest() == hashlib.sha256(payload).digest()
+
+
+def test_idle_connection_is_closed(server_factory: Factory) -> None:
+    srv = _tcp_server(server_factory, "tcp_echo: {idle_timeout_s: 0.5}\n")
+    with _connect(srv) as sock:
+        assert _echo_once(sock, b"hi") == b"hi"
+        start = time.monotonic()
+        assert _closed_by_peer(sock, timeout=5)
+        assert 0.3 <= time.monotonic() - start < 3
+
+
+def test_excess_connection_closed_while_others_work(server_factory: Factory) -> None:
+    srv = _tcp_server(server_factory, "tcp_echo: {max_connections: 3}\n")
+    socks = [_connect(srv) for _ in range(3)]
+    try:
+        for i, sock in enumerate(socks):
+            assert _echo_once(sock, b"x%d" % i) == b"x%d" % i
+        with _connect(srv) as fourth:
+            assert _closed_by_peer(fourth, timeout=3)
+        for i, sock in enumerate(socks):
+            assert _echo_once(sock, b"again%d" % i) == b"again%d" % i
+    finally:
+        for sock in socks:
+            sock.close()
+    # A slot freed by a closed connection is usable again.
+    assert wait_until(lambda: _echo_after_connect(srv), timeout=3)
+
+
+def _echo_after_connect(srv: RunningServer) -> bool:
+    with _connect(srv) as sock:
+        sock.settimeout(1)
+        try:
+            return _echo_once(sock, b"back") == b"back"
+        except (AssertionError, OSError):
+            return False
+
+
+def test_connection_closed_after_byte_limit(server_factory: Factory) -> None:
+    limit = 100_000
+    srv = _tcp_server(server_factory, f"tcp_echo: {{max_bytes_per_connection: {limit}}}\n")
+    with _connect(srv) as sock:
+        sock.sendall(os.urandom(limit + 50_000))
+        got = 0
+        while chunk := sock.recv(65536):
+            got += len(chunk)
+    assert got == limit
+
+
+def test_slow_reader_does_not_grow_server_memory(server_factory: Factory) -> None:
+    srv = _tcp_server(server_factory)
+    proc = psutil.Process(srv.proc.pid)
+    rss_before = proc.memory_info().rss
+    chunk = bytes(1 << 20)
+    sent = 0
+    with _connect(srv) as sock:
+        sock.settimeout(0.5)  # a blocked send means the server pushed back
+        deadline = time.monotonic() + 4
+        try:
+            while sent < 200 << 20 and time.monotonic() < deadline:
+                sent += sock.send(chunk)
+        except TimeoutError:
+            pass
+        rss_during = proc.memory_info().rss
+    assert sent < 200 << 20, "the server swallowed 200 MB from a client that never reads"
+    assert rss_during - rss_before < 32 << 20
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(payloads=st.lists(st.binary(min_size=1, max_size=100_000), min_size=1, max_size=4))
+def test_fuzz_payloads_echo_exactly(server_factory: Factory, payloads: list[bytes]) -> None:
+    srv = _fuzz_server(server_factory)
+    with _connect(srv) as sock:
+        for payload in payloads:
+            assert _echo_once(sock, payload) == payload
+
+
+_FUZZ: dict[int, RunningServer] = {}
+
+
+def _fuzz_server(factory: Factory) -> RunningServer:
+    # One server for every example of the property, replaced only if it died.
+    srv = _FUZZ.get(id(factory))
+    if srv is None or srv.proc.poll() is not None:
+        _FUZZ.clear()
+        srv = _FUZZ[id(factory)] = _tcp_server(factory)
+    return srv

@@ -1,0 +1,188 @@
+"""The UDP echo against a real server on loopback: replies, no amplification, limits, HMAC."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.integration.server.sockhelp import drain, udp_socket
+from tests.support.server import RunningServer
+from waddleperf_common import udp_wire as w
+
+Factory = Callable[..., RunningServer]
+NO_LIMIT = "udp_echo: {rate_limit_pps: 1000000, rate_burst: 1000000}\n"
+
+
+def _udp_server(factory: Factory, config: str | None = None, **kw: object) -> RunningServer:
+    return factory(services=("udp_echo",), config_yaml=config, **kw)
+
+
+def _ask(srv: RunningServer, payload: bytes, timeout: float = 1.0) -> bytes | None:
+    with udp_socket(srv.host) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(payload, (srv.host, srv.udp_echo_port))
+        try:
+            return sock.recv(65535)
+        except TimeoutError:
+            return None
+
+
+def test_reply_has_same_length_and_fields(server_factory: Factory) -> None:
+    srv = _udp_server(server_factory)
+    before = time.time_ns()
+    reply = _ask(srv, w.encode(seq=5, client_tx_ns=123, size=200))
+    after = time.time_ns()
+    assert reply is not None and len(reply) == 200
+    dg = w.decode(reply)
+    assert dg.is_reply and dg.seq == 5 and dg.client_tx_ns == 123
+    assert before <= dg.server_rx_ns <= after
+
+
+def test_plain_udp_ping_gets_no_reply(server_factory: Factory) -> None:
+    srv = _udp_server(server_factory)
+    assert _ask(srv, b"ping", timeout=0.3) is None
+    assert _ask(srv, w.encode(1, 1)) is not None
+
+
+def _mixed_traffic(rng: random.Random, count: int) -> list[bytes]:
+    out: list[bytes] = []
+    for i in range(count):
+        kind = rng.randrange(5)
+        if kind == 0:
+            out.append(w.encode(i, i, size=rng.randint(32, 9216)))
+        elif kind == 1:
+            out.append(os.urandom(rng.randint(0, 2000)))
+        elif kind == 2:
+            out.append(w.encode(i, i, size=rng.randint(9217, 20000)))
+        elif kind == 3:
+            out.append(w.make_reply(w.encode(i, i, size=rng.randint(32, 500)), 1))
+        else:
+            out.append(w.encode(i, i, size=100)[: rng.randint(0, 31)])
+    return out
+
+
+def test_never_sends_more_bytes_than_it_received(server_factory: Factory) -> None:
+    srv = _udp_server(server_factory, NO_LIMIT)
+    traffic = _mixed_traffic(random.Random(1), 400)
+    sent = received = 0
+    with udp_socket(srv.host) as sock:
+        for payload in traffic:
+            sock.sendto(payload, (srv.host, srv.udp_echo_port))
+            sent += len(payload)
+            time.sleep(0.0005)  # stay under the loopback receive buffer
+        replies = drain(sock)
+    received = sum(len(r) for r in replies)
+    valid_sizes = sorted(len(p) for p in traffic if _is_request(p))
+    assert received <= sent
+    assert sorted(len(r) for r in replies) == valid_sizes
+
+
+def _is_request(payload: bytes) -> bool:
+    try:
+        dg = w.decode(payload)
+    except w.WireError:
+        return False
+    return not dg.is_reply and len(payload) <= 9216
+
+
+def test_rate_limit_per_source(server_factory: Factory) -> None:
+    rate, burst = 200, 50
+    srv = _udp_server(
+        server_factory, f"udp_echo: {{rate_limit_pps: {rate}, rate_burst: {burst}}}\n"
+    )
+    request = w.encode(1, 1)
+    with udp_socket(srv.host) as flood, udp_socket(srv.host, bind_to="127.0.0.2") as other:
+        start = time.monotonic()
+        for _ in range(3000):
+            flood.sendto(request, (srv.host, srv.udp_echo_port))
+        elapsed = time.monotonic() - start
+        replies = drain(flood)
+        # The flood may overflow the kernel's receive queue, which no per-source limit can
+        # prevent, so the other source asks once the queue has drained.
+        other.settimeout(1.0)
+        other.sendto(request, (srv.host, srv.udp_echo_port))
+        assert w.decode(other.recv(100)).is_reply
+    # The bucket's bound, plus slack for the server draining its queue after the last send.
+    assert burst * 0.8 <= len(replies) <= burst + rate * (elapsed + 0.5)
+
+
+def test_hmac_required_when_key_set(server_factory: Factory) -> None:
+    key = b"s3cret-shared-key"
+    srv = _udp_server(server_factory, env={"WADDLEPERF_UDP_KEY": key.decode()})
+    assert _ask(srv, w.encode(1, 1, size=128), timeout=0.3) is None
+    assert _ask(srv, w.encode(2, 2, size=128, key=b"wrong-key"), timeout=0.3) is None
+    reply = _ask(srv, w.encode(9, 9, size=128, key=key))
+    assert reply is not None and len(reply) == 128
+    dg = w.decode(reply, key)
+    assert dg.authenticated and dg.is_reply and dg.seq == 9
+
+
+def test_bad_datagrams_dropped_and_server_keeps_answering(server_factory: Factory) -> None:
+    srv = _udp_server(server_factory)
+    bad = [
+        b"",
+        w.encode(1, 1)[:20],  # truncated
+        b"XXXX" + w.encode(1, 1)[4:],  # wrong magic
+        w.encode(1, 1, size=9217),  # oversized for max_datagram_bytes
+        w.make_reply(w.encode(1, 1), 5),  # a reply: never reflected
+    ]
+    with udp_socket(srv.host) as sock:
+        for payload in bad:
+            sock.sendto(payload, (srv.host, srv.udp_echo_port))
+        assert drain(sock, quiet_s=0.3) == []
+    assert _ask(srv, w.encode(2, 2, size=64)) is not None
+
+
+@pytest.mark.parametrize("host", ["::1", "::"])
+def test_ipv6_and_dual_stack(server_factory: Factory, host: str) -> None:
+    srv = _udp_server(server_factory, host=host)
+    targets = ["::1"] if host == "::1" else ["::1", "127.0.0.1"]
+    for target in targets:
+        with udp_socket(target) as sock:
+            sock.settimeout(2)
+            sock.sendto(w.encode(3, 4, size=48), (target, srv.udp_echo_port))
+            assert w.decode(sock.recv(100)).seq == 3
+
+
+_payloads = st.one_of(
+    st.binary(max_size=1500),
+    st.binary(max_size=600).map(lambda b: w.MAGIC + bytes([w.VERSION]) + b),
+    st.builds(
+        lambda n, s: w.encode(s, s, size=n), st.integers(32, 1500), st.integers(0, 2**64 - 1)
+    ),
+)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(payloads=st.lists(_payloads, min_size=1, max_size=5))
+def test_fuzz_server_survives_and_never_amplifies(
+    server_factory: Factory, payloads: list[bytes]
+) -> None:
+    srv = _fuzz_server(server_factory)
+    with udp_socket(srv.host) as sock:
+        for payload in payloads:
+            sock.sendto(payload, (srv.host, srv.udp_echo_port))
+        expected = sorted(len(p) for p in payloads if _is_request(p))
+        replies = drain(sock, quiet_s=0.02, expect=len(expected))
+    assert sorted(len(r) for r in replies) == expected
+
+
+_FUZZ: dict[int, RunningServer] = {}
+
+
+def _fuzz_server(factory: Factory) -> RunningServer:
+    # One server for all examples of the property (hypothesis calls the body many times
+    # with the same function-scoped fixture); it must still be alive at every example.
+    srv = _FUZZ.get(id(factory))
+    if srv is None or srv.proc.poll() is not None:
+        _FUZZ.clear()
+        srv = _FUZZ[id(factory)] = _udp_server(factory, NO_LIMIT)
+    return srv
