@@ -1,0 +1,90 @@
+"""Helpers for the HTTP integration tests: one real server per module, raw HTTP on sockets."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.support.server import RunningServer, start_server
+
+
+@contextmanager
+def http_server(
+    tmp: Path, config_yaml: str | None = None, host: str = "127.0.0.1"
+) -> Iterator[RunningServer]:
+    """A real server with only the HTTP service; on exit it is stopped and its log must hold
+    no traceback (clients closing early or stalling must never produce one)."""
+    srv = start_server(tmp, host=host, services=("http",), config_yaml=config_yaml)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+    log = srv.log()
+    assert "Traceback" not in log, log[-3000:]
+
+
+def connect(srv: RunningServer, host: str | None = None, timeout: float = 5.0) -> socket.socket:
+    """A TCP connection to the server's HTTP port."""
+    return socket.create_connection((host or srv.host, srv.http_port), timeout=timeout)
+
+
+class _Unclosable:
+    """A view of a shared buffered reader that HTTPResponse cannot close."""
+
+    def __init__(self, fp: io.BufferedReader) -> None:
+        self._fp = fp
+
+    def makefile(self, *args: object, **kwargs: object) -> _Unclosable:
+        return self
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._fp, name)
+
+    def close(self) -> None:
+        pass
+
+
+class ResponseReader:
+    """Reads consecutive responses from one connection through one buffer, so bytes of a
+    pipelined response read ahead are not lost between responses."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._shared = _Unclosable(sock.makefile("rb"))
+
+    def read(self, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+        """One complete response: status, headers (lower-case names), body."""
+        resp = http.client.HTTPResponse(self._shared, method=method)  # type: ignore[arg-type]
+        resp.begin()
+        body = resp.read()
+        headers = {k.lower(): v for k, v in resp.getheaders()}
+        return resp.status, headers, body
+
+
+def request_bytes(
+    method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
+) -> bytes:
+    """An HTTP/1.1 request as bytes (Host set, Content-Length when there is a body)."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: test"]
+    hdrs = dict(headers or {})
+    if body and "Transfer-Encoding" not in hdrs:
+        hdrs.setdefault("Content-Length", str(len(body)))
+    lines += [f"{k}: {v}" for k, v in hdrs.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def closed_by_peer(sock: socket.socket, within: float) -> bool:
+    """Whether the server closes ``sock`` (EOF or reset) within ``within`` seconds."""
+    sock.settimeout(within)
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except TimeoutError:
+        return False
