@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -45,7 +46,7 @@ def test_health_reports_services_and_icmp(srv: RunningServer) -> None:
     assert doc["services"]["http"]["state"] == "running"
     assert doc["services"]["http"]["port"] == srv.http_port
     assert doc["services"]["tcp_echo"]["state"] == "disabled"
-    expected_v4 = open("/proc/sys/net/ipv4/icmp_echo_ignore_all").read().strip() == "0"
+    expected_v4 = Path("/proc/sys/net/ipv4/icmp_echo_ignore_all").read_text().strip() == "0"
     assert doc["icmp"]["ipv4_echo"] is expected_v4
     assert doc["icmp"]["source"] == "/proc/sys/net/ipv4/icmp_echo_ignore_all"
     assert doc["icmp"]["ipv6_echo"] in (True, False, None)

@@ -17,9 +17,9 @@ import pytest
 import requests
 
 from tests.integration.server.httphelp import (
+    ResponseReader,
     closed_by_peer,
     connect,
-    ResponseReader,
     http_server,
     request_bytes,
 )
@@ -132,17 +132,20 @@ def test_librespeed_cli_session(srv: RunningServer) -> None:
     r = requests.get(server + "empty.php", headers=ua, timeout=5)
     assert r.status_code == 200 and r.content == b""
     # download: ckSize set with the query encoder, Accept-Encoding identity
-    r = requests.get(server + "garbage.php?ckSize=40",
-                     headers={**ua, "Accept-Encoding": "identity"}, timeout=10)
+    r = requests.get(
+        server + "garbage.php?ckSize=40", headers={**ua, "Accept-Encoding": "identity"}, timeout=10
+    )
     assert len(r.content) == 40 * MiB
+
     # upload: Go sends a reader of unknown length, i.e. Transfer-Encoding: chunked
     def body() -> Iterator[bytes]:
         blob = random.randbytes(256 * 1024)
         for _ in range(6):
             yield blob
 
-    r = requests.post(server + "empty.php", data=body(),
-                      headers={**ua, "Accept-Encoding": "identity"}, timeout=10)
+    r = requests.post(
+        server + "empty.php", data=body(), headers={**ua, "Accept-Encoding": "identity"}, timeout=10
+    )
     assert r.status_code == 200 and r.content == b""
     # getIP with isp and distance, parsed as JSON
     r = requests.get(server + "getIP.php?distance=km&isp=true", headers=ua, timeout=5)
@@ -170,8 +173,12 @@ def test_librespeed_cli_session(srv: RunningServer) -> None:
 )
 def test_garbage_cksize_edges_exact_bytes(srv: RunningServer, ck: str | None, chunks: int) -> None:
     query = "" if ck is None else f"?ckSize={ck}"
-    with requests.get(srv.base_url + "/garbage.php" + query, stream=True, timeout=30,
-                      headers={"Accept-Encoding": "gzip, deflate"}) as r:
+    with requests.get(
+        srv.base_url + "/garbage.php" + query,
+        stream=True,
+        timeout=30,
+        headers={"Accept-Encoding": "gzip, deflate"},
+    ) as r:
         assert r.status_code == 200
         assert int(r.headers["Content-Length"]) == chunks * MiB
         got = sum(len(c) for c in r.raw.stream(MiB, decode_content=False))
@@ -179,8 +186,9 @@ def test_garbage_cksize_edges_exact_bytes(srv: RunningServer, ck: str | None, ch
 
 
 def test_garbage_headers_and_incompressible(srv: RunningServer) -> None:
-    r = requests.get(srv.base_url + "/backend/garbage?ckSize=2",
-                     headers={"Accept-Encoding": "gzip"}, timeout=10)
+    r = requests.get(
+        srv.base_url + "/backend/garbage?ckSize=2", headers={"Accept-Encoding": "gzip"}, timeout=10
+    )
     assert r.headers["Content-Type"] == "application/octet-stream"
     assert r.headers["Content-Disposition"] == "attachment; filename=random.dat"
     assert r.headers["Content-Transfer-Encoding"] == "binary"
@@ -219,12 +227,18 @@ def test_413_keeps_the_keep_alive_connection_usable(srv: RunningServer) -> None:
 def test_413_chunked_upload_cut_off_and_connection_reused(srv: RunningServer) -> None:
     conn = http.client.HTTPConnection(srv.host, srv.http_port, timeout=10)
     try:
+
         def chunks() -> Iterator[bytes]:
             for _ in range(12):
                 yield b"c" * (256 * 1024)
 
-        conn.request("POST", "/empty.php", body=chunks(), encode_chunked=True,
-                     headers={"Content-Type": "application/octet-stream"})
+        conn.request(
+            "POST",
+            "/empty.php",
+            body=chunks(),
+            encode_chunked=True,
+            headers={"Content-Type": "application/octet-stream"},
+        )
         first_sock = conn.sock
         resp = conn.getresponse()
         assert resp.status == 413
