@@ -1,0 +1,280 @@
+"""Resource sampling of process trees and of the machine, with psutil or a server's ``/stats``.
+
+Every sample is one flat dict with units in its keys: ``cpu_pct`` (percent of the whole machine,
+i.e. psutil's per-process figure divided by the core count: 100 = every core busy),
+``cpu_cores`` (cores' worth of CPU), ``rss_mb``/``uss_mb`` (MiB), ``threads_count``,
+``fds_count``, ``io_read_mb``/``io_write_mb`` (cumulative MiB), ``ctx_switches_count``
+(cumulative) and ``processes_count``; system samples carry ``cpu_pct``, ``mem_used_pct`` and
+cumulative ``net_sent_mb``/``net_recv_mb``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+import psutil
+
+MB = 1024 * 1024
+Sample = dict[str, Any]
+
+
+class Source(Protocol):
+    """Anything that yields one sample per call (None when the target is gone)."""
+
+    name: str
+
+    def sample(self) -> Sample | None: ...
+
+
+def pids_listening_on(port: int) -> list[int]:
+    """Pids with a listening TCP socket on ``port`` (any address)."""
+    return sorted(
+        {
+            c.pid
+            for c in psutil.net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid
+        }
+    )
+
+
+class ProcessTreeSource:
+    """A process tree (roots and every descendant), by pid or by listening port.
+
+    One psutil.Process object is kept per pid: psutil measures CPU between two calls on the
+    *same* object, so a fresh object would always read 0. A process first seen is primed and
+    counted from the next sample on.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        pids: Sequence[int] = (),
+        port: int | None = None,
+        pid_provider: Callable[[], Sequence[int]] | None = None,
+    ) -> None:
+        self.name = name
+        self._pids = list(pids)
+        self._port = port
+        self._provider = pid_provider
+        self._cache: dict[int, psutil.Process] = {}
+        self.cores = psutil.cpu_count() or 1
+
+    def roots(self) -> list[int]:
+        """The root pids, looked up afresh each time (a port can change hands)."""
+        if self._provider is not None:
+            return list(self._provider())
+        if self._port is not None:
+            return pids_listening_on(self._port)
+        return self._pids
+
+    def _tree(self) -> dict[int, psutil.Process]:
+        procs: dict[int, psutil.Process] = {}
+        for pid in self.roots():
+            try:
+                root = self._cache.get(pid) or psutil.Process(pid)
+                procs[pid] = root
+                for child in root.children(recursive=True):
+                    procs[child.pid] = child
+            except psutil.Error:
+                continue
+        return procs
+
+    def sample(self) -> Sample | None:
+        """Summed usage of the tree now; None when no process of it is left."""
+        found = self._tree()
+        cpu = 0.0
+        totals = dict.fromkeys(("rss", "uss", "threads", "fds", "rd", "wr", "ctx"), 0.0)
+        alive = 0
+        for pid, fresh in found.items():
+            proc = self._cache.get(pid)
+            primed = proc is not None and proc.is_running()
+            if not primed:
+                proc = fresh
+                self._cache[pid] = proc
+            assert proc is not None
+            try:
+                with proc.oneshot():
+                    value = proc.cpu_percent(None)
+                    cpu += value if primed else 0.0
+                    mem = proc.memory_full_info()
+                    totals["rss"] += mem.rss
+                    totals["uss"] += getattr(mem, "uss", 0)
+                    totals["threads"] += proc.num_threads()
+                    totals["fds"] += proc.num_fds()
+                    ctx = proc.num_ctx_switches()
+                    totals["ctx"] += ctx.voluntary + ctx.involuntary
+                    try:
+                        io = proc.io_counters()
+                        totals["rd"] += io.read_bytes
+                        totals["wr"] += io.write_bytes
+                    except (psutil.AccessDenied, AttributeError):
+                        pass
+                alive += 1
+            except psutil.Error:
+                continue
+        for gone in set(self._cache) - set(found):
+            del self._cache[gone]
+        if alive == 0:
+            return None
+        return {
+            "source": self.name,
+            "cpu_pct": round(cpu / self.cores, 2),
+            "cpu_cores": round(cpu / 100.0, 3),
+            "rss_mb": round(totals["rss"] / MB, 3),
+            "uss_mb": round(totals["uss"] / MB, 3),
+            "threads_count": int(totals["threads"]),
+            "fds_count": int(totals["fds"]),
+            "io_read_mb": round(totals["rd"] / MB, 3),
+            "io_write_mb": round(totals["wr"] / MB, 3),
+            "ctx_switches_count": int(totals["ctx"]),
+            "processes_count": alive,
+        }
+
+
+class SystemSource:
+    """The whole machine: CPU since the previous sample, memory in use, network counters."""
+
+    name = "system"
+
+    def __init__(self) -> None:
+        psutil.cpu_percent(None)  # prime: the first real figure needs an interval
+
+    def sample(self) -> Sample | None:
+        mem = psutil.virtual_memory()
+        net = psutil.net_io_counters()
+        return {
+            "source": self.name,
+            "cpu_pct": psutil.cpu_percent(None),
+            "mem_used_pct": mem.percent,
+            "net_sent_mb": round(net.bytes_sent / MB, 3) if net else None,
+            "net_recv_mb": round(net.bytes_recv / MB, 3) if net else None,
+        }
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def parse_stats_entry(name: str, entry: dict[str, Any]) -> Sample | None:
+    """One process-tree entry of a server's ``/stats`` answer as a sample; tolerant by design.
+
+    Assumes (and documents in docs/load.md) psutil-like keys: ``cpu_pct`` (machine-normalised),
+    or ``cpu_raw_pct``/``cpu_percent`` with ``cpu_count``; ``rss_mb``, ``uss_mb``, ``threads``,
+    ``num_fds``, ``io`` (read_bytes/write_bytes), ``ctx_switches``. Missing keys become None.
+    """
+    if entry.get("found") is False:
+        return None
+    cpu = _number(entry.get("cpu_pct"))
+    raw = _number(entry.get("cpu_raw_pct", entry.get("cpu_percent")))
+    if cpu is None and raw is not None:
+        cpu = raw / max(1.0, _number(entry.get("cpu_count")) or 1.0)
+    io_entry = entry.get("io")
+    io: dict[str, Any] = io_entry if isinstance(io_entry, dict) else {}
+    ctx = entry.get("ctx_switches")
+    ctx_total = (
+        sum(v for v in ctx.values() if isinstance(v, int | float)) if isinstance(ctx, dict) else ctx
+    )
+    read_b, write_b = _number(io.get("read_bytes")), _number(io.get("write_bytes"))
+    return {
+        "source": name,
+        "cpu_pct": cpu,
+        "cpu_cores": None if raw is None else round(raw / 100.0, 3),
+        "rss_mb": _number(entry.get("rss_mb")),
+        "uss_mb": _number(entry.get("uss_mb")),
+        "threads_count": _number(entry.get("threads")),
+        "fds_count": _number(entry.get("num_fds")),
+        "io_read_mb": None if read_b is None else round(read_b / MB, 3),
+        "io_write_mb": None if write_b is None else round(write_b / MB, 3),
+        "ctx_switches_count": _number(ctx_total),
+        "processes_count": _number(entry.get("process_count")),
+    }
+
+
+def find_stats_entry(doc: dict[str, Any], target: str) -> dict[str, Any] | None:
+    """The entry for ``target`` in a ``/stats`` document: ``targets`` (list or mapping),
+    ``processes`` likewise, or ``server`` for the server itself."""
+    if target == "server" and isinstance(doc.get("server"), dict):
+        return dict(doc["server"])
+    for key in ("targets", "processes"):
+        group = doc.get(key)
+        if isinstance(group, dict) and isinstance(group.get(target), dict):
+            return dict(group[target])
+        if isinstance(group, list):
+            for item in group:
+                if isinstance(item, dict) and item.get("name") == target:
+                    return dict(item)
+    return None
+
+
+class RemoteStatsSource:
+    """One target as reported by a WaddlePerf server's ``GET /stats`` (JSON)."""
+
+    def __init__(self, name: str, url: str, target: str, timeout_s: float = 2.0) -> None:
+        self.name = name
+        self._url = url
+        self._target = target
+        self._timeout = timeout_s
+
+    def sample(self) -> Sample | None:
+        try:
+            with urllib.request.urlopen(self._url, timeout=self._timeout) as resp:  # noqa: S310
+                doc = json.loads(resp.read())
+        except (OSError, ValueError):
+            return None
+        entry = find_stats_entry(doc, self._target) if isinstance(doc, dict) else None
+        return None if entry is None else parse_stats_entry(self.name, entry)
+
+
+class Sampler:
+    """Samples every source each ``interval_s`` seconds on a background thread until stopped."""
+
+    def __init__(self, sources: Iterable[Source], interval_s: float = 1.0) -> None:
+        self.sources = list(sources)
+        self.interval_s = interval_s
+        self.samples: list[Sample] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def add(self, source: Source) -> None:
+        """Sample ``source`` too from the next tick on (e.g. Locust once it has started)."""
+        with self._lock:
+            self.sources.append(source)
+            source.sample()  # prime its CPU counters
+
+    def tick(self) -> None:
+        """Take one sample of every source now."""
+        now = time.time()
+        with self._lock:
+            sources = list(self.sources)
+        for source in sources:
+            try:
+                sample = source.sample()
+            except psutil.Error:
+                sample = None
+            if sample is not None:
+                sample["time"] = now
+                self.samples.append(sample)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.tick()
+
+    def start(self) -> Sampler:
+        for source in self.sources:
+            source.sample()  # prime CPU counters so the first tick has an interval
+        self._thread = threading.Thread(target=self._loop, name="waddleperf-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> list[Sample]:
+        """Stop sampling; returns every sample taken."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.interval_s + 5)
+        return self.samples
