@@ -1,0 +1,185 @@
+"""SSH: TCP connect, key exchange, authentication and an optional command round trip (paramiko).
+
+Host keys are checked against known_hosts (RejectPolicy semantics) unless the caller opts out
+explicitly with ``insecure_accept_host_key``. Passwords come only from an environment
+variable, never from an option value.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import hashlib
+import os
+import socket
+import time
+from pathlib import Path
+
+import paramiko
+from pydantic import Field, model_validator
+
+from waddleperf.probes.base import (
+    EndpointTarget,
+    Family,
+    Probe,
+    ProbeOptions,
+    Recording,
+    RunContext,
+)
+from waddleperf.probes.netio import ResolveError, resolve
+from waddleperf.probes.targets import Endpoint, parse_endpoint
+from waddleperf.results.model import MetricValue, Result, Scalar, Status
+
+_MAX_OUTPUT = 1 << 20  # a probe's command should be tiny; stop reading past this
+
+
+class SshOptions(ProbeOptions):
+    """Options of the SSH probe."""
+
+    target: EndpointTarget
+    port: int | None = Field(default=None, ge=1, le=65_535, description="Default 22.")
+    user: str = Field(default_factory=getpass.getuser, min_length=1)
+    key_file: Path | None = Field(default=None, description="Private key for publickey auth.")
+    password_env: str | None = Field(default=None, description="Variable holding a password.")
+    command: str | None = Field(default=None, description="Run this and time the round trip.")
+    known_hosts: Path | None = Field(default=None, description="Default ~/.ssh/known_hosts.")
+    insecure_accept_host_key: bool = False
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    family: Family = "any"
+
+    @model_validator(mode="after")
+    def _auth_source(self) -> SshOptions:
+        if self.key_file and self.password_env:
+            raise ValueError("give --key-file or --password-env, not both")
+        if self.key_file is not None and not self.key_file.is_file():
+            raise ValueError(f"key file {self.key_file} does not exist")
+        if self.password_env is not None and self.password_env not in os.environ:
+            raise ValueError(f"environment variable {self.password_env} (the password) is not set")
+        if self.command is not None and not (self.key_file or self.password_env):
+            raise ValueError("a command needs authentication (--key-file or --password-env)")
+        return self
+
+
+def known_hosts_name(endpoint: Endpoint) -> str:
+    """How OpenSSH names the host in known_hosts: ``host`` on 22, else ``[host]:port``."""
+    return endpoint.host.name if endpoint.port == 22 else f"[{endpoint.host.name}]:{endpoint.port}"
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """OpenSSH-style SHA256 fingerprint of a public key."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def check_host_key(key: paramiko.PKey, endpoint: Endpoint, known_hosts: Path | None) -> str | None:
+    """None when ``key`` is the known key for the host, else why it is not (a sentence)."""
+    path = known_hosts or Path.home() / ".ssh" / "known_hosts"
+    hostkeys = paramiko.HostKeys()
+    if path.is_file():
+        hostkeys.load(str(path))
+    name = known_hosts_name(endpoint)
+    entry = hostkeys.lookup(name)
+    if entry is None or key.get_name() not in entry:
+        return (
+            f"Host key {key.get_name()} {fingerprint(key)} of {name} is not in {path}; "
+            "add it, or pass --insecure-accept-host-key to skip the check"
+        )
+    if entry[key.get_name()] != key:
+        return f"HOST KEY MISMATCH for {name}: the server's key {fingerprint(key)} is not {path}'s"
+    return None
+
+
+class SshProbe(Probe[SshOptions]):
+    """SSH handshake phase timings."""
+
+    name = "ssh"
+    options_model = SshOptions
+    summary = "SSH: TCP connect, key exchange, authentication, command round trip (ms)"
+
+    def run(self, options: SshOptions, context: RunContext | None = None) -> Result:
+        """Connect, exchange keys, authenticate, run the command; each phase in ms."""
+        rec = Recording(self.kind, options, context)
+        metrics: dict[str, MetricValue] = {}
+        info: dict[str, Scalar] = {"user": options.user}
+        begin = time.perf_counter_ns()
+        try:
+            endpoint = parse_endpoint(options.target, options.port or 22)
+            addr = resolve(endpoint.host, endpoint.port, socket.SOCK_STREAM, options.family)
+        except (ResolveError, ValueError) as exc:
+            return rec.failed(f"{exc}.")
+        info["address"] = addr.address
+        sock = socket.socket(addr.family, socket.SOCK_STREAM)
+        sock.settimeout(options.timeout_s)
+        transport: paramiko.Transport | None = None
+        phase = "connect"
+        error: str | None = None
+        try:
+            start = time.perf_counter_ns()
+            sock.connect(addr.sockaddr)
+            metrics["connect_ms"] = (time.perf_counter_ns() - start) / 1e6
+            phase = "key exchange"
+            transport = paramiko.Transport(sock)
+            transport.banner_timeout = options.timeout_s
+            transport.handshake_timeout = options.timeout_s
+            start = time.perf_counter_ns()
+            transport.start_client(timeout=options.timeout_s)
+            metrics["kex_ms"] = (time.perf_counter_ns() - start) / 1e6
+            key = transport.get_remote_server_key()
+            info.update(
+                server_version=transport.remote_version,
+                host_key=f"{key.get_name()} {fingerprint(key)}",
+            )
+            reason = check_host_key(key, endpoint, options.known_hosts)
+            info["host_key_checked"] = reason is None
+            if reason is not None and not options.insecure_accept_host_key:
+                raise paramiko.SSHException(reason)
+            if options.key_file or options.password_env:
+                phase = "authentication"
+                start = time.perf_counter_ns()
+                if options.key_file:
+                    pkey = paramiko.PKey.from_path(options.key_file)
+                    transport.auth_publickey(options.user, pkey)
+                else:
+                    password = os.environ[options.password_env or ""]
+                    transport.auth_password(options.user, password)
+                metrics["auth_ms"] = (time.perf_counter_ns() - start) / 1e6
+            if options.command is not None:
+                phase = "command"
+                self._command(transport, options, metrics)
+        except paramiko.AuthenticationException as exc:
+            error = f"Authentication as {options.user} failed: {exc}."
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            text = str(exc) or type(exc).__name__
+            if isinstance(exc, TimeoutError | socket.timeout):
+                text = f"no answer within {options.timeout_s:g} s"
+            error = f"SSH {phase} failed: {text}."
+        finally:
+            if transport is not None:
+                transport.close()
+            sock.close()
+        metrics["total_ms"] = (time.perf_counter_ns() - begin) / 1e6
+        status = Status.FAILED if error else Status.OK
+        exit_code = metrics.get("command_exit_code")
+        if not error and exit_code:
+            status, error = Status.DEGRADED, f"The command exited with status {exit_code}."
+        return rec.finish(status=status, metrics=metrics, error=error, info=info)
+
+    @staticmethod
+    def _command(
+        transport: paramiko.Transport, options: SshOptions, metrics: dict[str, MetricValue]
+    ) -> None:
+        """Run the command; time from exec request to exit status (ms), output size, code."""
+        chan = transport.open_session(timeout=options.timeout_s)
+        try:
+            chan.settimeout(options.timeout_s)
+            start = time.perf_counter_ns()
+            chan.exec_command(options.command or "")
+            size = 0
+            while (chunk := chan.recv(65_536)) and size < _MAX_OUTPUT:
+                size += len(chunk)
+            code = chan.recv_exit_status()
+            metrics["command_ms"] = (time.perf_counter_ns() - start) / 1e6
+            metrics["command_output_bytes"] = size
+            metrics["command_exit_code"] = code
+        finally:
+            chan.close()
