@@ -117,3 +117,10 @@ def test_signal_exits_0_within_5s(server_factory: Factory, sig: signal.Signals) 
     assert code == 0, srv.log()[-2000:]
     assert took < 5
     assert "stopped" in srv.log()
+
+
+def test_missing_hmac_key_file_exits_1(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.key"
+    run = _run_with(tmp_path, f"udp_echo: {{port: {free_port()}, hmac_key_file: {missing}}}\n")
+    assert run.returncode == 1
+    assert "cannot start udp_echo" in run.stderr and str(missing) in run.stderr
