@@ -1,0 +1,91 @@
+"""Rendering result records for people (rich tables) and programs (the JSON record as is)."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from waddleperf.results.model import METRIC_UNITS, MetricValue, Result, Scalar, Status
+
+STATUS_STYLE = {Status.OK: "bold green", Status.DEGRADED: "bold yellow", Status.FAILED: "bold red"}
+NOT_MEASURED = "—"
+
+
+def split_metric(name: str) -> tuple[str, str]:
+    """``rtt_avg_ms`` → (``rtt avg``, ``ms``): the label and the unit read from the suffix."""
+    stem, _, suffix = name.rpartition("_")
+    if suffix in METRIC_UNITS and stem:
+        return stem.replace("_", " "), METRIC_UNITS[suffix]
+    return name.replace("_", " "), ""
+
+
+def format_value(value: MetricValue | Scalar) -> str:
+    """A number as a person reads it: ints whole, floats to 3 decimals (or 3 significant
+    digits when tiny), None as an em dash."""
+    if value is None:
+        return NOT_MEASURED
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != 0 and abs(value) < 0.001:
+            return f"{value:.3g}"
+        return f"{value:.3f}"
+    return str(value)
+
+
+def result_table(result: Result) -> Table:
+    """The metrics of a record as a three-column table (metric, value, unit)."""
+    table = Table(title=f"{result.kind}  {result.target}", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    for name, value in result.metrics.items():
+        label, unit = split_metric(name)
+        table.add_row(label, format_value(value), unit)
+    return table
+
+
+def info_table(result: Result) -> Table | None:
+    """The non-numeric facts of a record (address, TLS version…), or None if there are none."""
+    if not result.info:
+        return None
+    table = Table(show_header=False, box=None, padding=(0, 1))
+    for key, value in result.info.items():
+        table.add_row(Text(key.replace("_", " "), style="dim"), format_value(value))
+    return table
+
+
+def status_line(result: Result) -> Text:
+    """``status: ok (1.23 s)`` with the error sentence below when there is one."""
+    text = Text("status: ")
+    text.append(result.status.value, style=STATUS_STYLE[result.status])
+    text.append(f"  ({result.duration_s:.2f} s)")
+    if result.samples_dropped:
+        text.append(f"  [{result.samples_dropped} samples beyond the cap not kept]")
+    if result.error:
+        text.append("\nerror: ", style="bold")
+        text.append(result.error)
+    return text
+
+
+def render(result: Result) -> Group:
+    """Everything a person needs from one record, ready for ``console.print``."""
+    parts: list[Table | Text] = [result_table(result)]
+    info = info_table(result)
+    if info is not None:
+        parts.append(info)
+    parts.append(status_line(result))
+    return Group(*parts)
+
+
+def print_result(result: Result, console: Console | None = None) -> None:
+    """Print a record as a table (stdout by default)."""
+    (console or Console()).print(render(result))
+
+
+def print_json(result: Result) -> None:
+    """Print exactly the record's JSON (one document, newline-terminated) to stdout."""
+    print(result.to_json(indent=2))
