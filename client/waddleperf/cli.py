@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from waddleperf import __version__
+from waddleperf import __version__, probe_cli
 
 app = typer.Typer(
     name="waddleperf",
@@ -72,6 +72,9 @@ def server(
         raise typer.Exit(EXIT_USAGE) from None
     logs.setup(cfg.log_level)
     raise typer.Exit(runtime.serve(cfg))
+
+
+app.command("probe")(probe_cli.probe)
 
 
 def main() -> None:
