@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from waddleperf import __version__, probe_cli
+from waddleperf import __version__, load_cli, probe_cli
 
 app = typer.Typer(
     name="waddleperf",
@@ -75,6 +75,7 @@ def server(
 
 
 app.command("probe")(probe_cli.probe)
+app.add_typer(load_cli.app, name="load")
 
 
 def main() -> None:

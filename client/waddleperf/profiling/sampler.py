@@ -2,7 +2,7 @@
 
 Every sample is one flat dict with units in its keys: ``cpu_pct`` (percent of the whole machine,
 i.e. psutil's per-process figure divided by the core count: 100 = every core busy),
-``cpu_cores`` (cores' worth of CPU), ``rss_mb``/``uss_mb`` (MiB), ``threads_count``,
+``cpu_core_ratio`` (cores busy: 1.0 = one core), ``rss_mb``/``uss_mb`` (MiB), ``threads_count``,
 ``fds_count``, ``io_read_mb``/``io_write_mb`` (cumulative MiB), ``ctx_switches_count``
 (cumulative) and ``processes_count``; system samples carry ``cpu_pct``, ``mem_used_pct`` and
 cumulative ``net_sent_mb``/``net_recv_mb``.
@@ -31,15 +31,31 @@ class Source(Protocol):
     def sample(self) -> Sample | None: ...
 
 
+def _forking_master(pid: int) -> int:
+    """The pre-fork master of ``pid``: climb while the parent runs the same command line.
+
+    A listening socket shared by a master and its forked workers (gunicorn) is reported under
+    one pid only, often a worker's; the master is the root whose tree holds them all.
+    """
+    try:
+        proc = psutil.Process(pid)
+        cmdline = proc.cmdline()
+        parent = proc.parent()
+        while parent is not None and parent.pid > 1 and parent.cmdline() == cmdline:
+            proc, parent = parent, parent.parent()
+        return proc.pid
+    except psutil.Error:
+        return pid
+
+
 def pids_listening_on(port: int) -> list[int]:
-    """Pids with a listening TCP socket on ``port`` (any address)."""
-    return sorted(
-        {
-            c.pid
-            for c in psutil.net_connections("tcp")
-            if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid
-        }
-    )
+    """Root pids of the processes with a listening TCP socket on ``port`` (any address)."""
+    found = {
+        c.pid
+        for c in psutil.net_connections("tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid
+    }
+    return sorted({_forking_master(pid) for pid in found})
 
 
 class ProcessTreeSource:
@@ -124,7 +140,7 @@ class ProcessTreeSource:
         return {
             "source": self.name,
             "cpu_pct": round(cpu / self.cores, 2),
-            "cpu_cores": round(cpu / 100.0, 3),
+            "cpu_core_ratio": round(cpu / 100.0, 3),
             "rss_mb": round(totals["rss"] / MB, 3),
             "uss_mb": round(totals["uss"] / MB, 3),
             "threads_count": int(totals["threads"]),
@@ -183,7 +199,7 @@ def parse_stats_entry(name: str, entry: dict[str, Any]) -> Sample | None:
     return {
         "source": name,
         "cpu_pct": cpu,
-        "cpu_cores": None if raw is None else round(raw / 100.0, 3),
+        "cpu_core_ratio": None if raw is None else round(raw / 100.0, 3),
         "rss_mb": _number(entry.get("rss_mb")),
         "uss_mb": _number(entry.get("uss_mb")),
         "threads_count": _number(entry.get("threads")),

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 #: Fields summarised into record metrics, per source.
-SUMMARY_FIELDS = ("cpu_pct", "cpu_cores", "rss_mb", "uss_mb", "threads_count", "fds_count")
+SUMMARY_FIELDS = ("cpu_pct", "cpu_core_ratio", "rss_mb", "uss_mb", "threads_count", "fds_count")
 
 
 def by_source(samples: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

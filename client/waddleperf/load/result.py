@@ -1,0 +1,108 @@
+"""A load run as a record of the one result model (kind ``load.run``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from waddleperf.load.runner import LoadOutcome, LoadPlan
+from waddleperf.profiling.summary import profile_metrics
+from waddleperf.results import MetricValue, Result, Status, new_run_id
+
+KIND = "load.run"
+#: Above this error rate (percent) a run is degraded rather than ok.
+DEGRADED_ERROR_PCT = 1.0
+#: Progress snapshots kept in the record (one a second: ten minutes).
+MAX_SAMPLES = 600
+
+
+def load_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
+    """Throughput, error rate and exact latency metrics from the Locust summary.
+
+    ``requests_per_s`` is requests over the measured run time (test start to stop, seconds);
+    latencies are the merged HdrHistogram's, in milliseconds.
+    """
+    requests = int(summary.get("requests", 0))
+    failures = int(summary.get("failures", 0))
+    duration = max(1e-9, float(summary.get("finished_at", 0)) - float(summary.get("started_at", 0)))
+    metrics: dict[str, float] = {
+        "requests_count": requests,
+        "failures_count": failures,
+        "error_rate_pct": round(100.0 * failures / requests, 3) if requests else 0.0,
+        "requests_per_s": round(requests / duration, 3),
+        "run_s": round(duration, 3),
+        "workers_count": int(summary.get("workers", 1)),
+    }
+    for name, value in dict(summary.get("latency", {})).items():
+        key = "latency_samples_count" if name == "latency_count" else name
+        metrics[key] = value
+    return metrics
+
+
+def _status(
+    plan: LoadPlan, outcome: LoadOutcome, metrics: Mapping[str, MetricValue]
+) -> tuple[Status, str | None]:
+    if outcome.summary is None:
+        tail = outcome.log_tail().strip().splitlines()[-3:]
+        return Status.FAILED, "Locust wrote no summary: " + (" | ".join(tail) or "no output")
+    if not metrics.get("requests_count"):
+        return Status.FAILED, f"no request reached {plan.host}"
+    if outcome.timed_out:
+        return Status.DEGRADED, "the run overran its time limit and was stopped"
+    pct = metrics.get("error_rate_pct") or 0.0
+    if pct > DEGRADED_ERROR_PCT:
+        return Status.DEGRADED, f"{pct}% of requests failed (limit {DEGRADED_ERROR_PCT}%)"
+    return Status.OK, None
+
+
+def _params(plan: LoadPlan) -> dict[str, Any]:
+    return {
+        "profile": asdict(plan.profile),
+        "user": plan.user,
+        "user_class": plan.user_class,
+        "shape": plan.shape,
+        "rate_per_s": plan.rate,
+        "open_model": plan.rate is not None,
+        "wait_s": list(plan.wait) if plan.wait else None,
+        "workers": plan.worker_count,
+        "role": plan.role,
+        "coordinated_omission_corrected": plan.rate is not None,
+    }
+
+
+def _scalar_samples(snapshots: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    keep = (str, int, float, bool, type(None))
+    return [{k: v for k, v in s.items() if isinstance(v, keep)} for s in snapshots[:MAX_SAMPLES]]
+
+
+def to_record(
+    plan: LoadPlan,
+    outcome: LoadOutcome,
+    profile_samples: Sequence[Mapping[str, Any]] = (),
+    run_id: str | None = None,
+    tier: int | None = 3,
+) -> Result:
+    """The result record of one load run (profiling summaries included as metrics)."""
+    metrics: dict[str, MetricValue] = {
+        **load_metrics(outcome.summary or {}),
+        **profile_metrics(dict(s) for s in profile_samples),
+    }
+    status, error = _status(plan, outcome, metrics)
+    raw = dict(outcome.summary or {})
+    raw["returncodes"] = dict(outcome.returncodes)
+    return Result(
+        kind=KIND,
+        target=plan.host,
+        started_at=datetime.fromtimestamp(outcome.started_at, UTC),
+        finished_at=datetime.fromtimestamp(outcome.finished_at, UTC),
+        tier=tier,
+        run_id=run_id or new_run_id(),
+        params=_params(plan),
+        metrics=metrics,
+        samples=_scalar_samples(outcome.progress),
+        status=status,
+        error=error,
+        raw=raw,
+    )

@@ -1,0 +1,324 @@
+"""``waddleperf load``: tier-3 load runs with Locust, profiling, comparison and regression.
+
+Only typer is imported at module level; Locust always runs in processes of its own and every
+other heavy dependency (psutil, matplotlib, pydantic models) is imported inside a command.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from waddleperf.load.compare import Comparison
+    from waddleperf.load.runner import LoadPlan
+    from waddleperf.load.session import RunArtifacts, TargetSpec
+
+app = typer.Typer(help="Load runs against the Django/Flask targets (Locust), with profiling.")
+
+EXIT_REGRESSION = 1
+EXIT_USAGE = 2
+
+Profile = Annotated[
+    str, typer.Option(help="light (10 users), medium (50), heavy (100), burst (200).")
+]
+Users = Annotated[int | None, typer.Option(help="Peak users (overrides the profile).")]
+SpawnRate = Annotated[float | None, typer.Option(help="Users started per second.")]
+Duration = Annotated[float | None, typer.Option(help="Run time in seconds.")]
+UserKind = Annotated[str, typer.Option("--user", help="web (mixed), heavy, burst or database.")]
+ShapeOpt = Annotated[str, typer.Option(help="constant, ramp, step or spike.")]
+Rate = Annotated[
+    float | None, typer.Option(help="Open model: constant arrival rate, requests/s (CO-corrected).")
+]
+Wait = Annotated[str | None, typer.Option(help="Web user think time 'min,max' seconds.")]
+Workers = Annotated[int, typer.Option(help="Local Locust worker processes (0: one process).")]
+Out = Annotated[Path | None, typer.Option(help="Directory for result.json, NDJSON, PNGs, logs.")]
+Plots = Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots.")]
+StatsUrl = Annotated[str | None, typer.Option(help="A WaddlePerf server's /stats URL.")]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"waddleperf load: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _plan(
+    host: str,
+    profile: str,
+    users: int | None,
+    spawn_rate: float | None,
+    duration: float | None,
+    user: str,
+    shape: str,
+    rate: float | None,
+    wait: str | None,
+    workers: int,
+    **extra: Any,
+) -> LoadPlan:
+    from waddleperf.load.profiles import SHAPES, resolve_profile
+    from waddleperf.load.runner import LoadPlan
+
+    if shape not in SHAPES:
+        raise _fail(f"--shape must be one of {', '.join(SHAPES)}, got {shape!r}")
+    try:
+        bounds = None
+        if wait:
+            lo, _, hi = wait.partition(",")
+            bounds = (float(lo), float(hi or lo))
+        return LoadPlan(
+            host=host,
+            profile=resolve_profile(profile, users, spawn_rate, duration),
+            user=user,
+            shape=shape,
+            rate=rate,
+            wait=bounds,
+            workers=workers,
+            **extra,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _progress_printer() -> Any:
+    """Progress on screen: one rewritten line on a terminal, a line every 5 s otherwise."""
+    tty = sys.stderr.isatty()
+    last = [0.0]
+
+    def show(snap: dict[str, Any]) -> None:
+        line = (
+            f"  t={snap.get('elapsed_s', 0):>6}s users={snap.get('users', 0):>4} "
+            f"req={snap.get('requests', 0):>8} fail={snap.get('failures', 0):>6} "
+            f"rps={snap.get('current_rps', 0):>8} workers={snap.get('workers', 0)}"
+        )
+        if tty:
+            sys.stderr.write("\r" + line)
+            sys.stderr.flush()
+        elif time.monotonic() - last[0] >= 5:
+            last[0] = time.monotonic()
+            typer.echo(line, err=True)
+
+    return show
+
+
+def _print_record(art: RunArtifacts) -> None:
+    rec = art.record
+    m = rec.metrics
+    typer.echo("", err=True)
+    typer.echo(
+        f"{rec.kind} {rec.target}: {rec.status.value}" + (f" — {rec.error}" if rec.error else "")
+    )
+    for key in (
+        "requests_count",
+        "requests_per_s",
+        "error_rate_pct",
+        "latency_avg_ms",
+        "latency_p50_ms",
+        "latency_p90_ms",
+        "latency_p95_ms",
+        "latency_p99_ms",
+        "latency_p99_9_ms",
+        "latency_max_ms",
+        "target_cpu_avg_pct",
+        "target_rss_max_mb",
+        "generator_cpu_avg_pct",
+    ):
+        if key in m:
+            typer.echo(f"  {key:<24} {m[key]}")
+    typer.echo(f"  files in {art.directory}")
+
+
+def _target(
+    pid: list[int] | None, port: int | None, stats_url: str | None, stats_target: str
+) -> TargetSpec:
+    from waddleperf.load.session import TargetSpec
+
+    return TargetSpec(
+        pids=tuple(pid or ()), port=port, stats_url=stats_url, stats_name=stats_target
+    )
+
+
+@app.command()
+def run(
+    host: Annotated[
+        str | None, typer.Option(help="Target base URL, e.g. http://127.0.0.1:8000")
+    ] = None,
+    profile: Profile = "light",
+    users: Users = None,
+    spawn_rate: SpawnRate = None,
+    duration: Duration = None,
+    user: UserKind = "web",
+    shape: ShapeOpt = "constant",
+    rate: Rate = None,
+    wait: Wait = None,
+    workers: Workers = 0,
+    master: Annotated[
+        bool, typer.Option("--master", help="Coordinate workers on other hosts.")
+    ] = False,
+    worker: Annotated[
+        bool, typer.Option("--worker", help="Be a worker of a remote master.")
+    ] = False,
+    master_host: Annotated[
+        str, typer.Option(help="The master's address (--worker).")
+    ] = "127.0.0.1",
+    master_port: Annotated[int, typer.Option(help="The master's port.")] = 5557,
+    master_bind: Annotated[
+        str, typer.Option(help="Address the master binds (--master).")
+    ] = "127.0.0.1",
+    expect_workers: Annotated[int, typer.Option(help="Workers a --master waits for.")] = 1,
+    target_pid: Annotated[list[int] | None, typer.Option(help="Profile this pid's tree.")] = None,
+    target_port: Annotated[int | None, typer.Option(help="Profile whoever listens here.")] = None,
+    stats_url: StatsUrl = None,
+    stats_target: Annotated[str, typer.Option(help="Target name in /stats.")] = "target",
+    out: Out = None,
+    plots: Plots = True,
+) -> None:
+    """One load run; writes a load.run record, k6 NDJSON profile and PNG plots."""
+    if master and worker:
+        raise _fail("--master and --worker exclude each other")
+    if not worker and not host:
+        raise _fail("--host is required (except for --worker)")
+    role = "master" if master else "worker" if worker else "local"
+    plan = _plan(
+        host or "http://127.0.0.1",
+        profile,
+        users,
+        spawn_rate,
+        duration,
+        user,
+        shape,
+        rate,
+        wait,
+        workers,
+        role=role,
+        master_host=master_host,
+        master_port=master_port,
+        master_bind=master_bind,
+        expect_workers=expect_workers,
+    )
+    directory = out or Path(f"waddleperf-load-{time.strftime('%Y%m%dT%H%M%S')}")
+    if worker:
+        from waddleperf.load import runner
+
+        outcome = runner.run(plan, runner.RunFiles(directory))
+        raise typer.Exit(0 if outcome.returncodes.get("worker-0") == 0 else 1)
+    from waddleperf.load.session import execute
+
+    art = execute(
+        plan,
+        directory,
+        _target(target_pid, target_port, stats_url, stats_target),
+        on_progress=_progress_printer(),
+        plots=plots,
+    )
+    _print_record(art)
+    raise typer.Exit(0 if art.record.status.value != "failed" else 1)
+
+
+def _print_comparison(cmp: Comparison, extra: dict[str, float | None]) -> None:
+    typer.echo(f"\n{'metric':<28}{cmp.a_name:>14}{cmp.b_name:>14}{'B/A':>9}")
+    for row in cmp.rows:
+        a = "-" if row.a is None else f"{row.a:.3f}"
+        b = "-" if row.b is None else f"{row.b:.3f}"
+        ratio = "-" if row.ratio is None else f"{row.ratio:.3f}"
+        typer.echo(f"{row.label:<28}{a:>14}{b:>14}{ratio:>9}")
+    for key, value in extra.items():
+        typer.echo(f"{key:<28}{'-' if value is None else value:>37}")
+    if cmp.regressed:
+        typer.echo("REGRESSION: " + "; ".join(cmp.regressions))
+    else:
+        typer.echo("no regression")
+
+
+@app.command()
+def compare(
+    b: Annotated[str, typer.Option("--b", help="Candidate target URL (B).")],
+    a: Annotated[str | None, typer.Option("--a", help="Reference target URL (A).")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="A stored result.json as A.")] = None,
+    a_name: Annotated[str, typer.Option(help="Label of A.")] = "A",
+    b_name: Annotated[str, typer.Option(help="Label of B.")] = "B",
+    a_port: Annotated[int | None, typer.Option(help="Profile A: listening port.")] = None,
+    b_port: Annotated[int | None, typer.Option(help="Profile B: listening port.")] = None,
+    a_pid: Annotated[list[int] | None, typer.Option(help="Profile A: pid tree.")] = None,
+    b_pid: Annotated[list[int] | None, typer.Option(help="Profile B: pid tree.")] = None,
+    stats_url: StatsUrl = None,
+    a_stats_target: Annotated[str, typer.Option(help="A's name in /stats.")] = "a",
+    b_stats_target: Annotated[str, typer.Option(help="B's name in /stats.")] = "b",
+    profile: Profile = "light",
+    users: Users = None,
+    spawn_rate: SpawnRate = None,
+    duration: Duration = None,
+    user: UserKind = "web",
+    shape: ShapeOpt = "constant",
+    rate: Rate = None,
+    wait: Wait = None,
+    workers: Workers = 0,
+    rule: Annotated[
+        list[str] | None, typer.Option(help="avg=1.1 p95=1.2 errors=2 throughput=0.9")
+    ] = None,
+    out: Out = None,
+    plots: Plots = True,
+) -> None:
+    """Run one profile against A then B (or B against a baseline); exit 1 on regression."""
+    from waddleperf.load.compare import Rules, overhead
+    from waddleperf.load.compare import compare as compare_metrics
+    from waddleperf.load.session import execute, load_record, save_json
+    from waddleperf.profiling.plots import plot_comparison
+
+    if (a is None) == (baseline is None):
+        raise _fail("give exactly one of --a and --baseline")
+    try:
+        rules = Rules.parse(rule or [])
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    directory = out or Path(f"waddleperf-compare-{time.strftime('%Y%m%dT%H%M%S')}")
+    show = _progress_printer()
+    curves: dict[str, list[dict[str, Any]]] = {}
+    if baseline is not None:
+        rec_a = load_record(baseline)
+    else:
+        assert a is not None
+        art_a = execute(
+            _plan(a, profile, users, spawn_rate, duration, user, shape, rate, wait, workers),
+            directory / "a",
+            _target(a_pid, a_port, stats_url, a_stats_target),
+            show,
+            plots,
+            a_name,
+        )
+        rec_a = art_a.record
+        curves[a_name] = [x for x in art_a.samples if x.get("source") == "target"]
+    art_b = execute(
+        _plan(b, profile, users, spawn_rate, duration, user, shape, rate, wait, workers),
+        directory / "b",
+        _target(b_pid, b_port, stats_url, b_stats_target),
+        show,
+        plots,
+        b_name,
+    )
+    curves[b_name] = [x for x in art_b.samples if x.get("source") == "target"]
+    result = compare_metrics(rec_a.metrics, art_b.record.metrics, rules, a_name, b_name)
+    extra = overhead(rec_a.metrics, art_b.record.metrics)
+    _print_comparison(result, extra)
+    if plots and any(curves.values()):
+        plot_comparison({k: v for k, v in curves.items() if v}, directory / "comparison.png")
+    save_json(
+        directory / "comparison.json",
+        {
+            "a": {"name": a_name, "run_id": rec_a.run_id, "target": rec_a.target},
+            "b": {"name": b_name, "run_id": art_b.record.run_id, "target": art_b.record.target},
+            "rows": [row.__dict__ for row in result.rows],
+            "overhead": extra,
+            "regressions": result.regressions,
+            "rules": rules.__dict__,
+        },
+    )
+    typer.echo(f"report in {directory / 'comparison.json'}")
+    failed = [r for r in (rec_a, art_b.record) if r.status.value == "failed"]
+    if failed:
+        typer.echo("a run failed: " + "; ".join(str(r.error) for r in failed), err=True)
+        raise typer.Exit(EXIT_USAGE)
+    raise typer.Exit(EXIT_REGRESSION if result.regressed else 0)
