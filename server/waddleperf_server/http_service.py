@@ -73,11 +73,19 @@ class _Handler(WSGIHandler):  # type: ignore[misc]
         super().handle()
 
     def read_requestline(self) -> str:
-        # A request line trickled a byte at a time never trips the idle timeout; this does.
-        # TimeoutError is a socket error, which gevent treats as "client went away".
-        with gevent.Timeout(self.server.request_timeout_s, TimeoutError("request line timeout")):
-            line: str = super().read_requestline()
-            return line
+        server = self.server
+        if server.draining:
+            return ""  # shutting down: no new request on this connection
+        # While waiting here the connection is idle and may be dropped at shutdown at once.
+        server.idle_handlers[self] = gevent.getcurrent()
+        try:
+            # A request line trickled a byte at a time never trips the idle timeout; this
+            # does. TimeoutError is a socket error, which gevent treats as "client went away".
+            with gevent.Timeout(server.request_timeout_s, TimeoutError("request line timeout")):
+                line: str = super().read_requestline()
+                return line
+        finally:
+            server.idle_handlers.pop(self, None)
 
     def read_request(self, raw_requestline: str) -> Any:
         # ValueError makes gevent answer 400 and close, without a traceback.
@@ -98,6 +106,8 @@ class _Handler(WSGIHandler):  # type: ignore[misc]
 
     def handle_one_response(self) -> None:
         super().handle_one_response()
+        if self.server.draining:
+            self.close_connection = True
         inp = self.wsgi_input
         if isinstance(inp, _Input) and inp.abandoned:
             self.close_connection = True
@@ -139,6 +149,16 @@ class _Server(WSGIServer):  # type: ignore[misc]
     def __init__(self, *args: Any, request_timeout_s: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.request_timeout_s = request_timeout_s
+        self.idle_handlers: dict[_Handler, Any] = {}  # handler -> its greenlet
+        self.draining = False
+
+    def shutdown(self, timeout: float) -> None:
+        """Stop accepting, drop idle keep-alive connections now, give busy ones ``timeout``."""
+        self.draining = True
+        self.close()
+        for greenlet in list(self.idle_handlers.values()):
+            greenlet.kill(block=False)
+        self.stop(timeout=timeout)
 
 
 class HttpService:
@@ -190,7 +210,7 @@ class HttpService:
     def stop(self, timeout: float) -> None:
         """Stop accepting, give open requests ``timeout`` seconds, then close them."""
         if self._server is not None:
-            self._server.stop(timeout=timeout)
+            self._server.shutdown(timeout)
             self._server = None
         self._state = "stopped"
 

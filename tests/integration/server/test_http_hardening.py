@@ -1,0 +1,168 @@
+"""Slow, idle and greedy clients; IPv6 and dual-stack binding."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from tests.integration.server.httphelp import (
+    ResponseReader,
+    closed_by_peer,
+    connect,
+    http_server,
+    request_bytes,
+)
+from tests.support.server import RunningServer
+
+
+@pytest.fixture(scope="module")
+def impatient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with http_server(tmp_path_factory.mktemp("slow"), "http:\n  request_timeout_s: 1\n") as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def small_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    cfg = "http:\n  request_timeout_s: 20\n  max_connections: 2\n"
+    with http_server(tmp_path_factory.mktemp("pool"), cfg) as s:
+        yield s
+
+
+def test_half_request_line_is_dropped_and_others_served(impatient: RunningServer) -> None:
+    slow = connect(impatient)
+    try:
+        start = time.monotonic()
+        slow.sendall(b"GET /hea")
+        # meanwhile the server answers everyone else
+        assert requests.get(impatient.base_url + "/health", timeout=2).status_code == 200
+        assert closed_by_peer(slow, within=4)
+        assert 0.8 < time.monotonic() - start < 4
+    finally:
+        slow.close()
+
+
+def test_trickled_request_line_is_dropped(impatient: RunningServer) -> None:
+    """One byte every 0.2 s never trips the idle timeout, but the line deadline cuts it."""
+    sock = connect(impatient)
+    start = time.monotonic()
+    closed = False
+    try:
+        sock.settimeout(0.2)
+        for byte in b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n":
+            try:
+                sock.sendall(bytes([byte]))
+                if sock.recv(1024) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                closed = True
+                break
+        assert closed, "a trickling client was served after all"
+        assert time.monotonic() - start < 3
+    finally:
+        sock.close()
+
+
+def test_trickled_headers_get_400_and_close(impatient: RunningServer) -> None:
+    sock = connect(impatient)
+    try:
+        sock.sendall(b"GET /health HTTP/1.1\r\n")
+        for _ in range(8):
+            try:
+                sock.sendall(b"X: y\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            time.sleep(0.2)
+        sock.settimeout(3)
+        data = sock.recv(65536)
+        assert data == b"" or data.startswith(b"HTTP/1.1 400"), data[:100]
+        assert closed_by_peer(sock, within=3)
+    finally:
+        sock.close()
+
+
+def test_idle_keep_alive_connection_is_closed(impatient: RunningServer) -> None:
+    sock = connect(impatient)
+    try:
+        sock.sendall(request_bytes("GET", "/health"))
+        status, _, _ = ResponseReader(sock).read()
+        assert status == 200
+        assert closed_by_peer(sock, within=4)
+    finally:
+        sock.close()
+
+
+def test_max_connections_bounds_concurrent_clients(small_pool: RunningServer) -> None:
+    held = [connect(small_pool), connect(small_pool)]
+    waiting = connect(small_pool)
+    try:
+        time.sleep(0.3)  # both held connections are accepted and own the pool
+        waiting.sendall(request_bytes("GET", "/health"))
+        waiting.settimeout(1.0)
+        with pytest.raises(TimeoutError):
+            waiting.recv(1)
+        held.pop().close()  # a slot frees: the waiting client is now served
+        waiting.settimeout(5)
+        status, _, _ = ResponseReader(waiting).read()
+        assert status == 200
+    finally:
+        for s in [*held, waiting]:
+            s.close()
+
+
+def _ipv6_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+needs_ipv6 = pytest.mark.skipif(not _ipv6_available(), reason="no IPv6 loopback")
+
+
+@needs_ipv6
+def test_ipv6_loopback_bind(tmp_path_factory: pytest.TempPathFactory) -> None:
+    with http_server(tmp_path_factory.mktemp("v6"), host="::1") as srv:
+        assert srv.base_url.startswith("http://[::1]:")
+        r = requests.get(srv.base_url + "/ip", timeout=5)
+        assert r.json()["ip"] == "::1" and r.json()["version"] == 6
+        r = requests.get(srv.base_url + "/getIP.php", timeout=5)
+        assert r.json()["processedString"] == "::1 - localhost IPv6 access"
+        r = requests.get(srv.base_url + "/.well-known/nq", timeout=5)
+        assert r.json()["urls"]["small_download_url"].startswith(srv.base_url)
+
+
+@needs_ipv6
+def test_dual_stack_serves_ipv4_and_ipv6(tmp_path_factory: pytest.TempPathFactory) -> None:
+    with http_server(tmp_path_factory.mktemp("dual"), host="::") as srv:
+        port = srv.http_port
+        v4 = requests.get(f"http://127.0.0.1:{port}/ip", timeout=5).json()
+        assert v4["ip"] == "127.0.0.1" and v4["version"] == 4  # not ::ffff:127.0.0.1
+        v6 = requests.get(f"http://[::1]:{port}/ip", timeout=5).json()
+        assert v6["ip"] == "::1"
+        r = requests.get(f"http://127.0.0.1:{port}/getIP", timeout=5)
+        assert r.json()["processedString"] == "127.0.0.1 - localhost IPv4 access"
+
+
+def test_sigterm_does_not_wait_for_idle_keep_alive_clients(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    with http_server(tmp_path_factory.mktemp("term")) as srv:
+        idle = connect(srv)
+        idle.sendall(request_bytes("GET", "/health"))
+        assert ResponseReader(idle).read()[0] == 200
+        half = connect(srv)
+        half.sendall(b"GET /heal")  # mid request line: idle too, from the server's view
+        start = time.monotonic()
+        assert srv.stop() == 0
+        assert time.monotonic() - start < 2.0
+        idle.close()
+        half.close()
