@@ -1,0 +1,91 @@
+"""The icmp probe on loopback, raw and unprivileged, IPv4 and IPv6, beside iputils ping."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from waddleperf.probes.base import run_probe
+from waddleperf.probes.icmp import PING_GROUP_RANGE
+from waddleperf.results.model import Status
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets need root")
+
+
+def _ping_avg_ms(host: str) -> float:
+    out = subprocess.run(
+        ["ping", "-n", "-q", "-c", "20", "-i", "0.01", host],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=True,
+    ).stdout
+    match = re.search(r"= [\d.]+/([\d.]+)/", out)
+    assert match, out
+    return float(match.group(1))
+
+
+@pytest.fixture
+def dgram_allowed() -> Iterator[None]:
+    """Let every group open ICMP datagram sockets for the test, then restore the range."""
+    path = Path(PING_GROUP_RANGE)
+    old = path.read_text()
+    if os.geteuid() != 0:
+        yield
+        return
+    path.write_text("0 2147483647\n")
+    try:
+        yield
+    finally:
+        path.write_text(old)
+
+
+@root_only
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_raw_matches_iputils_ping(host):
+    if shutil.which("ping") is None:
+        pytest.skip("needs iputils ping")
+    r = run_probe("icmp", {"target": host, "count": 20, "interval_s": 0.01, "mode": "raw"})
+    assert r.status is Status.OK, r.error
+    assert r.info["socket"] == "raw"
+    assert r.metrics["received_count"] == 20 and r.metrics["loss_pct"] == 0.0
+    assert r.metrics["duplicate_count"] == 0 and r.metrics["reordered_count"] == 0
+    ours = r.metrics["rtt_avg_ms"]
+    assert isinstance(ours, float) and ours > 0
+    assert abs(ours - _ping_avg_ms(host)) < 0.5
+    assert r.samples is not None and len(r.samples) == 20
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_unprivileged_datagram_mode(host, dgram_allowed):
+    r = run_probe("icmp", {"target": host, "count": 5, "interval_s": 0.01, "mode": "dgram"})
+    assert r.status is Status.OK, r.error
+    assert r.info["socket"] == "dgram"
+    assert r.metrics["received_count"] == 5
+
+
+@root_only
+def test_two_concurrent_raw_pings_do_not_steal_replies():
+    import threading
+
+    results = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(
+                run_probe("icmp", {"target": "127.0.0.1", "count": 20, "interval_s": 0.005})
+            )
+        )
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        assert r.metrics["received_count"] == 20 and r.metrics["duplicate_count"] == 0

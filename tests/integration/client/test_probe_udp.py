@@ -1,0 +1,100 @@
+"""The udp probe against the real server's UDP echo, and against a lossy echo of our own."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.net import free_port
+from waddleperf.probes.base import run_probe
+from waddleperf.results.model import Status
+from waddleperf_common import udp_wire
+
+KEY = "waddle-test-key"
+
+
+def test_against_the_server_echo(server):
+    r = run_probe(
+        "udp",
+        {"target": f"127.0.0.1:{server.udp_echo_port}", "count": 20, "interval_s": 0.005},
+    )
+    assert r.status is Status.OK, r.error
+    assert r.metrics["received_count"] == 20 and r.metrics["loss_pct"] == 0.0
+    assert r.metrics["rtt_avg_ms"] is not None and 0 < r.metrics["rtt_avg_ms"] < 50
+    assert r.metrics["jitter_ms"] is not None and r.metrics["jitter_fwd_ms"] is not None
+
+
+def test_hmac_with_a_keyed_server(server_factory, monkeypatch):
+    srv = server_factory(services=("udp_echo",), env={"WADDLEPERF_UDP_KEY": KEY})
+    monkeypatch.setenv("PROBE_KEY", KEY)
+    base = {"target": f"127.0.0.1:{srv.udp_echo_port}", "count": 5, "interval_s": 0.005}
+    r = run_probe("udp", {**base, "key_env": "PROBE_KEY"})
+    assert r.status is Status.OK, r.error
+    assert r.info["hmac"] is True
+    monkeypatch.setenv("PROBE_KEY", "wrong")
+    r = run_probe("udp", {**base, "key_env": "PROBE_KEY", "timeout_s": 0.3})
+    assert r.status is Status.FAILED
+
+
+@pytest.fixture
+def lossy_echo() -> Iterator[int]:
+    """An echo on loopback that drops seq 3, answers seq 5 twice and holds seq 6 back."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        held = None
+        while not stop.is_set():
+            try:
+                data, addr = sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            seq = udp_wire.decode(data).seq
+            reply = udp_wire.make_reply(data, time.time_ns())
+            if seq == 3:
+                continue
+            if seq == 6:
+                held = reply
+                continue
+            sock.sendto(reply, addr)
+            if seq == 5:
+                sock.sendto(reply, addr)
+            if held is not None and seq == 7:
+                sock.sendto(held, addr)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(2)
+        sock.close()
+
+
+def test_loss_duplicates_reordering(lossy_echo):
+    r = run_probe(
+        "udp",
+        {"target": "127.0.0.1", "port": lossy_echo, "count": 10, "interval_s": 0.01,
+         "timeout_s": 0.5},
+    )  # fmt: skip
+    assert r.status is Status.DEGRADED
+    m = r.metrics
+    assert (m["lost_count"], m["duplicate_count"], m["reordered_count"]) == (1, 1, 1)
+    assert m["loss_pct"] == 10.0
+    assert r.error and "1 of 10 datagrams got no reply" in r.error
+
+
+def test_nothing_listening_is_reported_as_such():
+    r = run_probe(
+        "udp", {"target": "127.0.0.1", "port": free_port(), "count": 3, "interval_s": 0.01,
+                "timeout_s": 0.3},
+    )  # fmt: skip
+    assert r.status is Status.FAILED
+    assert r.error and "port-unreachable" in r.error
