@@ -1,0 +1,48 @@
+"""A load run becomes a valid record of the one result model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from waddleperf.load.profiles import Profile
+from waddleperf.load.result import load_metrics, to_record
+from waddleperf.load.runner import LoadOutcome, LoadPlan
+from waddleperf.results import Result, Status
+
+PLAN = LoadPlan("http://127.0.0.1:9", Profile("t", 5, 5, 10))
+SUMMARY = {
+    "started_at": 1000.0, "finished_at": 1010.0, "requests": 500, "failures": 0, "workers": 2,
+    "latency": {"latency_count": 500, "latency_avg_ms": 3.2, "latency_p95_ms": 9.1},
+}  # fmt: skip
+
+
+def _outcome(summary: dict | None) -> LoadOutcome:
+    return LoadOutcome(summary, {"local": 0}, 999.0, 1011.0, progress=[{"requests": 1}])
+
+
+def test_metrics_have_units_in_their_names() -> None:
+    m = load_metrics(SUMMARY)
+    assert m["requests_per_s"] == 50.0 and m["error_rate_pct"] == 0.0
+    assert m["latency_samples_count"] == 500 and m["workers_count"] == 2
+
+
+def test_ok_record_round_trips() -> None:
+    samples = [{"source": "target", "time": 1.0, "cpu_pct": 10.0, "rss_mb": 50.0},
+               {"source": "target", "time": 2.0, "cpu_pct": 30.0, "rss_mb": 60.0}]  # fmt: skip
+    rec = to_record(PLAN, _outcome(SUMMARY), samples)
+    assert rec.status is Status.OK and rec.kind == "load.run" and rec.tier == 3
+    assert rec.metrics["target_cpu_avg_pct"] == 20.0
+    assert rec.metrics["target_rss_max_mb"] == 60.0
+    assert Result.from_json(rec.to_json()) == rec
+
+
+def test_failures_degrade_and_missing_summary_fails(tmp_path: Path) -> None:
+    bad = {**SUMMARY, "failures": 50}
+    rec = to_record(PLAN, _outcome(bad))
+    assert rec.status is Status.DEGRADED and "10.0%" in (rec.error or "")
+    log = tmp_path / "locust-local.log"
+    log.write_text("Traceback\nConnectionRefusedError: boom\n")
+    out = _outcome(None)
+    out.logs = {"local": log}
+    rec = to_record(PLAN, out)
+    assert rec.status is Status.FAILED and "boom" in (rec.error or "")
