@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from waddleperf.load.profiles import Profile
 from waddleperf.load.result import load_metrics, to_record
@@ -16,7 +17,7 @@ SUMMARY = {
 }  # fmt: skip
 
 
-def _outcome(summary: dict | None) -> LoadOutcome:
+def _outcome(summary: dict[str, Any] | None) -> LoadOutcome:
     return LoadOutcome(summary, {"local": 0}, 999.0, 1011.0, progress=[{"requests": 1}])
 
 
