@@ -1,0 +1,189 @@
+"""/stats and its sampler against real busy and idle processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from tests.integration.server.httphelp import http_server
+from tests.support.net import free_port, wait_until
+from waddleperf_server.config import StatsTarget
+from waddleperf_server.stats import ProcessSampler
+
+BUSY = "while True: pass"
+# An idle parent whose child spins: the target's tree must include the child's CPU.
+TREE = (
+    "import subprocess, sys, time\n"
+    f"p = subprocess.Popen([sys.executable, '-c', {BUSY!r}])\n"
+    "time.sleep(120)\n"
+)
+
+
+def _idle_listener(port: int) -> str:
+    return (
+        "import socket, time\n"
+        "s = socket.socket()\n"
+        f"s.bind(('127.0.0.1', {port}))\n"
+        "s.listen()\n"
+        "time.sleep(120)\n"
+    )
+
+
+@dataclass
+class Targets:
+    tree_pid_file: Path
+    tree_pid: int
+    idle_port: int
+    named: str
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and its descendants (the ground truth)."""
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    return sum(p.cpu_times().user + p.cpu_times().system for p in procs)
+
+
+class CpuWitness:
+    """Measures a process tree's CPU share over the same interval as the sampler does.
+
+    The machine is shared (2 cores, other tests running), so "busy" cannot be pinned at
+    100 %; what must hold is that the sampler reports what the kernel accounted.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.cpu0 = _tree_cpu_s(pid)
+        self.t0 = time.monotonic()
+
+    def percent(self) -> float:
+        return 100 * (_tree_cpu_s(self.pid) - self.cpu0) / (time.monotonic() - self.t0)
+
+
+def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        kids = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        kids = []
+    for p in [*kids]:
+        p.kill()
+    proc.kill()
+    proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
+    tmp = tmp_path_factory.mktemp("targets")
+    port = free_port()
+    # A uniquely named interpreter so a process_name lookup finds only this process.
+    named = tmp / "wpbusytarget"
+    named.symlink_to(sys.executable)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", TREE]),
+        subprocess.Popen([sys.executable, "-c", _idle_listener(port)]),
+        subprocess.Popen([str(named), "-c", "import time; time.sleep(120)"]),
+    ]
+    try:
+        pid_file = tmp / "tree.pid"
+        pid_file.write_text(f"{procs[0].pid}\n")
+
+        def ready() -> bool:
+            listening = any(
+                c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN
+                for c in psutil.Process(procs[1].pid).net_connections("inet")
+            )
+            return listening and len(psutil.Process(procs[0].pid).children()) == 1
+
+        assert wait_until(ready, 10)
+        yield Targets(pid_file, procs[0].pid, port, named.name)
+    finally:
+        for p in procs:
+            _kill_tree(p)
+
+
+def _by_name(snapshot: dict[str, object], name: str) -> dict[str, object]:
+    entries = snapshot["targets"]
+    assert isinstance(entries, list)
+    return next(e for e in entries if e["name"] == name)
+
+
+def test_sampler_busy_vs_idle(targets: Targets, tmp_path: Path) -> None:
+    wanted = [
+        StatsTarget(name="tree", pid_file=targets.tree_pid_file),
+        StatsTarget(name="idle", port=targets.idle_port),
+        StatsTarget(name="named", process_name=targets.named),
+        StatsTarget(name="gone", pid_file=tmp_path / "missing.pid"),
+    ]
+    sampler = ProcessSampler()
+    witness = CpuWitness(targets.tree_pid)
+    first = sampler.snapshot(wanted)
+    tree = _by_name(first, "tree")
+    assert tree["found"] is True and tree["process_count"] == 2
+    assert tree["cpu_pct"] is None and tree["cpu_raw_pct"] is None  # primed, no interval yet
+    gone = _by_name(first, "gone")
+    assert gone["found"] is False and "missing.pid" in str(gone["error"])
+    time.sleep(1.0)
+    second = sampler.snapshot(wanted)
+    truth = witness.percent()
+    tree = _by_name(second, "tree")
+    idle = _by_name(second, "idle")
+    named = _by_name(second, "named")
+    assert tree["pids"][0] == targets.tree_pid
+    assert truth > 20, "the busy child did not get a CPU at all"
+    assert tree["cpu_raw_pct"] == pytest.approx(truth, abs=12), (tree, truth)
+    assert tree["cpu_pct"] == pytest.approx(tree["cpu_raw_pct"] / psutil.cpu_count(), abs=0.02)
+    assert named["process_count"] == 1 and named["cpu_raw_pct"] < 5, named
+    assert idle["cpu_raw_pct"] < 5, idle
+    for entry in (tree, idle, named):
+        assert entry["rss_mb"] > 1 and entry["uss_mb"] is not None and entry["uss_mb"] > 0
+        assert entry["threads"] >= 1 and entry["num_fds"] >= 3
+        assert entry["ctx_switches"]["voluntary"] >= 0
+        assert entry["io"] is not None
+    assert len(second["system"]["per_cpu_pct"]) == psutil.cpu_count()
+    assert second["timestamp"].endswith("Z")
+
+
+def test_sampler_keeps_one_process_object_per_pid(targets: Targets) -> None:
+    sampler = ProcessSampler()
+    spec = [StatsTarget(name="idle", port=targets.idle_port)]
+    sampler.snapshot(spec)
+    cached = dict(sampler._cache)
+    sampler.snapshot(spec)
+    assert all(sampler._cache[pid] is obj for pid, obj in cached.items())
+    assert os.getpid() in sampler._cache  # the sampler's own process (the "server" tree)
+
+
+def test_stats_endpoint(targets: Targets, tmp_path_factory: pytest.TempPathFactory) -> None:
+    cfg = (
+        "stats:\n  targets:\n"
+        f"    - {{name: tree, pid_file: {targets.tree_pid_file}}}\n"
+        f"    - {{name: idle, port: {targets.idle_port}}}\n"
+    )
+    with http_server(tmp_path_factory.mktemp("stats"), cfg) as srv:
+        url = srv.base_url + "/stats"
+        witness = CpuWitness(targets.tree_pid)
+        first = requests.get(url, timeout=10).json()
+        assert first["targets"][0]["cpu_pct"] is None
+        time.sleep(1.0)
+        r = requests.get(url, timeout=10)
+        truth = witness.percent()
+        assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+        doc = r.json()
+        tree, idle = doc["targets"]
+        assert tree["name"] == "tree" and tree["process_count"] == 2
+        assert truth > 20
+        assert tree["cpu_raw_pct"] == pytest.approx(truth, abs=12), (tree, truth)
+        assert idle["cpu_raw_pct"] < 5
+        assert doc["server"]["pids"][0] == srv.proc.pid
+        assert doc["server"]["cpu_pct"] is not None and doc["server"]["rss_mb"] > 10
+        system = doc["system"]
+        assert set(system) >= {"cpu_pct", "per_cpu_pct", "memory", "net_io", "load_avg"}
+        assert system["memory"]["total_mb"] > 100
