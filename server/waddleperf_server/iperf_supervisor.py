@@ -167,7 +167,8 @@ class IperfSupervisor:
                 backoff = self.cfg.restart_backoff_s
             delay = 0.0 if self._killed_on_purpose else backoff
             self.restarts += 1
-            self._state = "restarting"
+            # At the backoff cap the child keeps dying young: say so rather than "restarting".
+            self._state = "failed" if delay >= BACKOFF_CAP_S else "restarting"
             self._log.warning(
                 "iperf3 pid=%d exited code=%s after %.1fs; restart #%d in %.1fs",
                 self._proc.pid,
