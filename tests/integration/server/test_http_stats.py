@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -109,18 +110,23 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
             _kill_tree(p)
 
 
-def _by_name(snapshot: dict[str, object], name: str) -> dict[str, object]:
+def _target(**fields: Any) -> StatsTarget:
+    return StatsTarget.model_validate(fields)
+
+
+def _by_name(snapshot: dict[str, Any], name: str) -> dict[str, Any]:
     entries = snapshot["targets"]
     assert isinstance(entries, list)
-    return next(e for e in entries if e["name"] == name)
+    entry: dict[str, Any] = next(e for e in entries if e["name"] == name)
+    return entry
 
 
 def test_sampler_busy_vs_idle(targets: Targets, tmp_path: Path) -> None:
     wanted = [
-        StatsTarget(name="tree", pid_file=targets.tree_pid_file),
-        StatsTarget(name="idle", port=targets.idle_port),
-        StatsTarget(name="named", process_name=targets.named),
-        StatsTarget(name="gone", pid_file=tmp_path / "missing.pid"),
+        _target(name="tree", pid_file=targets.tree_pid_file),
+        _target(name="idle", port=targets.idle_port),
+        _target(name="named", process_name=targets.named),
+        _target(name="gone", pid_file=tmp_path / "missing.pid"),
     ]
     sampler = ProcessSampler()
     witness = CpuWitness(targets.tree_pid)
@@ -153,7 +159,7 @@ def test_sampler_busy_vs_idle(targets: Targets, tmp_path: Path) -> None:
 
 def test_sampler_keeps_one_process_object_per_pid(targets: Targets) -> None:
     sampler = ProcessSampler()
-    spec = [StatsTarget(name="idle", port=targets.idle_port)]
+    spec = [_target(name="idle", port=targets.idle_port)]
     sampler.snapshot(spec)
     cached = dict(sampler._cache)
     sampler.snapshot(spec)
