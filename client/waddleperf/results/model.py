@@ -49,6 +49,7 @@ METRIC_UNITS: dict[str, str] = {
     "ratio": "",
 }
 METRIC_NAME_PATTERN = r"^[a-z][a-z0-9]*(_[a-z0-9]+)*_(" + "|".join(METRIC_UNITS) + r")$"
+_UTC_Z = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
 KIND_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 
 MetricValue = float | int | None
@@ -104,8 +105,12 @@ class Result(BaseModel):
     schema_version: Literal["1.0"] = SCHEMA_VERSION
     kind: str = Field(pattern=KIND_PATTERN, description='What was measured, e.g. "probe.icmp".')
     target: str = Field(min_length=1, description="What was measured against, as given.")
-    started_at: AwareDatetime = Field(description="UTC, RFC 3339 with Z.")
-    finished_at: AwareDatetime = Field(description="UTC, RFC 3339 with Z.")
+    started_at: AwareDatetime = Field(
+        description="UTC, RFC 3339 with Z.", json_schema_extra={"pattern": _UTC_Z}
+    )
+    finished_at: AwareDatetime = Field(
+        description="UTC, RFC 3339 with Z.", json_schema_extra={"pattern": _UTC_Z}
+    )
     agent: str = Field(default_factory=default_agent, min_length=1)
     tier: int | None = Field(default=None, ge=0, description="AutoPerf tier, null when manual.")
     run_id: str = Field(default_factory=new_run_id, min_length=1)

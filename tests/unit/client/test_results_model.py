@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from tests.unit.client.schema_check import validate_record
 from waddleperf.results import SAMPLES_CAP, Result, Status
 from waddleperf.results.model import cap_samples, metric_unit
 from waddleperf.results.schema import json_schema, json_schema_text
@@ -98,3 +99,38 @@ def test_schema_describes_every_field():
     assert set(schema["properties"]) == set(Result.model_fields)
     assert schema["additionalProperties"] is False
     assert schema["properties"]["metrics"]["additionalProperties"] is False
+
+
+def test_records_validate_against_committed_schema():
+    r = make(
+        params={"count": 3, "nested": {"a": [1, "b"]}},
+        samples=[{"seq": 0, "rtt_ms": 0.05, "dup": False, "note": None}],
+        info={"address": "127.0.0.1"},
+        raw={"iperf": {"end": 1}},
+    )
+    validate_record(r.to_dict())
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"metrics": {"rtt": 1.0}},
+        {"status": "fine"},
+        {"extra": 1},
+        {"tier": -1},
+        {"schema_version": "2.0"},
+        {"samples": [{"nested": {"no": 1}}]},
+    ],
+)
+def test_committed_schema_rejects(patch):
+    data = make().to_dict()
+    data.update(patch)
+    with pytest.raises(AssertionError):
+        validate_record(data)
+
+
+def test_committed_schema_wants_utc_z():
+    data = make().to_dict()
+    data["started_at"] = "2026-11-21T23:00:00+02:00"
+    with pytest.raises(AssertionError):
+        validate_record(data)

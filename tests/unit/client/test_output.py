@@ -1,0 +1,80 @@
+"""Table rendering and the probe command's pure helpers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from waddleperf import output, probe_cli
+from waddleperf.probes import base
+from waddleperf.results.model import Result, Status
+
+T0 = datetime(2026, 11, 21, 23, 0, tzinfo=UTC)
+
+
+def _result(**kw):
+    data = dict(
+        kind="probe.icmp", target="127.0.0.1", started_at=T0,
+        finished_at=T0 + timedelta(seconds=1.5), status=Status.OK,
+        metrics={"rtt_avg_ms": 0.0312, "loss_pct": 0.0, "sent_count": 5, "jitter_ms": 0.00004},
+        info={"address": "127.0.0.1", "hmac": False},
+    )  # fmt: skip
+    data.update(kw)
+    return Result.model_validate(data)
+
+
+def _render(result):
+    console = Console(record=True, width=100, color_system=None)
+    output.print_result(result, console)
+    return console.export_text()
+
+
+def test_split_metric_and_format():
+    assert output.split_metric("rtt_avg_ms") == ("rtt avg", "ms")
+    assert output.split_metric("throughput_mbps") == ("throughput", "Mbit/s")
+    assert output.format_value(None) == "—"
+    assert output.format_value(5) == "5"
+    assert output.format_value(0.0312) == "0.031"
+    assert output.format_value(0.00004) == "4e-05"
+    assert output.format_value(True) == "yes"
+
+
+def test_table_has_metrics_units_status():
+    text = _render(_result())
+    assert "probe.icmp  127.0.0.1" in text
+    assert "rtt avg" in text and "0.031" in text and "ms" in text
+    assert "loss" in text and "%" in text
+    assert "status: ok  (1.50 s)" in text
+    assert "address" in text
+
+
+def test_table_shows_error_and_unmeasured():
+    text = _render(
+        _result(status=Status.FAILED, error="No reply to any of 5 echo requests.",
+                metrics={"rtt_avg_ms": None})
+    )  # fmt: skip
+    assert "status: failed" in text and "—" in text
+    assert "error: No reply to any of 5 echo requests." in text
+
+
+def test_build_options_renames_and_skips_unset():
+    raw = probe_cli.build_options(
+        "h", {"count": 3, "interval": None, "tcp": False, "resolver": [], "size": 64}, False, True
+    )
+    assert raw == {"target": "h", "count": 3, "size_bytes": 64, "family": "ipv6"}
+    with pytest.raises(typer.BadParameter):
+        probe_cli.build_options("h", {}, True, True)
+
+
+def test_usage_errors_name_cli_options():
+    probe = base.get("dns")
+    with pytest.raises(ValidationError) as info:
+        probe.options({"target": "x.test", "count": 0, "mode": "raw", "record_type": "NOPE"})
+    lines = probe_cli.usage_errors("dns", info.value)
+    assert "--count: Input should be greater than or equal to 1" in lines
+    assert "--mode does not apply to probe dns" in lines
+    assert any(line.startswith("--type: unknown record type") for line in lines)
