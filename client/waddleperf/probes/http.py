@@ -115,6 +115,7 @@ def run_repetition(pool: _Pool, start_url: Url, options: HttpOptions) -> Repetit
     rep = Repetition(url=str(start_url))
     url = start_url
     begin = time.perf_counter_ns()
+    conn: Connection | None = None
     try:
         for hop in range(options.max_redirects + 1):
             conn, reused = pool.get(url)
@@ -137,8 +138,8 @@ def run_repetition(pool: _Pool, start_url: Url, options: HttpOptions) -> Repetit
             url = parse_url(urllib.parse.urljoin(str(url), ex.location))
             rep.redirects += 1
     except (OSError, ssl.SSLError, http.client.HTTPException, TargetError, ResolveError) as exc:
-        if pool.last is not None:
-            pool.drop(pool.last)
+        if conn is not None:  # a connection that broke mid-exchange is not reused
+            pool.drop(conn)
         rep.error = describe_error(exc, options.timeout_s)
     rep.phases["total"] = time.perf_counter_ns() - begin
     return rep
@@ -149,7 +150,7 @@ def summarize(reps: list[Repetition]) -> tuple[dict[str, MetricValue], list[Samp
     good = [r for r in reps if r.error is None]
     metrics: dict[str, MetricValue] = {}
     for phase in PHASES:
-        values = [r.phases[phase] / 1e6 for r in good if r.phases[phase] is not None]  # type: ignore[operator]
+        values = [ns / 1e6 for r in good if (ns := r.phases[phase]) is not None]
         if phase in ("dns", "connect", "tls") and not values:
             continue  # not applicable (http://, or every connection reused): absent, not null
         metrics.update(

@@ -77,3 +77,20 @@ def test_http_json_against_server(server):
     proc = _cli("http", f"{server.base_url}/echo", "--count", "2", "--json")
     assert proc.returncode == 0, proc.stderr
     validate_record(json.loads(proc.stdout))
+
+
+def test_ctrl_c_stops_cleanly():
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [WADDLEPERF, "probe", "icmp", "127.0.0.1", "--count", "1000", "--interval", "0.05"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err

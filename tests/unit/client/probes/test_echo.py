@@ -84,3 +84,16 @@ def test_summarize_reordered_and_jitter():
     # RTTs (ms) 1e-5, 2e-5, 3e-5: D = 1e-5 each
     j1 = 1e-5 / 16
     assert metrics["jitter_ms"] == pytest.approx(j1 + (1e-5 - j1) / 16)
+
+
+def test_ctrl_c_stops_the_receiver():
+    import threading
+
+    def interrupt(done, total):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    before = threading.active_count()
+    with pytest.raises(KeyboardInterrupt):
+        run_session(FakeTransport(), 100, 0.001, 5.0, progress=interrupt)
+    assert threading.active_count() == before
