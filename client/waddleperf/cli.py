@@ -78,6 +78,14 @@ app.command("probe")(probe_cli.probe)
 app.add_typer(load_cli.app, name="load")
 
 
+@app.command()
+def demo() -> None:
+    """Start a server on loopback, probe each of its services once, print a table, stop it."""
+    from waddleperf.demo import run_demo
+
+    raise typer.Exit(run_demo())
+
+
 def main() -> None:
     """Entry point of the ``waddleperf`` script."""
     try:
