@@ -53,7 +53,9 @@ def _download_worker(port: int, seconds: float, out: mp.Queue[int]) -> None:
 def garbage_mbps(port: int, streams: int, seconds: float) -> float:
     """Download throughput in Mbit/s through garbage.php with ``streams`` parallel clients."""
     queue: mp.Queue[int] = mp.Queue()
-    procs = [mp.Process(target=_download_worker, args=(port, seconds, queue)) for _ in range(streams)]
+    procs = [
+        mp.Process(target=_download_worker, args=(port, seconds, queue)) for _ in range(streams)
+    ]
     start = time.monotonic()
     for p in procs:
         p.start()
@@ -67,13 +69,32 @@ def garbage_mbps(port: int, streams: int, seconds: float) -> float:
 def iperf3_mbps(streams: int, seconds: float) -> float:
     """TCP throughput in Mbit/s of ``iperf3 -P streams`` against a one-off iperf3 server."""
     port = free_port(HOST)
-    srv = subprocess.Popen(["iperf3", "-s", "-1", "-B", HOST, "-p", str(port)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    srv = subprocess.Popen(
+        ["iperf3", "-s", "-1", "-B", HOST, "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_until(lambda: socket.create_connection((HOST, port), 0.2).close() is None, 5)
         out = subprocess.run(
-            ["iperf3", "-c", HOST, "-p", str(port), "-P", str(streams), "-t", str(int(seconds)),
-             "-R", "-J"], capture_output=True, text=True, timeout=seconds + 30, check=True)
+            [
+                "iperf3",
+                "-c",
+                HOST,
+                "-p",
+                str(port),
+                "-P",
+                str(streams),
+                "-t",
+                str(int(seconds)),
+                "-R",
+                "-J",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
+            check=True,
+        )
         return float(json.loads(out.stdout)["end"]["sum_received"]["bits_per_second"]) / 1e6
     finally:
         srv.kill()
@@ -84,7 +105,11 @@ def wrk_rps(url: str, seconds: int, connections: int = 32) -> float:
     """Requests per second that wrk reaches against ``url``."""
     out = subprocess.run(
         ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", url],
-        capture_output=True, text=True, timeout=seconds + 30, check=True)
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+    )
     match = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
     if not match:
         raise RuntimeError(f"wrk printed no rate: {out.stdout}")
@@ -126,7 +151,7 @@ def _port_open(port: int) -> bool:
 
 
 def udp_echo_pps(port: int, seconds: float, rate_pps: int, size: int = 64) -> tuple[float, float]:
-    """Replies per second and loss % when sending probe datagrams at ``rate_pps`` for ``seconds``."""
+    """Replies per second and loss % sending probe datagrams at ``rate_pps`` for ``seconds``."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     sock.connect((HOST, port))
@@ -170,8 +195,10 @@ def main() -> None:
     rows: list[tuple[str, float, float, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         srv = start_server(
-            Path(tmp), services=("http", "udp_echo"),
-            config_yaml="udp_echo:\n  rate_limit_pps: 1000000\n  rate_burst: 100000\n")
+            Path(tmp),
+            services=("http", "udp_echo"),
+            config_yaml="udp_echo:\n  rate_limit_pps: 1000000\n  rate_burst: 100000\n",
+        )
         try:
             ours = garbage_mbps(srv.http_port, args.streams, args.seconds)
             ref = iperf3_mbps(args.streams, args.seconds)
@@ -194,8 +221,9 @@ def main() -> None:
             finally:
                 bare.kill()
                 bare.wait()
-            rows.append((f"UDP echo replies/s (loss {loss:.2f}% vs {ref_loss:.2f}%)",
-                         pps, ref_pps, "pkt/s"))
+            rows.append(
+                (f"UDP echo replies/s (loss {loss:.2f}% vs {ref_loss:.2f}%)", pps, ref_pps, "pkt/s")
+            )
         finally:
             srv.stop()
     print(f"{'measure':<48} {'ours':>12} {'reference':>12} {'ratio':>7}")

@@ -44,10 +44,12 @@ class Step:
 STEPS = (
     Step("HTTP echo", "http", lambda s: {"target": s.base_url + "/echo", "count": 5}),
     Step("LibreSpeed", "speedtest", lambda s: {"target": s.base_url + "/backend/"}),
-    Step("TCP echo", "tcp", lambda s: {"target": s.host, "port": s.ports["tcp_echo"],
-                                        "count": 5}),
-    Step("UDP echo", "udp", lambda s: {"target": s.host, "port": s.ports["udp_echo"],
-                                        "count": 50, "interval_s": 0.01}),
+    Step("TCP echo", "tcp", lambda s: {"target": s.host, "port": s.ports["tcp_echo"], "count": 5}),
+    Step(
+        "UDP echo",
+        "udp",
+        lambda s: {"target": s.host, "port": s.ports["udp_echo"], "count": 50, "interval_s": 0.01},
+    ),
     Step("ICMP", "icmp", lambda s: {"target": s.host, "count": 5, "interval_s": 0.05}),
     Step("iperf3", "iperf", lambda s: {"target": s.host, "port": s.ports["iperf"]}),
 )
@@ -71,9 +73,15 @@ def run_step(step: Step, server: LocalServer, context: RunContext) -> Result:
         return run_probe(step.kind, options, context)
     except (UnknownProbeError, ImportError, ValueError, OSError) as exc:
         now = utc_now()
-        return Result(kind=f"probe.{step.kind}", target=str(options["target"]), started_at=now,
-                      finished_at=now, run_id=context.run_id or new_run_id(),
-                      status=Status.FAILED, error=f"the {step.kind} probe could not run: {exc}")
+        return Result(
+            kind=f"probe.{step.kind}",
+            target=str(options["target"]),
+            started_at=now,
+            finished_at=now,
+            run_id=context.run_id or new_run_id(),
+            status=Status.FAILED,
+            error=f"the {step.kind} probe could not run: {exc}",
+        )
 
 
 def summary_table(rows: list[tuple[Step, Result]]) -> Table:
@@ -82,9 +90,13 @@ def summary_table(rows: list[tuple[Step, Result]]) -> Table:
     for column in ("service", "probe", "status", "figures", "error"):
         table.add_column(column, overflow="fold")
     for step, result in rows:
-        table.add_row(step.service, step.kind,
-                      f"[{STATUS_STYLE[result.status]}]{result.status.value}[/]",
-                      headline(result, step.kind), result.error or "")
+        table.add_row(
+            step.service,
+            step.kind,
+            f"[{STATUS_STYLE[result.status]}]{result.status.value}[/]",
+            headline(result, step.kind),
+            result.error or "",
+        )
     return table
 
 

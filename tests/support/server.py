@@ -65,14 +65,23 @@ def start_server(
     wait: float = 15.0,
 ) -> RunningServer:
     """Start a server with free ports for the named services (others disabled); wait for /health."""
-    ports = {name: (free_port(host) if name in services else 0) for name in
-             ("http", "tcp_echo", "udp_echo", "iperf")}
+    ports = {
+        name: (free_port(host) if name in services else 0)
+        for name in ("http", "tcp_echo", "udp_echo", "iperf")
+    }
     cmd = [
-        WADDLEPERF, "server", "--bind", host,
-        "--http-port", str(ports["http"]),
-        "--tcp-echo-port", str(ports["tcp_echo"]),
-        "--udp-echo-port", str(ports["udp_echo"]),
-        "--iperf-port", str(ports["iperf"]),
+        WADDLEPERF,
+        "server",
+        "--bind",
+        host,
+        "--http-port",
+        str(ports["http"]),
+        "--tcp-echo-port",
+        str(ports["tcp_echo"]),
+        "--udp-echo-port",
+        str(ports["udp_echo"]),
+        "--iperf-port",
+        str(ports["iperf"]),
         *args,
     ]
     if config_yaml is not None:
@@ -84,8 +93,9 @@ def start_server(
     stderr_path = tmp_path / f"server-{ports['http']}-{ports['udp_echo']}.log"
     with stderr_path.open("wb") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=child_env)
-    srv = RunningServer(proc, host, ports["http"], ports["tcp_echo"], ports["udp_echo"],
-                        ports["iperf"], stderr_path)
+    srv = RunningServer(
+        proc, host, ports["http"], ports["tcp_echo"], ports["udp_echo"], ports["iperf"], stderr_path
+    )
     ready = wait_until(lambda: proc.poll() is not None or "ready" in srv.log(), wait)
     if not ready or proc.poll() is not None:
         srv.stop(signal.SIGKILL)
