@@ -3,6 +3,7 @@ greedy clients (request timeout, bounded connection pool, bounded body discardin
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import time
@@ -70,6 +71,11 @@ class _Handler(WSGIHandler):  # type: ignore[misc]
         # Every recv/send waits at most request_timeout_s: idle keep-alive connections and
         # stalled uploads or downloads are dropped instead of pinning a pool slot.
         self.socket.settimeout(self.server.request_timeout_s)
+        # gevent sends the head and the body in two writes; with Nagle's algorithm and the
+        # client's delayed ACK every small reply would then take ~40 ms, ruining latency
+        # probes (LibreSpeed ping, the RPM small object).
+        with contextlib.suppress(OSError):
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().handle()
 
     def read_requestline(self) -> str:

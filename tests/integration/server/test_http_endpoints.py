@@ -193,3 +193,16 @@ def test_rpm_upload_chunked_is_counted(srv: RunningServer) -> None:
 
     r = requests.post(srv.base_url + "/rpm/upload", data=gen(), timeout=10)
     assert r.status_code == 200 and json.loads(r.content) == {"bytes": 1_000_000}
+
+
+def test_small_replies_are_not_delayed_by_nagle(srv: RunningServer) -> None:
+    """Head and body go out in separate writes; without TCP_NODELAY each small JSON reply
+    would wait for the client's delayed ACK (~40 ms), which would skew every latency probe."""
+    with requests.Session() as s:
+        s.get(srv.base_url + "/health", timeout=5)
+        start = time.perf_counter()
+        for _ in range(20):
+            assert s.get(srv.base_url + "/rpm/small", timeout=5).status_code == 200
+            assert s.get(srv.base_url + "/ip", timeout=5).status_code == 200
+        mean_ms = (time.perf_counter() - start) / 40 * 1000
+    assert mean_ms < 15, f"{mean_ms:.1f} ms per small request"
