@@ -13,7 +13,7 @@ from tests.lab.netlab.ns import Namespace
 
 LOSS_SCALE = 1_000_000  # numgen modulus: loss resolution of 0.0001 %
 NFT_TABLE = "wpl"
-NFT_CHAIN = "fwd"
+NFT_CHAIN = "loss"  # "fwd" would clash with an nft keyword
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import ctypes.util
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +23,7 @@ T = TypeVar("T")
 
 CLONE_NEWNET = 0x40000000
 NETNS_DIR = Path("/run/netns")
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 class LabCommandError(RuntimeError):
@@ -74,6 +76,7 @@ class Namespace:
         timeout: float = 60.0,
         input: str | None = None,
         env: Mapping[str, str] | None = None,
+        cwd: str | Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` in the namespace and wait; raise LabCommandError on failure if ``check``."""
         if self.watchdog:
@@ -85,6 +88,7 @@ class Namespace:
             timeout=timeout,
             input=input,
             env=None if env is None else dict(env),
+            cwd=cwd,
         )
         if self.watchdog:
             self.watchdog()
@@ -94,6 +98,12 @@ class Namespace:
                 f"{(proc.stderr or proc.stdout).strip()[-2000:]}"
             )
         return proc
+
+    def python(
+        self, code: str, *args: str, check: bool = True, timeout: float = 120.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``python -c code args…`` (this venv's interpreter, repo root as cwd) in the ns."""
+        return self.run([sys.executable, "-c", code, *args], check, timeout, cwd=REPO_ROOT)
 
     def popen(
         self,

@@ -1,0 +1,135 @@
+"""Fixtures of the network lab (see docs/lab.md).
+
+Tests marked ``@pytest.mark.lab`` skip, with the reason, when the machine cannot run the lab
+(not root, a tool missing) — except under ``CI=true``, where they fail instead: CI installs
+everything and runs as root, so a lab test that does not run there is a broken CI.
+
+- ``lab_factory(routers=1, ipv6=True, seed=None) -> Lab``: build labs; all torn down after.
+- ``lab -> Lab``: one router (``@pytest.mark.parametrize("lab", [3], indirect=True)`` for 3).
+- ``lab_server -> LabServer``: ``waddleperf server`` with every service on ``lab.server_ip``.
+- ``dns_server -> DnsServer``: dnsmasq with A/AAAA records (server.lab.test, …).
+- ``ssh_server -> SshServer``: sshd on port 2222, root by generated key only.
+- ``in_client(argv, check=True, timeout=60) -> CompletedProcess[str]``: a tool in the client ns;
+  ``in_server`` the same in the server ns.
+- ``client_call(fn, *args, **kwargs)``: run Python ``fn`` in a thread inside the client ns.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from tests.lab.netlab import DelayerDied, Lab
+from tests.lab.netlab.env import missing_requirements
+from tests.lab.netlab.services import (
+    DnsServer,
+    LabServer,
+    SshServer,
+    start_dnsmasq,
+    start_sshd,
+    start_waddleperf_server,
+)
+
+
+def lab_unavailable_reason() -> str | None:
+    """Why lab tests cannot run on this machine, or None."""
+    reasons = missing_requirements()
+    return "; ".join(reasons) if reasons else None
+
+
+@pytest.fixture(autouse=True)
+def _lab_requirements(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("lab") is None:
+        return
+    reason = lab_unavailable_reason()
+    if reason is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"lab test cannot run but CI=true forbids skipping: {reason}", pytrace=False)
+    pytest.skip(f"network lab unavailable: {reason}")
+
+
+@pytest.fixture
+def lab_factory(_lab_requirements: None) -> Iterator[Callable[..., Lab]]:
+    """Build labs on demand; each is torn down at the end of the test, whatever happened."""
+    labs: list[Lab] = []
+
+    def make(routers: int = 1, ipv6: bool = True, seed: int | None = None) -> Lab:
+        lab = Lab(routers=routers, ipv6=ipv6, seed=seed)
+        labs.append(lab)
+        return lab.build()
+
+    yield make
+    died: list[str] = []
+    for lab in labs:
+        try:
+            lab.check()
+        except DelayerDied as exc:
+            died.append(str(exc))
+        lab.close()
+    if died:
+        pytest.fail("; ".join(died), pytrace=False)
+
+
+@pytest.fixture
+def lab(request: pytest.FixtureRequest, lab_factory: Callable[..., Lab]) -> Lab:
+    """A lab with one router, or ``request.param`` routers when parametrized indirectly."""
+    routers = int(getattr(request, "param", 1))
+    return lab_factory(routers=routers)
+
+
+@pytest.fixture
+def lab_server(lab: Lab) -> Iterator[LabServer]:
+    """The real WaddlePerf server with every service, in the lab's server namespace."""
+    srv = start_waddleperf_server(lab)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def dns_server(lab: Lab) -> DnsServer:
+    """dnsmasq serving the lab's names on the server's addresses, port 53."""
+    return start_dnsmasq(lab)
+
+
+@pytest.fixture
+def ssh_server(lab: Lab) -> SshServer:
+    """sshd on the server's addresses, port 2222, accepting the generated key for root."""
+    return start_sshd(lab)
+
+
+RunInNs = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture
+def in_client(lab: Lab) -> RunInNs:
+    """Run a tool inside the client namespace: ``in_client(["ping", "-c", "1", addr])``."""
+
+    def run(
+        argv: Sequence[str], check: bool = True, timeout: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
+        return lab.client.ns.run(argv, check=check, timeout=timeout)
+
+    return run
+
+
+@pytest.fixture
+def in_server(lab: Lab) -> RunInNs:
+    """Run a tool inside the server namespace."""
+
+    def run(
+        argv: Sequence[str], check: bool = True, timeout: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
+        return lab.server.ns.run(argv, check=check, timeout=timeout)
+
+    return run
+
+
+@pytest.fixture
+def client_call(lab: Lab) -> Callable[..., Any]:
+    """Call Python code inside the client namespace: ``client_call(probe.run, options)``."""
+    return lab.client.ns.call

@@ -1,0 +1,105 @@
+"""Reading reference tools' output (ping, iperf3, traceroute) and the exact binomial bounds."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_PING_COUNTS = re.compile(r"(\d+) packets transmitted, (\d+) received(?:, \+(\d+) duplicates)?")
+_PING_RTT = re.compile(r"= ([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) ms")
+
+
+@dataclass(frozen=True)
+class PingSummary:
+    """iputils ping's summary: counts, and RTT min/avg/max/mdev in ms (None if none came back)."""
+
+    transmitted: int
+    received: int
+    duplicates: int
+    rtt_min_ms: float | None
+    rtt_avg_ms: float | None
+    rtt_max_ms: float | None
+    rtt_mdev_ms: float | None
+
+    @property
+    def lost(self) -> int:
+        """Echo requests without a reply."""
+        return self.transmitted - self.received
+
+
+def parse_ping(text: str) -> PingSummary:
+    """Parse the last two lines iputils ``ping`` prints."""
+    counts = _PING_COUNTS.search(text)
+    if not counts:
+        raise ValueError(f"no ping summary in: {text[-500:]!r}")
+    rtt = _PING_RTT.search(text)
+    vals: list[float | None] = [float(x) for x in rtt.groups()] if rtt else [None] * 4
+    return PingSummary(int(counts.group(1)), int(counts.group(2)), int(counts.group(3) or 0), *vals)
+
+
+def iperf3_mbps(json_text: str) -> float:
+    """Receiver-side throughput in Mbit/s from ``iperf3 -J`` (TCP: sum_received; UDP: sum)."""
+    doc: dict[str, Any] = json.loads(json_text)
+    if "error" in doc:
+        raise RuntimeError(f"iperf3: {doc['error']}")
+    end = doc["end"]
+    summary = end.get("sum_received") or end["sum"]
+    return float(summary["bits_per_second"]) / 1e6
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def traceroute_hops(text: str) -> list[str]:
+    """The first responding address of each hop in ``traceroute -n`` output ("*" if none)."""
+    hops: list[str] = []
+    for line in text.splitlines()[1:]:
+        parts = line.split()
+        if not parts or not parts[0].isdigit():
+            continue
+        hops.append(next((p for p in parts[1:] if _is_ip(p)), "*"))
+    return hops
+
+
+def _log_pmf(n: int, p: float, k: int) -> float:
+    if p <= 0:
+        return 0.0 if k == 0 else -math.inf
+    if p >= 1:
+        return 0.0 if k == n else -math.inf
+    return (
+        math.lgamma(n + 1)
+        - math.lgamma(k + 1)
+        - math.lgamma(n - k + 1)
+        + k * math.log(p)
+        + (n - k) * math.log1p(-p)
+    )
+
+
+def binomial_bounds(n: int, p: float, confidence: float = 0.99) -> tuple[int, int]:
+    """The central interval [lo, hi] holding a Binomial(n, p) count with at least ``confidence``.
+
+    Exact: lo is the largest k with P(X < k) <= (1 - confidence) / 2, hi the smallest k with
+    P(X > k) <= (1 - confidence) / 2, from the probability mass function summed in log space.
+    """
+    if not (0 <= p <= 1 and 0 < confidence < 1 and n >= 0):
+        raise ValueError("need n >= 0, 0 <= p <= 1, 0 < confidence < 1")
+    tail = (1 - confidence) / 2
+    pmf = [math.exp(_log_pmf(n, p, k)) for k in range(n + 1)]
+    lo, below = 0, 0.0
+    while lo < n and below + pmf[lo] <= tail:
+        below += pmf[lo]
+        lo += 1
+    hi, above = n, 0.0
+    while hi > 0 and above + pmf[hi] <= tail:
+        above += pmf[hi]
+        hi -= 1
+    return lo, hi

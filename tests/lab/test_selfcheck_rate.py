@@ -1,0 +1,57 @@
+"""Self-check: iperf3 throughput matches the tbf rate; the queue size sets the standing delay."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.lab.netlab.refstats import iperf3_mbps, parse_ping
+from tests.lab.netlab.services import start_iperf3_server
+
+pytestmark = pytest.mark.lab
+RATE = 20.0
+# tbf counts whole frames (1500-byte IP packet + 14-byte Ethernet header); TCP with timestamps
+# carries 1448 payload bytes in each, which is what iperf3 reports.
+TCP_GOODPUT = RATE * 1448 / 1514
+
+
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_iperf3_tcp_throughput_matches_tbf_rate(lab, direction):
+    start_iperf3_server(lab)
+    link = 0 if direction == "up" else 1
+    lab.set_link(link, direction, rate_mbit=RATE)
+    argv = ["iperf3", "-c", lab.server_ip, "-J", "-t", "4", "-O", "1"]
+    if direction == "down":
+        argv.append("-R")
+    mbps = iperf3_mbps(lab.client.ns.run(argv, timeout=30).stdout)
+    assert mbps == pytest.approx(RATE, rel=0.05)
+    assert mbps == pytest.approx(TCP_GOODPUT, rel=0.01)
+
+
+def test_queue_size_sets_delay_under_load(lab):
+    """A full 100 ms buffer adds ~100 ms to an RTT; a 6 ms buffer only ~6 ms (bufferbloat)."""
+    start_iperf3_server(lab)
+    results = {}
+    for queue_bytes in (250_000, 15_000):
+        # On r1, not on the client: a qdisc on the sender itself pushes back on TCP (TSQ) and
+        # never fills, where a router queue fills until it drops.
+        lab.set_link(1, "up", rate_mbit=RATE, queue_bytes=queue_bytes)
+        # Cubic fills a buffer until it drops, which is the point here (this kernel defaults to
+        # BBR, which avoids doing so); -w: receive autotuning on a ~0 ms path stays small.
+        load = lab.client.ns.popen(
+            ["iperf3", "-c", lab.server_ip, "-t", "4", "-w", "1M", "-C", "cubic"]
+        )
+        try:
+            time.sleep(1.0)  # TCP needs a moment to fill the buffer
+            out = lab.client.ns.run(
+                ["ping", "-n", "-q", "-c", "20", "-i", "0.1", lab.server_ip], check=False
+            )
+        finally:
+            load.wait(15)
+        summary = parse_ping(out.stdout)
+        results[queue_bytes] = summary.rtt_max_ms
+    queue_ms = {q: q * 8 / (RATE * 1e6) * 1000 for q in results}
+    for q, rtt_max in results.items():
+        assert rtt_max is not None
+        assert rtt_max == pytest.approx(queue_ms[q], rel=0.25, abs=2.0), (results, queue_ms)
