@@ -44,6 +44,8 @@ METRIC_UNITS: dict[str, str] = {
     "kb": "KiB",
     "mb": "MiB",
     "days": "days",
+    "rps": "req/s",
+    "pps": "packets/s",
     "count": "",
     "code": "",
     "ratio": "",
