@@ -19,7 +19,14 @@ FAST_RESTART = "iperf: {restart_backoff_s: 0.2}\n"
 
 
 def _iperf_server(factory: Factory, config: str = FAST_RESTART) -> RunningServer:
-    return factory(services=("iperf",), config_yaml=config)
+    return factory(services=("iperf", "http"), config_yaml=config)
+
+
+def _status(srv: RunningServer) -> dict[str, object]:
+    services = srv.health()["services"]
+    assert isinstance(services, dict)
+    status: dict[str, object] = services["iperf"]
+    return status
 
 
 def _child(srv: RunningServer) -> psutil.Process:
@@ -58,6 +65,9 @@ def test_killed_child_is_restarted(server_factory: Factory) -> None:
     first.kill()
     assert wait_until(lambda: _restarted(srv, first.pid), timeout=5), srv.log()
     assert "exited code=-9" in srv.log()
+    status = _status(srv)
+    assert status["state"] == "running" and status["restarts"] == 1
+    assert status["last_exit"] == -9 and status["pid"] == _child(srv).pid != first.pid
     assert _throughput_bps(_client(srv, 1)) > 0
 
 
@@ -77,6 +87,9 @@ def test_overlong_test_is_cut_off(server_factory: Factory) -> None:
     assert 2 <= took < 8, (took, run.stdout[-500:])
     assert "server_max_duration_s=2: killing" in srv.log()
     assert wait_until(lambda: _restarted(srv, -1), timeout=5)
+    status = _status(srv)
+    assert status["max_duration_kills"] == 1
+    assert status["max_duration_enforcement"] == "supervisor"
 
 
 def test_sigterm_stops_server_and_child_within_5s(server_factory: Factory) -> None:

@@ -20,8 +20,11 @@ from tests.support.server import RunningServer
 Factory = Callable[..., RunningServer]
 
 
-def _tcp_server(factory: Factory, config: str | None = None) -> RunningServer:
-    return factory(services=("tcp_echo",), config_yaml=config)
+def _tcp_server(
+    factory: Factory, config: str | None = None, with_http: bool = False
+) -> RunningServer:
+    services = ("tcp_echo", "http") if with_http else ("tcp_echo",)
+    return factory(services=services, config_yaml=config)
 
 
 def _connect(srv: RunningServer) -> socket.socket:
@@ -65,7 +68,7 @@ def test_idle_connection_is_closed(server_factory: Factory) -> None:
 
 
 def test_excess_connection_closed_while_others_work(server_factory: Factory) -> None:
-    srv = _tcp_server(server_factory, "tcp_echo: {max_connections: 3}\n")
+    srv = _tcp_server(server_factory, "tcp_echo: {max_connections: 3}\n", with_http=True)
     socks = [_connect(srv) for _ in range(3)]
     try:
         for i, sock in enumerate(socks):
@@ -79,6 +82,8 @@ def test_excess_connection_closed_while_others_work(server_factory: Factory) -> 
             sock.close()
     # A slot freed by a closed connection is usable again.
     assert wait_until(lambda: _echo_after_connect(srv), timeout=3)
+    status = srv.health()["services"]["tcp_echo"]  # type: ignore[index]
+    assert status["rejected"] == 1 and status["total"] >= 4
 
 
 def _echo_after_connect(srv: RunningServer) -> bool:

@@ -20,7 +20,8 @@ NO_LIMIT = "udp_echo: {rate_limit_pps: 1000000, rate_burst: 1000000}\n"
 
 
 def _udp_server(factory: Factory, config: str | None = None, **kw: object) -> RunningServer:
-    return factory(services=("udp_echo",), config_yaml=config, **kw)
+    kw.setdefault("services", ("udp_echo",))
+    return factory(config_yaml=config, **kw)
 
 
 def _ask(srv: RunningServer, payload: bytes, timeout: float = 1.0) -> bytes | None:
@@ -126,7 +127,7 @@ def test_hmac_required_when_key_set(server_factory: Factory) -> None:
 
 
 def test_bad_datagrams_dropped_and_server_keeps_answering(server_factory: Factory) -> None:
-    srv = _udp_server(server_factory)
+    srv = _udp_server(server_factory, services=("udp_echo", "http"))
     bad = [
         b"",
         w.encode(1, 1)[:20],  # truncated
@@ -139,6 +140,11 @@ def test_bad_datagrams_dropped_and_server_keeps_answering(server_factory: Factor
             sock.sendto(payload, (srv.host, srv.udp_echo_port))
         assert drain(sock, quiet_s=0.3) == []
     assert _ask(srv, w.encode(2, 2, size=64)) is not None
+    status = srv.health()["services"]["udp_echo"]  # type: ignore[index]
+    assert status["dropped_by_reason"] == {
+        "malformed": 3, "reply": 1, "hmac": 0, "rate": 0, "oversized": 1,
+    }  # fmt: skip
+    assert (status["received"], status["replied"]) == (6, 1)
 
 
 @pytest.mark.parametrize("host", ["::1", "::"])
