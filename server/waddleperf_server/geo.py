@@ -73,7 +73,7 @@ class GeoLookup:
             return None
         try:
             return maxminddb.open_database(str(path))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
             # A broken database must not stop the server; getIP then answers without ISP.
             logs.get("http").warning("cannot open GeoIP database %s: %s", path, exc)
             return None
