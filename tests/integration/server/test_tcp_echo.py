@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 import psutil
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -146,3 +147,11 @@ def _fuzz_server(factory: Factory) -> RunningServer:
         _FUZZ.clear()
         srv = _FUZZ[id(factory)] = _tcp_server(factory)
     return srv
+
+
+@pytest.mark.parametrize("host", ["::1", "::"])
+def test_ipv6_and_dual_stack(server_factory: Factory, host: str) -> None:
+    srv = server_factory(services=("tcp_echo",), host=host)
+    for target in ["::1"] if host == "::1" else ["::1", "127.0.0.1"]:
+        with socket.create_connection((target, srv.tcp_echo_port), timeout=5) as sock:
+            assert _echo_once(sock, b"v6?") == b"v6?"
