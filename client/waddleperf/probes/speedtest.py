@@ -1,0 +1,235 @@
+"""A LibreSpeed-protocol client: download, upload, HTTP ping/jitter and client IP against any
+LibreSpeed-compatible backend (ours under ``/`` or ``/backend/``, the PHP one, others).
+
+Protocol as speedtest_worker.js speaks it: ``getIP.php?isp=true``; ``empty.php?r=…`` GETs on
+one keep-alive connection for ping; parallel ``garbage.php?r=…&ckSize=N`` GETs (N MiB each,
+repeated) for download; parallel POSTs of a random blob to ``empty.php?r=…`` for upload.
+Streams start ``stream_delay_s`` apart, the first ``grace_s`` is discarded, then bytes are
+counted for ``duration_s``. The arithmetic lives in librespeed.py (pure); where this differs
+from the web client is in docs/probes-advanced.md.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import Field
+
+from waddleperf.probes import librespeed, stats
+from waddleperf.probes.base import Family, Probe, ProbeOptions, Recording, RunContext, UrlTarget
+from waddleperf.probes.http import describe_error
+from waddleperf.probes.http_timing import Connection, exchange, open_connection
+from waddleperf.probes.httpload import Direction, TransferStreams
+from waddleperf.probes.targets import Url, parse_url
+from waddleperf.results.model import MetricValue, Result, Sample, Scalar, Status
+
+Test = Literal["ip", "ping", "download", "upload"]
+MIB = 1 << 20
+
+
+class SpeedtestOptions(ProbeOptions):
+    """Options of the speedtest probe; defaults are LibreSpeed's except the fixed duration."""
+
+    target: UrlTarget = Field(description="Base URL of the backend, e.g. http://host:8080/")
+    tests: list[Test] = Field(
+        default_factory=lambda: ["ip", "ping", "download", "upload"], min_length=1
+    )
+    duration_s: float = Field(default=15.0, ge=1, le=120, description="Measured, per direction.")
+    download_grace_s: float = Field(default=1.5, ge=0, le=30)
+    upload_grace_s: float = Field(default=3.0, ge=0, le=30)
+    download_streams: int = Field(default=6, ge=1, le=32)
+    upload_streams: int = Field(default=3, ge=1, le=32)
+    stream_delay_s: float = Field(default=0.3, ge=0, le=5)
+    chunk_mb: int = Field(default=100, ge=1, le=1024, description="garbage.php ckSize (MiB).")
+    upload_blob_mb: int = Field(default=20, ge=1, le=64, description="MiB per upload POST.")
+    ping_count: int = Field(default=10, ge=3, le=1000)
+    overhead_factor: float = Field(default=librespeed.OVERHEAD_COMPENSATION, ge=1, le=2)
+    mebibits: bool = False
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    family: Family = "any"
+
+
+@dataclass
+class Outcome:
+    """What the run gathered: metrics, samples, info, the tests that failed and why."""
+
+    metrics: dict[str, MetricValue] = field(default_factory=dict)
+    samples: list[Sample] = field(default_factory=list)
+    info: dict[str, Scalar] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+
+def endpoint(base: Url, name: str, query: dict[str, str] | None = None) -> Url:
+    """``base``'s directory + ``name`` with a cache-busting ``r`` and ``query`` parameters."""
+    directory = base.path.split("?", 1)[0]
+    directory = directory if directory.endswith("/") else directory.rsplit("/", 1)[0] + "/"
+    params = {"r": str(secrets.randbelow(10**16) / 10**16), **(query or {})}
+    return Url(base.scheme, base.host, base.port, directory + name + "?" + urllib.parse.urlencode(params))
+
+
+def get_ip(base: Url, options: SpeedtestOptions, out: Outcome) -> None:
+    """Ask getIP.php who we are (address, ISP or address kind)."""
+    conn: Connection | None = None
+    try:
+        url = endpoint(base, "getIP.php", {"isp": "true"})
+        conn = open_connection(url, options.timeout_s, options.family, None)
+        conn.http.request("GET", url.path, headers={"Connection": "close"})
+        resp = conn.http.getresponse()
+        body = resp.read(65_536).decode("utf-8", "replace")
+        if resp.status != 200:
+            raise OSError(f"HTTP {resp.status} {resp.reason}")
+    except Exception as exc:  # noqa: BLE001 — any failure is reported, the run goes on
+        out.failures.append(f"getIP.php failed: {describe_error(exc, options.timeout_s)}")
+        return
+    finally:
+        if conn is not None:
+            conn.close()
+    client = librespeed.parse_getip(body)
+    out.info.update(client_ip=client.ip, isp=client.isp, ip_processed=client.processed)
+
+
+def ping(base: Url, options: SpeedtestOptions, out: Outcome) -> None:
+    """``ping_count`` GETs of empty.php on one keep-alive connection, timed in ms."""
+    rtts: list[float] = []
+    lost = 0
+    conn: Connection | None = None
+    last_error = ""
+    for seq in range(options.ping_count):
+        url = endpoint(base, "empty.php")
+        try:
+            if conn is None:
+                conn = open_connection(url, options.timeout_s, options.family, None)
+            ex = exchange(conn, url, "GET", keep_alive=True)
+            if ex.status != 200:
+                raise OSError(f"HTTP {ex.status} {ex.reason}")
+            rtt: float | None = (ex.ttfb_ns + ex.transfer_ns) / 1e6
+            if ex.will_close:
+                conn.close()
+                conn = None
+        except Exception as exc:  # noqa: BLE001 — LibreSpeed ignores a failed ping and goes on
+            rtt, lost = None, lost + 1
+            last_error = describe_error(exc, options.timeout_s)
+            if conn is not None:
+                conn.close()
+                conn = None
+        if rtt is not None:
+            rtts.append(rtt)
+        out.samples.append({"phase": "ping", "seq": seq, "rtt_ms": rtt})
+    if conn is not None:
+        conn.close()
+    pj = librespeed.ping_jitter(rtts)
+    out.metrics.update(ping_ms=pj.ping, jitter_ms=pj.jitter, ping_lost_count=lost)
+    out.metrics.update(
+        stats.series_metrics("ping_rtt", rtts[1:], figures=("min", "avg", "max", "mdev"))
+    )
+    if pj.ping is None:
+        out.failures.append(f"ping failed: {last_error or 'too few answers'}")
+
+
+def transfer(
+    base: Url,
+    direction: Direction,
+    options: SpeedtestOptions,
+    out: Outcome,
+    progress: Callable[[int, int], None],
+) -> None:
+    """One direction: parallel streams, 200 ms ticks, grace discarded, then ``duration_s``."""
+    down = direction == "download"
+    grace = options.download_grace_s if down else options.upload_grace_s
+
+    def url_for() -> Url:
+        query = {"ckSize": str(options.chunk_mb)} if down else None
+        return endpoint(base, "garbage.php" if down else "empty.php", query)
+
+    streams = TransferStreams(
+        url_for,
+        direction,
+        options.download_streams if down else options.upload_streams,
+        options.timeout_s,
+        options.family,
+        stagger_s=options.stream_delay_s,
+        upload_bytes=options.upload_blob_mb * MIB,
+    )
+    ticks: list[tuple[float, int]] = []
+    # Without any byte by the end of grace + duration + timeout, the link is not there.
+    hard_stop = grace + options.duration_s + options.timeout_s
+    start = time.monotonic()
+    total_ticks = int((grace + options.duration_s) / librespeed.TICK_S) + 1
+    with streams:
+        while True:
+            time.sleep(librespeed.TICK_S)
+            t = time.monotonic() - start
+            ticks.append((t, streams.total_bytes()))
+            progress(min(len(ticks), total_ticks), total_ticks)
+            window = librespeed.measured_window(ticks, grace)
+            if window.grace_applied and window.seconds >= options.duration_s:
+                break
+            if t > hard_stop or (streams.errors() and len(streams.errors()) == len(streams.states)
+                                 and all(s.sock is None for s in streams.states)):  # fmt: skip
+                break
+    errors = streams.errors()
+    prev = (0.0, 0)
+    for t, total in ticks:
+        rate = (total - prev[1]) * 8 / (t - prev[0]) / 1e6 if t > prev[0] else None
+        out.samples.append({"phase": direction, "t_s": round(t, 3), "bytes": total,
+                            "instant_goodput_mbps": rate})  # fmt: skip
+        prev = (t, total)
+    window = librespeed.measured_window(ticks, grace)
+    figure = librespeed.speed_mbps(
+        window.n_bytes, window.seconds, options.overhead_factor, options.mebibits
+    )
+    goodput = librespeed.speed_mbps(window.n_bytes, window.seconds, 1.0)
+    if window.n_bytes == 0:
+        figure = goodput = None
+        why = errors[0] if errors else "no bytes moved"
+        out.failures.append(f"{direction} failed: {why}")
+    elif errors:
+        out.failures.append(f"{direction}: {len(errors)} stream(s) had errors, e.g. {errors[0]}")
+    out.metrics.update(
+        {
+            f"{direction}_throughput_mbps": figure,
+            f"{direction}_goodput_mbps": goodput,
+            f"{direction}_bytes": window.n_bytes,
+            f"{direction}_measured_s": window.seconds,
+        }
+    )
+
+
+class SpeedtestProbe(Probe[SpeedtestOptions]):
+    """LibreSpeed-compatible download/upload speed, HTTP ping and jitter, client address."""
+
+    name = "speedtest"
+    options_model = SpeedtestOptions
+    summary = "LibreSpeed protocol: download/upload Mbit/s, HTTP ping and jitter, client IP/ISP"
+
+    def run(self, options: SpeedtestOptions, context: RunContext | None = None) -> Result:
+        """Run the requested tests in LibreSpeed's order: IP, ping, download, upload."""
+        rec = Recording(self.kind, options, context)
+        base = parse_url(options.target)
+        out = Outcome()
+        wanted = [t for t in ("ip", "ping", "download", "upload") if t in options.tests]
+        if "ip" in wanted:
+            get_ip(base, options, out)
+        if "ping" in wanted:
+            ping(base, options, out)
+        for direction in ("download", "upload"):
+            if direction in wanted:
+                transfer(base, direction, options, out, rec.progress)  # type: ignore[arg-type]
+        hard = [f for f in out.failures if " failed: " in f]
+        if len(hard) >= len(wanted):
+            status = Status.FAILED
+        elif out.failures:
+            status = Status.DEGRADED
+        else:
+            status = Status.OK
+        error = "; ".join(out.failures) + "." if out.failures else None
+        if error is None and any(v is None for v in out.metrics.values()):
+            error = "Jitter needs at least two pings after the warm-up one."
+        return rec.finish(
+            status=status, metrics=out.metrics, error=error, samples=out.samples, info=out.info
+        )
