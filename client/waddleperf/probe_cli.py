@@ -45,6 +45,14 @@ FIELDS = {
     "command": "command",
     "known_hosts": "known_hosts",
     "insecure_accept_host_key": "insecure_accept_host_key",
+    "protocol": "protocol",
+    "reverse": "reverse",
+    "bidir": "bidir",
+    "parallel": "parallel",
+    "duration": "duration_s",
+    "omit": "omit_s",
+    "bitrate": "bitrate_mbps",
+    "length": "length_bytes",
 }
 OPTION_OF = {field: "--" + opt.replace("_", "-") for opt, field in FIELDS.items()}
 OPTION_OF.update(family="--ipv4/--ipv6", record_type="--type", target="TARGET")
@@ -100,7 +108,7 @@ def _run_with_progress(kind: str, raw: dict[str, Any], show: bool) -> Result:
 
 
 def probe(
-    kind: Annotated[str, typer.Argument(help="icmp, tcp, udp, http, dns or ssh.")],
+    kind: Annotated[str, typer.Argument(help="icmp, tcp, udp, http, dns, ssh, iperf…")],
     target: Annotated[
         str, typer.Argument(help="host, host:port, [v6]:port, URL (http) or name (dns).")
     ],
@@ -133,6 +141,14 @@ def probe(
     insecure_accept_host_key: Annotated[
         bool, typer.Option("--insecure-accept-host-key", help="ssh: do not check the host key.")
     ] = False,
+    protocol: Annotated[str | None, typer.Option(help="iperf: tcp or udp.")] = None,
+    reverse: Annotated[bool, typer.Option("--reverse", help="iperf: server sends.")] = False,
+    bidir: Annotated[bool, typer.Option("--bidir", help="iperf: both directions.")] = False,
+    parallel: Annotated[int | None, typer.Option(help="iperf: parallel streams.")] = None,
+    duration: Annotated[int | None, typer.Option(help="iperf: seconds to run.")] = None,
+    omit: Annotated[int | None, typer.Option(help="iperf: first seconds not counted.")] = None,
+    bitrate: Annotated[float | None, typer.Option(help="iperf: target Mbit/s.")] = None,
+    length: Annotated[int | None, typer.Option(help="iperf: buffer / datagram bytes.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON record only.")] = False,
 ) -> None:
     """Run one probe against TARGET and print the result (exit 0 ok/degraded, 1 failed, 2 usage)."""
@@ -148,7 +164,9 @@ def probe(
         "resolver": resolver or [], "tcp": tcp, "method": method, "keep_alive": keep_alive,
         "max_redirects": max_redirects, "insecure": insecure, "ca_file": ca_file, "user": user,
         "password_env": password_env, "command": command, "known_hosts": known_hosts,
-        "insecure_accept_host_key": insecure_accept_host_key,
+        "insecure_accept_host_key": insecure_accept_host_key, "protocol": protocol,
+        "reverse": reverse, "bidir": bidir, "parallel": parallel, "duration": duration,
+        "omit": omit, "bitrate": bitrate, "length": length,
     }  # fmt: skip
     try:
         get(kind)

@@ -11,6 +11,7 @@ does not load paramiko to run a ping. Others register with ``@register``.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -128,6 +129,7 @@ class Recording:
     ) -> Result:
         """Build the record; samples beyond the cap are dropped and counted."""
         kept, dropped = cap_samples(samples) if samples is not None else (None, 0)
+        error = sentence(error) if error else None
         ctx = self.context
         return Result(
             kind=self.kind,
@@ -152,6 +154,12 @@ class Recording:
         return self.finish(status=Status.FAILED, error=error, metrics=metrics)
 
 
+def sentence(text: str) -> str:
+    """``text`` as one sentence: first letter capital, exactly one final full stop."""
+    text = text.strip().rstrip(".")
+    return text[:1].upper() + text[1:] + "."
+
+
 def status_of(succeeded: int, attempted: int) -> Status:
     """ok when every attempt succeeded, failed when none did, degraded in between."""
     if attempted > 0 and succeeded == attempted:
@@ -173,6 +181,7 @@ _BUILTIN: dict[str, str] = {
     "http": "waddleperf.probes.http:HttpProbe",
     "dns": "waddleperf.probes.dns:DnsProbe",
     "ssh": "waddleperf.probes.ssh:SshProbe",
+    "iperf": "waddleperf.probes.iperf:IperfProbe",
 }
 _REGISTRY: dict[str, type[Probe[Any]]] = {}
 
@@ -190,13 +199,37 @@ def names() -> list[str]:
     return sorted(set(_BUILTIN) | set(_REGISTRY))
 
 
+def _discover(name: str) -> None:
+    """Import ``waddleperf.probes.<name>`` and register its probe called ``name``, if any."""
+    if not name.isidentifier():
+        return
+    module_name = f"{__package__}.{name}"
+    if importlib.util.find_spec(module_name) is None:
+        return
+    module = importlib.import_module(module_name)
+    for value in vars(module).values():
+        if (
+            isinstance(value, type)
+            and issubclass(value, Probe)
+            and value.__dict__.get("name") == name
+        ):
+            register(value)
+
+
 def get(name: str) -> Probe[Any]:
-    """An instance of the probe called ``name`` (imports a built-in one on first use)."""
+    """An instance of the probe called ``name``.
+
+    Built-in probes are imported on first use; a module ``waddleperf.probes.<name>`` that
+    defines a probe of that name is found by convention even before it is listed.
+    """
     if name not in _REGISTRY:
-        if name not in _BUILTIN:
-            raise UnknownProbeError(name)
-        module, _, attr = _BUILTIN[name].partition(":")
-        register(getattr(importlib.import_module(module), attr))
+        if name in _BUILTIN:
+            module, _, attr = _BUILTIN[name].partition(":")
+            register(getattr(importlib.import_module(module), attr))
+        else:
+            _discover(name)
+    if name not in _REGISTRY:
+        raise UnknownProbeError(name)
     return _REGISTRY[name]()
 
 

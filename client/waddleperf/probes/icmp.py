@@ -132,7 +132,7 @@ class IcmpProbe(Probe[IcmpOptions]):
         try:
             addr = resolve_host(parse_host(options.target), 0, socket.SOCK_DGRAM, options.family)
         except ResolveError as exc:
-            return rec.failed(f"{str(exc)[0].upper()}{str(exc)[1:]}.")
+            return rec.failed(str(exc))
         version = 4 if addr.family == socket.AF_INET else 6
         try:
             sock, kind = open_socket(version, options.mode)

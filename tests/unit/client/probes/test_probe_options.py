@@ -17,7 +17,7 @@ def opts(kind: str, **kw: Any) -> Any:
 
 
 def test_registry_names_and_lazy_get():
-    assert base.names() == ["dns", "http", "icmp", "ssh", "tcp", "udp"]
+    assert {"dns", "http", "icmp", "ssh", "tcp", "udp"} <= set(base.names())
     probe = base.get("tcp")
     assert probe.kind == "probe.tcp" and probe.summary
     with pytest.raises(UnknownProbeError, match="known: dns"):
@@ -107,3 +107,15 @@ def test_recording_caps_samples():
 )
 def test_status_of(ok, total, status):
     assert status_of(ok, total) is status
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("no reply.", "No reply."),
+        ("x failed: Authentication failed..", "X failed: Authentication failed."),
+        ("  ok ", "Ok."),
+    ],
+)
+def test_sentence(text, want):
+    assert base.sentence(text) == want
