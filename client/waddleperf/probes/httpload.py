@@ -17,6 +17,7 @@ import contextlib
 import http.client
 import os
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -86,6 +87,7 @@ class TransferStreams:
         family: Family = "any",
         stagger_s: float = 0.0,
         upload_bytes: int = 0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.url_for, self.direction = url_for, direction
         self.timeout_s, self.family, self.stagger_s = timeout_s, family, stagger_s
@@ -94,6 +96,7 @@ class TransferStreams:
         self._threads: list[threading.Thread] = []
         self._blob = os.urandom(min(upload_bytes, 1 << 20)) if direction == "upload" else b""
         self.upload_bytes = upload_bytes
+        self.tls = tls
 
     def start(self) -> None:
         """Start every worker; worker ``i`` waits ``i × stagger_s`` first (LibreSpeed style)."""
@@ -148,7 +151,7 @@ class TransferStreams:
             conn: Connection | None = None
             try:
                 url = self.url_for()
-                conn = open_connection(url, self.timeout_s, self.family, None)
+                conn = open_connection(url, self.timeout_s, self.family, self.tls)
                 state.sock = conn.sock
                 while not self._stop.is_set():
                     self._one_request(conn, url, state)
