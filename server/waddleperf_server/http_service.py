@@ -4,6 +4,7 @@ greedy clients (request timeout, bounded connection pool, bounded body discardin
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import socket
 import time
@@ -22,6 +23,32 @@ log = logs.get("http")
 
 LINGER_S = 2.0  # after refusing a body, read (and drop) what is in flight this long
 LINGER_BYTES = bodies.DISCARD_BUDGET_BYTES
+
+
+_REASONS = {400: "Bad Request", 408: "Request Timeout", 414: "URI Too Long", 500: "Server Error"}
+_MESSAGES = {
+    400: "malformed HTTP request",
+    414: "request line too long",
+    500: "internal server error",
+}
+
+
+def raw_json_error(code: int, message: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Status line, headers and body of a JSON error sent by the server itself (not Flask),
+    for requests too broken to reach the application; the connection is then closed."""
+    body = json.dumps({"error": message, "status": code}).encode()
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("Connection", "close"),
+    ]
+    return f"{code} {_REASONS.get(code, 'Error')}", headers, body
+
+
+def _raw_response(code: int, message: str) -> bytes:
+    status, headers, body = raw_json_error(code, message)
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers)
+    return f"HTTP/1.1 {status}\r\n{head}\r\n".encode("latin-1") + body
 
 
 class _Input(Input):  # type: ignore[misc]
@@ -97,6 +124,31 @@ class _Handler(WSGIHandler):  # type: ignore[misc]
         # ValueError makes gevent answer 400 and close, without a traceback.
         with gevent.Timeout(self.server.request_timeout_s, ValueError("request head too slow")):
             return super().read_request(raw_requestline)
+
+    def handle_one_request(self) -> Any:
+        result = super().handle_one_request()
+        if isinstance(result, tuple):
+            # gevent refused the request before the app saw it (bad syntax, 414): answer
+            # in JSON like every other error, instead of gevent's empty body.
+            code = int(result[0])
+            return result[0], _raw_response(code, _MESSAGES.get(code, "bad request"))
+        return result
+
+    def _handle_client_error(self, ex: BaseException) -> tuple[str, bytes]:
+        # gevent would print a traceback for some of these; a bad client is one log line.
+        log.info("bad request client=%s error=%s", self.client_address, ex)
+        return ("400", b"")  # body filled in by handle_one_request
+
+    def _send_error_response_if_possible(self, error_code: int) -> None:
+        if self.response_length:
+            self.close_connection = True
+            return
+        status, headers, body = raw_json_error(error_code, _MESSAGES.get(error_code, "error"))
+        try:
+            self.start_response(status, headers)
+            self.write(body)
+        except OSError:
+            self.close_connection = True
 
     def get_environ(self) -> dict[str, Any]:
         env: dict[str, Any] = super().get_environ()

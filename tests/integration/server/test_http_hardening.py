@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -166,3 +167,30 @@ def test_sigterm_does_not_wait_for_idle_keep_alive_clients(
         assert time.monotonic() - start < 2.0
         idle.close()
         half.close()
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET / HTTP/7.0\r\n\r\n", 400),
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 414),
+        (b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
+        (
+            b"POST /empty.php HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"zz\r\nnot hex\r\n0\r\n\r\n",
+            400,
+        ),
+    ],
+)
+def test_broken_requests_get_json_errors(impatient: RunningServer, raw: bytes, status: int) -> None:
+    sock = connect(impatient)
+    try:
+        sock.sendall(raw)
+        code, headers, body = ResponseReader(sock).read()
+        assert code == status
+        assert headers["content-type"] == "application/json"
+        doc = json.loads(body)
+        assert doc["status"] == status and doc["error"]
+    finally:
+        sock.close()
