@@ -6,11 +6,22 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import psutil
+import pytest
 
-from tests.support.server import WADDLEPERF
+from tests.support.server import WADDLEPERF, RunningServer, start_server
+
+
+def shared_server(factory: pytest.TempPathFactory, **kwargs: Any) -> Iterator[RunningServer]:
+    """Body of a module-scoped fixture: one server for several tests, stopped at the end."""
+    srv = start_server(factory.mktemp("server"), **kwargs)
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 def udp_socket(host: str = "127.0.0.1", bind_to: str | None = None) -> socket.socket:

@@ -84,7 +84,7 @@ def test_overlong_test_is_cut_off(server_factory: Factory) -> None:
     run = _client(srv, 30, timeout=25)
     took = time.monotonic() - start
     # limit 2 s + supervisor grace 2 s + one 0.5 s poll, plus the client noticing.
-    assert 2 <= took < 8, (took, run.stdout[-500:])
+    assert 2 <= took < 10, (took, run.stdout[-500:])
     assert "server_max_duration_s=2: killing" in srv.log()
     assert wait_until(lambda: _restarted(srv, -1), timeout=5)
     status = _status(srv)

@@ -7,18 +7,24 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import psutil
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.integration.server.sockhelp import recv_exact
+from tests.integration.server.sockhelp import recv_exact, shared_server
 from tests.support.net import wait_until
 from tests.support.server import RunningServer
 
 Factory = Callable[..., RunningServer]
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One TCP echo with default limits for the tests that need no config."""
+    yield from shared_server(tmp_path_factory, services=("tcp_echo",))
 
 
 def _tcp_server(
@@ -48,8 +54,8 @@ def _closed_by_peer(sock: socket.socket, timeout: float) -> bool:
         return False
 
 
-def test_large_random_payload_comes_back_intact(server_factory: Factory) -> None:
-    srv = _tcp_server(server_factory)
+def test_large_random_payload_comes_back_intact(shared: RunningServer) -> None:
+    srv = shared
     payload = os.urandom(16 << 20)
     with _connect(srv) as sock:
         sender = threading.Thread(target=sock.sendall, args=(payload,))
@@ -107,8 +113,8 @@ def test_connection_closed_after_byte_limit(server_factory: Factory) -> None:
     assert got == limit
 
 
-def test_slow_reader_does_not_grow_server_memory(server_factory: Factory) -> None:
-    srv = _tcp_server(server_factory)
+def test_slow_reader_does_not_grow_server_memory(shared: RunningServer) -> None:
+    srv = shared
     proc = psutil.Process(srv.proc.pid)
     rss_before = proc.memory_info().rss
     chunk = bytes(1 << 20)
@@ -126,27 +132,12 @@ def test_slow_reader_does_not_grow_server_memory(server_factory: Factory) -> Non
     assert rss_during - rss_before < 32 << 20
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=60, deadline=None)
 @given(payloads=st.lists(st.binary(min_size=1, max_size=100_000), min_size=1, max_size=4))
-def test_fuzz_payloads_echo_exactly(server_factory: Factory, payloads: list[bytes]) -> None:
-    srv = _fuzz_server(server_factory)
-    with _connect(srv) as sock:
+def test_fuzz_payloads_echo_exactly(shared: RunningServer, payloads: list[bytes]) -> None:
+    with _connect(shared) as sock:
         for payload in payloads:
             assert _echo_once(sock, payload) == payload
-
-
-_FUZZ: dict[int, RunningServer] = {}
-
-
-def _fuzz_server(factory: Factory) -> RunningServer:
-    # One server for every example of the property, replaced only if it died.
-    srv = _FUZZ.get(id(factory))
-    if srv is None or srv.proc.poll() is not None:
-        _FUZZ.clear()
-        srv = _FUZZ[id(factory)] = _tcp_server(factory)
-    return srv
 
 
 @pytest.mark.parametrize("host", ["::1", "::"])

@@ -5,18 +5,25 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.integration.server.sockhelp import drain, udp_socket
+from tests.integration.server.sockhelp import drain, shared_server, udp_socket
 from tests.support.server import RunningServer
 from waddleperf_common import udp_wire as w
 
 Factory = Callable[..., RunningServer]
 NO_LIMIT = "udp_echo: {rate_limit_pps: 1000000, rate_burst: 1000000}\n"
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One unlimited UDP echo (plus HTTP for its counters) for the tests that need no config."""
+    yield from shared_server(tmp_path_factory, services=("udp_echo", "http"), config_yaml=NO_LIMIT)
 
 
 def _udp_server(factory: Factory, config: str | None = None, **kw: object) -> RunningServer:
@@ -34,8 +41,8 @@ def _ask(srv: RunningServer, payload: bytes, timeout: float = 1.0) -> bytes | No
             return None
 
 
-def test_reply_has_same_length_and_fields(server_factory: Factory) -> None:
-    srv = _udp_server(server_factory)
+def test_reply_has_same_length_and_fields(shared: RunningServer) -> None:
+    srv = shared
     before = time.time_ns()
     reply = _ask(srv, w.encode(seq=5, client_tx_ns=123, size=200))
     after = time.time_ns()
@@ -45,8 +52,8 @@ def test_reply_has_same_length_and_fields(server_factory: Factory) -> None:
     assert before <= dg.server_rx_ns <= after
 
 
-def test_plain_udp_ping_gets_no_reply(server_factory: Factory) -> None:
-    srv = _udp_server(server_factory)
+def test_plain_udp_ping_gets_no_reply(shared: RunningServer) -> None:
+    srv = shared
     assert _ask(srv, b"ping", timeout=0.3) is None
     assert _ask(srv, w.encode(1, 1)) is not None
 
@@ -68,8 +75,8 @@ def _mixed_traffic(rng: random.Random, count: int) -> list[bytes]:
     return out
 
 
-def test_never_sends_more_bytes_than_it_received(server_factory: Factory) -> None:
-    srv = _udp_server(server_factory, NO_LIMIT)
+def test_never_sends_more_bytes_than_it_received(shared: RunningServer) -> None:
+    srv = shared
     traffic = _mixed_traffic(random.Random(1), 400)
     sent = received = 0
     with udp_socket(srv.host) as sock:
@@ -126,8 +133,9 @@ def test_hmac_required_when_key_set(server_factory: Factory) -> None:
     assert dg.authenticated and dg.is_reply and dg.seq == 9
 
 
-def test_bad_datagrams_dropped_and_server_keeps_answering(server_factory: Factory) -> None:
-    srv = _udp_server(server_factory, services=("udp_echo", "http"))
+def test_bad_datagrams_dropped_and_server_keeps_answering(shared: RunningServer) -> None:
+    srv = shared
+    before = _udp_status(srv)
     bad = [
         b"",
         w.encode(1, 1)[:20],  # truncated
@@ -140,11 +148,16 @@ def test_bad_datagrams_dropped_and_server_keeps_answering(server_factory: Factor
             sock.sendto(payload, (srv.host, srv.udp_echo_port))
         assert drain(sock, quiet_s=0.3) == []
     assert _ask(srv, w.encode(2, 2, size=64)) is not None
-    status = srv.health()["services"]["udp_echo"]  # type: ignore[index]
-    assert status["dropped_by_reason"] == {
-        "malformed": 3, "reply": 1, "hmac": 0, "rate": 0, "oversized": 1,
-    }  # fmt: skip
-    assert (status["received"], status["replied"]) == (6, 1)
+    after = _udp_status(srv)
+    dropped = {k: v - before["dropped_by_reason"][k] for k, v in after["dropped_by_reason"].items()}
+    assert dropped == {"malformed": 3, "reply": 1, "hmac": 0, "rate": 0, "oversized": 1}
+    assert after["received"] - before["received"] == 6
+    assert after["replied"] - before["replied"] == 1
+
+
+def _udp_status(srv: RunningServer) -> dict[str, Any]:
+    status: dict[str, Any] = srv.health()["services"]["udp_echo"]  # type: ignore[index]
+    return status
 
 
 @pytest.mark.parametrize("host", ["::1", "::"])
@@ -167,30 +180,16 @@ _payloads = st.one_of(
 )
 
 
-@settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=100, deadline=None)
 @given(payloads=st.lists(_payloads, min_size=1, max_size=5))
 def test_fuzz_server_survives_and_never_amplifies(
-    server_factory: Factory, payloads: list[bytes]
+    shared: RunningServer, payloads: list[bytes]
 ) -> None:
-    srv = _fuzz_server(server_factory)
+    srv = shared
     with udp_socket(srv.host) as sock:
         for payload in payloads:
             sock.sendto(payload, (srv.host, srv.udp_echo_port))
         expected = sorted(len(p) for p in payloads if _is_request(p))
         replies = drain(sock, quiet_s=0.02, expect=len(expected))
     assert sorted(len(r) for r in replies) == expected
-
-
-_FUZZ: dict[int, RunningServer] = {}
-
-
-def _fuzz_server(factory: Factory) -> RunningServer:
-    # One server for all examples of the property (hypothesis calls the body many times
-    # with the same function-scoped fixture); it must still be alive at every example.
-    srv = _FUZZ.get(id(factory))
-    if srv is None or srv.proc.poll() is not None:
-        _FUZZ.clear()
-        srv = _FUZZ[id(factory)] = _udp_server(factory, NO_LIMIT)
-    return srv
+    assert srv.proc.poll() is None
