@@ -94,13 +94,19 @@ def _base() -> list[str]:
 
 def _wp_args(plan: LoadPlan, files: RunFiles) -> list[str]:
     args = [
-        "--wp-shape", plan.shape,
-        "--wp-users", str(plan.users),
-        "--wp-spawn-rate", str(plan.profile.spawn_rate),
-        "--wp-duration", str(plan.profile.duration_s),
-        "--wp-out", str(files.summary),
-        "--wp-progress", str(files.progress),
-    ]  # fmt: skip
+        "--wp-shape",
+        plan.shape,
+        "--wp-users",
+        str(plan.users),
+        "--wp-spawn-rate",
+        str(plan.profile.spawn_rate),
+        "--wp-duration",
+        str(plan.profile.duration_s),
+        "--wp-out",
+        str(files.summary),
+        "--wp-progress",
+        str(files.progress),
+    ]
     if plan.rate is not None:
         args += ["--wp-rate", str(plan.rate)]
     if plan.wait is not None:
@@ -122,13 +128,19 @@ def build_commands(plan: LoadPlan, files: RunFiles) -> list[tuple[str, list[str]
         return [("local", [*_base(), *head, plan.user_class])]
     expect = plan.expect_workers if plan.role == "master" else plan.workers
     master = [
-        *_base(), "--master",
-        "--master-bind-host", plan.master_bind,
-        "--master-bind-port", str(plan.master_port),
-        "--expect-workers", str(expect),
-        "--expect-workers-max-wait", str(WORKER_WAIT_S),
-        *head, plan.user_class,
-    ]  # fmt: skip
+        *_base(),
+        "--master",
+        "--master-bind-host",
+        plan.master_bind,
+        "--master-bind-port",
+        str(plan.master_port),
+        "--expect-workers",
+        str(expect),
+        "--expect-workers-max-wait",
+        str(WORKER_WAIT_S),
+        *head,
+        plan.user_class,
+    ]
     commands = [("master", master)]
     if plan.role == "local":
         commands += [

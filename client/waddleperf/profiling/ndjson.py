@@ -17,8 +17,9 @@ from typing import Any
 #: Sample keys that are labels, not values.
 LABELS = frozenset({"source", "time", "method"})
 #: Cumulative counters are k6 "counter"s; everything else is a "gauge".
-COUNTERS = frozenset({"io_read_mb", "io_write_mb", "ctx_switches_count", "net_sent_mb",
-                      "net_recv_mb"})  # fmt: skip
+COUNTERS = frozenset(
+    {"io_read_mb", "io_write_mb", "ctx_switches_count", "net_sent_mb", "net_recv_mb"}
+)
 
 
 def _time(epoch_s: float) -> str:

@@ -12,8 +12,12 @@ from typing import Any
 
 from waddleperf.profiling.summary import avg_max_min, by_source, series
 
-PANELS = (("cpu_pct", "CPU (% of machine)"), ("rss_mb", "RSS (MiB)"), ("uss_mb", "USS (MiB)"),
-          ("threads_count", "threads"))  # fmt: skip
+PANELS = (
+    ("cpu_pct", "CPU (% of machine)"),
+    ("rss_mb", "RSS (MiB)"),
+    ("uss_mb", "USS (MiB)"),
+    ("threads_count", "threads"),
+)
 
 
 def _pyplot() -> Any:
@@ -26,8 +30,9 @@ def _pyplot() -> Any:
 
 
 def _panel(ax: Any, group: Sequence[Mapping[str, Any]], field: str, label: str, name: str) -> None:
-    points = [(float(s["time"]), float(s[field])) for s in group
-              if isinstance(s.get(field), int | float)]  # fmt: skip
+    points = [
+        (float(s["time"]), float(s[field])) for s in group if isinstance(s.get(field), int | float)
+    ]
     if not points:
         ax.set_visible(False)
         return
@@ -38,13 +43,23 @@ def _panel(ax: Any, group: Sequence[Mapping[str, Any]], field: str, label: str, 
     stats = avg_max_min(ys)
     assert stats is not None
     color = line.get_color()
-    ax.axhline(stats["avg"], color=color, linestyle="--", linewidth=0.8,
-               label=f"{name} avg {stats['avg']:.1f}")  # fmt: skip
+    ax.axhline(
+        stats["avg"],
+        color=color,
+        linestyle="--",
+        linewidth=0.8,
+        label=f"{name} avg {stats['avg']:.1f}",
+    )
     for stat, marker in (("max", "^"), ("min", "v")):
         i = ys.index(stats[stat])
         ax.plot([xs[i]], [ys[i]], marker=marker, color=color)
-        ax.annotate(f"{stat} {ys[i]:.1f}", (xs[i], ys[i]), textcoords="offset points",
-                    xytext=(4, 4), fontsize=7)  # fmt: skip
+        ax.annotate(
+            f"{stat} {ys[i]:.1f}",
+            (xs[i], ys[i]),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize=7,
+        )
     ax.set_ylabel(label)
     ax.set_xlabel("seconds")
     ax.grid(alpha=0.3)
@@ -86,8 +101,10 @@ def plot_all(samples: Sequence[Mapping[str, Any]], directory: Path, prefix: str 
     """A PNG per source plus a comparison PNG (system excluded from it) in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     groups = by_source(dict(s) for s in samples)
-    out = [plot_source(g, name, directory / f"{prefix}profile-{_file(name)}.png")
-           for name, g in groups.items()]  # fmt: skip
+    out = [
+        plot_source(g, name, directory / f"{prefix}profile-{_file(name)}.png")
+        for name, g in groups.items()
+    ]
     processes = {n: g for n, g in groups.items() if n != "system"}
     if processes:
         out.append(plot_comparison(processes, directory / f"{prefix}profile-comparison.png"))

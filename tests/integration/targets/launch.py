@@ -47,27 +47,44 @@ class Running:
 
 def _start(argv: list[str], log: Path, env: dict[str, str], port: int) -> Running:
     with log.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                stdin=subprocess.DEVNULL, cwd=str(log.parent))  # fmt: skip
+        proc = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            cwd=str(log.parent),
+        )
     return Running(proc, log, port, env=env)
 
 
 def target_env(tmp: Path, framework: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment of a target: its own SQLite file, no APM, no broker unless asked."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("WADDLEPERF_", "CELERY_", "DB_", "HONEYBADGER_"))}  # fmt: skip
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WADDLEPERF_", "CELERY_", "DB_", "HONEYBADGER_"))
+    }
     env["DB_NAME"] = str(tmp / f"{framework}.sqlite3")
     env.update(extra or {})
     return env
 
 
-def start_target(tmp: Path, framework: str, extra_env: dict[str, str] | None = None,
-                 workers: int = 2) -> Running:  # fmt: skip
+def start_target(
+    tmp: Path, framework: str, extra_env: dict[str, str] | None = None, workers: int = 2
+) -> Running:
     """gunicorn serving ``framework`` on 127.0.0.1:<free port>; waits for ``/api/warmup/``."""
     port = free_port()
     env = target_env(tmp, framework, extra_env)
-    argv = [sys.executable, str(SERVE), framework, "--bind", f"127.0.0.1:{port}",
-            "--workers", str(workers)]  # fmt: skip
+    argv = [
+        sys.executable,
+        str(SERVE),
+        framework,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+    ]
     run = _start(argv, tmp / f"{framework}-{port}.log", env, port)
     run.url = f"http://127.0.0.1:{port}"
     if not wait_until(lambda: run.proc.poll() is not None or _ok(run.url + "/api/warmup/"), 30):
@@ -81,8 +98,19 @@ def start_target(tmp: Path, framework: str, extra_env: dict[str, str] | None = N
 def start_redis(tmp: Path) -> Running:
     """A throw-away redis-server on loopback (no persistence)."""
     port = free_port()
-    argv = [REDIS, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-            "--appendonly", "no", "--dir", str(tmp)]  # fmt: skip
+    argv = [
+        REDIS,
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp),
+    ]
     run = _start(argv, tmp / f"redis-{port}.log", dict(os.environ), port)
     if not wait_until(lambda: "Ready to accept connections" in run.text(), 15):
         run.stop()

@@ -6,8 +6,14 @@ import pytest
 
 from waddleperf.load.compare import Rules, compare, overhead, regressions
 
-A = {"requests_per_s": 100.0, "latency_avg_ms": 10.0, "latency_p95_ms": 20.0,
-     "error_rate_pct": 1.0, "target_cpu_avg_pct": 40.0, "target_rss_max_mb": 100.0}  # fmt: skip
+A = {
+    "requests_per_s": 100.0,
+    "latency_avg_ms": 10.0,
+    "latency_p95_ms": 20.0,
+    "error_rate_pct": 1.0,
+    "target_cpu_avg_pct": 40.0,
+    "target_rss_max_mb": 100.0,
+}
 
 
 def test_equal_runs_do_not_regress() -> None:
@@ -49,8 +55,7 @@ def test_rules_parse_and_switch_off() -> None:
 def test_overhead_reports_cpu_points_and_rss() -> None:
     b = {**A, "target_cpu_avg_pct": 50.0, "target_rss_max_mb": 130.0}
     got = overhead(A, b)
-    assert got == {"cpu_overhead_pct": 10.0, "cpu_per_request_ratio": 1.25,
-                   "rss_overhead_mb": 30.0}  # fmt: skip
+    assert got == {"cpu_overhead_pct": 10.0, "cpu_per_request_ratio": 1.25, "rss_overhead_mb": 30.0}
 
 
 def test_missing_metrics_give_none_not_errors() -> None:

@@ -11,11 +11,21 @@ from waddleperf.profiling.summary import avg_max_min, profile_metrics, slug
 from waddleperf.results.model import METRIC_NAME_PATTERN
 
 SAMPLES = [
-    {"source": "target", "time": 1_700_000_000.0, "cpu_pct": 50.0, "rss_mb": 10.0,
-     "ctx_switches_count": 5},
-    {"source": "target", "time": 1_700_000_001.0, "cpu_pct": 100.0, "rss_mb": 12.0,
-     "ctx_switches_count": 9},
-]  # fmt: skip
+    {
+        "source": "target",
+        "time": 1_700_000_000.0,
+        "cpu_pct": 50.0,
+        "rss_mb": 10.0,
+        "ctx_switches_count": 5,
+    },
+    {
+        "source": "target",
+        "time": 1_700_000_001.0,
+        "cpu_pct": 100.0,
+        "rss_mb": 12.0,
+        "ctx_switches_count": 9,
+    },
+]
 
 
 def test_k6_ndjson_declares_metrics_once_then_points() -> None:
@@ -36,11 +46,21 @@ def test_k6_ndjson_declares_metrics_once_then_points() -> None:
 
 
 def test_stats_document_shapes_are_read_tolerantly() -> None:
-    doc = {"server": {"cpu_pct": 1.0}, "targets": [
-        {"name": "django", "found": True, "cpu_pct": 12.5, "rss_mb": 80.0,
-         "io": {"read_bytes": 1048576, "write_bytes": 0}, "ctx_switches": {"voluntary": 3,
-         "involuntary": 4}, "threads": 9},
-        {"name": "gone", "found": False, "error": "no process"}]}  # fmt: skip
+    doc = {
+        "server": {"cpu_pct": 1.0},
+        "targets": [
+            {
+                "name": "django",
+                "found": True,
+                "cpu_pct": 12.5,
+                "rss_mb": 80.0,
+                "io": {"read_bytes": 1048576, "write_bytes": 0},
+                "ctx_switches": {"voluntary": 3, "involuntary": 4},
+                "threads": 9,
+            },
+            {"name": "gone", "found": False, "error": "no process"},
+        ],
+    }
     entry = find_stats_entry(doc, "django")
     assert entry is not None
     sample = parse_stats_entry("target", entry)
@@ -50,8 +70,9 @@ def test_stats_document_shapes_are_read_tolerantly() -> None:
     assert sample["uss_mb"] is None  # missing keys become None, not errors
     assert parse_stats_entry("t", find_stats_entry(doc, "gone") or {}) is None
     assert find_stats_entry(doc, "server") == {"cpu_pct": 1.0}
-    assert find_stats_entry({"processes": {"flask": {"cpu_percent": 150, "cpu_count": 2}}},
-                            "flask") == {"cpu_percent": 150, "cpu_count": 2}  # fmt: skip
+    assert find_stats_entry(
+        {"processes": {"flask": {"cpu_percent": 150, "cpu_count": 2}}}, "flask"
+    ) == {"cpu_percent": 150, "cpu_count": 2}
     raw = parse_stats_entry("t", {"cpu_percent": 150, "cpu_count": 2})
     assert raw is not None and raw["cpu_pct"] == 75.0 and raw["cpu_core_ratio"] == 1.5
     assert find_stats_entry({"targets": "garbage"}, "x") is None

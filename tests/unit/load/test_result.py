@@ -12,9 +12,13 @@ from waddleperf.results import Result, Status
 
 PLAN = LoadPlan("http://127.0.0.1:9", Profile("t", 5, 5, 10))
 SUMMARY = {
-    "started_at": 1000.0, "finished_at": 1010.0, "requests": 500, "failures": 0, "workers": 2,
+    "started_at": 1000.0,
+    "finished_at": 1010.0,
+    "requests": 500,
+    "failures": 0,
+    "workers": 2,
     "latency": {"latency_count": 500, "latency_avg_ms": 3.2, "latency_p95_ms": 9.1},
-}  # fmt: skip
+}
 
 
 def _outcome(summary: dict[str, Any] | None) -> LoadOutcome:
@@ -28,8 +32,10 @@ def test_metrics_have_units_in_their_names() -> None:
 
 
 def test_ok_record_round_trips() -> None:
-    samples = [{"source": "target", "time": 1.0, "cpu_pct": 10.0, "rss_mb": 50.0},
-               {"source": "target", "time": 2.0, "cpu_pct": 30.0, "rss_mb": 60.0}]  # fmt: skip
+    samples = [
+        {"source": "target", "time": 1.0, "cpu_pct": 10.0, "rss_mb": 50.0},
+        {"source": "target", "time": 2.0, "cpu_pct": 30.0, "rss_mb": 60.0},
+    ]
     rec = to_record(PLAN, _outcome(SUMMARY), samples)
     assert rec.status is Status.OK and rec.kind == "load.run" and rec.tier == 3
     assert rec.metrics["target_cpu_avg_pct"] == 20.0
