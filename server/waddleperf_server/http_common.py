@@ -74,7 +74,10 @@ def read_body(limit: int) -> int:
     """
     environ = request.environ
     declared = request.content_length
-    if declared is not None and declared > limit + bodies.DISCARD_BUDGET_BYTES:
+    waiting = request.headers.get("Expect", "").lower() == "100-continue"
+    # A client waiting for "100 Continue" has not sent the body yet: refuse before inviting
+    # it. Otherwise only a declared size far beyond the limit is refused unread.
+    if declared is not None and declared > limit + (0 if waiting else bodies.DISCARD_BUDGET_BYTES):
         environ[ABANDON_KEY] = True
         raise BodyError(413, _too_large(limit, declared), close=True)
     try:

@@ -16,7 +16,7 @@ from gevent.pywsgi import Input, LoggingLogAdapter, WSGIHandler, WSGIServer
 
 from waddleperf_server import bodies, logs, netutil
 from waddleperf_server.config import ServerConfig
-from waddleperf_server.http_common import ABANDON_KEY
+from waddleperf_server.http_common import ABANDON_KEY, STATE_KEY
 from waddleperf_server.runtime import Runtime
 
 log = logs.get("http")
@@ -228,6 +228,7 @@ class HttpService:
         self._config = config
         self._runtime = runtime
         self._server: _Server | None = None
+        self._app: Any = None
         self._pool: Pool | None = None
         self._state = "stopped"
         self._port = config.http.port
@@ -247,9 +248,10 @@ class HttpService:
         # A full pool stops accepting: excess clients wait in the listen backlog, so
         # memory and file descriptors stay bounded by max_connections.
         self._pool = Pool(cfg.max_connections)
+        self._app = create_app(self._config, self._runtime)
         self._server = _Server(
             sock,
-            create_app(self._config, self._runtime),
+            self._app,
             spawn=self._pool,
             log=None,  # one DEBUG line per request comes from the app instead
             error_log=LoggingLogAdapter(log, logging.WARNING),
@@ -270,6 +272,9 @@ class HttpService:
         if self._server is not None:
             self._server.shutdown(timeout)
             self._server = None
+        if self._app is not None:
+            self._app.extensions[STATE_KEY].geo.close()
+            self._app = None
         self._state = "stopped"
 
     def status(self) -> dict[str, Any]:

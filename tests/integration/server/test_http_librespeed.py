@@ -282,3 +282,37 @@ def test_raw_socket_pipeline_of_pings(srv: RunningServer) -> None:
             assert status == 200 and body == b""
     finally:
         sock.close()
+
+
+def test_expect_continue_over_limit_refused_before_the_body(srv: RunningServer) -> None:
+    sock = connect(srv)
+    try:
+        head = request_bytes(
+            "POST",
+            "/empty.php",
+            {"Content-Length": str(LIMIT + 1), "Expect": "100-continue"},
+        )
+        sock.sendall(head)  # and no body: the client waits for "100 Continue"
+        status, headers, _ = ResponseReader(sock).read("POST")
+        assert status == 413  # not 100: the body is never invited
+        assert headers["connection"].lower() == "close"
+    finally:
+        sock.close()
+
+
+def test_expect_continue_within_limit_is_invited(srv: RunningServer) -> None:
+    sock = connect(srv)
+    try:
+        sock.sendall(
+            request_bytes("POST", "/echo", {"Content-Length": "5000", "Expect": "100-continue"})
+        )
+        sock.settimeout(5)
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):
+            interim += sock.recv(1)
+        assert interim.startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(b"b" * 5000)
+        status, _, body = ResponseReader(sock).read("POST")
+        assert status == 200 and b'"body_bytes":5000' in body
+    finally:
+        sock.close()
