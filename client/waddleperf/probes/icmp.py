@@ -92,6 +92,7 @@ class IcmpTransport:
         # Datagram sockets: the kernel sets the identifier to the socket's port and filters.
         self.ident = secrets.randbits(16) if kind == "raw" else 0
         self.kernel_stamps = enable_rx_timestamps(sock)
+        self.errors: list[tuple[icmp_wire.IcmpError, str]] = []  # only raw sockets see them
 
     def send(self, seq: int) -> None:
         """Send echo request ``seq`` carrying the current time (Unix ns)."""
@@ -110,13 +111,30 @@ class IcmpTransport:
             data, _addr, rx_ns = recv_stamped(self.sock, 65_535)
             has_ip = self.kind == "raw" and self.version == 4
             msg = icmp_wire.parse_reply(self.version, data, has_ip)
-            if msg is None or msg.cookie != self.cookie:
+            if msg is None:
+                self._note_error(icmp_wire.parse_error(self.version, data, has_ip), _addr)
+                continue
+            if msg.cookie != self.cookie:
                 continue
             if self.kind == "raw" and msg.ident != self.ident:
                 continue
             extra: Sample = {"ttl": msg.ttl} if msg.ttl is not None else {}
             return Reply(msg.seq, msg.tx_ns, rx_ns, extra)
         return None
+
+    def _note_error(self, err: icmp_wire.IcmpError | None, addr: SockAddr) -> None:
+        # The quoted identifier is ours only for raw sockets; datagram sockets never see these.
+        if err is not None and self.kind == "raw" and err.ident == self.ident:
+            self.errors.append((err, str(addr[0])))
+
+    def notes(self) -> list[str]:
+        """Sentences about ICMP errors routers or hosts sent back for our requests."""
+        if not self.errors:
+            return []
+        err, source = self.errors[0]
+        return [
+            f"{len(self.errors)} ICMP error reports ({err.what}, code {err.code}, from {source})"
+        ]
 
 
 class IcmpProbe(Probe[IcmpOptions]):
@@ -144,7 +162,9 @@ class IcmpProbe(Probe[IcmpOptions]):
                 transport, options.count, options.interval_s, options.timeout_s, rec.progress
             )
         metrics, samples = summarize_session(outcome)
-        status, error = session_status(outcome, metrics, "echo requests")
+        if kind == "raw":
+            metrics["icmp_error_count"] = len(transport.errors)
+        status, error = session_status(outcome, metrics, "echo requests", transport.notes())
         info = {
             "address": addr.address,
             "socket": kind,

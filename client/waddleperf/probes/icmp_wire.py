@@ -12,6 +12,14 @@ from dataclasses import dataclass
 
 ECHO_REQUEST = {4: 8, 6: 128}
 ECHO_REPLY = {4: 0, 6: 129}
+#: ICMP errors that quote our request: (version, type) → what it means.
+ERRORS = {
+    (4, 3): "destination unreachable",
+    (4, 11): "time exceeded",
+    (6, 1): "destination unreachable",
+    (6, 3): "time exceeded",
+}
+_IPV6_HEADER = 40
 _HEADER = struct.Struct("!BBHHH")  # type, code, checksum, identifier, sequence
 _STAMP = struct.Struct("!QQ")  # tx_ns, cookie
 HEADER_SIZE = _HEADER.size  # 8
@@ -79,3 +87,42 @@ def parse_reply(version: int, packet: bytes, has_ip_header: bool) -> EchoMessage
         return None
     tx_ns, cookie = _STAMP.unpack_from(packet, HEADER_SIZE)
     return EchoMessage(ident, seq, tx_ns, cookie, ttl)
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpError:
+    """An ICMP error about one of our echo requests: what, and the request's ident/seq."""
+
+    what: str
+    code: int
+    ident: int
+    seq: int
+
+
+def parse_error(version: int, packet: bytes, has_ip_header: bool) -> IcmpError | None:
+    """The ICMP error in ``packet`` if it quotes an echo request, else None.
+
+    Errors carry the offending packet's IP header and at least its first 8 bytes, which for an
+    echo request are type, code, checksum, identifier and sequence.
+    """
+    if has_ip_header:
+        if len(packet) < 20:
+            return None
+        packet = packet[(packet[0] & 0x0F) * 4 :]
+    if len(packet) < HEADER_SIZE:
+        return None
+    kind, code = packet[0], packet[1]
+    what = ERRORS.get((version, kind))
+    if what is None:
+        return None
+    inner = packet[HEADER_SIZE:]
+    if version == 4:
+        if len(inner) < 20:
+            return None
+        inner = inner[(inner[0] & 0x0F) * 4 :]
+    else:
+        inner = inner[_IPV6_HEADER:]
+    if len(inner) < HEADER_SIZE or inner[0] != ECHO_REQUEST[version]:
+        return None
+    _kind, _code, _csum, ident, seq = _HEADER.unpack_from(inner)
+    return IcmpError(what, code, ident, seq)

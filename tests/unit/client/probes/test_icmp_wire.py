@@ -62,3 +62,26 @@ def test_parse_reply_v6_skips_checksum():
     reply[2:4] = b"\xab\xcd"  # kernel-verified pseudo-header checksum: not ours to check
     msg = icmp_wire.parse_reply(6, bytes(reply), has_ip_header=False)
     assert msg is not None and (msg.ident, msg.seq, msg.ttl) == (5, 9, None)
+
+
+def _ipv4_header(proto: int = 1) -> bytes:
+    return bytes([0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto]) + bytes(10)
+
+
+def test_parse_error_v4_quotes_our_request():
+    request = icmp_wire.build_request(4, 0x4242, 17, 1, 2, 16)
+    error = bytes([3, 1, 0, 0, 0, 0, 0, 0]) + _ipv4_header() + request[:8]
+    got = icmp_wire.parse_error(4, _ipv4_header() + error, has_ip_header=True)
+    assert got == icmp_wire.IcmpError("destination unreachable", 1, 0x4242, 17)
+
+
+def test_parse_error_v6_and_non_errors():
+    request = icmp_wire.build_request(6, 7, 9, 1, 2, 16)
+    error = bytes([3, 0, 0, 0, 0, 0, 0, 0]) + bytes(40) + request[:8]
+    got = icmp_wire.parse_error(6, error, has_ip_header=False)
+    assert got is not None and (got.what, got.ident, got.seq) == ("time exceeded", 7, 9)
+    assert icmp_wire.parse_error(6, request, has_ip_header=False) is None  # not an error
+    # an error quoting something other than an echo request
+    other = bytes([1, 4, 0, 0, 0, 0, 0, 0]) + bytes(40) + bytes([135]) + bytes(7)
+    assert icmp_wire.parse_error(6, other, has_ip_header=False) is None
+    assert icmp_wire.parse_error(4, b"\x03\x01", has_ip_header=False) is None
