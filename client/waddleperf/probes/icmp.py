@@ -108,11 +108,11 @@ class IcmpTransport:
             readable, _, _ = select.select([self.sock], [], [], left)
             if not readable:
                 return None
-            data, _addr, rx_ns = recv_stamped(self.sock, 65_535)
+            data, addr, rx_ns = recv_stamped(self.sock, 65_535)
             has_ip = self.kind == "raw" and self.version == 4
             msg = icmp_wire.parse_reply(self.version, data, has_ip)
             if msg is None:
-                self._note_error(icmp_wire.parse_error(self.version, data, has_ip), _addr)
+                self._note_error(icmp_wire.parse_error(self.version, data, has_ip), addr)
                 continue
             if msg.cookie != self.cookie:
                 continue

@@ -8,10 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import os
+import secrets
 import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +25,37 @@ import pytest
 from tests.support.net import free_port, wait_until
 
 SSHD = "/usr/sbin/sshd"
+WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
+
+
+@dataclass
+class Netns:
+    """A throw-away network namespace (loopback up) and a way to run the CLI inside it."""
+
+    name: str
+
+    def run(self, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ip", "netns", "exec", self.name, *argv],
+            input=stdin, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    def probe(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.run(WADDLEPERF, "probe", *args)
+
+
+@pytest.fixture
+def netns() -> Iterator[Netns]:
+    """A namespace of our own: nothing the probes do in it can reach another host."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("needs root and iproute2")
+    name = f"wpprobe{secrets.token_hex(3)}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        yield Netns(name)
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

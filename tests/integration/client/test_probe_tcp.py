@@ -50,3 +50,15 @@ def test_timeout_when_the_accept_queue_is_full():
     assert r.status is Status.FAILED
     assert r.metrics["timeout_count"] == 1, r.samples
     assert r.error and "no answer within 0.3 s" in r.error
+
+
+def test_unreachable_is_told_apart(netns):
+    """A route of type unreachable answers connect() with EHOSTUNREACH, inside our namespace."""
+    import json
+
+    assert netns.run("ip", "route", "add", "unreachable", "10.99.0.0/24").returncode == 0
+    proc = netns.probe("tcp", "10.99.0.1:80", "--count", "2", "--interval", "0", "--json")
+    assert proc.returncode == 1, proc.stderr
+    record = json.loads(proc.stdout)
+    assert record["metrics"]["unreachable_count"] == 2
+    assert "2 unreachable (no route to host (EHOSTUNREACH))" in record["error"]
