@@ -29,7 +29,10 @@ Profile = Annotated[
 Users = Annotated[int | None, typer.Option(help="Peak users (overrides the profile).")]
 SpawnRate = Annotated[float | None, typer.Option(help="Users started per second.")]
 Duration = Annotated[float | None, typer.Option(help="Run time in seconds.")]
-UserKind = Annotated[str, typer.Option("--user", help="web (mixed), heavy, burst or database.")]
+UserKind = Annotated[
+    str, typer.Option("--user", help="web (mixed), heavy, burst, database or endpoint (--path).")
+]
+PathOpt = Annotated[str, typer.Option("--path", help="The path the endpoint user requests.")]
 ShapeOpt = Annotated[str, typer.Option(help="constant, ramp, step or spike.")]
 Rate = Annotated[
     float | None, typer.Option(help="Open model: constant arrival rate, requests/s (CO-corrected).")
@@ -154,6 +157,7 @@ def run(
     shape: ShapeOpt = "constant",
     rate: Rate = None,
     wait: Wait = None,
+    path: PathOpt = "/",
     workers: Workers = 0,
     master: Annotated[
         bool, typer.Option("--master", help="Coordinate workers on other hosts.")
@@ -193,6 +197,7 @@ def run(
         rate,
         wait,
         workers,
+        path=path,
         role=role,
         master_host=master_host,
         master_port=master_port,
@@ -255,6 +260,7 @@ def compare(
     shape: ShapeOpt = "constant",
     rate: Rate = None,
     wait: Wait = None,
+    path: PathOpt = "/",
     workers: Workers = 0,
     rule: Annotated[
         list[str] | None, typer.Option(help="avg=1.1 p95=1.2 errors=2 throughput=0.9")
@@ -282,7 +288,9 @@ def compare(
     else:
         assert a is not None
         art_a = execute(
-            _plan(a, profile, users, spawn_rate, duration, user, shape, rate, wait, workers),
+            _plan(
+                a, profile, users, spawn_rate, duration, user, shape, rate, wait, workers, path=path
+            ),
             directory / "a",
             _target(a_pid, a_port, stats_url, a_stats_target),
             show,
@@ -292,7 +300,7 @@ def compare(
         rec_a = art_a.record
         curves[a_name] = [x for x in art_a.samples if x.get("source") == "target"]
     art_b = execute(
-        _plan(b, profile, users, spawn_rate, duration, user, shape, rate, wait, workers),
+        _plan(b, profile, users, spawn_rate, duration, user, shape, rate, wait, workers, path=path),
         directory / "b",
         _target(b_pid, b_port, stats_url, b_stats_target),
         show,

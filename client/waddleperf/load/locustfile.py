@@ -56,6 +56,7 @@ def _add_arguments(parser: LocustArgumentParser) -> None:
     parser.add_argument("--wp-duration", type=float, default=10.0)
     parser.add_argument("--wp-rate", type=float, default=0.0, help="open model: requests/s")
     parser.add_argument("--wp-wait", default="0.5,1.5", help="think time min,max in seconds")
+    parser.add_argument("--wp-path", default="/", help="EndpointUser: the one path it requests")
     parser.add_argument("--wp-out", default="", help="summary JSON written at exit")
     parser.add_argument("--wp-progress", default="", help="progress JSON rewritten each second")
 
@@ -273,6 +274,17 @@ class DatabaseUser(_TargetUser):
     @task(1)
     def warmup(self) -> None:
         self.hit("GET", "/api/warmup/", "/api/warmup/")
+
+
+class EndpointUser(_TargetUser):
+    """One path (``--wp-path``, GET) as fast as it answers: the benchmark user."""
+
+    wait_time = constant(0)
+
+    @task
+    def endpoint(self) -> None:
+        path = str(_option(self.environment, "wp_path", "/"))
+        self.hit("GET", path, path)
 
 
 #: In-flight requests one arrival-rate user may have before a late send is forced to wait.

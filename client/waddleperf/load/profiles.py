@@ -20,6 +20,7 @@ USER_CLASSES: dict[str, str] = {
     "heavy": "HeavyUser",
     "burst": "BurstUser",
     "database": "DatabaseUser",
+    "endpoint": "EndpointUser",
 }
 
 

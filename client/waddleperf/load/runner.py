@@ -37,6 +37,7 @@ class LoadPlan:
     shape: Shape = "constant"
     rate: float | None = None
     wait: tuple[float, float] | None = None
+    path: str = "/"
     workers: int = 0
     role: Role = "local"
     master_host: str = "127.0.0.1"
@@ -109,6 +110,8 @@ def _wp_args(plan: LoadPlan, files: RunFiles) -> list[str]:
     ]
     if plan.rate is not None:
         args += ["--wp-rate", str(plan.rate)]
+    if plan.user == "endpoint":
+        args += ["--wp-path", plan.path]
     if plan.wait is not None:
         args += ["--wp-wait", f"{plan.wait[0]},{plan.wait[1]}"]
     return args
