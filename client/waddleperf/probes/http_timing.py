@@ -34,9 +34,11 @@ class _StampingReader(io.RawIOBase):
         self.first_byte_ns: int | None = None
 
     def readable(self) -> bool:
+        """Always: this reader only reads."""
         return True
 
     def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` from the socket; the first non-empty read stamps first_byte_ns."""
         n = self.sock.recv_into(buffer)
         if n and self.first_byte_ns is None:
             self.first_byte_ns = time.perf_counter_ns()
