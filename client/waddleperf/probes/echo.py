@@ -78,8 +78,8 @@ def run_session(
             except OSError as exc:
                 outcome.receive_error = str(exc)
                 return
-            if reply is None:
-                continue
+            if reply is None or not 0 <= reply.seq < count:
+                continue  # nothing, or a number we never sent: not ours to count
             with lock:
                 outcome.replies.append(reply)
                 answered.add(reply.seq)

@@ -97,3 +97,13 @@ def test_ctrl_c_stops_the_receiver():
     with pytest.raises(KeyboardInterrupt):
         run_session(FakeTransport(), 100, 0.001, 5.0, progress=interrupt)
     assert threading.active_count() == before
+
+
+def test_replies_with_unsent_numbers_are_ignored():
+    class Liar(FakeTransport):
+        def send(self, seq: int) -> None:
+            super().send(seq)
+            self.q.put(Reply(seq + 1000, 0, 5))
+
+    out = run_session(Liar(), 3, 0.0, 0.5)
+    assert sorted(r.seq for r in out.replies) == [0, 1, 2]
