@@ -75,9 +75,10 @@ class _Input(Input):  # type: ignore[misc]
             return
         if not (self.position < (self.content_length or 0) or self.chunked_input):
             return
-        if self.socket is not None:
-            # "Expect: 100-continue" not yet answered: the client holds the body back, so
-            # waiting for it could hang; close rather than invite it.
+        remaining = (self.content_length or 0) - self.position
+        if remaining > bodies.DISCARD_BUDGET_BYTES or self.socket is not None:
+            # Too much left to be worth reading; or "Expect: 100-continue" not yet answered:
+            # the client holds the body back, so waiting for it could hang. Close instead.
             self.abandoned = True
             return
         self.send_100_continue_enabled = False  # type: ignore[misc]  # a slot of Input

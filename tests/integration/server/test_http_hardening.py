@@ -194,3 +194,37 @@ def test_broken_requests_get_json_errors(impatient: RunningServer, raw: bytes, s
         assert doc["status"] == status and doc["error"]
     finally:
         sock.close()
+
+
+def test_stalled_upload_gets_408_and_close(impatient: RunningServer) -> None:
+    sock = connect(impatient)
+    try:
+        sock.sendall(request_bytes("POST", "/echo", {"Content-Length": "1000"}) + b"x" * 10)
+        start = time.monotonic()
+        status, headers, body = ResponseReader(sock).read("POST")
+        assert status == 408 and headers["connection"].lower() == "close"
+        assert "stalled" in json.loads(body)["error"]
+        assert 0.8 < time.monotonic() - start < 4
+        assert closed_by_peer(sock, within=4)
+    finally:
+        sock.close()
+
+
+def test_unread_bodies_are_discarded_within_bounds(impatient: RunningServer) -> None:
+    """Endpoints that ignore the body (here a 405) still leave the connection usable."""
+    sock = connect(impatient)
+    reader = ResponseReader(sock)
+    try:
+        sock.sendall(request_bytes("POST", "/health", body=b"p" * 3_000_000))
+        status, headers, _ = reader.read("POST")
+        assert status == 405 and headers["content-type"] == "application/json"
+        sock.sendall(request_bytes("GET", "/health"))
+        assert reader.read()[0] == 200
+        # a declared body far past the discard budget is not waited for: reply, then close
+        huge = request_bytes("POST", "/health", {"Content-Length": str(1 << 40)})
+        sock.sendall(huge + b"p" * 1000)
+        status, _, _ = reader.read("POST")
+        assert status == 405
+        assert closed_by_peer(sock, within=3)
+    finally:
+        sock.close()
