@@ -1,0 +1,325 @@
+"""The AutoPerf agent: the composition root that wires policy, probes, load, events and sink.
+
+Like Locust's ``env.py`` it owns nothing clever itself: the policy decides (pure), the step
+runner measures, the load runner loads, the sink keeps, the event hooks tell the notifier and
+the display. One :meth:`Agent.run_cycle` is:
+
+1. tier 1 for every server, all probes in parallel;
+2. the policy looks at each server's tier-1 breaches → stay, escalate or return to tier 1;
+3. tier 2 (one probe at a time, servers one after another) for servers at tier ≥ 2, and the
+   policy looks at its breaches → maybe tier 3;
+4. tier 3 probes for servers at tier 3, then one load run per target (once per cycle);
+5. every record, event and profiling line goes to the cycle's sink, which is finished even
+   when the agent was stopped halfway.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from waddleperf.autoperf import policy
+from waddleperf.autoperf.config import AutoPerfConfig, LoadTarget
+from waddleperf.autoperf.events import Events, event_record
+from waddleperf.autoperf.loadrun import LoadOutcome, LoadSpec, run_load
+from waddleperf.autoperf.plan import Step, plan_tier
+from waddleperf.autoperf.sink import CycleSink, Sink, safe_name
+from waddleperf.autoperf.steps import ProbeRunner, StepRunner, call_probe
+from waddleperf.autoperf.summary import CycleSummary, ServerLine
+from waddleperf.probes.base import RunContext
+from waddleperf.results.model import (
+    Result,
+    Status,
+    default_agent,
+    format_time,
+    new_run_id,
+    utc_now,
+)
+
+log = logging.getLogger("waddleperf.autoperf")
+#: The cycle summary (with the agent's labels) rides in each cycle's output as this raw member.
+CYCLE_MEMBER = "autoperf-cycle.json"
+LoadRunner = Callable[[LoadSpec, Path, threading.Event, float], LoadOutcome]
+
+
+def observation(result: Result) -> policy.Observation:
+    """A record as the policy sees it."""
+    return policy.Observation(
+        server=str(result.info.get("server", result.target)),
+        step=str(result.info.get("step", result.kind)),
+        probe=result.kind.removeprefix("probe."),
+        metrics={k: v for k, v in result.metrics.items()},
+        failed=result.status is Status.FAILED,
+        error=result.error,
+    )
+
+
+def policy_config(cfg: AutoPerfConfig) -> policy.PolicyConfig:
+    """The policy's hysteresis settings from the configuration."""
+    h = cfg.hysteresis
+    return policy.PolicyConfig(
+        breaches=h.breaches,
+        critical_breaches=h.critical_breaches,
+        cooldown_s=h.cooldown_s,
+        max_cycles={2: cfg.tiers.tier2.max_cycles, 3: cfg.tiers.tier3.max_cycles},
+    )
+
+
+class Agent:
+    """Runs cycles against the configured servers; keeps each server's policy state."""
+
+    def __init__(
+        self,
+        cfg: AutoPerfConfig,
+        sink: Sink,
+        *,
+        stop: threading.Event | None = None,
+        events: Events | None = None,
+        probe: ProbeRunner = call_probe,
+        load: LoadRunner = run_load,
+        clock: Callable[[], float] = time.monotonic,
+        draw: Callable[[], float] = random.random,
+        work_dir: Path | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.sink = sink
+        self.stop = stop or threading.Event()
+        self.events = events or Events()
+        self.agent = cfg.agent.id or default_agent()
+        self.load = load
+        self.clock = clock
+        self.draw = draw
+        # Locust's files live outside the spool, which must hold nothing but bundles.
+        self.work_dir = (
+            work_dir or Path(tempfile.gettempdir()) / f"waddleperf-autoperf-{os.getpid()}"
+        )
+        self.policy = policy_config(cfg)
+        self.states = {s.label: policy.ServerState() for s in cfg.servers}
+        self.cycles = 0
+        self._probe = probe
+        self._t1 = policy.limits(policy.TIER1_RULES, cfg.tiers.tier1.thresholds.model_dump())
+        self._t2 = policy.limits(policy.TIER2_RULES, cfg.tiers.tier2.thresholds.model_dump())
+
+    # -- the clock ----------------------------------------------------------------------
+
+    def run_forever(
+        self,
+        on_summary: Callable[[CycleSummary], None],
+        max_cycles: int | None = None,
+        once: bool = False,
+        force_tier: int | None = None,
+    ) -> int:
+        """Cycles every ``interval_s`` (±jitter) until stopped; returns how many ran.
+
+        ``once`` and ``force_tier`` run a single cycle; ``max_cycles`` bounds the loop.
+        """
+        tiers = self.cfg.tiers
+        limit = 1 if once or force_tier is not None else max_cycles
+        ran = 0
+        while not self.stop.is_set() and (limit is None or ran < limit):
+            began = time.monotonic()
+            on_summary(self.run_cycle(once=once, force_tier=force_tier))
+            ran += 1
+            if limit is not None and ran >= limit:
+                break
+            elapsed = time.monotonic() - began
+            self.stop.wait(policy.next_delay(tiers.interval_s, tiers.jitter_pct, self.draw(),
+                                             elapsed))  # fmt: skip
+        return ran
+
+    # -- one cycle -----------------------------------------------------------------------
+
+    def run_cycle(self, once: bool = False, force_tier: int | None = None) -> CycleSummary:
+        """One cycle; ``once`` lets a single breach escalate (no history to wait for)."""
+        self.cycles += 1
+        run_id = new_run_id()
+        started = utc_now()
+        summary = CycleSummary(run_id, self.cycles, self.agent, format_time(started))
+        out = self.sink.begin_cycle(self.agent, run_id, started)
+        for srv in self.cfg.servers:
+            summary.servers[srv.label] = ServerLine(srv.label, self.states[srv.label].tier)
+        output: str | None = None
+        try:
+            cfg = self.policy.once() if once else self.policy
+            if force_tier is not None:
+                self._forced(out, summary, run_id, force_tier)
+            else:
+                self._tiers(out, summary, run_id, cfg)
+        finally:
+            try:
+                doc = {**summary.to_dict(), "labels": self.cfg.agent.labels}
+                out.add_raw(CYCLE_MEMBER, json.dumps(doc, indent=1, default=str).encode())
+                output = out.finish()
+            except Exception as exc:  # the sink logs its own detail; the agent carries on
+                log.error("cycle %s could not be written: %s", run_id, exc)
+            for line in summary.servers.values():
+                line.tier_after = self.states[line.server].tier
+            summary.finish(utc_now(), self.stop.is_set(), output)
+        return summary
+
+    def _keep(self, out: CycleSink, summary: CycleSummary, result: Result) -> None:
+        out.add_result(result)
+        summary.add_result(result)
+        self.events.result.fire(result)
+
+    def _runner(self, out: CycleSink, summary: CycleSummary, run_id: str) -> StepRunner:
+        def ctx_for(step: Step) -> RunContext:
+            return RunContext(agent=self.agent, tier=step.tier, run_id=run_id)
+
+        def on_result(result: Result) -> None:
+            self._keep(out, summary, result)
+            self.events.step.fire(
+                f"tier {result.tier} {result.info.get('server')}: {result.info.get('step')} "
+                f"{result.status.value}" + (f" — {result.error}" if result.error else "")
+            )
+
+        return StepRunner(self.stop, ctx_for, self._probe, on_result)
+
+    def _plan(self, tier: int, servers: Iterable[str], summary: CycleSummary) -> list[Step]:
+        specs = {
+            1: self.cfg.tiers.tier1.probes,
+            2: self.cfg.tiers.tier2.probes,
+            3: self.cfg.tiers.tier3.probes,
+        }[tier]
+        steps: list[Step] = []
+        for label in servers:
+            planned, skipped = plan_tier(self.cfg.server(label), tier, specs)
+            steps += planned
+            summary.skipped += [s.__dict__ for s in skipped]
+            summary.servers[label].tiers_run.append(tier)
+        return steps
+
+    def _decide(
+        self,
+        out: CycleSink,
+        summary: CycleSummary,
+        run_id: str,
+        decide: Callable[[policy.ServerState, str], policy.Decision],
+        servers: Iterable[str],
+    ) -> None:
+        for label in servers:
+            decision = decide(self.states[label], label)
+            self.states[label] = decision.state
+            if decision.note:
+                summary.servers[label].notes.append(decision.note)
+            for tr in decision.transitions:
+                self._transition(out, summary, run_id, tr)
+
+    def _transition(
+        self, out: CycleSink, summary: CycleSummary, run_id: str, tr: policy.Transition
+    ) -> None:
+        record = event_record(tr, self.agent, run_id, self.cfg.server(tr.server).host)
+        self._keep(out, summary, record)
+        self.events.transition.fire(record)
+        self.events.step.fire(f"{tr.server}: tier {tr.from_tier} → {tr.to_tier}: {tr.reason}")
+
+    def _tiers(
+        self, out: CycleSink, summary: CycleSummary, run_id: str, cfg: policy.PolicyConfig
+    ) -> None:
+        tiers = self.cfg.tiers
+        runner = self._runner(out, summary, run_id)
+        labels = [s.label for s in self.cfg.servers]
+        steps = self._plan(1, labels, summary)
+        results = runner.run(steps, parallel=True, timeout_s=tiers.tier1.step_timeout_s)
+        if self.stop.is_set():
+            return
+        now = self.clock()
+        by_server = _group(results)
+        self._decide(out, summary, run_id, lambda st, label: policy.after_tier1(
+            st, label, policy.find_breaches(by_server.get(label, []), self._t1), now, cfg
+        ), labels)  # fmt: skip
+        up = [label for label in labels if self.states[label].tier >= 2]
+        if not up:
+            return
+        steps = self._plan(2, up, summary)
+        results = runner.run(steps, parallel=False, timeout_s=tiers.tier2.step_timeout_s)
+        if self.stop.is_set():
+            return
+        now = self.clock()
+        by_server = _group(results)
+        self._decide(out, summary, run_id, lambda st, label: policy.after_tier2(
+            st, label, policy.find_breaches(by_server.get(label, []), self._t2), now, cfg
+        ), up)  # fmt: skip
+        top = [label for label in labels if self.states[label].tier == 3]
+        if top:
+            self._tier3(out, summary, run_id, top)
+
+    def _tier3(
+        self, out: CycleSink, summary: CycleSummary, run_id: str, servers: list[str]
+    ) -> None:
+        tier3 = self.cfg.tiers.tier3
+        runner = self._runner(out, summary, run_id)
+        runner.run(self._plan(3, servers, summary), parallel=False, timeout_s=tier3.step_timeout_s)
+        if tier3.load and not self.stop.is_set():
+            for target in self.cfg.targets:
+                if self.stop.is_set():
+                    break
+                self._load(out, summary, run_id, target)
+
+    def _forced(self, out: CycleSink, summary: CycleSummary, run_id: str, tier: int) -> None:
+        labels = [s.label for s in self.cfg.servers]
+        self._decide(out, summary, run_id, lambda st, label: policy.forced(st, label, tier),
+                     labels)  # fmt: skip
+        if tier == 3:
+            self._tier3(out, summary, run_id, labels)
+            return
+        timeout = (self.cfg.tiers.tier1 if tier == 1 else self.cfg.tiers.tier2).step_timeout_s
+        steps = self._plan(tier, labels, summary)
+        self._runner(out, summary, run_id).run(steps, parallel=tier == 1, timeout_s=timeout)
+
+    def _load(self, out: CycleSink, summary: CycleSummary, run_id: str, target: LoadTarget) -> None:
+        stats_url = None
+        if target.stats_server is not None:
+            stats_url = self.cfg.server(target.stats_server).base_url + "/stats"
+        spec = LoadSpec(
+            name=target.name,
+            url=target.url,
+            profile=target.profile,
+            users=target.users,
+            spawn_rate=target.spawn_rate,
+            duration_s=target.duration_s,
+            user=target.user,
+            stats_url=stats_url,
+            stats_name=target.stats_name or target.name,
+        )
+        self.events.step.fire(f"tier 3 load {target.name}: {target.url} ({target.profile})")
+        directory = self.work_dir / run_id / safe_name(f"load-{target.name}")
+        outcome = self.load(spec, directory, self.stop, self.cfg.tiers.tier3.step_timeout_s)
+        info = {**outcome.record.info, "server": target.stats_server, "step": f"load {target.name}"}
+        record = outcome.record.model_copy(
+            update={"agent": self.agent, "run_id": run_id, "tier": 3, "info": info}
+        )
+        self._keep(out, summary, record)
+        self.events.step.fire(f"tier 3 load {target.name}: {record.status.value}")
+        _keep_load_files(out, outcome, run_id, target.name)
+
+
+def _group(results: Sequence[Result]) -> dict[str, list[policy.Observation]]:
+    grouped: dict[str, list[policy.Observation]] = {}
+    for result in results:
+        obs = observation(result)
+        grouped.setdefault(obs.server, []).append(obs)
+    return grouped
+
+
+def _keep_load_files(out: CycleSink, outcome: LoadOutcome, run_id: str, name: str) -> None:
+    """Profiling as k6 lines and Locust's own summary as raw output; then drop the work dir."""
+    from waddleperf.profiling import ndjson
+
+    if outcome.samples:
+        out.add_profiling(ndjson.lines(outcome.samples, run_id, {"label": name}))
+    if outcome.directory is None:
+        return
+    for file in ("locust-summary.json", "autoperf-load.log"):
+        path = outcome.directory / file
+        if path.exists() and (file.endswith(".json") or outcome.record.status is Status.FAILED):
+            out.add_raw(safe_name(f"load-{name}-{file}"), path.read_bytes())
+    shutil.rmtree(outcome.directory, ignore_errors=True)

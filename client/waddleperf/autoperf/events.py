@@ -1,0 +1,83 @@
+"""Escalation events as result records, and a tiny event bus (cf. Locust's ``events``).
+
+An escalation or de-escalation is one record of kind ``autoperf.event`` whose ``info`` holds
+``from_tier``, ``to_tier``, ``reason``, ``metric``, ``value``, ``threshold`` and ``server``: the
+same store and the same analysis as every measurement.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from waddleperf.autoperf.policy import Transition
+from waddleperf.results.model import Result, Status, utc_now
+
+EVENT_KIND = "autoperf.event"
+log = logging.getLogger("waddleperf.autoperf")
+
+T = TypeVar("T")
+
+
+class EventHook(Generic[T]):
+    """Listeners called in order with one payload; a listener's exception is logged, not raised.
+
+    An extension (a notifier, the progress display) must never stop a measurement cycle.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._listeners: list[Callable[[T], None]] = []
+
+    def add_listener(self, listener: Callable[[T], None]) -> Callable[[T], None]:
+        """Register ``listener``; returned so it can be used as a decorator."""
+        self._listeners.append(listener)
+        return listener
+
+    def fire(self, payload: T) -> None:
+        """Call every listener with ``payload``."""
+        for listener in list(self._listeners):
+            try:
+                listener(payload)
+            except Exception:
+                log.exception("listener of %s failed", self.name)
+
+
+class Events:
+    """The agent's hooks: ``transition`` (an event record), ``result`` (any record), ``step``
+    (a progress line for people)."""
+
+    def __init__(self) -> None:
+        self.transition: EventHook[Result] = EventHook("transition")
+        self.result: EventHook[Result] = EventHook("result")
+        self.step: EventHook[str] = EventHook("step")
+
+
+def event_record(tr: Transition, agent: str, run_id: str, target: str) -> Result:
+    """The ``autoperf.event`` record of one transition (``target`` is the server's host)."""
+    now = utc_now()
+    cause = tr.cause
+    return Result(
+        kind=EVENT_KIND,
+        target=target,
+        started_at=now,
+        finished_at=now,
+        agent=agent,
+        tier=tr.to_tier,
+        run_id=run_id,
+        params={},
+        info={
+            "event": "escalation" if tr.escalation else "deescalation",
+            "server": tr.server,
+            "from_tier": tr.from_tier,
+            "to_tier": tr.to_tier,
+            "reason": tr.reason,
+            "metric": cause.metric if cause else None,
+            "step": cause.step if cause else None,
+            "value": cause.value if cause else None,
+            "threshold": cause.threshold if cause else None,
+            "critical": cause.critical if cause else None,
+        },
+        status=Status.OK,
+    )

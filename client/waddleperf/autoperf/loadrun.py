@@ -1,0 +1,139 @@
+"""Tier-3 load runs: ``waddleperf load``'s machinery (session.execute) in a process of its own.
+
+The parent writes a small JSON spec, starts ``python -m waddleperf.autoperf.loadrun SPEC`` in
+a new session, and polls it with the agent's stop flag. On stop it sends SIGTERM — the child
+turns that into SystemExit so the load engine's ``finally`` tears Locust down — and, after a
+short grace, SIGKILLs the child's whole process group, so no Locust outlives the agent's
+5-second stop budget. The child leaves ``result.json`` (a ``load.run`` record) and
+``samples.json`` (profiler samples of the agent, the generator and the target).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from waddleperf.results.model import Result, Status, utc_now
+
+#: Seconds the child gets after SIGTERM before its process group is killed.
+STOP_GRACE_S = 2.5
+SPEC_FILE = "autoperf-load.json"
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """One load run: target URL and size, where the target's processes are reported."""
+
+    name: str
+    url: str
+    profile: str = "light"
+    users: int | None = None
+    spawn_rate: float | None = None
+    duration_s: float | None = None
+    user: str = "web"
+    stats_url: str | None = None
+    stats_name: str = "target"
+
+
+@dataclass
+class LoadOutcome:
+    """The record, the profiler samples and the directory the run wrote."""
+
+    record: Result
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    directory: Path | None = None
+
+
+def _failed(spec: LoadSpec, error: str, started: Any) -> Result:
+    return Result(
+        kind="load.run",
+        target=spec.url,
+        started_at=started,
+        finished_at=max(utc_now(), started),
+        tier=3,
+        params={"profile": spec.profile, "target": spec.name},
+        status=Status.FAILED,
+        error=error,
+    )
+
+
+def run_load(
+    spec: LoadSpec, directory: Path, stop: threading.Event, timeout_s: float
+) -> LoadOutcome:
+    """Run ``spec`` in a child process; a failed record if it is stopped, times out or dies."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / SPEC_FILE).write_text(json.dumps(asdict(spec)))
+    started = utc_now()
+    with (directory / "autoperf-load.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "waddleperf.autoperf.loadrun", str(directory)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout_s
+    while proc.poll() is None:
+        if stop.wait(0.2) or time.monotonic() > deadline:
+            _terminate(proc)
+            why = (
+                "cancelled: the agent was told to stop"
+                if stop.is_set()
+                else (f"did not finish within tier 3's step_timeout_s ({timeout_s:g} s)")
+            )
+            return LoadOutcome(_failed(spec, why, started), directory=directory)
+    try:
+        record = Result.from_json((directory / "result.json").read_text())
+        samples = json.loads((directory / "samples.json").read_text())
+    except (OSError, ValueError) as exc:
+        tail = (directory / "autoperf-load.log").read_text(errors="replace")[-600:].strip()
+        error = f"the load run left no result ({exc}); exit {proc.returncode}: {tail}"
+        return LoadOutcome(_failed(spec, error, started), directory=directory)
+    return LoadOutcome(record, samples if isinstance(samples, list) else [], directory)
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        pass
+    # the child leads its own session: its group holds every Locust process it started
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=5)
+
+
+def _child(directory: Path) -> int:
+    from waddleperf.load.profiles import resolve_profile
+    from waddleperf.load.runner import LoadPlan
+    from waddleperf.load.session import TargetSpec, execute
+
+    def on_term(_sig: int, _frame: FrameType | None) -> None:
+        raise SystemExit(143)
+
+    signal.signal(signal.SIGTERM, on_term)
+    spec = LoadSpec(**json.loads((directory / SPEC_FILE).read_text()))
+    plan = LoadPlan(
+        host=spec.url,
+        profile=resolve_profile(spec.profile, spec.users, spec.spawn_rate, spec.duration_s),
+        user=spec.user,
+    )
+    target = TargetSpec(stats_url=spec.stats_url, stats_name=spec.stats_name)
+    art = execute(plan, directory, target, plots=False, label=spec.name)
+    (directory / "samples.json").write_text(json.dumps(art.samples, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(Path(sys.argv[1])))

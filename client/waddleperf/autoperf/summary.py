@@ -1,0 +1,160 @@
+"""What one cycle did, for people (a rich table) and programs (JSON).
+
+For every server: the tiers it ran and why (the escalation reasons), each step's status and
+headline figures; then the load runs and the tier transitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from waddleperf.output import format_value
+from waddleperf.results.model import Result, format_time
+
+#: The few figures shown per probe (the record keeps them all).
+HEADLINE: dict[str, tuple[str, ...]] = {
+    "icmp": ("rtt_avg_ms", "jitter_ms", "loss_pct"),
+    "udp": ("rtt_avg_ms", "jitter_ms", "loss_pct"),
+    "tcp": ("connect_avg_ms", "failure_pct"),
+    "http": ("total_avg_ms", "ttfb_avg_ms"),
+    "dns": ("query_avg_ms",),
+    "iperf": ("received_throughput_mbps", "sent_throughput_mbps", "retransmits_count"),
+    "speedtest": ("download_throughput_mbps", "upload_throughput_mbps"),
+    "rpm": ("rpm_count",),
+    "load": ("requests_per_s", "latency_p95_ms", "error_rate_pct", "target_cpu_avg_pct"),
+}
+STATUS_STYLE = {"ok": "green", "degraded": "yellow", "failed": "red"}
+
+
+def headline(result: Result) -> str:
+    """``name=value`` for the figures worth a glance, comma separated."""
+    kind = result.kind.rsplit(".", 1)[-1] if result.kind != "load.run" else "load"
+    wanted = [n for n in HEADLINE.get(kind, ()) if n in result.metrics]
+    names = wanted or [n for n, v in result.metrics.items() if v is not None][:2]
+    return ", ".join(f"{n}={format_value(result.metrics[n])}" for n in names)
+
+
+@dataclass
+class StepLine:
+    """One step's outcome in the summary."""
+
+    server: str
+    tier: int
+    step: str
+    status: str
+    figures: str
+    error: str | None = None
+
+
+@dataclass
+class ServerLine:
+    """A server's path through the cycle."""
+
+    server: str
+    tier_before: int
+    tier_after: int = 1
+    tiers_run: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CycleSummary:
+    """Everything a cycle did; ``to_dict`` is what ``--json`` prints."""
+
+    run_id: str
+    cycle: int
+    agent: str
+    started_at: str
+    finished_at: str | None = None
+    stopped: bool = False
+    output: str | None = None
+    servers: dict[str, ServerLine] = field(default_factory=dict)
+    steps: list[StepLine] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    load: list[StepLine] = field(default_factory=list)
+
+    def add_result(self, result: Result) -> None:
+        """File a record under steps, load runs or events."""
+        if result.kind == "autoperf.event":
+            self.events.append(dict(result.info))
+            return
+        line = StepLine(
+            server=str(result.info.get("server", result.target)),
+            tier=result.tier or 0,
+            step=str(result.info.get("step", result.kind)),
+            status=result.status.value,
+            figures=headline(result),
+            error=result.error,
+        )
+        (self.load if result.kind == "load.run" else self.steps).append(line)
+
+    def finish(self, finished_at: Any, stopped: bool, output: str | None) -> None:
+        """Close the summary with the end time, whether it was cut short, where it went."""
+        self.finished_at = format_time(finished_at)
+        self.stopped = stopped
+        self.output = output
+
+    @property
+    def max_tier(self) -> int:
+        """The highest tier any server ran in this cycle."""
+        return max((t for s in self.servers.values() for t in s.tiers_run), default=0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        data = asdict(self)
+        data["servers"] = list(data["servers"].values())
+        data["max_tier"] = self.max_tier
+        return data
+
+
+def render(summary: CycleSummary) -> Group:
+    """The cycle as tables: steps by server and tier with the reasons, then transitions."""
+    title = (
+        f"AutoPerf cycle {summary.cycle} · agent {summary.agent} · run {summary.run_id[:12]}"
+        + (" · STOPPED" if summary.stopped else "")
+    )
+    table = Table(title=title, title_justify="left")
+    for col in ("server", "tier", "step", "status", "figures / error"):
+        table.add_column(col, overflow="fold")
+    for srv in summary.servers.values():
+        why = "; ".join(srv.notes) or "—"
+        table.add_row(
+            Text(srv.server, style="bold"),
+            f"{srv.tier_before}→{srv.tier_after}",
+            Text("why", style="dim"),
+            "",
+            Text(why, style="italic"),
+        )
+        for line in (s for s in summary.steps if s.server == srv.server):
+            _row(table, "", line)
+    for line in summary.load:
+        _row(table, "load", line)
+    for skip in summary.skipped:
+        table.add_row("", str(skip["tier"]), skip["name"], Text("skipped", style="dim"),
+                      skip["reason"])  # fmt: skip
+    parts: list[Any] = [table]
+    if summary.events:
+        events = Table(title="Tier transitions", title_justify="left")
+        for col in ("server", "from → to", "reason"):
+            events.add_column(col, overflow="fold")
+        for ev in summary.events:
+            events.add_row(str(ev["server"]), f"{ev['from_tier']} → {ev['to_tier']}",
+                           str(ev["reason"]))  # fmt: skip
+        parts.append(events)
+    if summary.output:
+        parts.append(Text(f"results: {summary.output}", style="dim"))
+    return Group(*parts)
+
+
+def _row(table: Table, server: str, line: StepLine) -> None:
+    style = STATUS_STYLE.get(line.status, "")
+    detail = line.figures if line.status == "ok" or not line.error else line.error
+    if line.status == "degraded" and line.figures:
+        detail = f"{line.figures} — {line.error}"
+    table.add_row(server, str(line.tier), line.step, Text(line.status, style=style), detail)
