@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from waddleperf import __version__, load_cli, probe_cli
+from waddleperf import __version__, autoperf_cli, load_cli, probe_cli
 
 app = typer.Typer(
     name="waddleperf",
@@ -76,6 +76,7 @@ def server(
 
 app.command("probe")(probe_cli.probe)
 app.add_typer(load_cli.app, name="load")
+app.command("autoperf")(autoperf_cli.autoperf)
 
 
 @app.command()
