@@ -105,6 +105,7 @@ class IperfSupervisor:
         self._greenlets = []
         self._terminate(min(TERM_WAIT_S, timeout / 2))
         self._state = "stopped"
+        self._log.info("iperf3 stopped last_exit=%s restarts=%d", self.last_exit, self.restarts)
 
     def status(self) -> dict[str, Any]:
         """State (running/restarting/failed/stopped), child pid, restarts and last exit code."""
