@@ -15,12 +15,6 @@ def ping(lab, target: str, count: int = 200, interval: str = "0.01"):
     return parse_ping(out.stdout)
 
 
-def base_rtt(lab, target: str) -> float:
-    summary = ping(lab, target, count=50)
-    assert summary.rtt_avg_ms is not None
-    return summary.rtt_avg_ms
-
-
 @pytest.mark.parametrize("family", ["ipv4", "ipv6"])
 def test_ping_rtt_equals_injected_delay(lab, family):
     target = lab.server_ip if family == "ipv4" else lab.server_ip6

@@ -87,7 +87,7 @@ class Node:
 def link_addr(link: int, side: int, v6: bool = False) -> str:
     """Address of the ``side`` (1 = client end, 2 = server end) of lab link ``link``."""
     if v6:
-        return f"fd00:250:0:{link:x}::{side}"
+        return str(ipaddress.ip_address(f"fd00:250:0:{link:x}::{side}"))  # canonical form
     return f"10.250.{link}.{side}"
 
 

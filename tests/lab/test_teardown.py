@@ -1,0 +1,80 @@
+"""Teardown: nothing of a lab outlives it — not after an exception, a signal, or a kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.lab.netlab import Lab, cleanup_stale
+from tests.lab.netlab.ns import REPO_ROOT
+
+pytestmark = pytest.mark.lab
+
+
+def netns_names() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
+    return {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
+
+
+def test_exception_inside_lab_leaves_nothing():
+    lab = Lab(routers=2)
+    with pytest.raises(ZeroDivisionError), lab:
+        lab.set_link(0, "both", delay_ms=5)
+        lab.client.ns.popen(["sleep", "60"])
+        pids = [lab.delayers[1].proc.pid]
+        assert {n.name for n in lab.nodes} <= netns_names()
+        _ = 1 / 0
+    assert not {n for n in netns_names() if n.startswith(lab.tag)}
+    assert not lab.workdir.exists()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    lab.close()  # idempotent
+
+
+def test_concurrent_labs_do_not_collide():
+    with Lab(routers=1) as a, Lab(routers=1) as b:
+        assert a.tag != b.tag
+        a.set_link(0, "up", delay_ms=10)
+        out_a = a.client.ns.run(["ping", "-n", "-c", "2", "-i", "0.1", a.server_ip]).stdout
+        out_b = b.client.ns.run(["ping", "-n", "-c", "2", "-i", "0.1", b.server_ip]).stdout
+        assert "time=10." in out_a and "time=0." in out_b
+    assert not {n for n in netns_names() if n.startswith((a.tag, b.tag))}
+
+
+SCRIPT = """
+import sys, time
+from tests.lab.netlab import Lab, install_signal_handlers
+install_signal_handlers()
+lab = Lab(routers=1).build()
+lab.set_link(0, "both", delay_ms=1)
+print(lab.tag, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_signals_leave_nothing(sig):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    tag = proc.stdout.readline().strip()
+    assert tag.startswith("wpl-")
+    assert any(n.startswith(tag) for n in netns_names())
+    proc.send_signal(sig)
+    proc.wait(20)
+    if sig == signal.SIGKILL:
+        # Nothing in the dead process could clean up; its delayer died with it (PDEATHSIG) and
+        # the next lab (or cleanup_stale) removes its namespaces.
+        time.sleep(0.2)
+        removed = cleanup_stale()
+        assert any(name.startswith(tag) for name in removed)
+    assert not any(n.startswith(tag) for n in netns_names())
+    leftover = subprocess.run(["pgrep", "-f", "delayer.py.*" + tag], capture_output=True)
+    assert leftover.returncode == 1
