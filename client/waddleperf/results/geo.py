@@ -61,6 +61,7 @@ def scope_of(address: IPAddress | None) -> str:
         (address.is_multicast, "multicast"),
         (address.is_unspecified, "unspecified"),
         (any(address in net for net in _DOCUMENTATION), "documentation"),
+        (address.is_reserved, "reserved"),  # 240/4 counts as "private" to ipaddress
         (address.is_private, "private"),
         (address.is_global, "public"),
     )

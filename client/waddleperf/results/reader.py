@@ -250,4 +250,4 @@ def read_manifest(path: Path) -> Manifest:
     except BundleError:
         raise
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise BundleError(path, f"archive is truncated or corrupt: {exc}", MANIFEST) from None
+        raise BundleError(path, f"archive is truncated or corrupt: {exc}") from None

@@ -1,0 +1,169 @@
+"""Uploader against an in-memory store: order, back-off, persistence, quarantine, idempotence."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.unit.results.factory import T0, write_bundle
+from waddleperf.results.atomic import sha256_file
+from waddleperf.results.spool import Spool
+from waddleperf.results.stores import PutConfirmation, Store, StoreError
+from waddleperf.results.uploader import RetryPolicy, Uploader
+
+
+class MemoryStore:
+    """A Store kept in a dict; fails the next ``failures`` calls to put."""
+
+    name = "memory"
+
+    def __init__(self, failures: int = 0, confirm_wrong: bool = False) -> None:
+        self.objects: dict[str, tuple[str, bytes, dict[str, str], dict[str, str]]] = {}
+        self.failures = failures
+        self.confirm_wrong = confirm_wrong
+        self.puts: list[str] = []
+
+    def put(
+        self,
+        bundle_path: Path,
+        key: str,
+        sha256: str,
+        tags: Mapping[str, str],
+        metadata: Mapping[str, str],
+    ) -> PutConfirmation:
+        self.puts.append(key)
+        if self.failures:
+            self.failures -= 1
+            raise StoreError("endpoint unreachable")
+        if self.head(key) == sha256:
+            return PutConfirmation(key, sha256, "mem", skipped=True)
+        self.objects[key] = (sha256, bundle_path.read_bytes(), dict(tags), dict(metadata))
+        return PutConfirmation(key, "0" * 64 if self.confirm_wrong else sha256, "mem")
+
+    def head(self, key: str) -> str | None:
+        return self.objects[key][0] if key in self.objects else None
+
+    def list(self, prefix: str = "") -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+POLICY = RetryPolicy(base_s=10, cap_s=60, jitter=0.5, max_failures_per_pass=2)
+
+
+@pytest.fixture
+def spool(tmp_path: Path):
+    with Spool(tmp_path / "spool", min_free_bytes=0) as sp:
+        yield sp
+
+
+def _fill(spool: Spool, n: int) -> list[Path]:
+    paths = [
+        write_bundle(spool, run_id=f"r{i}", started_at=T0 + timedelta(minutes=i)).path
+        for i in range(n)
+    ]
+    return [p for p in paths if p is not None]
+
+
+def test_memory_store_has_the_store_shape() -> None:
+    assert isinstance(MemoryStore(), Store)
+
+
+def test_drains_oldest_first_with_key_tags_and_metadata(spool: Spool) -> None:
+    paths = _fill(spool, 3)
+    shas = [sha256_file(p) for p in paths]
+    store = MemoryStore()
+    report = Uploader(spool, store, POLICY).drain_once()
+    assert report.drained and report.uploaded == [p.name for p in paths]
+    assert store.puts == [f"v1/date=2026-11-21/agent=agent-1/r{i}.tar.gz" for i in range(3)]
+    sha, _, tags, meta = store.objects[store.puts[0]]
+    assert sha == shas[0] and meta == {
+        "sha256": sha,
+        "run-id": "r0",
+        "bundle-format": "1",
+        "agent": "agent-1",
+    }
+    assert tags == {
+        "country": "unknown",
+        "asn": "unknown",
+        "tier": "2",
+        "agent": "agent-1",
+        "status": "degraded",
+    }
+
+
+def test_backoff_grows_is_capped_and_jittered() -> None:
+    rng = random.Random(1)
+    delays = [POLICY.delay(n, rng) for n in range(1, 8)]
+    for n, d in enumerate(delays, start=1):
+        full = min(60, 10 * 2 ** (n - 1))
+        assert full / 2 <= d <= full
+    assert RetryPolicy().delay(10_000, rng) <= RetryPolicy().cap_s
+
+
+def test_failures_back_off_and_bound_each_pass(spool: Spool) -> None:
+    paths = _fill(spool, 4)
+    clock, store = Clock(), MemoryStore(failures=3)
+    up = Uploader(spool, store, POLICY, clock=clock, rng=random.Random(0))
+    first = up.drain_once()
+    # Two failures end the pass: the endpoint is down, no point trying every bundle.
+    assert first.failed == [paths[0].name, paths[1].name] and len(first.deferred) == 2
+    assert first.next_due is not None and clock.now + 5 <= first.next_due <= clock.now + 10
+    assert store.puts == [store.puts[0], store.puts[1]]
+    second = up.drain_once()  # nothing is due yet except the untried ones
+    assert second.failed == [paths[2].name] and second.uploaded == [paths[3].name]
+    clock.now += 11
+    third = up.drain_once()
+    assert third.uploaded == [p.name for p in paths[:3]] and third.drained
+
+
+def test_backoff_survives_a_restart(spool: Spool, tmp_path: Path) -> None:
+    [path] = _fill(spool, 1)
+    clock = Clock()
+    Uploader(spool, MemoryStore(failures=5), POLICY, clock=clock).drain_once()
+    spool.close()
+    with Spool(tmp_path / "spool", min_free_bytes=0) as reopened:
+        store = MemoryStore(failures=1)
+        up = Uploader(reopened, store, POLICY, clock=clock)
+        assert up.drain_once().deferred == [path.name] and store.puts == []
+        clock.now += 10
+        assert up.drain_once().failed == [path.name]
+        assert reopened.entry(path).attempts == 2  # the second delay is longer
+        assert reopened.entry(path).next_try >= clock.now + 10
+
+
+def test_already_stored_bundle_is_only_removed(spool: Spool) -> None:
+    [path] = _fill(spool, 1)
+    store = MemoryStore()
+    data = path.read_bytes()
+    Uploader(spool, store, POLICY).drain_once()
+    # A crash between the store's confirmation and the spool removal: the bundle is back.
+    path.write_bytes(data)
+    report = Uploader(spool, store, POLICY).drain_once()
+    assert report.already_stored == [path.name] and report.drained and len(store.objects) == 1
+
+
+def test_invalid_bundle_is_quarantined_not_lost(spool: Spool) -> None:
+    good, bad = _fill(spool, 2)
+    bad.write_bytes(bad.read_bytes()[:100])
+    report = Uploader(spool, MemoryStore(), POLICY).drain_once()
+    assert report.quarantined == [bad.name] and report.uploaded == [good.name]
+    assert [p.name for p in spool.quarantined()] == [bad.name]
+
+
+def test_wrong_confirmation_keeps_the_bundle(spool: Spool) -> None:
+    [path] = _fill(spool, 1)
+    report = Uploader(spool, MemoryStore(confirm_wrong=True), POLICY).drain_once()
+    assert report.failed == [path.name] and spool.bundles() == [path]
+    assert "different checksum" in spool.entry(path).last_error
