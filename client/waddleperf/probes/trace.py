@@ -1,0 +1,227 @@
+"""Traceroute in the manner of mtr: several rounds, per-hop loss and RTT, constant flow id.
+
+Each round sends one probe per TTL (1 … the destination's TTL once known, else max_hops) at
+once, then collects replies for up to ``timeout_s``; rounds are ``interval_s`` apart. Probes
+are built by trace_wire (Paris-style constant flow identifier) and sent on an IPv4 raw socket
+(IP_HDRINCL, so our TTL, id and checksums go out untouched); replies are read from raw ICMP
+(and for TCP mode raw TCP) sockets with kernel receive timestamps, matched by what they quote.
+Raw sockets need root or CAP_NET_RAW. IPv6 is not implemented yet (clear error).
+
+Reverse names (off by default) are looked up in daemon threads with one overall deadline, so
+a resolver that never answers (a lab has no PTR records) costs at most ``name_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import secrets
+import select
+import socket
+import struct
+import threading
+import time
+from dataclasses import replace
+from typing import Literal
+
+from pydantic import Field
+
+from waddleperf.probes.base import Family, HostTarget, Probe, ProbeOptions, Recording, RunContext
+from waddleperf.probes.netio import ResolveError, enable_rx_timestamps, recv_stamped, resolve
+from waddleperf.probes.targets import parse_host
+from waddleperf.probes.trace_wire import Flow, build_probe, parse_reply
+from waddleperf.probes.trace_stats import Hop, Observation, destination_ttl, hop_rows, trace_metrics
+from waddleperf.results.model import Result, Status
+
+DEFAULT_PORTS = {"udp": 33434, "tcp": 80, "icmp": 0}
+
+
+class TraceOptions(ProbeOptions):
+    """Options of the trace probe."""
+
+    target: HostTarget
+    mode: Literal["icmp", "udp", "tcp"] = "icmp"
+    rounds: int = Field(default=5, ge=1, le=100, description="Probes per hop.")
+    max_hops: int = Field(default=30, ge=1, le=64)
+    port: int | None = Field(default=None, ge=1, le=65_535, description="udp 33434, tcp 80.")
+    timeout_s: float = Field(default=2.0, gt=0, le=30, description="Wait for replies, per round.")
+    interval_s: float = Field(default=0.5, ge=0, le=60, description="Pause between rounds.")
+    resolve_names: bool = Field(default=False, description="Reverse DNS names of the hops.")
+    name_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    family: Family = "any"
+
+
+_SO_ATTACH_FILTER = 26
+_FILTER_INSN = struct.Struct("=HBBI")
+RCVBUF_BYTES = 1 << 21
+
+
+def tcp_reply_filter(sport: int, dport: int) -> bytes:
+    """Classic BPF that keeps only TCP segments from port ``dport`` to port ``sport``.
+
+    A raw TCP socket gets a copy of every TCP segment the host receives; on a busy host (a
+    loopback throughput test next door) that floods the buffer and replies get dropped.
+    """
+    insns = [
+        (0xB1, 0, 0, 0),  # ldx 4*([0]&0xf): IP header length
+        (0x48, 0, 0, 0),  # ldh [x+0]: source port
+        (0x15, 0, 3, dport),  # jeq dport, else drop
+        (0x48, 0, 0, 2),  # ldh [x+2]: destination port
+        (0x15, 0, 1, sport),  # jeq sport, else drop
+        (0x06, 0, 0, 0xFFFF),  # accept
+        (0x06, 0, 0, 0),  # drop
+    ]
+    return b"".join(_FILTER_INSN.pack(*insn) for insn in insns)
+
+
+def attach_filter(sock: socket.socket, program: bytes) -> None:
+    """Attach a classic BPF ``program`` (packed sock_filter array) to ``sock``."""
+    buf = ctypes.create_string_buffer(program)
+    fprog = struct.pack("HL", len(program) // _FILTER_INSN.size, ctypes.addressof(buf))
+    sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
+
+
+def source_address(dst: str) -> str:
+    """The local address the kernel would use toward ``dst`` (a UDP connect sends nothing)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect((dst, 9))
+        return str(sock.getsockname()[0])
+
+
+def reverse_names(addresses: list[str], timeout_s: float) -> dict[str, str]:
+    """PTR names of ``addresses`` found within ``timeout_s`` seconds overall (others absent)."""
+    found: dict[str, str] = {}
+
+    def look(addr: str) -> None:
+        try:
+            found[addr] = socket.gethostbyaddr(addr)[0]
+        except OSError:
+            pass
+
+    threads = [threading.Thread(target=look, args=(a,), daemon=True) for a in set(addresses)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout_s
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return dict(found)
+
+
+class _Tracer:
+    """Raw sockets of one run; closes them on exit."""
+
+    def __init__(self, flow: Flow, mode: str) -> None:
+        self.flow = flow
+        self.send_sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        self.recv = [socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)]
+        if mode == "tcp":
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+            attach_filter(tcp, tcp_reply_filter(flow.sport, flow.dport))
+            self.recv.append(tcp)
+        for sock in self.recv:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF_BYTES)
+            enable_rx_timestamps(sock)
+
+    def close(self) -> None:
+        for sock in [self.send_sock, *self.recv]:
+            sock.close()
+
+    def round(
+        self, index: int, limit: int, max_hops: int, timeout_s: float, dst: str
+    ) -> list[Observation]:
+        """Send TTL 1 … ``limit`` once and collect replies; one Observation per probe."""
+        sent: dict[int, tuple[int, int]] = {}  # probe id → (ttl, tx ns)
+        for ttl in range(1, limit + 1):
+            probe_id = index * max_hops + ttl - 1
+            packet = build_probe(self.flow, ttl, probe_id)
+            sent[probe_id] = (ttl, time.time_ns())
+            self.send_sock.sendto(packet, (dst, 0))
+        replies: dict[int, Observation] = {}
+        deadline = time.monotonic() + timeout_s
+        final_ttl = limit + 1
+        while (left := deadline - time.monotonic()) > 0:
+            pending = [p for p, (ttl, _) in sent.items() if p not in replies and ttl < final_ttl]
+            if not pending:
+                break
+            readable, _, _ = select.select(self.recv, [], [], left)
+            for sock in readable:
+                data, _addr, rx_ns = recv_stamped(sock, 65_535)
+                reply = parse_reply(self.flow, data)
+                if reply is None or reply.probe_id not in sent or reply.probe_id in replies:
+                    continue
+                ttl, tx_ns = sent[reply.probe_id]
+                replies[reply.probe_id] = Observation(
+                    index, ttl, reply.address, (rx_ns - tx_ns) / 1e6, reply.final
+                )
+                if reply.final:
+                    final_ttl = min(final_ttl, ttl)
+        return [replies.get(p, Observation(index, ttl)) for p, (ttl, _) in sent.items()]
+
+
+def _status(rows: list[Hop], reached: bool, max_hops: int) -> tuple[Status, str | None]:
+    if not rows:
+        return Status.FAILED, "No hop answered any probe (filtered, or the host is down)."
+    if not reached:
+        return Status.DEGRADED, f"The destination did not answer within {max_hops} hops."
+    if rows[-1].loss_pct > 0:
+        return Status.DEGRADED, f"{rows[-1].loss_pct:g} % of probes to the destination were lost."
+    return Status.OK, None
+
+
+class TraceProbe(Probe[TraceOptions]):
+    """The path hop by hop: address, loss and RTT per hop over several rounds (mtr style)."""
+
+    name = "trace"
+    options_model = TraceOptions
+    summary = "Traceroute (mtr style, Paris flow id): per-hop address, loss %, RTT; ICMP/UDP/TCP"
+
+    def run(self, options: TraceOptions, context: RunContext | None = None) -> Result:
+        """Trace ``rounds`` times; RTTs in ms from send to kernel arrival of the reply."""
+        rec = Recording(self.kind, options, context)
+        if options.family == "ipv6":
+            return rec.failed("The trace probe does not support IPv6 yet.")
+        try:
+            addr = resolve(parse_host(options.target), 0, socket.SOCK_DGRAM, "ipv4")
+        except ResolveError as exc:
+            return rec.failed(f"{str(exc)[:1].upper()}{str(exc)[1:]} (trace is IPv4 only).")
+        dst = addr.address
+        port = options.port or DEFAULT_PORTS[options.mode]
+        flow = Flow(
+            mode=options.mode, src=source_address(dst), dst=dst,
+            sport=33_000 + secrets.randbelow(28_000), dport=port,
+            ident=secrets.randbits(16), tcp_seq_base=secrets.randbits(32),
+        )  # fmt: skip
+        try:
+            tracer = _Tracer(flow, options.mode)
+        except PermissionError:
+            return rec.failed("Trace needs raw sockets: run as root or grant CAP_NET_RAW.")
+        observations: list[Observation] = []
+        try:
+            for index in range(options.rounds):
+                if index:
+                    time.sleep(options.interval_s)
+                dest = destination_ttl(observations)
+                limit = dest if dest is not None else options.max_hops
+                observations += tracer.round(
+                    index, limit, options.max_hops, options.timeout_s, dst
+                )
+                rec.progress(index + 1, options.rounds)
+        finally:
+            tracer.close()
+        dest = destination_ttl(observations)
+        rows = hop_rows(observations, options.max_hops)
+        if options.resolve_names:
+            names = reverse_names([r.address for r in rows if r.address], options.name_timeout_s)
+            rows = [replace(r, name=names.get(r.address or "")) for r in rows]
+        status, error = _status(rows, dest is not None, options.max_hops)
+        metrics = trace_metrics(rows, dest is not None)
+        if error is None and any(v is None for v in metrics.values()):
+            error = "Some figures are null: the destination gave no round-trip time."
+        info = {"address": dst, "source": flow.src, "mode": options.mode,
+                "flow_sport": flow.sport, "flow_dport": flow.dport}  # fmt: skip
+        return rec.finish(
+            status=status,
+            metrics=metrics,
+            error=error,
+            samples=[r.sample() for r in rows],
+            info=info,
+        )

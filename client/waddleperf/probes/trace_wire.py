@@ -1,0 +1,168 @@
+"""Traceroute probes with a constant flow identifier (Paris traceroute), built and dissected with
+scapy. Pure: no sockets here — bytes out, replies in.
+
+Per-flow load balancers hash the fields a flow is known by; if a probe changed them between
+TTLs, each TTL could take another path and the trace would join hops that are not one path.
+So every probe of a run keeps those fields and carries its identity elsewhere:
+
+- UDP: addresses, ports and protocol fixed; the probe id is the UDP *checksum*, reached by
+  choosing two payload bytes (checksum compensation). Routers quote the first 8 bytes of the
+  UDP header in time-exceeded, so the id comes back; the checksum is not hashed.
+- ICMP echo: type, code, identifier and *checksum* fixed (the 4 bytes balancers read where
+  ports would be); the sequence number carries the id and two payload bytes compensate it.
+- TCP SYN: addresses and ports fixed; the id rides in the sequence number (a SYN-ACK or RST
+  acknowledges it + 1, a time-exceeded quotes it).
+
+Replies are told apart by what they quote or echo, never by arrival order.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Literal
+
+from scapy.compat import raw
+from scapy.layers.inet import ICMP, IP, TCP, UDP, ICMPerror, IPerror, TCPerror, UDPerror
+from scapy.packet import Raw
+
+Mode = Literal["icmp", "udp", "tcp"]
+PAYLOAD_BYTES = 24  # after the 2 compensation bytes; mtr's default packet is 64 bytes in all
+ICMP_CHECKSUM = 0x5AD0  # the constant ICMP checksum of a run (any non-zero value works)
+FILL = bytes(range(0x40, 0x40 + PAYLOAD_BYTES))
+
+
+def ones_sum(data: bytes) -> int:
+    """One's complement sum of 16-bit big-endian words (odd length padded with a zero)."""
+    if len(data) % 2:
+        data += b"\x00"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def compensation_word(covered_sum: int, wanted_checksum: int) -> int:
+    """The 16-bit word that, added to data whose one's complement sum is ``covered_sum`` (with
+    the checksum field zero), makes the Internet checksum come out as ``wanted_checksum``.
+
+    checksum = ~(covered + word) ⇒ word = ~checksum − covered, in one's complement arithmetic.
+    """
+    target = ~wanted_checksum & 0xFFFF
+    word = target + (~covered_sum & 0xFFFF)
+    while word >> 16:
+        word = (word & 0xFFFF) + (word >> 16)
+    return word
+
+
+def _pseudo_header_v4(src: str, dst: str, proto: int, length: int) -> bytes:
+    return (
+        bytes(map(int, src.split(".")))
+        + bytes(map(int, dst.split(".")))
+        + struct.pack("!BBH", 0, proto, length)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """What stays constant for a run: addresses, mode, ports (UDP/TCP), ICMP identifier."""
+
+    mode: Mode
+    src: str
+    dst: str
+    sport: int
+    dport: int
+    ident: int
+    tcp_seq_base: int = 0
+
+
+def udp_checksum_for(probe_id: int) -> int:
+    """The UDP checksum that names probe ``probe_id`` (never 0, which means "no checksum")."""
+    return (probe_id % 0xFFFE) + 1
+
+
+def build_probe(flow: Flow, ttl: int, probe_id: int) -> bytes:
+    """One IPv4 probe with TTL ``ttl`` identified by ``probe_id`` (0..65533), flow fields fixed."""
+    ip = IP(src=flow.src, dst=flow.dst, ttl=ttl, id=probe_id & 0xFFFF)
+    if flow.mode == "udp":
+        length = 8 + 2 + PAYLOAD_BYTES
+        header = struct.pack("!HHHH", flow.sport, flow.dport, length, 0)
+        covered = ones_sum(_pseudo_header_v4(flow.src, flow.dst, 17, length) + header + FILL)
+        word = compensation_word(covered, udp_checksum_for(probe_id))
+        payload = struct.pack("!H", word) + FILL
+        pkt = ip / UDP(sport=flow.sport, dport=flow.dport, chksum=udp_checksum_for(probe_id))
+        return raw(pkt / Raw(payload))
+    if flow.mode == "icmp":
+        seq = probe_id & 0xFFFF
+        covered = ones_sum(struct.pack("!BBHHH", 8, 0, 0, flow.ident, seq) + FILL)
+        payload = struct.pack("!H", compensation_word(covered, ICMP_CHECKSUM)) + FILL
+        pkt = ip / ICMP(type=8, code=0, id=flow.ident, seq=seq, chksum=ICMP_CHECKSUM)
+        return raw(pkt / Raw(payload))
+    seq = (flow.tcp_seq_base + probe_id) & 0xFFFFFFFF
+    tcp = TCP(sport=flow.sport, dport=flow.dport, flags="S", seq=seq, window=64240,
+              options=[("MSS", 1460)])  # fmt: skip
+    return raw(ip / tcp)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A reply matched to a probe: who answered, and whether it was the destination itself."""
+
+    probe_id: int
+    address: str
+    final: bool  # the destination answered (echo reply, port unreachable, SYN-ACK/RST)
+    icmp_type: int | None
+    icmp_code: int | None
+
+
+def _id_from_quote(flow: Flow, inner: IPerror) -> int | None:
+    if inner.dst != flow.dst:
+        return None
+    if flow.mode == "udp" and inner.haslayer(UDPerror):
+        udp = inner[UDPerror]
+        if (udp.sport, udp.dport) != (flow.sport, flow.dport) or not udp.chksum:
+            return None
+        return int(udp.chksum) - 1
+    if flow.mode == "icmp" and inner.haslayer(ICMPerror):
+        icmp = inner[ICMPerror]
+        if icmp.type != 8 or icmp.id != flow.ident:
+            return None
+        return int(icmp.seq)
+    if flow.mode == "tcp" and inner.haslayer(TCPerror):
+        tcp = inner[TCPerror]
+        if (tcp.sport, tcp.dport) != (flow.sport, flow.dport):
+            return None
+        return (int(tcp.seq) - flow.tcp_seq_base) & 0xFFFFFFFF
+    return None
+
+
+def parse_reply(flow: Flow, packet: bytes) -> Reply | None:
+    """The probe a received IPv4 packet answers, or None when it answers none of ours."""
+    try:
+        ip = IP(packet)
+    except Exception:  # noqa: BLE001 — a malformed packet is simply not ours
+        return None
+    if ip.dst != flow.src:
+        return None
+    if ip.haslayer(ICMP):
+        icmp = ip[ICMP]
+        kind, code = int(icmp.type), int(icmp.code)
+        if kind == 0 and flow.mode == "icmp":
+            if icmp.id != flow.ident or ip.src != flow.dst:
+                return None
+            return Reply(int(icmp.seq), ip.src, True, kind, code)
+        if kind in (11, 3) and ip.haslayer(IPerror):
+            probe_id = _id_from_quote(flow, ip[IPerror])
+            if probe_id is None:
+                return None
+            final = kind == 3 and ip.src == flow.dst
+            return Reply(probe_id, ip.src, final, kind, code)
+        return None
+    if flow.mode == "tcp" and ip.haslayer(TCP) and ip.src == flow.dst:
+        tcp = ip[TCP]
+        flags = int(tcp.flags)
+        # Our own SYN, looped back on a local target, has the ports the other way round.
+        if (tcp.sport, tcp.dport) != (flow.dport, flow.sport) or not flags & 0x14:
+            return None  # neither RST (0x04) nor ACK (0x10)
+        return Reply((int(tcp.ack) - 1 - flow.tcp_seq_base) & 0xFFFFFFFF, ip.src, True, None, None)
+    return None
