@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -78,3 +79,24 @@ def test_signals_leave_nothing(sig):
     assert not any(n.startswith(tag) for n in netns_names())
     leftover = subprocess.run(["pgrep", "-f", "delayer.py.*" + tag], capture_output=True)
     assert leftover.returncode == 1
+
+
+def test_lab_shell_runs_a_command_and_cleans_up():
+    def shell(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tests.lab.shell", *args],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    out = shell("--routers", "2", "--delay-ms", "5", "--", "ping", "-n", "-c", "3", "-i", "0.2",
+                "10.250.2.2")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "ttl=62" in out.stdout and "time=10." in out.stdout
+    ctl = shell("--set", "1:up:delay_ms=3", "--", sys.executable, "-m", "tests.lab.netlab.ctl",
+                "r1", "stats")  # fmt: skip
+    assert ctl.returncode == 0, ctl.stderr
+    assert '"dly-up"' in ctl.stdout
+    for run in (out, ctl):
+        tag = re.search(r"network lab (wpl-\S+):", run.stderr)
+        assert tag, run.stderr
+        assert not any(n.startswith(tag.group(1)) for n in netns_names())

@@ -31,6 +31,24 @@ class DelayerDied(RuntimeError):
     """The delayer process of a router is gone; traffic through that router is broken."""
 
 
+def control_request(path: Path, req: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+    """One request over a delayer's control socket; the reply, or ValueError if refused."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(str(path))
+        sock.sendall(json.dumps(req).encode() + b"\n")
+        raw = b""
+        while not raw.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+    reply: dict[str, Any] = json.loads(raw)
+    if not reply.get("ok"):
+        raise ValueError(f"delayer refused {req}: {reply.get('error')}")
+    return reply
+
+
 @dataclass
 class DelayerHandle:
     """A running delayer process in one router namespace."""
@@ -117,20 +135,7 @@ class DelayerHandle:
     def request(self, req: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
         """Send one control request and return the reply (raises on error replies)."""
         self.check()
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(str(self.control))
-            sock.sendall(json.dumps(req).encode() + b"\n")
-            raw = b""
-            while not raw.endswith(b"\n"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                raw += chunk
-        reply: dict[str, Any] = json.loads(raw)
-        if not reply.get("ok"):
-            raise ValueError(f"delayer refused {req}: {reply.get('error')}")
-        return reply
+        return control_request(self.control, req, timeout)
 
     def set_stages(self, tun: str, stages: list[dict[str, float]]) -> None:
         """Replace the stages of one direction (takes effect for the next packet read)."""
