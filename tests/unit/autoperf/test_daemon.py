@@ -1,0 +1,150 @@
+"""The agent's cycle with fake probes and load: tiers, events, sink, cancellation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from tests.unit.autoperf.fakes import FakeLoad, FakeProbes, make_config
+from waddleperf.autoperf.daemon import Agent
+from waddleperf.autoperf.events import EVENT_KIND, Events
+from waddleperf.autoperf.sink import DirectorySink, read_cycle
+from waddleperf.results.model import Result
+
+SLOW = {"rtt_avg_ms": 150.0}
+
+
+def agent(tmp_path: Path, probes: FakeProbes, **sections: object) -> tuple[Agent, FakeLoad]:
+    load = FakeLoad()
+    cfg = make_config(tmp_path, **sections)
+    sink = DirectorySink(tmp_path / "out")
+    return Agent(cfg, sink, probe=probes, load=load, work_dir=tmp_path / "work"), load
+
+
+def events_of(records: list[Result]) -> list[tuple[object, object]]:
+    return [(r.info["from_tier"], r.info["to_tier"]) for r in records if r.kind == EVENT_KIND]
+
+
+def test_healthy_cycle_runs_tier1_only(tmp_path: Path) -> None:
+    probes = FakeProbes()
+    ag, load = agent(tmp_path, probes)
+    summary = ag.run_cycle()
+    assert sorted(probes.names(1)) == ["dns", "http", "icmp", "tcp", "udp"]
+    assert probes.names(2) == [] and load.specs == []
+    assert summary.max_tier == 1 and summary.events == []
+    assert summary.output is not None
+    records = read_cycle(Path(summary.output))
+    assert len(records) == 5 and all(r.tier == 1 for r in records)
+    assert all(r.info["server"] == "lo" for r in records)
+    assert (Path(summary.output) / "raw" / "autoperf-cycle.json").exists()
+
+
+def test_once_escalates_through_all_tiers_in_one_cycle(tmp_path: Path) -> None:
+    probes = FakeProbes()
+    probes.figures = {"icmp": SLOW, "udp": {"jitter_ms": 99.0}}
+    ag, load = agent(tmp_path, probes)
+    summary = ag.run_cycle(once=True)
+    assert probes.names(2) == ["udp", "iperf"] and probes.names(3) == ["iperf_down"]
+    assert [s.name for s in load.specs] == ["flask"]
+    assert load.specs[0].stats_url == "http://127.0.0.1:8080/stats"
+    records = read_cycle(Path(summary.output or ""))
+    assert events_of(records) == [(1, 2), (2, 3)]
+    first = next(r for r in records if r.kind == EVENT_KIND)
+    assert first.info["server"] == "lo" and first.info["threshold"] is not None
+    assert first.info["metric"] in {"rtt_avg_ms", "jitter_ms"} and first.info["reason"]
+    load_rec = next(r for r in records if r.kind == "load.run")
+    assert load_rec.tier == 3 and load_rec.run_id == summary.run_id
+    profiling = (Path(summary.output or "") / "profiling.ndjson").read_text()
+    assert '"cpu_pct"' in profiling
+    assert summary.servers["lo"].tiers_run == [1, 2, 3]
+
+
+def test_without_once_two_breaches_are_needed_and_clear_returns_to_1(tmp_path: Path) -> None:
+    probes = FakeProbes()
+    probes.figures = {"icmp": SLOW}
+    ag, _ = agent(tmp_path, probes)
+    assert ag.run_cycle().max_tier == 1
+    second = ag.run_cycle()
+    assert second.max_tier == 2 and [(e["from_tier"], e["to_tier"]) for e in second.events] == [
+        (1, 2)
+    ]
+    probes.figures = {}
+    third = ag.run_cycle()
+    assert third.max_tier == 1
+    assert [(e["from_tier"], e["to_tier"]) for e in third.events] == [(2, 1)]
+    assert str(third.events[0]["reason"]).startswith("cleared")
+
+
+def test_critical_loss_goes_to_tier3_and_events_fire(tmp_path: Path) -> None:
+    probes = FakeProbes()
+    probes.figures = {"udp": {"loss_pct": 40.0}}
+    events = Events()
+    seen: list[Result] = []
+    events.transition.add_listener(seen.append)
+    ag, load = agent(tmp_path, probes)
+    ag.events = events
+    ag.run_cycle()
+    assert [(r.info["from_tier"], r.info["to_tier"]) for r in seen] == [(1, 3)]
+    assert seen[0].info["value"] == 40.0 and seen[0].info["threshold"] == 10.0
+    assert len(load.specs) == 1
+
+
+def test_force_tier_runs_only_that_tier(tmp_path: Path) -> None:
+    probes = FakeProbes()
+    ag, load = agent(tmp_path, probes)
+    summary = ag.run_cycle(force_tier=2)
+    assert probes.names(1) == [] and probes.names(2) == ["udp", "iperf"]
+    assert summary.events[0]["reason"] == "forced by --force-tier" and load.specs == []
+
+
+def test_unknown_probe_and_skips_are_records_not_crashes(tmp_path: Path) -> None:
+    from waddleperf.autoperf.steps import call_probe
+
+    cfg = make_config(
+        tmp_path,
+        servers=[{"name": "lo", "host": "127.0.0.1"}],  # an address: no dns step
+        tiers={"tier1": {"probes": ["nosuchprobe", "dns"]}},
+    )  # fmt: skip
+    ag = Agent(cfg, DirectorySink(tmp_path / "out"), probe=call_probe)
+    summary = ag.run_cycle()
+    (rec,) = read_cycle(Path(summary.output or ""))
+    assert rec.status.value == "failed" and "not available" in (rec.error or "")
+    assert summary.skipped[0]["name"] == "dns" and "address" in summary.skipped[0]["reason"]
+    # a failed tier-1 probe is a breach (failure: true): one step nearer to tier 2
+    assert ag.states["lo"].streak == 1
+
+
+def test_stop_cancels_a_hanging_probe_and_still_writes_the_cycle(tmp_path: Path) -> None:
+    probes = FakeProbes()
+    probes.hang = {"icmp"}
+    ag, _ = agent(tmp_path, probes)
+    threading.Timer(0.3, ag.stop.set).start()
+    began = time.monotonic()
+    summary = ag.run_cycle()
+    assert time.monotonic() - began < 2
+    assert summary.stopped
+    records = read_cycle(Path(summary.output or ""))
+    icmp = next(r for r in records if r.info["step"] == "icmp")
+    assert icmp.status.value == "failed" and "cancelled" in (icmp.error or "")
+    assert len(records) == 5
+
+
+def test_step_timeout_fails_the_unfinished(tmp_path: Path) -> None:
+    probes = FakeProbes()
+    probes.hang = {"tcp"}
+    ag, _ = agent(tmp_path, probes, tiers={"tier1": {"step_timeout_s": 0.3,
+                                                     "probes": ["tcp", "icmp"]}})  # fmt: skip
+    summary = ag.run_cycle()
+    tcp = next(s for s in summary.steps if s.step == "tcp")
+    assert tcp.status == "failed" and "step_timeout_s" in (tcp.error or "")
+
+
+def test_run_forever_counts_cycles_and_honours_stop(tmp_path: Path) -> None:
+    probes = FakeProbes()
+    ag, _ = agent(tmp_path, probes)
+    seen: list[int] = []
+    assert ag.run_forever(lambda s: seen.append(s.cycle), max_cycles=3) == 3
+    assert seen == [1, 2, 3]
+    ag.stop.set()
+    assert ag.run_forever(lambda s: None) == 0
