@@ -182,6 +182,10 @@ _BUILTIN: dict[str, str] = {
     "dns": "waddleperf.probes.dns:DnsProbe",
     "ssh": "waddleperf.probes.ssh:SshProbe",
     "iperf": "waddleperf.probes.iperf:IperfProbe",
+    "speedtest": "waddleperf.probes.speedtest:SpeedtestProbe",
+    "rpm": "waddleperf.probes.rpm:RpmProbe",
+    "trace": "waddleperf.probes.trace:TraceProbe",
+    "mtu": "waddleperf.probes.mtu:MtuProbe",
 }
 _REGISTRY: dict[str, type[Probe[Any]]] = {}
 
