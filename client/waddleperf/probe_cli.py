@@ -53,6 +53,11 @@ FIELDS = {
     "omit": "omit_s",
     "bitrate": "bitrate_mbps",
     "length": "length_bytes",
+    "rounds": "rounds",
+    "max_hops": "max_hops",
+    "resolve_names": "resolve_names",
+    "load": "load",
+    "iperf_port": "iperf_port",
 }
 OPTION_OF = {field: "--" + opt.replace("_", "-") for opt, field in FIELDS.items()}
 OPTION_OF.update(family="--ipv4/--ipv6", record_type="--type", target="TARGET")
@@ -149,6 +154,13 @@ def probe(
     omit: Annotated[int | None, typer.Option(help="iperf: first seconds not counted.")] = None,
     bitrate: Annotated[float | None, typer.Option(help="iperf: target Mbit/s.")] = None,
     length: Annotated[int | None, typer.Option(help="iperf: buffer / datagram bytes.")] = None,
+    rounds: Annotated[int | None, typer.Option(help="trace: probes per hop.")] = None,
+    max_hops: Annotated[int | None, typer.Option(help="trace: highest TTL.")] = None,
+    resolve_names: Annotated[
+        bool, typer.Option("--resolve-names", help="trace: reverse DNS of hops.")
+    ] = False,
+    load: Annotated[str | None, typer.Option(help="rpm: saturate with http or iperf.")] = None,
+    iperf_port: Annotated[int | None, typer.Option(help="rpm: iperf3 port (--load iperf).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON record only.")] = False,
 ) -> None:
     """Run one probe against TARGET and print the result (exit 0 ok/degraded, 1 failed, 2 usage)."""
@@ -166,7 +178,9 @@ def probe(
         "password_env": password_env, "command": command, "known_hosts": known_hosts,
         "insecure_accept_host_key": insecure_accept_host_key, "protocol": protocol,
         "reverse": reverse, "bidir": bidir, "parallel": parallel, "duration": duration,
-        "omit": omit, "bitrate": bitrate, "length": length,
+        "omit": omit, "bitrate": bitrate, "length": length, "rounds": rounds,
+        "max_hops": max_hops, "resolve_names": resolve_names, "load": load,
+        "iperf_port": iperf_port,
     }  # fmt: skip
     try:
         get(kind)
