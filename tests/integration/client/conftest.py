@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.net import free_port, wait_until
+from tests.support.server import RunningServer, start_server
 
 SSHD = "/usr/sbin/sshd"
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
@@ -72,6 +73,16 @@ def _port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex((host, port)) == 0
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One real server per test module (probes only read from it), stopped at the end."""
+    srv = start_server(tmp_path_factory.mktemp("server"))
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 @dataclass

@@ -49,14 +49,11 @@ def test_table_output():
 
 
 def test_usage_errors_exit_2():
+    # One of each path to exit 2; the messages themselves are unit-tested.
     for args in (
         ["nope", "x"],
         ["tcp", "bad host:80"],
-        ["tcp", "127.0.0.1:99999"],
-        ["icmp", "127.0.0.1", "--count", "0"],
         ["icmp", "127.0.0.1", "--type", "A"],
-        ["http", "ftp://x/"],
-        ["udp", "127.0.0.1", "--key-env", "WP_SURELY_UNSET_VAR"],
         ["tcp", "127.0.0.1:1", "-4", "-6"],
     ):
         proc = _cli(*args)
@@ -73,8 +70,8 @@ def test_dns_json_against_dnsmasq(dnsmasq):
     assert record["info"]["answers"] == "127.0.0.1"
 
 
-def test_http_json_against_server(server):
-    proc = _cli("http", f"{server.base_url}/echo", "--count", "2", "--json")
+def test_http_json_against_server(shared_server):
+    proc = _cli("http", f"{shared_server.base_url}/echo", "--count", "2", "--json")
     assert proc.returncode == 0, proc.stderr
     validate_record(json.loads(proc.stdout))
 

@@ -7,8 +7,8 @@ from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Status
 
 
-def test_server_echo_delay_shows_in_ttfb(server):
-    r = run_probe("http", {"target": f"{server.base_url}/echo?delay_ms=200", "count": 2})
+def test_server_echo_delay_shows_in_ttfb(shared_server):
+    r = run_probe("http", {"target": f"{shared_server.base_url}/echo?delay_ms=200", "count": 2})
     assert r.status is Status.OK, r.error
     m = r.metrics
     assert m["ttfb_min_ms"] is not None and m["ttfb_min_ms"] >= 200
@@ -18,9 +18,10 @@ def test_server_echo_delay_shows_in_ttfb(server):
     assert m["total_min_ms"] is not None and m["total_min_ms"] >= m["ttfb_min_ms"]
 
 
-def test_keep_alive_reuses_the_connection(server):
+def test_keep_alive_reuses_the_connection(shared_server):
     r = run_probe(
-        "http", {"target": f"{server.base_url}/echo?size=1000", "count": 3, "keep_alive": True}
+        "http",
+        {"target": f"{shared_server.base_url}/echo?size=1000", "count": 3, "keep_alive": True},
     )
     assert r.status is Status.OK, r.error
     assert r.samples is not None

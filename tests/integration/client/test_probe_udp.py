@@ -17,10 +17,10 @@ from waddleperf_common import udp_wire
 KEY = "waddle-test-key"
 
 
-def test_against_the_server_echo(server):
+def test_against_the_server_echo(shared_server):
     r = run_probe(
         "udp",
-        {"target": f"127.0.0.1:{server.udp_echo_port}", "count": 20, "interval_s": 0.005},
+        {"target": f"127.0.0.1:{shared_server.udp_echo_port}", "count": 20, "interval_s": 0.005},
     )
     assert r.status is Status.OK, r.error
     assert r.metrics["received_count"] == 20 and r.metrics["loss_pct"] == 0.0
