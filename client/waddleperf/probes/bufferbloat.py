@@ -1,4 +1,4 @@
-"""Responsiveness (RPM) aggregation and the bufferbloat grade. Pure: latencies in ms in, figures out.
+"""Responsiveness (RPM) aggregation and bufferbloat grade. Pure: latencies (ms) in, figures out.
 
 Trimmed mean TM_p: the mean of the samples at or below the p-th percentile (nearest rank, as
 in stats.percentile), so the slowest (100 − p) % are dropped; p = 90 by default.

@@ -8,6 +8,7 @@ when that passes or when the caller is interrupted, so a cancelled run leaves no
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,11 +20,18 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from waddleperf.probes.base import EndpointTarget, Family, Probe, ProbeOptions, Recording, RunContext
+from waddleperf.probes.base import (
+    EndpointTarget,
+    Family,
+    Probe,
+    ProbeOptions,
+    Recording,
+    RunContext,
+)
 from waddleperf.probes.iperf_json import parse_report
 from waddleperf.probes.netio import ResolveError, resolve
 from waddleperf.probes.targets import TargetError, parse_endpoint
-from waddleperf.results.model import Result, Status
+from waddleperf.results.model import Result, Scalar, Status
 
 DEFAULT_PORT = 5201
 #: Looked up on PATH; deliberately not an option, so no caller can choose what gets executed.
@@ -100,10 +108,8 @@ class ChildOutcome:
 def kill_group(proc: subprocess.Popen[str]) -> None:
     """SIGKILL the child's whole process group (it leads its own session) and reap it."""
     if proc.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     proc.wait()
 
 
@@ -168,7 +174,11 @@ class IperfProbe(Probe[IperfOptions]):
         except OSError as exc:
             return rec.failed(f"Could not start {binary}: {exc}.")
         rec.progress(1, 1)
-        info = {"address": addr.address, "port": endpoint.port, "command": " ".join(argv)}
+        info: dict[str, Scalar] = {
+            "address": addr.address,
+            "port": endpoint.port,
+            "command": " ".join(argv),
+        }
         if child.timed_out:
             return rec.finish(
                 status=Status.FAILED,

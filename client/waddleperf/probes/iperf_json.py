@@ -64,6 +64,10 @@ def _direction_metrics(end: Doc, suffix: str, prefix: str, udp: bool) -> dict[st
     return out
 
 
+def _obj(value: Any) -> Doc:
+    return value if isinstance(value, dict) else {}
+
+
 def _int(value: float | None) -> int | None:
     return None if value is None else int(value)
 
@@ -129,11 +133,11 @@ def _interval_samples(intervals: list[Any], udp: bool, bidir: bool) -> list[Samp
 
 def parse_report(doc: Doc) -> IperfReport:
     """Read one ``iperf3 -J`` document (client side) into an IperfReport."""
-    start = doc.get("start") if isinstance(doc.get("start"), dict) else {}
-    test = start.get("test_start") if isinstance(start.get("test_start"), dict) else {}
+    start = _obj(doc.get("start"))
+    test = _obj(start.get("test_start"))
     protocol = str(test.get("protocol") or "TCP").upper()
     reverse = bool(test.get("reverse"))
-    end = doc.get("end") if isinstance(doc.get("end"), dict) else {}
+    end = _obj(doc.get("end"))
     bidir = "sum_sent_bidir_reverse" in end or bool(test.get("bidir"))
     error = doc.get("error")
     report = IperfReport(
@@ -151,7 +155,8 @@ def parse_report(doc: Doc) -> IperfReport:
     if bidir:
         report.metrics.update(_direction_metrics(end, "_bidir_reverse", REVERSE, udp))
     if not udp:
-        streams = end.get("streams") if isinstance(end.get("streams"), list) else []
+        raw_streams = end.get("streams")
+        streams = raw_streams if isinstance(raw_streams, list) else []
         directions = [("", not reverse)] + ([(REVERSE, False)] if bidir else [])
         for prefix, local in directions:
             rtt = tcp_rtt_ms(streams, local_sender=local)

@@ -152,7 +152,9 @@ def interface_mtu(version: int, source: str) -> tuple[str | None, int | None]:
 
 def echo_request(version: int, ident: int, seq: int, cookie: int, size: int) -> bytes:
     """An echo request making a ``size``-byte IP packet (icmp_wire's layout, any size)."""
-    base = icmp_wire.build_request(version, ident, seq, time.time_ns(), cookie, icmp_wire.MIN_PAYLOAD)
+    base = icmp_wire.build_request(
+        version, ident, seq, time.time_ns(), cookie, icmp_wire.MIN_PAYLOAD
+    )
     packet = bytearray(base + bytes(max(0, size - HEADERS[version] - icmp_wire.MIN_PAYLOAD)))
     packet[2:4] = b"\x00\x00"
     packet[2:4] = struct.pack("!H", icmp_wire.checksum(bytes(packet)))

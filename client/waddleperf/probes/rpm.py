@@ -4,9 +4,9 @@ bufferbloat grade.
 1. Read the configuration document (``/.well-known/nq``): the small, large and upload URLs.
 2. Idle: ``idle_probes`` foreign probes, one after another — each a new connection, its TCP
    connect time and one GET of the small object.
-3. For each direction: saturate the path with ``streams`` parallel transfers (HTTP: GETs of
+3. For each direction: saturate the path with ``parallel`` transfers (HTTP: GETs of
    the large object or POSTs to the upload URL; or iperf3 streams, ``-R`` for download), wait
-   ``warmup_s`` for the queues to fill, then for ``load_s`` take a foreign probe every
+   ``warmup_s`` for the queues to fill, then for ``duration_s`` take a foreign probe every
    ``probe_interval_s`` and a *self* sample from every load connection.
 4. Aggregate with bufferbloat.py: trimmed means, the draft's weighting, RPM = 60 000 / ms.
 
@@ -41,6 +41,7 @@ from waddleperf.results.model import MetricValue, Result, Sample, Scalar, Status
 from waddleperf_common.nq import NQ_PATH, NQConfig, NQConfigError
 from waddleperf_common.nq import parse as parse_nq
 
+DIRECTIONS: tuple[Direction, ...] = ("download", "upload")
 UPLOAD_BODY_BYTES = 4 << 30  # one POST outlasts any load phase; the stream is cut when done
 
 
@@ -48,14 +49,12 @@ class RpmOptions(ProbeOptions):
     """Options of the rpm probe."""
 
     target: UrlTarget = Field(description="Server base URL, or the full /.well-known/nq URL.")
-    directions: list[Direction] = Field(
-        default_factory=lambda: ["download", "upload"], min_length=1
-    )
+    directions: list[Direction] = Field(default_factory=lambda: list(DIRECTIONS), min_length=1)
     load: Literal["http", "iperf"] = "http"
     iperf_port: int = Field(default=5201, ge=1, le=65_535)
-    streams: int = Field(default=4, ge=1, le=32, description="Load connections per direction.")
+    parallel: int = Field(default=4, ge=1, le=32, description="Load connections per direction.")
     warmup_s: float = Field(default=2.0, ge=0, le=30)
-    load_s: float = Field(default=5.0, ge=1, le=60)
+    duration_s: float = Field(default=5.0, ge=1, le=60, description="Measured, per direction.")
     idle_probes: int = Field(default=10, ge=1, le=1000)
     probe_interval_s: float = Field(default=0.1, ge=0.01, le=5)
     trim_percentile: float = Field(default=90.0, gt=0, le=100)
@@ -112,7 +111,7 @@ class _Run:
             ex = exchange(conn, url, "GET", keep_alive=False)
             if ex.status != 200:
                 raise OSError(f"small object answered HTTP {ex.status} {ex.reason}")
-        except Exception as exc:  # noqa: BLE001 — a failed probe is counted, not fatal
+        except Exception as exc:
             into.failed += 1
             into.last_error = describe_error(exc, self.options.timeout_s)
             self.samples.append({"phase": phase, "kind": "foreign", "error": into.last_error})
@@ -128,12 +127,12 @@ class _Run:
                              "http_ms": http_ms})  # fmt: skip
 
     def measure_loaded(self, small: Url, direction: Direction, load: _Load) -> Series:
-        """Warm up, then foreign probes and self samples for ``load_s`` seconds."""
+        """Warm up, then foreign probes and self samples for ``duration_s`` seconds."""
         series = Series()
         opts = self.options
         time.sleep(opts.warmup_s)
         load.mark()
-        end = time.monotonic() + opts.load_s
+        end = time.monotonic() + opts.duration_s
         while (now := time.monotonic()) < end:
             self.foreign(small, direction, series)
             for rtt in load.self_rtts_ms():
@@ -168,7 +167,7 @@ class _Load:
                 config.large_download_url if direction == "download" else config.upload_url
             )
             self.streams = TransferStreams(
-                lambda: _busted(url), direction, opts.streams, opts.timeout_s, opts.family,
+                lambda: _busted(url), direction, opts.parallel, opts.timeout_s, opts.family,
                 upload_bytes=UPLOAD_BODY_BYTES, tls=run.tls_for(url),
             )  # fmt: skip
             self.streams.start()
@@ -176,9 +175,9 @@ class _Load:
         binary = find_binary(IPERF3)
         if binary is None:
             raise OSError("iperf3 is not installed (Debian package iperf3)")
-        duration = int(opts.warmup_s + opts.load_s + 1.999)
+        duration = int(opts.warmup_s + opts.duration_s + 1.999)
         iperf_opts = IperfOptions(
-            target=run.base.host.name, port=opts.iperf_port, parallel=opts.streams,
+            target=run.base.host.name, port=opts.iperf_port, parallel=opts.parallel,
             duration_s=duration, reverse=direction == "download", timeout_s=opts.timeout_s,
             family=opts.family,
         )  # fmt: skip
@@ -298,10 +297,7 @@ class RpmProbe(Probe[RpmOptions]):
         worst = max(increases) if increases else None
         metrics["latency_increase_ms"] = worst
         info["bufferbloat_grade"] = bufferbloat.grade(worst)
-        if loaded_all is None:
-            status = Status.FAILED
-        else:
-            status = Status.DEGRADED if problems else Status.OK
+        status = Status.FAILED if loaded_all is None else Status.DEGRADED if problems else Status.OK
         if options.load == "iperf":
             problems.append("iperf3 load gives no self samples: loaded latency is foreign only")
         error = "; ".join(problems) + "." if problems else None

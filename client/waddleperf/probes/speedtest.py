@@ -29,6 +29,7 @@ from waddleperf.probes.targets import Url, parse_url
 from waddleperf.results.model import MetricValue, Result, Sample, Scalar, Status
 
 Test = Literal["ip", "ping", "download", "upload"]
+TESTS: tuple[Test, ...] = ("ip", "ping", "download", "upload")
 MIB = 1 << 20
 
 
@@ -36,9 +37,7 @@ class SpeedtestOptions(ProbeOptions):
     """Options of the speedtest probe; defaults are LibreSpeed's except the fixed duration."""
 
     target: UrlTarget = Field(description="Base URL of the backend, e.g. http://host:8080/")
-    tests: list[Test] = Field(
-        default_factory=lambda: ["ip", "ping", "download", "upload"], min_length=1
-    )
+    tests: list[Test] = Field(default_factory=lambda: list(TESTS), min_length=1)
     duration_s: float = Field(default=15.0, ge=1, le=120, description="Measured, per direction.")
     download_grace_s: float = Field(default=1.5, ge=0, le=30)
     upload_grace_s: float = Field(default=3.0, ge=0, le=30)
@@ -69,7 +68,9 @@ def endpoint(base: Url, name: str, query: dict[str, str] | None = None) -> Url:
     directory = base.path.split("?", 1)[0]
     directory = directory if directory.endswith("/") else directory.rsplit("/", 1)[0] + "/"
     params = {"r": str(secrets.randbelow(10**16) / 10**16), **(query or {})}
-    return Url(base.scheme, base.host, base.port, directory + name + "?" + urllib.parse.urlencode(params))
+    return Url(
+        base.scheme, base.host, base.port, directory + name + "?" + urllib.parse.urlencode(params)
+    )
 
 
 def get_ip(base: Url, options: SpeedtestOptions, out: Outcome) -> None:
@@ -83,7 +84,7 @@ def get_ip(base: Url, options: SpeedtestOptions, out: Outcome) -> None:
         body = resp.read(65_536).decode("utf-8", "replace")
         if resp.status != 200:
             raise OSError(f"HTTP {resp.status} {resp.reason}")
-    except Exception as exc:  # noqa: BLE001 — any failure is reported, the run goes on
+    except Exception as exc:
         out.failures.append(f"getIP.php failed: {describe_error(exc, options.timeout_s)}")
         return
     finally:
@@ -111,7 +112,7 @@ def ping(base: Url, options: SpeedtestOptions, out: Outcome) -> None:
             if ex.will_close:
                 conn.close()
                 conn = None
-        except Exception as exc:  # noqa: BLE001 — LibreSpeed ignores a failed ping and goes on
+        except Exception as exc:
             rtt, lost = None, lost + 1
             last_error = describe_error(exc, options.timeout_s)
             if conn is not None:
@@ -217,9 +218,10 @@ class SpeedtestProbe(Probe[SpeedtestOptions]):
             get_ip(base, options, out)
         if "ping" in wanted:
             ping(base, options, out)
-        for direction in ("download", "upload"):
+        directions: tuple[Direction, ...] = ("download", "upload")
+        for direction in directions:
             if direction in wanted:
-                transfer(base, direction, options, out, rec.progress)  # type: ignore[arg-type]
+                transfer(base, direction, options, out, rec.progress)
         hard = [f for f in out.failures if " failed: " in f]
         if len(hard) >= len(wanted):
             status = Status.FAILED

@@ -13,6 +13,7 @@ a resolver that never answers (a lab has no PTR records) costs at most ``name_ti
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import secrets
 import select
@@ -28,9 +29,9 @@ from pydantic import Field
 from waddleperf.probes.base import Family, HostTarget, Probe, ProbeOptions, Recording, RunContext
 from waddleperf.probes.netio import ResolveError, enable_rx_timestamps, recv_stamped, resolve
 from waddleperf.probes.targets import parse_host
-from waddleperf.probes.trace_wire import Flow, build_probe, parse_reply
 from waddleperf.probes.trace_stats import Hop, Observation, destination_ttl, hop_rows, trace_metrics
-from waddleperf.results.model import Result, Status
+from waddleperf.probes.trace_wire import Flow, build_probe, parse_reply
+from waddleperf.results.model import Result, Scalar, Status
 
 DEFAULT_PORTS = {"udp": 33434, "tcp": 80, "icmp": 0}
 
@@ -92,10 +93,8 @@ def reverse_names(addresses: list[str], timeout_s: float) -> dict[str, str]:
     found: dict[str, str] = {}
 
     def look(addr: str) -> None:
-        try:
+        with contextlib.suppress(OSError):
             found[addr] = socket.gethostbyaddr(addr)[0]
-        except OSError:
-            pass
 
     threads = [threading.Thread(target=look, args=(a,), daemon=True) for a in set(addresses)]
     for thread in threads:
@@ -201,9 +200,7 @@ class TraceProbe(Probe[TraceOptions]):
                     time.sleep(options.interval_s)
                 dest = destination_ttl(observations)
                 limit = dest if dest is not None else options.max_hops
-                observations += tracer.round(
-                    index, limit, options.max_hops, options.timeout_s, dst
-                )
+                observations += tracer.round(index, limit, options.max_hops, options.timeout_s, dst)
                 rec.progress(index + 1, options.rounds)
         finally:
             tracer.close()
@@ -216,7 +213,7 @@ class TraceProbe(Probe[TraceOptions]):
         metrics = trace_metrics(rows, dest is not None)
         if error is None and any(v is None for v in metrics.values()):
             error = "Some figures are null: the destination gave no round-trip time."
-        info = {"address": dst, "source": flow.src, "mode": options.mode,
+        info: dict[str, Scalar] = {"address": dst, "source": flow.src, "mode": options.mode,
                 "flow_sport": flow.sport, "flow_dport": flow.dport}  # fmt: skip
         return rec.finish(
             status=status,
