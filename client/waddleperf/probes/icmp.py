@@ -41,16 +41,6 @@ class IcmpOptions(ProbeOptions):
     family: Family = "any"
 
 
-def ping_group_allows(gid: int, path: str = PING_GROUP_RANGE) -> bool:
-    """Whether ``gid`` may open unprivileged ICMP sockets (net.ipv4.ping_group_range)."""
-    try:
-        with open(path, encoding="ascii") as fh:
-            low, high = (int(x) for x in fh.read().split())
-    except (OSError, ValueError):
-        return False
-    return low <= gid <= high
-
-
 def open_socket(version: int, mode: Mode) -> tuple[socket.socket, Literal["raw", "dgram"]]:
     """An ICMP socket: raw when root (or asked), else datagram. Raises OSError with advice."""
     family = socket.AF_INET if version == 4 else socket.AF_INET6
