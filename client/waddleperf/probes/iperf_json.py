@@ -3,8 +3,9 @@
 Layout read (iperf3 3.9 … 3.16): ``end.sum_sent`` / ``end.sum_received`` for the test's main
 direction (client → server, or server → client with ``-R``), ``end.sum_*_bidir_reverse`` for
 the other direction of ``--bidir``; ``end.streams[].sender`` carries the TCP sender's RTT in µs
-(``mean_rtt``, ``min_rtt``, ``max_rtt``) — only where this side was the sender: iperf3 reports
-zeros for the remote sender, which we turn into null, never into a 0 ms RTT. UDP jitter and loss
+(``mean_rtt``, ``min_rtt``, ``max_rtt``) — only where this side was the sender: for data the
+client receives iperf3 reports zeros (-R) or the receiving socket's stale estimate (--bidir),
+which we turn into null, never into a 0 ms or 5 µs RTT. UDP jitter and loss
 come from the receiver (``sum_received``, else ``sum``). ``"error"`` is iperf3's own sentence.
 """
 
@@ -17,6 +18,7 @@ from waddleperf.results.model import MetricValue, Sample
 
 Doc = dict[str, Any]
 REVERSE = "reverse_"
+_RTT = ("mean", "min", "max")
 
 
 @dataclass
@@ -73,7 +75,7 @@ def _int(value: float | None) -> int | None:
 
 
 def tcp_rtt_ms(streams: list[Any], local_sender: bool) -> dict[str, float | None]:
-    """RTT figures in ms from the sender halves of ``streams`` sent by this side (or not).
+    """RTT figures in ms from the sender halves of ``streams`` with sender flag ``local_sender``.
 
     mean = mean of the streams' ``mean_rtt``; min/max over the streams. None when iperf3 gave
     only zeros (it does for a remote sender, whose kernel RTT it never sees).
@@ -90,7 +92,7 @@ def tcp_rtt_ms(streams: list[Any], local_sender: bool) -> dict[str, float | None
         mins.append((_num(sender, "min_rtt") or mean) / 1000)
         maxes.append((_num(sender, "max_rtt") or mean) / 1000)
     if not means:
-        return {"mean": None, "min": None, "max": None}
+        return dict.fromkeys(_RTT)
     return {"mean": sum(means) / len(means), "min": min(mins), "max": max(maxes)}
 
 
@@ -159,7 +161,9 @@ def parse_report(doc: Doc) -> IperfReport:
         streams = raw_streams if isinstance(raw_streams, list) else []
         directions = [("", not reverse)] + ([(REVERSE, False)] if bidir else [])
         for prefix, local in directions:
-            rtt = tcp_rtt_ms(streams, local_sender=local)
+            # Only the sending kernel knows the data path's RTT: for streams the client
+            # receives, iperf3 reports the receiving socket's own stale estimate (a few µs).
+            rtt = tcp_rtt_ms(streams, local_sender=True) if local else dict.fromkeys(_RTT)
             for figure, value in rtt.items():
                 report.metrics[f"{prefix}rtt_{figure}_ms"] = value
             if rtt["mean"] is None:
