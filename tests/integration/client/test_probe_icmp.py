@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -31,19 +33,29 @@ def _ping_avg_ms(host: str) -> float:
     return float(match.group(1))
 
 
+@contextlib.contextmanager
+def ping_range(value: str) -> Iterator[None]:
+    """Set net.ipv4.ping_group_range for the block, restore it after; a file lock keeps
+    parallel test workers from interleaving their changes."""
+    path = Path(PING_GROUP_RANGE)
+    with open("/tmp/waddleperf-ping-group-range.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = path.read_text()
+        try:
+            path.write_text(value + "\n")
+            yield
+        finally:
+            path.write_text(old)
+
+
 @pytest.fixture
 def dgram_allowed() -> Iterator[None]:
-    """Let every group open ICMP datagram sockets for the test, then restore the range."""
-    path = Path(PING_GROUP_RANGE)
-    old = path.read_text()
+    """Let every group open ICMP datagram sockets for the test."""
     if os.geteuid() != 0:
         yield
         return
-    path.write_text("0 2147483647\n")
-    try:
+    with ping_range("0 2147483647"):
         yield
-    finally:
-        path.write_text(old)
 
 
 @root_only
@@ -110,3 +122,27 @@ def test_icmp_errors_are_reported_in_a_namespace(netns):
     record = json.loads(proc.stdout)
     assert record["metrics"]["icmp_error_count"] == 3
     assert "destination unreachable" in record["error"]
+
+
+def _as_nobody(*args: str):
+    import sys
+
+    waddleperf = str(Path(sys.executable).parent / "waddleperf")
+    argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", waddleperf, "probe"]
+    return subprocess.run([*argv, *args], capture_output=True, text=True, timeout=30)
+
+
+@root_only
+def test_auto_mode_without_root_uses_dgram_or_explains_the_range():
+    import json
+
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv (util-linux)")
+    with ping_range("1 0"):  # nobody may open ICMP datagram sockets
+        proc = _as_nobody("icmp", "127.0.0.1", "--count", "2", "--interval", "0.01", "--json")
+    assert proc.returncode == 1, proc.stderr
+    assert "ping_group_range" in json.loads(proc.stdout)["error"]
+    with ping_range("65534 65534"):
+        proc = _as_nobody("icmp", "127.0.0.1", "--count", "2", "--interval", "0.01", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["info"]["socket"] == "dgram"
