@@ -65,7 +65,7 @@ def search(
     """Binary search for the largest size in [low, high] that fits; None if ``low`` does not.
 
     ``try_size(size) -> Answer``. A reported next-hop MTU inside the interval is tried next,
-    so a path with one narrow link usually takes two or three probes, not sixteen.
+    so a path with one narrow link that says so takes four probes, not sixteen.
     """
     tried: list[tuple[int, Answer]] = []
 
@@ -77,16 +77,19 @@ def search(
     if attempt(low).outcome != FITS:
         return None, tried
     best, upper = low, high
-    candidate = high
+    candidate, hinted = high, None
     while best < upper:
         answer = attempt(candidate)
         if answer.outcome == FITS:
             best = candidate
+            if candidate == hinted:  # a reported MTU that fits: one byte more settles it
+                candidate = candidate + 1
+                continue
         else:
             upper = candidate - 1
             hint = answer.reported_mtu
             if hint is not None and best < hint <= upper:
-                candidate = hint
+                candidate = hinted = hint
                 continue
         candidate = (best + upper + 1) // 2
     return best, tried
