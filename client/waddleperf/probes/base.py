@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
@@ -152,6 +153,19 @@ class Recording:
     def failed(self, error: str, metrics: Mapping[str, MetricValue] | None = None) -> Result:
         """A record for a run that measured nothing usable."""
         return self.finish(status=Status.FAILED, error=error, metrics=metrics)
+
+
+def paced(count: int, interval_s: float) -> Iterator[int]:
+    """0..count−1, each yielded at start + i·interval_s (seconds, monotonic clock).
+
+    Absolute deadlines: a slow iteration does not push every later one back.
+    """
+    start = time.monotonic()
+    for i in range(count):
+        delay = start + i * interval_s - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        yield i
 
 
 def sentence(text: str) -> str:

@@ -21,7 +21,7 @@ import dns.resolver
 from pydantic import Field, field_validator
 
 from waddleperf.probes import stats
-from waddleperf.probes.base import Probe, ProbeOptions, Recording, RunContext, status_of
+from waddleperf.probes.base import Probe, ProbeOptions, Recording, RunContext, paced, status_of
 from waddleperf.probes.targets import Endpoint, TargetError, parse_endpoint
 from waddleperf.results.model import MetricValue, Result, Sample, Scalar
 
@@ -180,11 +180,7 @@ class DnsProbe(Probe[DnsOptions]):
         resolvers = [_resolver(n) for n in names]
         queries: list[Query] = []
         total = options.count * len(resolvers)
-        start = time.monotonic()
-        for i in range(options.count):
-            delay = start + i * options.interval_s - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+        for _round in paced(options.count, options.interval_s):
             for resolver in resolvers:
                 queries.append(query_once(options, resolver))
                 rec.progress(len(queries), total)

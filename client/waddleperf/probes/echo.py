@@ -9,12 +9,12 @@ arrival (by the kernel where possible), not after the send loop.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from waddleperf.probes import stats
+from waddleperf.probes.base import paced
 from waddleperf.results.model import MetricValue, Sample, Status
 
 #: How long a receive waits before checking whether the session is over, seconds.
@@ -89,12 +89,7 @@ def run_session(
     thread = threading.Thread(target=receiver, name="echo-receiver", daemon=True)
     thread.start()
     try:
-        start = time.monotonic()
-        for seq in range(count):
-            # Absolute deadlines: a slow send does not push every later packet back.
-            delay = start + seq * interval_s - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+        for seq in paced(count, interval_s):
             try:
                 transport.send(seq)
             except OSError as exc:

@@ -19,7 +19,15 @@ from typing import Literal
 from pydantic import Field
 
 from waddleperf.probes import stats
-from waddleperf.probes.base import Family, Probe, ProbeOptions, Recording, RunContext, UrlTarget
+from waddleperf.probes.base import (
+    Family,
+    Probe,
+    ProbeOptions,
+    Recording,
+    RunContext,
+    UrlTarget,
+    paced,
+)
 from waddleperf.probes.base import status_of as status_from_counts
 from waddleperf.probes.http_timing import Connection, exchange, open_connection, tls_context
 from waddleperf.probes.netio import ResolveError
@@ -206,11 +214,7 @@ class HttpProbe(Probe[HttpOptions]):
         reps: list[Repetition] = []
         info: dict[str, Scalar] = {}
         try:
-            start = time.monotonic()
-            for i in range(options.count):
-                delay = start + i * options.interval_s - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
+            for i in paced(options.count, options.interval_s):
                 reps.append(run_repetition(pool, url, options))
                 rec.progress(i + 1, options.count)
                 if pool.last is not None:

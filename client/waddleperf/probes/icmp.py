@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import select
 import socket
 import time
 from typing import Literal
@@ -19,7 +18,7 @@ from pydantic import Field
 from waddleperf.probes import icmp_wire
 from waddleperf.probes.base import Family, HostTarget, Probe, ProbeOptions, Recording, RunContext
 from waddleperf.probes.echo import Reply, run_session, session_status, summarize_session
-from waddleperf.probes.netio import ResolveError, SockAddr, enable_rx_timestamps, recv_stamped
+from waddleperf.probes.netio import ResolveError, SockAddr, datagrams, enable_rx_timestamps
 from waddleperf.probes.netio import resolve as resolve_host
 from waddleperf.probes.targets import parse_host
 from waddleperf.results.model import Result, Sample
@@ -93,12 +92,10 @@ class IcmpTransport:
 
     def receive(self, timeout_s: float) -> Reply | None:
         """The next echo reply to this session within ``timeout_s`` seconds, else None."""
-        deadline = time.monotonic() + timeout_s
-        while (left := deadline - time.monotonic()) > 0:
-            readable, _, _ = select.select([self.sock], [], [], left)
-            if not readable:
-                return None
-            data, addr, rx_ns = recv_stamped(self.sock, 65_535)
+        for item in datagrams(self.sock, timeout_s, 65_535):
+            if isinstance(item, OSError):
+                continue
+            data, addr, rx_ns = item
             has_ip = self.kind == "raw" and self.version == 4
             msg = icmp_wire.parse_reply(self.version, data, has_ip)
             if msg is None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import socket
 import struct
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -81,6 +83,25 @@ def recv_stamped(sock: socket.socket, bufsize: int) -> tuple[bytes, SockAddr, in
             sec, nsec = _TIMESPEC.unpack_from(cdata)
             rx_ns = sec * 1_000_000_000 + nsec
     return data, addr, rx_ns
+
+
+def datagrams(
+    sock: socket.socket, timeout_s: float, bufsize: int
+) -> Iterator[tuple[bytes, SockAddr, int] | OSError]:
+    """Datagrams arriving within ``timeout_s`` seconds, each with sender and arrival time (ns).
+
+    An error the kernel reports for one datagram (ICMP port unreachable on a connected UDP
+    socket: ConnectionRefusedError) is yielded, not raised, so the caller can count it and
+    keep listening.
+    """
+    deadline = time.monotonic() + timeout_s
+    while (left := deadline - time.monotonic()) > 0:
+        if not select.select([sock], [], [], left)[0]:
+            return
+        try:
+            yield recv_stamped(sock, bufsize)
+        except ConnectionRefusedError as exc:
+            yield exc
 
 
 def classify_errno(code: int | None) -> str:

@@ -22,6 +22,7 @@ from waddleperf.probes.base import (
     ProbeOptions,
     Recording,
     RunContext,
+    paced,
     status_of,
 )
 from waddleperf.probes.netio import (
@@ -132,11 +133,7 @@ class TcpProbe(Probe[TcpOptions]):
         except (ResolveError, ValueError) as exc:
             return rec.failed(f"{exc}.")
         attempts: list[Attempt] = []
-        start = time.monotonic()
-        for i in range(options.count):
-            delay = start + i * options.interval_s - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+        for i in paced(options.count, options.interval_s):
             attempts.append(connect_once(addr.family, addr.sockaddr, options.timeout_s))
             rec.progress(i + 1, options.count)
         metrics, samples = summarize_attempts(attempts)

@@ -10,7 +10,6 @@ Jitter, two figures (docs/probes.md):
 from __future__ import annotations
 
 import os
-import select
 import socket
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ from waddleperf.probes.echo import (
     session_status,
     summarize_session,
 )
-from waddleperf.probes.netio import ResolveError, enable_rx_timestamps, recv_stamped, resolve
+from waddleperf.probes.netio import ResolveError, datagrams, enable_rx_timestamps, resolve
 from waddleperf.probes.targets import parse_endpoint
 from waddleperf.results.model import Result, Scalar
 from waddleperf_common import udp_wire
@@ -90,15 +89,11 @@ class UdpTransport:
 
     def receive(self, timeout_s: float) -> Reply | None:
         """The next valid reply within ``timeout_s`` seconds, else None."""
-        deadline = time.monotonic() + timeout_s
-        while (left := deadline - time.monotonic()) > 0:
-            if not select.select([self.sock], [], [], left)[0]:
-                return None
-            try:
-                data, _addr, rx_ns = recv_stamped(self.sock, udp_wire.MAX_DATAGRAM)
-            except ConnectionRefusedError:
+        for item in datagrams(self.sock, timeout_s, udp_wire.MAX_DATAGRAM):
+            if isinstance(item, OSError):
                 self.refused += 1
                 continue
+            data, _addr, rx_ns = item
             try:
                 dg = udp_wire.decode(data, self.key)
             except udp_wire.WireError:
