@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import requests
 from tests.integration.server.httphelp import http_server
 from tests.integration.server.mmdb_tiny import write_mmdb
 from tests.support.server import RunningServer
+from waddleperf_server import logs
 from waddleperf_server.geo import GeoLookup
 
 CITY: dict[str, dict[str, Any]] = {
@@ -111,16 +113,25 @@ def test_getip_without_isp_or_for_private_addresses(srv: RunningServer) -> None:
     }
 
 
-def test_broken_database_does_not_stop_the_server(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    tmp = tmp_path_factory.mktemp("broken")
-    bad = tmp / "bad.mmdb"
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_broken_database_is_skipped_not_fatal(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.mmdb"
     bad.write_bytes(b"not a database")
-    cfg = f'http:\n  trusted_proxies: ["127.0.0.0/8"]\ngeoip:\n  city_db: {bad}\n'
-    with http_server(tmp, cfg) as srv:
-        assert _get_ip(srv, "203.0.113.9", "isp=true") == {
-            "processedString": "203.0.113.9",
-            "rawIspInfo": "",
-        }
-        assert "cannot open GeoIP database" in srv.log()
+    collect = _Collect()
+    log = logs.get("http")
+    log.addHandler(collect)
+    try:
+        geo = GeoLookup(bad, tmp_path / "missing.mmdb")
+    finally:
+        log.removeHandler(collect)
+    assert not geo.available and geo.lookup("203.0.113.9") is None
+    assert len(collect.messages) == 2
+    assert all("cannot open GeoIP database" in m for m in collect.messages)

@@ -142,7 +142,9 @@ def test_ipv6_loopback_bind(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 @needs_ipv6
-def test_dual_stack_serves_ipv4_and_ipv6(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_dual_stack_serves_ipv4_and_ipv6_and_stops_promptly(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     with http_server(tmp_path_factory.mktemp("dual"), host="::") as srv:
         port = srv.http_port
         v4 = requests.get(f"http://127.0.0.1:{port}/ip", timeout=5).json()
@@ -151,22 +153,18 @@ def test_dual_stack_serves_ipv4_and_ipv6(tmp_path_factory: pytest.TempPathFactor
         assert v6["ip"] == "::1"
         r = requests.get(f"http://127.0.0.1:{port}/getIP", timeout=5)
         assert r.json()["processedString"] == "127.0.0.1 - localhost IPv4 access"
-
-
-def test_sigterm_does_not_wait_for_idle_keep_alive_clients(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    with http_server(tmp_path_factory.mktemp("term")) as srv:
-        idle = connect(srv)
-        idle.sendall(request_bytes("GET", "/health"))
-        assert ResponseReader(idle).read()[0] == 200
-        half = connect(srv)
+        # SIGTERM must not wait for idle keep-alive clients of either family
+        idle = [connect(srv, "127.0.0.1"), connect(srv, "::1")]
+        for sock in idle:
+            sock.sendall(request_bytes("GET", "/health"))
+            assert ResponseReader(sock).read()[0] == 200
+        half = connect(srv, "127.0.0.1")
         half.sendall(b"GET /heal")  # mid request line: idle too, from the server's view
         start = time.monotonic()
         assert srv.stop() == 0
         assert time.monotonic() - start < 2.0
-        idle.close()
-        half.close()
+        for sock in [*idle, half]:
+            sock.close()
 
 
 @pytest.mark.parametrize(
