@@ -119,3 +119,16 @@ def test_status_of(ok, total, status):
 )
 def test_sentence(text, want):
     assert base.sentence(text) == want
+
+
+def test_paced_keeps_an_absolute_schedule():
+    import time
+
+    start = time.monotonic()
+    stamps = []
+    for i in base.paced(4, 0.02):
+        stamps.append(time.monotonic() - start)
+        if i == 1:
+            time.sleep(0.03)  # one slow iteration: the next is due already, later ones on time
+    assert stamps[0] < 0.015
+    assert stamps[3] == pytest.approx(0.06, abs=0.015)
