@@ -130,5 +130,5 @@ def test_paced_keeps_an_absolute_schedule():
         stamps.append(time.monotonic() - start)
         if i == 1:
             time.sleep(0.03)  # one slow iteration: the next is due already, later ones on time
-    assert stamps[0] < 0.015
-    assert stamps[3] == pytest.approx(0.06, abs=0.015)
+    # Not 0.03 later: the slow iteration did not push the schedule back (loose for busy CI).
+    assert 0.059 <= stamps[3] < 0.085
