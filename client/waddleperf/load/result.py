@@ -89,6 +89,9 @@ def to_record(
         **load_metrics(outcome.summary or {}),
         **profile_metrics(dict(s) for s in profile_samples),
     }
+    if outcome.generator_cpu_s is not None:
+        # CPU seconds of this host's Locust processes, exact (kernel accounting)
+        metrics["generator_cpu_s"] = outcome.generator_cpu_s
     status, error = _status(plan, outcome, metrics)
     raw = dict(outcome.summary or {})
     raw["returncodes"] = dict(outcome.returncodes)

@@ -9,6 +9,7 @@ progress file, and always tears the processes down, even on timeout or Ctrl-C.
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -164,6 +165,8 @@ class LoadOutcome:
     progress: list[dict[str, Any]] = field(default_factory=list)
     logs: dict[str, Path] = field(default_factory=dict)
     timed_out: bool = False
+    #: CPU seconds (user + system) all Locust processes of this host used, from the kernel.
+    generator_cpu_s: float | None = None
 
     def log_tail(self, chars: int = 1500) -> str:
         """The end of the coordinator's log, for error messages."""
@@ -226,6 +229,9 @@ def run(
     the master's progress snapshot about once a second.
     """
     started = time.time()
+    # The Locust processes are this process's only children during the run, so the kernel's
+    # accounting of reaped children is exactly their CPU, with nothing sampled.
+    cpu_before = _children_cpu_s()
     procs = start(plan, files)
     coordinator = next(iter(procs.values()))
     deadline = time.monotonic() + plan.profile.duration_s + GRACE_S + WORKER_WAIT_S
@@ -257,4 +263,10 @@ def run(
         progress=snapshots,
         logs={name: files.log(name) for name in procs},
         timed_out=timed_out,
+        generator_cpu_s=round(_children_cpu_s() - cpu_before, 3),
     )
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
