@@ -16,6 +16,7 @@ import psutil
 from waddleperf_server.config import StatsTarget
 
 MB = 1024 * 1024
+Row = dict[str, Any]  # one process's raw reading
 
 
 class TargetNotFound(LookupError):
@@ -58,9 +59,8 @@ class ProcessSampler:
         psutil.cpu_percent(None)
         psutil.cpu_percent(None, percpu=True)
 
-    def _process(self, pid: int, seen: set[int]) -> tuple[psutil.Process, bool]:
+    def _process(self, pid: int) -> tuple[psutil.Process, bool]:
         """The cached Process for ``pid`` and whether its CPU counter has a real interval."""
-        seen.add(pid)
         proc = self._cache.get(pid)
         if proc is not None and proc.is_running():
             return proc, True
@@ -105,11 +105,13 @@ class ProcessSampler:
             raise TargetNotFound(f"no process named {name!r}")
         return roots
 
-    def tree(self, roots: Iterable[int], seen: set[int]) -> dict[str, Any]:
+    def tree(self, roots: Iterable[int], memo: dict[int, Row | None]) -> dict[str, Any]:
         """Summed usage of ``roots`` and all their descendants (e.g. gunicorn workers).
 
         CPU: ``cpu_raw_pct`` is psutil's figure (100 = one core busy), ``cpu_pct`` the same
         divided by the core count (100 = the whole machine); null until an interval exists.
+        ``memo`` holds this snapshot's per-process readings: a process in two trees is read
+        once, since a second cpu_percent() call right after the first would read ~0.
         """
         procs: dict[int, psutil.Process] = {}
         for pid in roots:
@@ -120,7 +122,7 @@ class ProcessSampler:
                     procs[child.pid] = child
             except psutil.NoSuchProcess:
                 continue
-        rows = [row for pid in sorted(procs) if (row := self._row(pid, seen)) is not None]
+        rows = [row for pid in sorted(procs) if (row := self._row(pid, memo)) is not None]
         cpu = [r["cpu"] for r in rows if r["cpu"] is not None]
         raw = round(sum(cpu), 2) if cpu else None
         return {
@@ -136,9 +138,14 @@ class ProcessSampler:
             "ctx_switches": _sum_fields([r["ctx"] for r in rows]),
         }
 
-    def _row(self, pid: int, seen: set[int]) -> dict[str, Any] | None:
+    def _row(self, pid: int, memo: dict[int, Row | None]) -> Row | None:
+        if pid not in memo:
+            memo[pid] = self._read(pid)
+        return memo[pid]
+
+    def _read(self, pid: int) -> Row | None:
         try:
-            proc, primed = self._process(pid, seen)
+            proc, primed = self._process(pid)
             with proc.oneshot():
                 cpu = proc.cpu_percent(None) if primed else None
                 try:
@@ -165,23 +172,23 @@ class ProcessSampler:
 
     def snapshot(self, targets: Sequence[StatsTarget]) -> dict[str, Any]:
         """Everything ``/stats`` reports: system, this server's process tree, each target."""
-        seen: set[int] = set()
+        memo: dict[int, Row | None] = {}
         out_targets = []
         for target in targets:
             entry: dict[str, Any] = {"name": target.name}
             try:
-                entry.update(found=True, error=None, **self.tree(self.resolve(target), seen))
+                entry.update(found=True, error=None, **self.tree(self.resolve(target), memo))
             except (TargetNotFound, psutil.Error) as exc:
                 entry.update(found=False, error=str(exc) or type(exc).__name__)
             out_targets.append(entry)
         result = {
             "timestamp": rfc3339_now(),
             "system": system_usage(self.cpu_count),
-            "server": self.tree([os.getpid()], seen),
+            "server": self.tree([os.getpid()], memo),
             "targets": out_targets,
         }
         # Forget processes that are gone or no longer asked about, so the cache stays small.
-        for pid in set(self._cache) - seen:
+        for pid in set(self._cache) - set(memo):
             del self._cache[pid]
         return result
 

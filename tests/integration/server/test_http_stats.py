@@ -127,6 +127,7 @@ def test_sampler_busy_vs_idle(targets: Targets, tmp_path: Path) -> None:
         _target(name="idle", port=targets.idle_port),
         _target(name="named", process_name=targets.named),
         _target(name="gone", pid_file=tmp_path / "missing.pid"),
+        _target(name="tree-again", pid_file=targets.tree_pid_file),
     ]
     sampler = ProcessSampler()
     witness = CpuWitness(targets.tree_pid)
@@ -147,6 +148,9 @@ def test_sampler_busy_vs_idle(targets: Targets, tmp_path: Path) -> None:
     assert tree["cpu_raw_pct"] == pytest.approx(truth, abs=12), (tree, truth)
     assert tree["cpu_pct"] == pytest.approx(tree["cpu_raw_pct"] / psutil.cpu_count(), abs=0.02)
     assert named["process_count"] == 1 and named["cpu_raw_pct"] < 5, named
+    # the same processes under two names are read once, not twice (a second read right
+    # after the first would show ~0 %)
+    assert _by_name(second, "tree-again")["cpu_raw_pct"] == tree["cpu_raw_pct"]
     assert idle["cpu_raw_pct"] < 5, idle
     for entry in (tree, idle, named):
         assert entry["rss_mb"] > 1 and entry["uss_mb"] is not None and entry["uss_mb"] > 0
