@@ -121,14 +121,13 @@ def test_sentence(text, want):
     assert base.sentence(text) == want
 
 
-def test_paced_keeps_an_absolute_schedule():
-    import time
-
-    start = time.monotonic()
+def test_paced_keeps_an_absolute_schedule(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(base.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(base.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
     stamps = []
     for i in base.paced(4, 0.02):
-        stamps.append(time.monotonic() - start)
+        stamps.append(round(clock[0] - 100.0, 6))
         if i == 1:
-            time.sleep(0.03)  # one slow iteration: the next is due already, later ones on time
-    # Not 0.03 later: the slow iteration did not push the schedule back (loose for busy CI).
-    assert 0.059 <= stamps[3] < 0.085
+            clock[0] += 0.03  # one slow iteration: the next is late, the one after on time
+    assert stamps == [0.0, 0.02, 0.05, 0.06]
