@@ -63,14 +63,21 @@ def dgram_allowed() -> Iterator[None]:
 def test_raw_matches_iputils_ping(host):
     if shutil.which("ping") is None:
         pytest.skip("needs iputils ping")
-    r = run_probe("icmp", {"target": host, "count": 20, "interval_s": 0.01, "mode": "raw"})
-    assert r.status is Status.OK, r.error
-    assert r.info["socket"] == "raw"
-    assert r.metrics["received_count"] == 20 and r.metrics["loss_pct"] == 0.0
-    assert r.metrics["duplicate_count"] == 0 and r.metrics["reordered_count"] == 0
-    ours = r.metrics["rtt_avg_ms"]
-    assert isinstance(ours, float) and ours > 0
-    assert abs(ours - _ping_avg_ms(host)) < 0.5
+    # Both figures are tens of microseconds; one scheduling hiccup on a busy machine moves
+    # an average of 20 by more than the bound, so a second pair of runs is allowed.
+    for _attempt in range(2):
+        r = run_probe("icmp", {"target": host, "count": 20, "interval_s": 0.01, "mode": "raw"})
+        assert r.status is Status.OK, r.error
+        assert r.info["socket"] == "raw"
+        assert r.metrics["received_count"] == 20 and r.metrics["loss_pct"] == 0.0
+        assert r.metrics["duplicate_count"] == 0 and r.metrics["reordered_count"] == 0
+        ours = r.metrics["rtt_avg_ms"]
+        assert isinstance(ours, float) and 0 < ours
+        theirs = _ping_avg_ms(host)
+        if abs(ours - theirs) < 0.5:
+            break
+    else:
+        pytest.fail(f"avg RTT {ours:.3f} ms vs ping {theirs:.3f} ms differ by 0.5 ms or more")
     assert r.samples is not None and len(r.samples) == 20
 
 
