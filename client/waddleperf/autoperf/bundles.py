@@ -23,8 +23,9 @@ from waddleperf.results.stores import Store
 from waddleperf.results.uploader import Uploader
 
 log = logging.getLogger("waddleperf.autoperf")
-#: Seconds the uploader thread gets to finish its current upload at close.
-JOIN_S = 10.0
+#: Seconds the uploader thread gets to finish its current upload at close (when stopping on a
+#: signal, a short wait: an interrupted upload is retried from the spool at the next start).
+JOIN_S, JOIN_STOP_S = 10.0, 1.0
 
 
 def make_store(cfg: AutoPerfConfig) -> Store:
@@ -111,7 +112,7 @@ class BundleSink:
         """Stop the uploader; with ``drain``, one last pass so a ``--once`` run is stored."""
         self.uploader.stop()
         if self._thread is not None:
-            self._thread.join(JOIN_S)
+            self._thread.join(JOIN_S if drain else JOIN_STOP_S)
         if drain:
             report = self.uploader.drain_once()
             if report.remaining:

@@ -1,0 +1,129 @@
+"""``waddleperf autoperf`` end to end against the real server (and the Flask target) on loopback."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tests.integration.autoperf.conftest import quick_tiers, server_entry, write_agent
+from tests.integration.targets.launch import Running
+from tests.support.server import RunningServer
+from waddleperf.results.reader import read_bundle
+
+TIGHT = {"tier1": {"thresholds": {"rtt_ms": 0.0001}}, "tier2": {"thresholds": {"rtt_ms": 0.0001}}}
+
+
+def records(path: Path) -> list[Any]:
+    return read_bundle(path).results
+
+
+def test_config_errors_name_the_key_and_exit_2(tmp_path: Path) -> None:
+    run = write_agent(tmp_path, {"tiers": {"tier1": {"thresholds": {"rtt": 5}}}})
+    proc = run.run("--once")
+    assert proc.returncode == 2
+    assert "tiers.tier1.thresholds.rtt" in proc.stderr
+    env_typo = write_agent(tmp_path, {}).run("--once", WADDLEPERF_TIERS_INTERVAL="5")
+    assert env_typo.returncode == 2 and "WADDLEPERF_TIERS_INTERVAL" in env_typo.stderr
+    assert write_agent(tmp_path, {}).run("--force-tier", "4").returncode == 2
+
+
+def test_once_escalates_to_tier3_with_load_and_profiling(
+    tmp_path: Path, server: RunningServer, flask_target: Running
+) -> None:
+    target = {"name": "flask", "url": flask_target.url, "users": 2, "spawn_rate": 2,
+              "duration_s": 3, "stats_server": "lo"}  # fmt: skip
+    tiers = quick_tiers(**TIGHT, tier3={"load": True})
+    run = write_agent(tmp_path, {"servers": [server_entry(server)], "targets": [target],
+                                 "tiers": tiers, "agent": {"id": "agent-1",
+                                                           "labels": {"site": "lab"}}})  # fmt: skip
+    proc = run.run("--once", "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["max_tier"] == 3 and summary["agent"] == "agent-1"
+    assert [(e["from_tier"], e["to_tier"]) for e in summary["events"]] == [(1, 2), (2, 3)]
+    (bundle,) = run.bundles()
+    assert run.store in bundle.parents  # uploaded to the local store
+    content = read_bundle(bundle)
+    kinds = [(r.kind, r.tier) for r in content.results]
+    assert ("load.run", 3) in kinds and ("probe.iperf", 3) in kinds and ("probe.udp", 2) in kinds
+    events = [r for r in content.results if r.kind == "autoperf.event"]
+    assert events[0].info["metric"] in {"rtt_avg_ms", "connect_avg_ms"}
+    assert events[0].info["threshold"] == 0.0001
+    assert events[0].info["value"] is not None and events[0].info["server"] == "lo"
+    load = next(r for r in content.results if r.kind == "load.run")
+    assert load.status.value == "ok" and load.metrics["requests_count"]
+    assert any(p["type"] == "Point" for p in content.profiling)
+    cycle = json.loads(content.raw["autoperf-cycle.json"])
+    assert cycle["labels"] == {"site": "lab"} and content.manifest.geo.get("scope")
+
+
+def test_clear_cycle_stays_at_tier1(tmp_path: Path, server: RunningServer) -> None:
+    run = write_agent(tmp_path, {"servers": [server_entry(server)], "tiers": quick_tiers()})
+    proc = run.run("--once")
+    assert proc.returncode == 0, proc.stderr
+    assert "AutoPerf cycle 1" in proc.stdout and "why" in proc.stdout
+    (bundle,) = run.bundles()
+    assert {r.tier for r in records(bundle)} == {1}
+
+
+def test_second_agent_on_the_same_spool_exits_3(tmp_path: Path, server: RunningServer) -> None:
+    run = write_agent(tmp_path, {"servers": [server_entry(server)],
+                                 "tiers": quick_tiers(interval_s=60)})  # fmt: skip
+    first = run.popen()
+    try:
+        deadline = time.monotonic() + 20
+        while not (run.spool / ".autoperf.lock").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)
+        second = run.run("--once", timeout=30)
+        assert second.returncode == 3
+        assert "another AutoPerf agent" in second.stderr and str(first.pid) in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(10)
+    assert first.returncode == 0
+
+
+def _locusts_of(tmp: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if "locust" in cmd and str(tmp) in cmd:
+            found.append(proc)
+    return found
+
+
+@pytest.mark.parametrize("where", ["probe", "load"])
+def test_sigterm_ends_the_step_within_5s_and_writes_the_cycle(
+    tmp_path: Path, server: RunningServer, flask_target: Running, where: str
+) -> None:
+    long_udp = {"probe": "udp", "label": "udp_forever",
+                "options": {"count": 100000, "interval_s": 0.01}}  # fmt: skip
+    target = {"name": "flask", "url": flask_target.url, "users": 2, "duration_s": 120}
+    tiers = quick_tiers(tier2={"probes": [long_udp]}, tier3={"load": True, "probes": []})
+    run = write_agent(tmp_path, {"servers": [server_entry(server)], "targets": [target],
+                                 "tiers": tiers})  # fmt: skip
+    agent = run.popen("--force-tier", "2" if where == "probe" else "3")
+    try:
+        time.sleep(4)  # well into the step (the load: Locust started)
+        assert agent.poll() is None, agent.communicate()
+        began = time.monotonic()
+        agent.send_signal(signal.SIGTERM)
+        out, err = agent.communicate(timeout=10)
+        took = time.monotonic() - began
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    assert agent.returncode == 0, err
+    assert took < 5, f"took {took:.1f} s to stop"
+    assert "STOPPED" in out
+    (bundle,) = run.bundles()  # in the spool, or already uploaded by the background thread
+    cut = [r for r in records(bundle) if r.kind != "autoperf.event"]
+    assert len(cut) == 1 and cut[0].status.value == "failed" and "cancelled" in (cut[0].error or "")
+    assert _locusts_of(tmp_path) == []
