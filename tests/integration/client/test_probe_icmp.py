@@ -72,7 +72,7 @@ def test_raw_matches_iputils_ping(host):
         assert r.metrics["received_count"] == 20 and r.metrics["loss_pct"] == 0.0
         assert r.metrics["duplicate_count"] == 0 and r.metrics["reordered_count"] == 0
         ours = r.metrics["rtt_avg_ms"]
-        assert isinstance(ours, float) and 0 < ours
+        assert isinstance(ours, float) and ours > 0
         theirs = _ping_avg_ms(host)
         if abs(ours - theirs) < 0.5:
             break
