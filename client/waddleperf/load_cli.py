@@ -180,7 +180,7 @@ def run(
     out: Out = None,
     plots: Plots = True,
 ) -> None:
-    """One load run; writes a load.run record, k6 NDJSON profile and PNG plots."""
+    """One load run; writes a load.locust record, k6 NDJSON profile and PNG plots."""
     if master and worker:
         raise _fail("--master and --worker exclude each other")
     if not worker and not host:

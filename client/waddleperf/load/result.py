@@ -1,4 +1,4 @@
-"""A load run as a record of the one result model (kind ``load.run``)."""
+"""A load run as a record of the one result model (kind ``load.locust``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from waddleperf.load.runner import LoadOutcome, LoadPlan
 from waddleperf.profiling.summary import profile_metrics
 from waddleperf.results import MetricValue, Result, Status, new_run_id
 
-KIND = "load.run"
+KIND = "load.locust"
 #: Above this error rate (percent) a run is degraded rather than ok.
 DEGRADED_ERROR_PCT = 1.0
 #: Progress snapshots kept in the record (one a second: ten minutes).

@@ -74,7 +74,7 @@ def test_web_user_run_against_each_target(
     assert res.returncode == 0, res.stderr[-3000:]
     rec = _record(out)
     assert rec.status is Status.OK, rec.error
-    assert rec.kind == "load.run" and rec.target == target.url
+    assert rec.kind == "load.locust" and rec.target == target.url
     m = _m(rec)
     assert m["requests_count"] >= 40 and m["error_rate_pct"] == 0
     assert m["requests_per_s"] > 5

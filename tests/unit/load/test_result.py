@@ -37,7 +37,7 @@ def test_ok_record_round_trips() -> None:
         {"source": "target", "time": 2.0, "cpu_pct": 30.0, "rss_mb": 60.0},
     ]
     rec = to_record(PLAN, _outcome(SUMMARY), samples)
-    assert rec.status is Status.OK and rec.kind == "load.run" and rec.tier == 3
+    assert rec.status is Status.OK and rec.kind == "load.locust" and rec.tier == 3
     assert rec.metrics["target_cpu_avg_pct"] == 20.0
     assert rec.metrics["target_rss_max_mb"] == 60.0
     assert Result.from_json(rec.to_json()) == rec
