@@ -115,7 +115,7 @@ def _run_with_progress(kind: str, raw: dict[str, Any], show: bool) -> Result:
 def probe(
     kind: Annotated[str, typer.Argument(help="icmp, tcp, udp, http, dns, ssh, iperf…")],
     target: Annotated[
-        str, typer.Argument(help="host, host:port, [v6]:port, URL (http) or name (dns).")
+        str, typer.Argument(help="host, host:port, \\[v6]:port, URL (http) or name (dns).")
     ],
     count: Annotated[int | None, typer.Option(help="Packets / attempts / repetitions.")] = None,
     interval: Annotated[float | None, typer.Option(help="Seconds between sends.")] = None,
