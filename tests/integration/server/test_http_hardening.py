@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -17,7 +20,7 @@ from tests.integration.server.httphelp import (
     http_server,
     request_bytes,
 )
-from tests.support.server import RunningServer
+from tests.support.server import WADDLEPERF, RunningServer
 
 
 @pytest.fixture(scope="module")
@@ -226,3 +229,33 @@ def test_unread_bodies_are_discarded_within_bounds(impatient: RunningServer) -> 
         assert closed_by_peer(sock, within=3)
     finally:
         sock.close()
+
+
+def test_port_taken_fails_start_with_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        proc = subprocess.run(
+            [
+                WADDLEPERF,
+                "server",
+                "--bind",
+                "127.0.0.1",
+                "--http-port",
+                str(port),
+                "--tcp-echo-port",
+                "0",
+                "--udp-echo-port",
+                "0",
+                "--iperf-port",
+                "0",
+            ],
+            capture_output=True,
+            timeout=30,
+            env={k: v for k, v in os.environ.items() if not k.startswith("WADDLEPERF_")},
+        )
+    assert proc.returncode == 1
+    err = proc.stderr.decode()
+    assert "cannot start http" in err and "Address already in use" in err
+    assert "Traceback" not in err

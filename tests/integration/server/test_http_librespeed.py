@@ -207,9 +207,10 @@ def test_413_keeps_the_keep_alive_connection_usable(srv: RunningServer) -> None:
         local = sock.getsockname()
         reader = ResponseReader(sock)
         big = b"u" * (LIMIT + 500_000)
-        sock.sendall(request_bytes("POST", "/backend/empty.php", body=big))
+        sock.sendall(request_bytes("POST", "/backend/empty.php?cors=true", body=big))
         status, headers, body = reader.read()
         assert status == 413
+        assert headers["access-control-allow-origin"] == "*"  # a browser may read the error
         assert headers["content-type"] == "application/json"
         assert str(LIMIT) in body.decode()
         assert headers.get("connection", "").lower() != "close"
