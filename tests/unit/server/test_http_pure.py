@@ -241,3 +241,31 @@ def test_nq_document_parses_and_keeps_brackets() -> None:
 )
 def test_valid_host(host: str, ok: bool) -> None:
     assert valid_host(host) is ok
+
+
+# --- stats helpers ----------------------------------------------------------------------
+
+
+def test_read_pid_file(tmp_path: Path) -> None:
+    from waddleperf_server.stats import TargetNotFound, read_pid_file
+
+    good = tmp_path / "a.pid"
+    good.write_text(" 4242 \nextra\n")
+    assert read_pid_file(good) == 4242
+    bad = tmp_path / "b.pid"
+    bad.write_text("nope\n")
+    with pytest.raises(TargetNotFound, match="holds no pid"):
+        read_pid_file(bad)
+    with pytest.raises(TargetNotFound, match="cannot read pid file"):
+        read_pid_file(tmp_path / "missing.pid")
+
+
+def test_rfc3339_now_is_utc_with_z() -> None:
+    from datetime import datetime
+
+    from waddleperf_server.stats import rfc3339_now
+
+    text = rfc3339_now()
+    assert text.endswith("Z") and "T" in text
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    assert parsed.utcoffset() is not None and parsed.utcoffset().total_seconds() == 0
