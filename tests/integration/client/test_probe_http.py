@@ -65,3 +65,11 @@ def test_redirect_hops_are_counted(https_server):
 def test_refused():
     r = run_probe("http", {"target": f"http://127.0.0.1:{free_port()}/", "count": 1})
     assert r.status is Status.FAILED and r.error and "refused" in r.error
+
+
+def test_head_reads_no_body(shared_server):
+    r = run_probe(
+        "http", {"target": f"{shared_server.base_url}/echo?size=5000", "count": 1, "method": "HEAD"}
+    )
+    assert r.status is Status.OK, r.error
+    assert r.metrics["body_bytes"] == 0 and r.metrics["http_status_code"] == 200

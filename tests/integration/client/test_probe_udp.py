@@ -26,6 +26,7 @@ def test_against_the_server_echo(shared_server):
     assert r.metrics["received_count"] == 20 and r.metrics["loss_pct"] == 0.0
     assert r.metrics["rtt_avg_ms"] is not None and 0 < r.metrics["rtt_avg_ms"] < 50
     assert r.metrics["jitter_ms"] is not None and r.metrics["jitter_fwd_ms"] is not None
+    assert r.info["receive_timestamps"] == "kernel"  # SO_TIMESTAMPNS on Linux
 
 
 def test_hmac_with_a_keyed_server(server_factory, monkeypatch):
