@@ -268,4 +268,5 @@ def test_rfc3339_now_is_utc_with_z() -> None:
     text = rfc3339_now()
     assert text.endswith("Z") and "T" in text
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    assert parsed.utcoffset() is not None and parsed.utcoffset().total_seconds() == 0
+    offset = parsed.utcoffset()
+    assert offset is not None and offset.total_seconds() == 0
