@@ -27,7 +27,7 @@ from pydantic import Field
 
 from waddleperf.probes import icmp_wire
 from waddleperf.probes.base import Family, HostTarget, Probe, ProbeOptions, Recording, RunContext
-from waddleperf.probes.netio import ResolveError, SockAddr, resolve
+from waddleperf.probes.netio import ResolveError, SockAddr, describe_errno, resolve
 from waddleperf.probes.targets import parse_host
 from waddleperf.results.model import MetricValue, Result, Sample, Status
 
@@ -228,13 +228,16 @@ class MtuProbe(Probe[MtuOptions]):
         except ResolveError as exc:
             return rec.failed(f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
         version = 4 if addr.family == socket.AF_INET else 6
-        with socket.socket(addr.family, socket.SOCK_DGRAM) as udp:
-            udp.connect(addr.sockaddr)
-            source = str(udp.getsockname()[0])
-            route_mtu = udp.getsockopt(
-                socket.IPPROTO_IP if version == 4 else socket.IPPROTO_IPV6,
-                IP_MTU if version == 4 else IPV6_MTU,
-            )
+        try:
+            with socket.socket(addr.family, socket.SOCK_DGRAM) as udp:
+                udp.connect(addr.sockaddr)
+                source = str(udp.getsockname()[0])
+                route_mtu = udp.getsockopt(
+                    socket.IPPROTO_IP if version == 4 else socket.IPPROTO_IPV6,
+                    IP_MTU if version == 4 else IPV6_MTU,
+                )
+        except OSError as exc:
+            return rec.failed(f"No usable route to {addr.address}: {describe_errno(exc.errno)}.")
         ifname, if_mtu = interface_mtu(version, source)
         top = if_mtu or route_mtu
         high = min(top, MAX_PACKET[version], options.max_mtu_bytes or top)

@@ -27,7 +27,13 @@ from typing import Literal
 from pydantic import Field
 
 from waddleperf.probes.base import Family, HostTarget, Probe, ProbeOptions, Recording, RunContext
-from waddleperf.probes.netio import ResolveError, enable_rx_timestamps, recv_stamped, resolve
+from waddleperf.probes.netio import (
+    ResolveError,
+    describe_errno,
+    enable_rx_timestamps,
+    recv_stamped,
+    resolve,
+)
 from waddleperf.probes.targets import parse_host
 from waddleperf.probes.trace_stats import Hop, Observation, destination_ttl, hop_rows, trace_metrics
 from waddleperf.probes.trace_wire import Flow, build_probe, parse_reply
@@ -184,8 +190,12 @@ class TraceProbe(Probe[TraceOptions]):
             return rec.failed(f"{str(exc)[:1].upper()}{str(exc)[1:]} (trace is IPv4 only).")
         dst = addr.address
         port = options.port or DEFAULT_PORTS[options.mode]
+        try:
+            src = source_address(dst)
+        except OSError as exc:
+            return rec.failed(f"No usable route to {dst}: {describe_errno(exc.errno)}.")
         flow = Flow(
-            mode=options.mode, src=source_address(dst), dst=dst,
+            mode=options.mode, src=src, dst=dst,
             sport=33_000 + secrets.randbelow(28_000), dport=port,
             ident=secrets.randbits(16), tcp_seq_base=secrets.randbits(32),
         )  # fmt: skip
