@@ -138,6 +138,24 @@ def summarize(queries: list[Query]) -> tuple[dict[str, MetricValue], list[Sample
     return metrics, samples
 
 
+def per_resolver(
+    queries: list[Query], resolvers: list[str]
+) -> tuple[dict[str, MetricValue], dict[str, Scalar]]:
+    """With several resolvers: ``resolver<N>_query_{avg,p50}_ms`` and ``resolver<N>_ok_count``
+    for the N-th (from 1), and ``info["resolver<N>"]`` naming it. Empty for one resolver."""
+    metrics: dict[str, MetricValue] = {}
+    info: dict[str, Scalar] = {}
+    if len(resolvers) < 2:
+        return metrics, info
+    for n, where in enumerate(resolvers, 1):
+        mine = [q for q in queries if q.resolver == where]
+        times = [q.elapsed_ns / 1e6 for q in mine if q.elapsed_ns is not None]
+        metrics.update(stats.series_metrics(f"resolver{n}_query", times, figures=("avg", "p50")))
+        metrics[f"resolver{n}_ok_count"] = sum(1 for q in mine if q.succeeded)
+        info[f"resolver{n}"] = where
+    return metrics, info
+
+
 def failure_sentence(queries: list[Query], name: str, rdtype: str) -> str | None:
     """e.g. "2 of 3 queries for x.lab.test A failed: 2 NXDOMAIN (the name does not exist)…"."""
     failed = [q for q in queries if not q.succeeded]
@@ -185,6 +203,8 @@ class DnsProbe(Probe[DnsOptions]):
                 queries.append(query_once(options, resolver))
                 rec.progress(len(queries), total)
         metrics, samples = summarize(queries)
+        each, each_info = per_resolver(queries, [str(r) for r in resolvers])
+        metrics.update(each)
         ok = sum(1 for q in queries if q.succeeded)
         error = failure_sentence(queries, options.target, options.record_type)
         if error is None and any(v is None for v in metrics.values()):
@@ -196,6 +216,7 @@ class DnsProbe(Probe[DnsOptions]):
             "resolvers": " ".join(str(r) for r in resolvers),
             "answers": " ".join(answered[-1].answers) if answered else None,
             "rcode": queries[-1].outcome,
+            **each_info,
         }
         return rec.finish(
             status=status_of(ok, len(queries)),

@@ -53,3 +53,7 @@ def test_degraded_when_one_resolver_fails(dnsmasq, silent_dns):
     )  # fmt: skip
     assert r.status is Status.DEGRADED
     assert r.samples is not None and [s["outcome"] for s in r.samples] == ["NOERROR", "timeout"]
+    assert r.info["resolver1"] == f"127.0.0.1:{dnsmasq}"
+    assert r.metrics["resolver1_ok_count"] == 1 and r.metrics["resolver2_ok_count"] == 0
+    assert r.metrics["resolver1_query_avg_ms"] is not None
+    assert r.metrics["resolver2_query_avg_ms"] is None  # it never answered; error says so
