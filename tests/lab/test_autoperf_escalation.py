@@ -1,0 +1,144 @@
+"""AutoPerf in the network lab: injected delay or loss triggers exactly the expected tier
+changes, and removing the impairment brings the agent back to tier 1 over the next cycles.
+
+The agent runs as a daemon in the client namespace (``--json``: one summary line per cycle);
+the test changes the path between cycles, right after a summary arrives — the interval leaves
+seconds of quiet before the next cycle starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.lab.netlab import Lab
+from tests.lab.netlab.services import LabServer
+
+pytestmark = pytest.mark.lab
+WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
+
+
+def agent_config(tmp: Path, srv: LabServer, interval_s: float) -> Path:
+    doc = {
+        "servers": [{"name": "lab", "host": srv.host}],
+        "tiers": {
+            "interval_s": interval_s,
+            "jitter_pct": 0,
+            "tier1": {
+                "probes": [
+                    {"probe": "icmp", "options": {"count": 5, "interval_s": 0.05, "timeout_s": 1}},
+                    {"probe": "tcp", "options": {"count": 3, "interval_s": 0.05, "timeout_s": 0.5}},
+                    {"probe": "udp", "options": {"count": 50, "interval_s": 0.005, "timeout_s": 1}},
+                    {"probe": "http", "options": {"count": 2, "timeout_s": 1}},
+                ],
+                "thresholds": {"rtt_ms": 40, "loss_pct": 2, "critical_loss_pct": 10},
+            },
+            "tier2": {
+                "probes": [{"probe": "udp", "label": "udp_long",
+                            "options": {"count": 100, "interval_s": 0.005, "timeout_s": 1}}],
+                "thresholds": {"rtt_ms": None, "jitter_ms": None, "loss_pct": None},
+            },
+            "tier3": {"probes": [], "load": False},
+        },
+        "hysteresis": {"breaches": 2, "critical_breaches": 1, "cooldown_s": 0},
+        "storage": {"spool_dir": str(tmp / "spool"), "store": {"dir": str(tmp / "store")}},
+    }  # fmt: skip
+    path = tmp / "autoperf.yml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+class Agent:
+    """The agent process in the client namespace; ``cycle()`` returns the next summary."""
+
+    def __init__(self, lab: Lab, config: Path, tmp: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WADDLEPERF_")}
+        self.log = tmp / "agent.log"
+        with self.log.open("wb") as err:
+            self.proc = lab.client.ns.popen(
+                [WADDLEPERF, "autoperf", "--config", str(config), "--json"],
+                stdout=subprocess.PIPE, stderr=err, env=env, cwd=tmp,
+            )  # fmt: skip
+        self.lines: queue.Queue[bytes] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    def cycle(self, timeout: float = 30.0) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads(self.lines.get(timeout=timeout))
+        except queue.Empty:
+            pytest.fail(f"no cycle summary in {timeout} s: {self.log.read_text()[-2000:]}")
+        return data
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def agent_factory(lab: Lab, lab_server: LabServer, tmp_path: Path) -> Iterator[Any]:
+    started: list[Agent] = []
+
+    def make(interval_s: float) -> Agent:
+        agent = Agent(lab, agent_config(tmp_path, lab_server, interval_s), tmp_path)
+        started.append(agent)
+        return agent
+
+    yield make
+    for agent in started:
+        if agent.proc.poll() is None:
+            agent.stop()
+
+
+def transitions(summary: dict[str, Any]) -> list[tuple[int, int]]:
+    return [(e["from_tier"], e["to_tier"]) for e in summary["events"]]
+
+
+def test_delay_escalates_to_tier2_after_two_cycles_and_clears(lab: Lab, agent_factory: Any) -> None:
+    lab.set_link(0, "both", delay_ms=30)  # RTT ≈ 60 ms against a 40 ms threshold
+    agent = agent_factory(4.0)
+    first = agent.cycle()
+    assert transitions(first) == [] and first["max_tier"] == 1
+    assert "breach cycle 1/2" in first["servers"][0]["notes"][0]
+    second = agent.cycle()
+    assert transitions(second) == [(1, 2)] and second["max_tier"] == 2
+    event = second["events"][0]
+    assert event["threshold"] == 40 and event["value"] > 55 and event["server"] == "lab"
+    lab.set_link(0, "both", delay_ms=0)
+    third = agent.cycle()
+    assert transitions(third) == [(2, 1)] and third["max_tier"] == 1
+    assert str(third["events"][0]["reason"]).startswith("cleared")
+    fourth = agent.cycle()
+    assert transitions(fourth) == [] and fourth["max_tier"] == 1
+    assert agent.stop() == 0
+
+
+def test_critical_loss_goes_straight_to_tier3_and_clears(lab: Lab, agent_factory: Any) -> None:
+    lab.set_link(0, "up", loss_pct=30)  # far past the 10 % critical loss threshold
+    agent = agent_factory(6.0)
+    first = agent.cycle()
+    assert transitions(first) == [(1, 3)] and first["max_tier"] == 3
+    event = first["events"][0]
+    assert event["critical"] is True and event["metric"] == "loss_pct"
+    assert event["value"] > 10 and event["threshold"] == 10
+    lab.set_link(0, "up", loss_pct=0)
+    second = agent.cycle()
+    assert transitions(second) == [(3, 1)] and second["max_tier"] == 1
+    third = agent.cycle()
+    assert transitions(third) == [] and third["max_tier"] == 1
+    assert agent.stop() == 0
