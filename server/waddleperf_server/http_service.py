@@ -25,7 +25,7 @@ LINGER_S = 2.0  # after refusing a body, read (and drop) what is in flight this 
 LINGER_BYTES = bodies.DISCARD_BUDGET_BYTES
 
 
-_REASONS = {400: "Bad Request", 408: "Request Timeout", 414: "URI Too Long", 500: "Server Error"}
+_REASONS = {400: "Bad Request", 414: "URI Too Long", 500: "Internal Server Error"}
 _MESSAGES = {
     400: "malformed HTTP request",
     414: "request line too long",
