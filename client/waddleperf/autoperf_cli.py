@@ -131,7 +131,13 @@ def _run(
         if notifier.wants(record.info.get("event") == "escalation"):
             notifier.submit(record.to_dict())
 
-    sink = make_sink(cfg)
+    from waddleperf.results.spool import SpoolLockedError
+
+    try:
+        sink = make_sink(cfg)
+    except SpoolLockedError as exc:
+        typer.echo(f"waddleperf autoperf: {exc}", err=True)
+        return EXIT_LOCKED
     unwritten = 0
 
     def show(summary: CycleSummary) -> None:

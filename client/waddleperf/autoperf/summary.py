@@ -148,7 +148,7 @@ def render(summary: CycleSummary) -> Group:
                            str(ev["reason"]))  # fmt: skip
         parts.append(events)
     if summary.output:
-        parts.append(Text(f"results: {summary.output}", style="dim"))
+        parts.append(Text(f"bundle: {summary.output}", style="dim"))
     return Group(*parts)
 
 
