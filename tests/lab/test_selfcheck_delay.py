@@ -56,11 +56,11 @@ def test_jitter_spreads_rtt_around_the_delay(lab):
     lab.set_link(0, "up", delay_ms=20, jitter_ms=5)
     # 50 ms between pings: far apart, so keeping order never holds one back behind another.
     summary = ping(lab, lab.server_ip, count=100, interval="0.05")
-    assert summary.rtt_avg_ms == pytest.approx(20.0, abs=TOLERANCE_MS)
+    assert summary.rtt_avg_ms == pytest.approx(20.0, abs=TOLERANCE_MS), summary
     assert summary.rtt_min_ms is not None and summary.rtt_max_ms is not None
     assert 15.0 <= summary.rtt_min_ms < 17.0
     # The max is one sample: it also carries scheduling noise of the whole path.
-    assert 23.0 < summary.rtt_max_ms <= 26.5
+    assert 23.0 < summary.rtt_max_ms <= 27.0
     assert summary.rtt_mdev_ms is not None
     # Uniform ±5 ms has a standard deviation of 5/√3 ≈ 2.89 ms.
     assert summary.rtt_mdev_ms == pytest.approx(2.89, abs=0.6)

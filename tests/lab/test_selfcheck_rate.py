@@ -19,7 +19,9 @@ TCP_GOODPUT = RATE * 1448 / 1514
 @pytest.mark.parametrize("direction", ["up", "down"])
 def test_iperf3_tcp_throughput_matches_tbf_rate(lab, direction):
     start_iperf3_server(lab)
-    link = 0 if direction == "up" else 1
+    # The bottleneck sits in r1 (its egress toward the receiver), as on a real path: a qdisc on
+    # the sending host itself would push back on TCP instead of queueing and dropping.
+    link = 1 if direction == "up" else 0
     lab.set_link(link, direction, rate_mbit=RATE)
     argv = ["iperf3", "-c", lab.server_ip, "-J", "-t", "4", "-O", "1"]
     if direction == "down":
