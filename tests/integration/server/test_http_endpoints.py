@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.server.httphelp import http_server
+from tests.integration.server.httphelp import connect, http_server, request_bytes
 from tests.support.server import RunningServer
 from waddleperf_common import nq
 
@@ -206,3 +208,26 @@ def test_small_replies_are_not_delayed_by_nagle(srv: RunningServer) -> None:
             assert s.get(srv.base_url + "/ip", timeout=5).status_code == 200
         mean_ms = (time.perf_counter() - start) / 40 * 1000
     assert mean_ms < 15, f"{mean_ms:.1f} ms per small request"
+
+
+def test_client_abandoning_uploads_and_downloads_leaves_server_clean(srv: RunningServer) -> None:
+    """RPM clients cut their load streams mid-body; the server must shrug (the module's
+    teardown asserts no traceback reached the log)."""
+    # declared sizes within each endpoint's limit, so the server is mid-drain when cut
+    for path, declared in (
+        ("/rpm/upload", 2_900_000),
+        ("/empty.php", 1_000_000),
+        ("/echo", 900_000),
+    ):
+        sock = connect(srv)
+        head = request_bytes("POST", path, {"Content-Length": str(declared)})
+        sock.sendall(head + b"x" * 300_000)
+        time.sleep(0.05)
+        sock.close()
+    for path in ("/rpm/large", "/garbage.php?ckSize=64", "/echo?size=100000000"):
+        sock = connect(srv)
+        sock.sendall(request_bytes("GET", path))
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # with unread data: the server sees a reset mid-write
+    assert requests.get(srv.base_url + "/health", timeout=5).status_code == 200
