@@ -138,10 +138,10 @@ class BundleWriter:
         self.limits = limits or BundleLimits()
         self._tiers = set(tiers)
         self._statuses: set[str] = set()
-        spill = spool.directory if spool is not None else None
-        self._results = _MemberBuffer(RESULTS, spill)
-        self._profiling = _MemberBuffer(PROFILING, spill)
-        self._raw: dict[str, bytes] = {}
+        self._spill = spool.directory if spool is not None else None
+        self._results = _MemberBuffer(RESULTS, self._spill)
+        self._profiling = _MemberBuffer(PROFILING, self._spill)
+        self._raw: dict[str, _MemberBuffer] = {}
         self._rejected: dict[str, Rejected] = {}
         self._finalized = False
 
@@ -150,7 +150,7 @@ class BundleWriter:
     @property
     def content_bytes(self) -> int:
         """Uncompressed bytes collected so far (what ``max_bundle_bytes`` bounds)."""
-        raw = sum(len(v) for v in self._raw.values())
+        raw = sum(buf.size for buf in self._raw.values())
         return self._results.size + self._profiling.size + raw
 
     def _reject(self, name: str, size: int, reason: str) -> None:
@@ -213,7 +213,9 @@ class BundleWriter:
             return False
         if not self._fits(member, len(data)):
             return False
-        self._raw[name] = bytes(data)
+        buf = _MemberBuffer(member, self._spill)
+        buf.append(bytes(data))
+        self._raw[name] = buf
         return True
 
     def _check_open(self) -> None:
@@ -225,9 +227,7 @@ class BundleWriter:
     def manifest(self, finished_at: datetime) -> Manifest:
         """The manifest describing what has been collected, ending at ``finished_at``."""
         members = [self._results.member(True), self._profiling.member(True)]
-        for name in sorted(self._raw):
-            data = self._raw[name]
-            members.append(Member(name=RAW_DIR + name, size_bytes=len(data), sha256=_sha256(data)))
+        members += [self._raw[name].member(False) for name in sorted(self._raw)]
         return Manifest(
             agent=self.agent,
             run_id=self.run_id,
@@ -249,13 +249,12 @@ class BundleWriter:
             gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=stamp) as gz,
             tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
         ):
-            _add(tar, MANIFEST, io.BytesIO(manifest.to_bytes()), len(manifest.to_bytes()), stamp)
-            for buf in (self._results, self._profiling):
+            head = manifest.to_bytes()
+            _add(tar, MANIFEST, io.BytesIO(head), len(head), stamp)
+            raw = [self._raw[name] for name in sorted(self._raw)]
+            for buf in (self._results, self._profiling, *raw):
                 buf.file.seek(0)
                 _add(tar, buf.name, buf.file, buf.size, stamp)
-            for name in sorted(self._raw):
-                data = self._raw[name]
-                _add(tar, RAW_DIR + name, io.BytesIO(data), len(data), stamp)
         return manifest
 
     def finalize(self, finished_at: datetime | None = None) -> SpoolReceipt:
@@ -277,8 +276,8 @@ class BundleWriter:
     def close(self) -> None:
         """Release temp buffers (a finalized or abandoned writer)."""
         self._finalized = True
-        self._results.close()
-        self._profiling.close()
+        for buf in (self._results, self._profiling, *self._raw.values()):
+            buf.close()
         self._raw.clear()
 
     def __enter__(self) -> BundleWriter:
@@ -286,10 +285,6 @@ class BundleWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _add(tar: tarfile.TarFile, name: str, data: IO[bytes], size: int, stamp: int) -> None:

@@ -116,17 +116,30 @@ class GeoTagger:
     def _lookup(self, reader: maxminddb.Reader | None, address: IPAddress) -> dict[str, Any] | None:
         if reader is None:
             return None
-        try:
-            record, _prefix = reader.get_with_prefix_len(address)
-        except (ValueError, RuntimeError, OSError) as exc:
-            log.warning("geo: lookup in %s failed: %s", reader.metadata().database_type, exc)
-            raise
+        record, _prefix = reader.get_with_prefix_len(address)
         return record if isinstance(record, dict) else None
 
     def _round(self, value: float | None) -> float | None:
         if value is None or self.coordinate_decimals is None:
             return None
         return round(value, self.coordinate_decimals)
+
+    def _fields(
+        self, ip: str, city: dict[str, Any] | None, asn: dict[str, Any] | None
+    ) -> dict[str, GeoValue]:
+        found: dict[str, GeoValue] = {}
+        if city is not None:
+            model = geoip2.models.City(["en"], ip_address=ip, prefix_len=0, **city)
+            found["country"] = model.country.iso_code
+            found["region"] = model.subdivisions[0].name if model.subdivisions else None
+            found["city"] = model.city.name
+            found["latitude"] = self._round(model.location.latitude)
+            found["longitude"] = self._round(model.location.longitude)
+        if asn is not None:
+            model_asn = geoip2.models.ASN(ip, prefix_len=0, **asn)
+            found["asn"] = model_asn.autonomous_system_number
+            found["organisation"] = model_asn.autonomous_system_organization
+        return {k: v for k, v in found.items() if v is not None and v != ""}
 
     def tags(self, address_text: str | None) -> dict[str, GeoValue]:
         """Geo tags for the address at the start of ``address_text``."""
@@ -145,27 +158,12 @@ class GeoTagger:
         try:
             city = self._lookup(self._city, address)
             asn = self._lookup(self._asn, address)
-        except (ValueError, RuntimeError, OSError):
+            tags.update(self._fields(str(address), city, asn))
+        except (ValueError, RuntimeError, OSError, TypeError, AttributeError, KeyError) as exc:
+            # A damaged file or a record of another layout: no tags, but the cycle goes on.
+            log.warning("geo: lookup of the agent's address failed: %s", exc)
             tags.update(geo="unavailable", reason="database lookup failed")
             return tags
-        ip = str(address)
-        if city is not None:
-            model = geoip2.models.City(["en"], ip_address=ip, prefix_len=0, **city)
-            region = model.subdivisions[0].name if model.subdivisions else None
-            found: dict[str, GeoValue] = {
-                "country": model.country.iso_code,
-                "region": region,
-                "city": model.city.name,
-                "latitude": self._round(model.location.latitude),
-                "longitude": self._round(model.location.longitude),
-            }
-            tags.update({k: v for k, v in found.items() if v is not None})
-        if asn is not None:
-            model_asn = geoip2.models.ASN(ip, prefix_len=0, **asn)
-            if model_asn.autonomous_system_number is not None:
-                tags["asn"] = model_asn.autonomous_system_number
-            if model_asn.autonomous_system_organization:
-                tags["organisation"] = model_asn.autonomous_system_organization
         if city is None and asn is None:
             tags["geo"] = "not-found"
         elif self._broken:

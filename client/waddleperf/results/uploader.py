@@ -20,7 +20,13 @@ from pathlib import Path
 from waddleperf.results.atomic import sha256_file
 from waddleperf.results.reader import BundleError, verify_bundle
 from waddleperf.results.spool import Spool
-from waddleperf.results.stores import Store, bundle_metadata, bundle_tags, hive_key
+from waddleperf.results.stores import (
+    Store,
+    StoreError,
+    bundle_metadata,
+    bundle_tags,
+    hive_key,
+)
 
 log = logging.getLogger("waddleperf.results.uploader")
 
@@ -120,6 +126,8 @@ class Uploader:
                 log.warning(
                     "upload of %s failed (attempt %d, next in %.1f s): %s",
                     path.name, after.attempts, wait, exc,
+                    # A store failure is expected weather; anything else is a bug to trace.
+                    exc_info=not isinstance(exc, StoreError),
                 )  # fmt: skip
         left = self.spool.bundles()
         report.remaining = len(left)

@@ -54,7 +54,9 @@ def _dbip_city(city: str, region: str, cc: str, lat: float, lon: float) -> dict[
     }
 
 
-def _write(path: Path, db_type: str, rows: list[tuple[tuple[str, ...], dict[str, Any]]]) -> Path:
+def write_mmdb(
+    path: Path, db_type: str, rows: list[tuple[tuple[str, ...], dict[str, Any]]]
+) -> Path:
     writer = MMDBWriter(
         ip_version=6, ipv4_compatible=True, database_type=db_type, languages=["en", "de"]
     )
@@ -72,7 +74,7 @@ def build(directory: Path, layout: str) -> tuple[Path, Path]:
         if layout == "geolite2"
         else ("DBIP-City-Lite", "DBIP-ASN-Lite (compat=GeoLite2-ASN)")
     )
-    city_db = _write(
+    city_db = write_mmdb(
         directory / f"{layout}-city.mmdb",
         city_type,
         [
@@ -81,7 +83,7 @@ def build(directory: Path, layout: str) -> tuple[Path, Path]:
             (LAB, city("Labtown", "Lab Region", "NL", 52.3676, 4.9041)),
         ],
     )
-    asn_db = _write(
+    asn_db = write_mmdb(
         directory / f"{layout}-asn.mmdb",
         asn_type,
         [

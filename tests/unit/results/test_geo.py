@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.results.mmdb import build
+from tests.unit.results.mmdb import build, write_mmdb
 from waddleperf.results.geo import GeoTagger, parse_address, scope_of
 
 LAB_AND_DOCS = ("10.250.0.0/16", "192.0.2.0/24", "198.51.100.0/24", "2001:db8::/32")
@@ -103,3 +103,13 @@ def test_missing_or_corrupt_database_warns_never_raises(
     with GeoTagger(city_db, tmp_path / "missing.mmdb", treat_as_public=LAB_AND_DOCS) as geo:
         partial = geo.tags("192.0.2.1")
     assert partial["geo"] == "partial" and partial["city"] == "Berlin" and "asn" not in partial
+
+
+def test_a_database_of_another_layout_is_unavailable_not_a_crash(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    odd = write_mmdb(tmp_path / "odd.mmdb", "Other-DB", [(("192.0.2.0/24",), {"country": "DE"})])
+    caplog.set_level(logging.WARNING)
+    with GeoTagger(odd, treat_as_public=LAB_AND_DOCS) as geo:
+        tags = geo.tags("192.0.2.1")
+    assert tags["geo"] == "unavailable" and "lookup" in caplog.text
