@@ -207,7 +207,7 @@ def test_small_replies_are_not_delayed_by_nagle(srv: RunningServer) -> None:
             assert s.get(srv.base_url + "/rpm/small", timeout=5).status_code == 200
             assert s.get(srv.base_url + "/ip", timeout=5).status_code == 200
         mean_ms = (time.perf_counter() - start) / 40 * 1000
-    assert mean_ms < 15, f"{mean_ms:.1f} ms per small request"
+    assert mean_ms < 25, f"{mean_ms:.1f} ms per small request (Nagle would cost ~40)"
 
 
 def test_client_abandoning_uploads_and_downloads_leaves_server_clean(srv: RunningServer) -> None:
