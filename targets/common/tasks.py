@@ -62,7 +62,8 @@ class InProcessWorker:
 
 def make_celery(main: str, broker: str) -> Any:
     """A Celery app on ``broker`` that keeps no results (the API only returns the task id)."""
-    from celery import Celery  # imported only when a broker is configured
+    # imported only when a broker is configured
+    from celery import Celery  # type: ignore[import-untyped]
 
     app = Celery(main, broker=broker)
     app.conf.update(

@@ -40,7 +40,7 @@ if _db.engine == "sqlite":
         }
     }
 else:
-    import pymysql
+    import pymysql  # type: ignore[import-untyped]
 
     pymysql.install_as_MySQLdb()
     DATABASES = {

@@ -25,7 +25,7 @@ def data(request: HttpRequest) -> JsonResponse:
     page = api.parse_page(request.GET)
     count = TestData.objects.count()
     rows = [
-        api.row_payload(r.id, r.name, r.value, r.created_at)
+        api.row_payload(int(r.pk), r.name, r.value, r.created_at)
         for r in TestData.objects.order_by("-id")[page.offset : page.offset + page.size]
     ]
     return JsonResponse(api.page_payload(rows, count, page))

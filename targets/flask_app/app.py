@@ -19,7 +19,7 @@ def _install_apm(app: Flask) -> dict[str, Any]:
     if not apm_enabled():
         return {"status": "disabled"}
     pin_honeybadger_env()
-    from honeybadger.contrib import FlaskHoneybadger
+    from honeybadger.contrib import FlaskHoneybadger  # type: ignore[import-untyped]
 
     for key, value in honeybadger_settings().items():
         app.config[f"HONEYBADGER_{key.upper()}"] = value

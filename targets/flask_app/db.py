@@ -37,7 +37,7 @@ def connect(cfg: DbConfig | None = None) -> Any:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
     else:
-        import pymysql
+        import pymysql  # type: ignore[import-untyped]
 
         conn = pymysql.connect(
             host=cfg.host,

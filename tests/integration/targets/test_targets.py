@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -9,6 +12,8 @@ import pytest
 
 from tests.integration.targets.launch import Running, call, start_celery, start_redis, start_target
 from tests.support.net import wait_until
+
+WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 
 
 def _count(run: Running) -> int:
@@ -101,6 +106,56 @@ def test_celery_with_real_redis_inserts_rows(tmp_path: Path, framework: str) -> 
             status, body = call(run.url + "/api/task/", "POST")
             assert status == 202 and body["backend"] == "celery"
         assert wait_until(lambda: _count(run) == 3, 20), started[1].text()[-2000:]
+    finally:
+        for proc in reversed(started):
+            proc.stop()
+
+
+@pytest.mark.slow
+def test_load_run_with_celery_and_redis_loses_no_task(tmp_path: Path) -> None:
+    """The database-heavy user against Django with a real Redis and Celery worker: every task
+    request that was answered 202 becomes a row."""
+    redis = start_redis(tmp_path)
+    broker = f"redis://127.0.0.1:{redis.port}/0"
+    started: list[Running] = [redis]
+    try:
+        started.append(start_celery(tmp_path, "django", broker))
+        run = start_target(tmp_path, "django", {"CELERY_BROKER_URL": broker}, workers=2)
+        started.append(run)
+        out = tmp_path / "load"
+        res = subprocess.run(
+            [
+                WADDLEPERF,
+                "load",
+                "run",
+                "--host",
+                run.url,
+                "--user",
+                "database",
+                "--users",
+                "3",
+                "--spawn-rate",
+                "3",
+                "--duration",
+                "5",
+                "--no-plots",
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+        assert res.returncode == 0, res.stderr[-3000:]
+        record = json.loads((out / "result.json").read_text())
+        assert record["status"] == "ok", record["error"]
+        tasks = record["raw"]["endpoints"]["POST /api/task/"]
+        assert tasks["failures"] == 0 and tasks["requests"] > 5
+        assert wait_until(lambda: _count(run) == tasks["requests"], 30), (
+            _count(run),
+            tasks["requests"],
+        )
     finally:
         for proc in reversed(started):
             proc.stop()
