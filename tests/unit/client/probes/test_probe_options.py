@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -123,8 +124,8 @@ def test_sentence(text, want):
 
 def test_paced_keeps_an_absolute_schedule(monkeypatch):
     clock = [100.0]
-    monkeypatch.setattr(base.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(base.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
     stamps = []
     for i in base.paced(4, 0.02):
         stamps.append(round(clock[0] - 100.0, 6))
