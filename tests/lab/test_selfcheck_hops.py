@@ -43,3 +43,17 @@ def test_mtr_report_counts_hops_and_ttl_reaches_server_unchanged(lab):
     # ping's reply TTL: the server sends 64, three routers take one each on the way back.
     ping = lab.client.ns.run(["ping", "-n", "-c", "1", lab.server_ip]).stdout
     assert "ttl=61" in ping
+
+
+@pytest.mark.parametrize("lab", [2], indirect=True)
+@pytest.mark.parametrize("delayer", [False, True], ids=["kernel", "delayer"])
+def test_path_mtu_is_the_narrow_link(lab, delayer):
+    lab.set_mtu(1, 1400)
+    if delayer:
+        lab.set_link(1, "both", delay_ms=1)
+    ping = ["ping", "-n", "-c", "1", "-W", "2", "-M", "do", lab.server_ip]
+    fits = lab.client.ns.run([*ping[:-1], "-s", str(1400 - 28), lab.server_ip], check=False)
+    too_big = lab.client.ns.run([*ping[:-1], "-s", str(1401 - 28), lab.server_ip], check=False)
+    assert fits.returncode == 0, fits.stdout
+    assert too_big.returncode != 0
+    assert "mtu = 1400" in (too_big.stdout + too_big.stderr).lower().replace("mtu=", "mtu = ")

@@ -287,6 +287,13 @@ class Lab:
                 self.impairments[(link, d)] = new
                 self._apply(link, d, old, new)
 
+    def set_mtu(self, link: int, mtu: int) -> None:
+        """Set the MTU of both ends of one link (the routers then answer "too big" for it)."""
+        if not 0 <= link < self.links:
+            raise ValueError(f"link must be within 0..{self.links - 1}, got {link}")
+        self.nodes[link].ns.run(["ip", "link", "set", "eth-s", "mtu", str(mtu)])
+        self.nodes[link + 1].ns.run(["ip", "link", "set", "eth-c", "mtu", str(mtu)])
+
     def impairment(self, link: int, direction: Direction) -> Impairment:
         """The impairment in force on one link-direction."""
         return self.impairments.get((link, direction), Impairment())

@@ -82,7 +82,9 @@ class DelayerHandle:
         handle = cls(ns, proc, control, log)
         handle._wait_ready(10.0)
         for tun, (iif, table) in TABLES.items():
-            ns.run(["ip", "link", "set", tun, "up", "mtu", "1500", "txqueuelen", "10000"])
+            # Largest MTU: the link after the TUN device is what decides the path MTU (and sends
+            # "fragmentation needed"), so the delayer never changes what PMTU discovery finds.
+            ns.run(["ip", "link", "set", tun, "up", "mtu", "65535", "txqueuelen", "10000"])
             for fam in ("-4", "-6"):
                 ns.run(["ip", fam, "route", "replace", "default", "dev", tun, "table", table])
                 # Fail closed: if the delayer dies its device and route vanish, and without this
