@@ -18,7 +18,9 @@ def http_server(
 ) -> Iterator[RunningServer]:
     """A real server with only the HTTP service; on exit it is stopped and its log must hold
     no traceback (clients closing early or stalling must never produce one)."""
-    srv = start_server(tmp, host=host, services=("http",), config_yaml=config_yaml)
+    # A generous start budget: on a loaded 2-core machine the interpreter alone can take
+    # seconds to import, and a slow start is not what these tests are about.
+    srv = start_server(tmp, host=host, services=("http",), config_yaml=config_yaml, wait=40)
     try:
         yield srv
     finally:

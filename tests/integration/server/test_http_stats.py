@@ -20,7 +20,8 @@ from tests.support.net import free_port, wait_until
 from waddleperf_server.config import StatsTarget
 from waddleperf_server.stats import ProcessSampler
 
-BUSY = "while True: pass"
+# Niced so the spinner does not starve the server under test of CPU while it starts.
+BUSY = "import os\nos.nice(5)\nwhile True: pass"
 # An idle parent whose child spins: the target's tree must include the child's CPU.
 TREE = (
     "import subprocess, sys, time\n"
