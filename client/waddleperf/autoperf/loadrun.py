@@ -4,7 +4,7 @@ The parent writes a small JSON spec, starts ``python -m waddleperf.autoperf.load
 a new session, and polls it with the agent's stop flag. On stop it sends SIGTERM — the child
 turns that into SystemExit so the load engine's ``finally`` tears Locust down — and, after a
 short grace, SIGKILLs the child's whole process group, so no Locust outlives the agent's
-5-second stop budget. The child leaves ``result.json`` (a ``load.run`` record) and
+5-second stop budget. The child leaves ``result.json`` (the load engine's record) and
 ``samples.json`` (profiler samples of the agent, the generator and the target).
 """
 
@@ -23,7 +23,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from waddleperf.load.result import KIND as LOAD_KIND
 from waddleperf.results.model import Result, Status, utc_now
+
+# LOAD_KIND is re-exported: the kind of a load run's record, for the agent and its tests.
+__all__ = ["LOAD_KIND", "LoadOutcome", "LoadSpec", "run_load"]
 
 #: Seconds the child gets after SIGTERM before its process group is killed.
 STOP_GRACE_S = 2.5
@@ -56,7 +60,7 @@ class LoadOutcome:
 
 def _failed(spec: LoadSpec, error: str, started: Any) -> Result:
     return Result(
-        kind="load.run",
+        kind=LOAD_KIND,
         target=spec.url,
         started_at=started,
         finished_at=max(utc_now(), started),

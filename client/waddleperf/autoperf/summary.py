@@ -31,9 +31,14 @@ HEADLINE: dict[str, tuple[str, ...]] = {
 STATUS_STYLE = {"ok": "green", "degraded": "yellow", "failed": "red"}
 
 
+def is_load(result: Result) -> bool:
+    """True for a load run's record (its kind is the load engine's, ``load.…``)."""
+    return result.kind.startswith("load.")
+
+
 def headline(result: Result) -> str:
     """``name=value`` for the figures worth a glance, comma separated."""
-    kind = result.kind.rsplit(".", 1)[-1] if result.kind != "load.run" else "load"
+    kind = "load" if is_load(result) else result.kind.rsplit(".", 1)[-1]
     wanted = [n for n in HEADLINE.get(kind, ()) if n in result.metrics]
     names = wanted or [n for n, v in result.metrics.items() if v is not None][:2]
     return ", ".join(f"{n}={format_value(result.metrics[n])}" for n in names)
@@ -92,7 +97,7 @@ class CycleSummary:
             figures=headline(result),
             error=result.error,
         )
-        (self.load if result.kind == "load.run" else self.steps).append(line)
+        (self.load if is_load(result) else self.steps).append(line)
 
     def finish(self, finished_at: Any, stopped: bool, output: str | None) -> None:
         """Close the summary with the end time, whether it was cut short, where it went."""

@@ -14,6 +14,7 @@ import pytest
 from tests.integration.autoperf.conftest import quick_tiers, server_entry, write_agent
 from tests.integration.targets.launch import Running
 from tests.support.server import RunningServer
+from waddleperf.autoperf.loadrun import LOAD_KIND
 from waddleperf.results.reader import read_bundle
 
 TIGHT = {"tier1": {"thresholds": {"rtt_ms": 0.0001}}, "tier2": {"thresholds": {"rtt_ms": 0.0001}}}
@@ -51,12 +52,12 @@ def test_once_escalates_to_tier3_with_load_and_profiling(
     assert run.store in bundle.parents  # uploaded to the local store
     content = read_bundle(bundle)
     kinds = [(r.kind, r.tier) for r in content.results]
-    assert ("load.run", 3) in kinds and ("probe.iperf", 3) in kinds and ("probe.udp", 2) in kinds
+    assert (LOAD_KIND, 3) in kinds and ("probe.iperf", 3) in kinds and ("probe.udp", 2) in kinds
     events = [r for r in content.results if r.kind == "autoperf.event"]
     assert events[0].info["metric"] in {"rtt_avg_ms", "connect_avg_ms"}
     assert events[0].info["threshold"] == 0.0001
     assert events[0].info["value"] is not None and events[0].info["server"] == "lo"
-    load = next(r for r in content.results if r.kind == "load.run")
+    load = next(r for r in content.results if r.kind == LOAD_KIND)
     assert load.status.value == "ok" and load.metrics["requests_count"]
     assert any(p["type"] == "Point" for p in content.profiling)
     cycle = json.loads(content.raw["autoperf-cycle.json"])

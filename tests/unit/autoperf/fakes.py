@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from waddleperf.autoperf import config
-from waddleperf.autoperf.loadrun import LoadOutcome, LoadSpec
+from waddleperf.autoperf.loadrun import LOAD_KIND, LoadOutcome, LoadSpec
 from waddleperf.autoperf.plan import Step
 from waddleperf.probes.base import RunContext
 from waddleperf.results.model import Result, Status, utc_now
@@ -66,7 +66,7 @@ class FakeLoad:
     ) -> LoadOutcome:
         self.specs.append(spec)
         now = utc_now()
-        record = Result(kind="load.run", target=spec.url, started_at=now, finished_at=now,
+        record = Result(kind=LOAD_KIND, target=spec.url, started_at=now, finished_at=now,
                         metrics={"requests_per_s": 50.0}, status=Status.OK)  # fmt: skip
         samples = [{"source": "target", "time": time.time(), "cpu_pct": 12.5, "rss_mb": 40.0}]
         return LoadOutcome(record, samples, None)

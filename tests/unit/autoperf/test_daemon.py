@@ -9,6 +9,7 @@ from pathlib import Path
 from tests.unit.autoperf.fakes import FakeLoad, FakeProbes, make_config
 from waddleperf.autoperf.daemon import Agent
 from waddleperf.autoperf.events import EVENT_KIND, Events
+from waddleperf.autoperf.loadrun import LOAD_KIND
 from waddleperf.autoperf.sink import DirectorySink, read_cycle
 from waddleperf.results.model import Result
 
@@ -53,7 +54,7 @@ def test_once_escalates_through_all_tiers_in_one_cycle(tmp_path: Path) -> None:
     first = next(r for r in records if r.kind == EVENT_KIND)
     assert first.info["server"] == "lo" and first.info["threshold"] is not None
     assert first.info["metric"] in {"rtt_avg_ms", "jitter_ms"} and first.info["reason"]
-    load_rec = next(r for r in records if r.kind == "load.run")
+    load_rec = next(r for r in records if r.kind == LOAD_KIND)
     assert load_rec.tier == 3 and load_rec.run_id == summary.run_id
     profiling = (Path(summary.output or "") / "profiling.ndjson").read_text()
     assert '"cpu_pct"' in profiling
