@@ -14,22 +14,21 @@ from waddleperf_common.config import StrictModel, load_config
 BASE_FILE = Path(__file__).resolve().parent.parent / "vars" / "base.yml"
 ENV_PREFIX = "WADDLEPERF_SERVER_"
 
-_PORT = {"ge": 0, "le": 65535}
 
 
 class HttpConfig(StrictModel):
-    port: int = Field(8080, **_PORT)
-    max_echo_bytes: int = Field(104_857_600, ge=0)
-    max_delay_ms: int = Field(10_000, ge=0, le=600_000)
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_echo_bytes: int = Field(default=104_857_600, ge=0)
+    max_delay_ms: int = Field(default=10_000, ge=0, le=600_000)
     trusted_proxies: list[str] = Field(default_factory=list)
-    max_upload_bytes: int = Field(33_554_432, ge=0)
-    garbage_max_chunks: int = Field(1024, ge=1, le=1024)
-    garbage_default_chunks: int = Field(4, ge=1, le=1024)
+    max_upload_bytes: int = Field(default=33_554_432, ge=0)
+    garbage_max_chunks: int = Field(default=1024, ge=1, le=1024)
+    garbage_default_chunks: int = Field(default=4, ge=1, le=1024)
     cors_always: bool = False
-    rpm_large_bytes: int = Field(8_589_934_592, ge=1)
-    rpm_upload_max_bytes: int = Field(8_589_934_592, ge=0)
-    request_timeout_s: float = Field(60.0, gt=0)
-    max_connections: int = Field(1000, ge=1)
+    rpm_large_bytes: int = Field(default=8_589_934_592, ge=1)
+    rpm_upload_max_bytes: int = Field(default=8_589_934_592, ge=0)
+    request_timeout_s: float = Field(default=60.0, gt=0)
+    max_connections: int = Field(default=1000, ge=1)
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -76,7 +75,7 @@ class StatsTarget(StrictModel):
     name: str
     pid_file: Path | None = None
     process_name: str | None = None
-    port: int | None = Field(None, ge=1, le=65535)
+    port: int | None = Field(default=None, ge=1, le=65535)
 
 
 class StatsConfig(StrictModel):

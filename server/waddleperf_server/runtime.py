@@ -64,6 +64,9 @@ def serve(config: ServerConfig) -> int:
     """Run the server until SIGTERM/SIGINT; return the process exit code."""
     log = logs.get("main")
     runtime = build(config)
+    if not runtime.services:
+        log.error("no service enabled: every port is 0")
+        return 2
     started: list[Service] = []
     try:
         for svc in runtime.services:
@@ -78,7 +81,9 @@ def serve(config: ServerConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(sig, stop.set)
     log.info("ready version=%s bind=%s", runtime.version, config.bind)
-    stop.wait()
+    # Waiting in slices keeps the hub alive even if no service had a greenlet of its own.
+    while not stop.wait(timeout=1.0):
+        pass
     log.info("shutting down")
     _stop_all(started)
     log.info("stopped")
