@@ -124,3 +124,9 @@ def test_missing_hmac_key_file_exits_1(tmp_path: Path) -> None:
     run = _run_with(tmp_path, f"udp_echo: {{port: {free_port()}, hmac_key_file: {missing}}}\n")
     assert run.returncode == 1
     assert "cannot start udp_echo" in run.stderr and str(missing) in run.stderr
+
+
+def test_no_service_enabled_exits_2(tmp_path: Path) -> None:
+    run = _run_with(tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert "no service enabled" in run.stderr and "Traceback" not in run.stderr
