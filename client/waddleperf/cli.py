@@ -38,7 +38,9 @@ def _root(
 
 @app.command()
 def server(
-    config: Annotated[Path | None, typer.Option("--config", help="YAML file over the defaults.")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML file over the defaults.")
+    ] = None,
     bind: Annotated[str | None, typer.Option(help="Address to bind (:: for dual stack).")] = None,
     http_port: Annotated[int | None, typer.Option(help="HTTP port; 0 disables.")] = None,
     tcp_echo_port: Annotated[int | None, typer.Option(help="TCP echo port; 0 disables.")] = None,
