@@ -23,9 +23,9 @@ def test_narrowest_link_sets_the_path_mtu(lab, client_call, in_client):
         assert r.metrics["path_mtu_bytes"] == NARROW
         assert r.metrics["interface_mtu_bytes"] == 1500
         assert r.metrics["reported_mtu_bytes"] == NARROW  # router 1 said so
-        # Reference: ping with DF (probe mode ignores any cached path MTU).
-        fits = in_client(["ping", "-n", "-c", "1", "-W", "1", "-M", "probe", "-s",
+        # Reference: ping with DF set (-M do).
+        fits = in_client(["ping", "-n", "-c", "1", "-W", "1", "-M", "do", "-s",
                           str(NARROW - header), target], check=False)  # fmt: skip
-        too_big = in_client(["ping", "-n", "-c", "1", "-W", "1", "-M", "probe", "-s",
+        too_big = in_client(["ping", "-n", "-c", "1", "-W", "1", "-M", "do", "-s",
                              str(NARROW - header + 1), target], check=False)  # fmt: skip
         assert fits.returncode == 0 and too_big.returncode != 0

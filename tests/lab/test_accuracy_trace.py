@@ -3,24 +3,22 @@ shows loss where it is injected and not before."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Status
 
 pytestmark = pytest.mark.lab
+MTR_ROW = re.compile(r"^\s*\d+\.\|--\s+(\S+)\s+([\d.]+)%", re.MULTILINE)
 
 
 def mtr_report(in_client, target: str, count: int) -> list[tuple[str, float]]:
     """(address, loss %) per hop from ``mtr --report -n``."""
     out = in_client(["mtr", "--report", "--no-dns", "-c", str(count), "-i", "0.1", target],
                     timeout=60).stdout  # fmt: skip
-    rows = []
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[0].rstrip(".").isdigit() and parts[1] == "|--":
-            rows.append((parts[2], float(parts[3].rstrip("%"))))
-    return rows
+    return [(m.group(1), float(m.group(2))) for m in MTR_ROW.finditer(out)]
 
 
 @pytest.mark.parametrize("lab", [2], indirect=True)

@@ -139,7 +139,8 @@ def interface_mtu(version: int, source: str) -> tuple[str | None, int | None]:
         else:
             packed = socket.inet_pton(socket.AF_INET6, source.split("%")[0]).hex()
             try:
-                with open("/proc/net/if_inet6", encoding="ascii") as fh:
+                # thread-self: a thread may have joined another network namespace (setns).
+                with open("/proc/thread-self/net/if_inet6", encoding="ascii") as fh:
                     for line in fh:
                         fields = line.split()
                         if fields and fields[0] == packed:
