@@ -124,15 +124,18 @@ class Agent:
         tiers = self.cfg.tiers
         limit = 1 if once or force_tier is not None else max_cycles
         ran = 0
-        while not self.stop.is_set() and (limit is None or ran < limit):
-            began = time.monotonic()
-            on_summary(self.run_cycle(once=once, force_tier=force_tier))
-            ran += 1
-            if limit is not None and ran >= limit:
-                break
-            elapsed = time.monotonic() - began
-            self.stop.wait(policy.next_delay(tiers.interval_s, tiers.jitter_pct, self.draw(),
-                                             elapsed))  # fmt: skip
+        try:
+            while not self.stop.is_set() and (limit is None or ran < limit):
+                began = time.monotonic()
+                on_summary(self.run_cycle(once=once, force_tier=force_tier))
+                ran += 1
+                if limit is not None and ran >= limit:
+                    break
+                elapsed = time.monotonic() - began
+                delay = policy.next_delay(tiers.interval_s, tiers.jitter_pct, self.draw(), elapsed)
+                self.stop.wait(delay)
+        finally:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
         return ran
 
     # -- one cycle -----------------------------------------------------------------------

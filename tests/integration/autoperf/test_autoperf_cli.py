@@ -91,11 +91,13 @@ def test_second_agent_on_the_same_spool_exits_3(tmp_path: Path, server: RunningS
     assert first.returncode == 0
 
 
-def _locusts_of(tmp: Path) -> list[psutil.Process]:
+def _locusts_of(agent_pid: int) -> list[psutil.Process]:
+    # the agent's load work directory (hence every Locust argv) is named after its pid
+    mark = f"waddleperf-autoperf-{agent_pid}"
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmd = " ".join(proc.info["cmdline"] or [])
-        if "locust" in cmd and str(tmp) in cmd:
+        if "locust" in cmd and mark in cmd:
             found.append(proc)
     return found
 
@@ -114,6 +116,8 @@ def test_sigterm_ends_the_step_within_5s_and_writes_the_cycle(
     try:
         time.sleep(4)  # well into the step (the load: Locust started)
         assert agent.poll() is None, agent.communicate()
+        if where == "load":
+            assert _locusts_of(agent.pid), "Locust should be running by now"
         began = time.monotonic()
         agent.send_signal(signal.SIGTERM)
         out, err = agent.communicate(timeout=10)
@@ -127,4 +131,4 @@ def test_sigterm_ends_the_step_within_5s_and_writes_the_cycle(
     (bundle,) = run.bundles()  # in the spool, or already uploaded by the background thread
     cut = [r for r in records(bundle) if r.kind != "autoperf.event"]
     assert len(cut) == 1 and cut[0].status.value == "failed" and "cancelled" in (cut[0].error or "")
-    assert _locusts_of(tmp_path) == []
+    assert _locusts_of(agent.pid) == []
