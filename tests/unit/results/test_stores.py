@@ -51,6 +51,8 @@ def test_bundle_tags_from_geo_and_tiers() -> None:
     }
     private = _manifest(geo={"scope": "private"}, tiers=[3])
     assert bundle_tags(private)["country"] == "private" and bundle_tags(private)["tier"] == "3"
+    unavailable = _manifest(geo={"scope": "public", "geo": "unavailable"})
+    assert bundle_tags(unavailable)["country"] == "unknown"
 
 
 def test_s3_tag_and_metadata_sanitising() -> None:

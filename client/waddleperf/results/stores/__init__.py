@@ -91,7 +91,9 @@ def check_key(key: str) -> str:
 def bundle_tags(manifest: Manifest) -> dict[str, str]:
     """Object tags for a bundle: country, asn, tier (highest run), agent and status."""
     geo = manifest.geo
-    country = geo.get("country") or geo.get("scope") or "unknown"
+    scope = geo.get("scope")
+    # A private or loopback agent has no country; say why rather than "unknown".
+    country = geo.get("country") or (scope if scope not in (None, "public") else "unknown")
     asn = geo.get("asn")
     return {
         "country": str(country),
