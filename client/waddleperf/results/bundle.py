@@ -23,7 +23,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -133,7 +133,13 @@ class BundleWriter:
         self._spool = spool
         self.agent = agent or default_agent()
         self.run_id = run_id or new_run_id()
-        self.started_at = started_at or utc_now()
+        # Checked now, not at finalize(): a bad id must not cost a whole cycle's results.
+        if not _RAW_NAME.match(self.run_id):
+            raise ValueError(f"run id {self.run_id!r} must match {RAW_NAME_PATTERN}")
+        start = started_at or utc_now()
+        if start.tzinfo is None:
+            raise ValueError("started_at must be timezone-aware (UTC)")
+        self.started_at = start.astimezone(UTC)
         self.geo: dict[str, GeoValue] = dict(geo or {})
         self.limits = limits or BundleLimits()
         self._tiers = set(tiers)
@@ -267,6 +273,8 @@ class BundleWriter:
         if self._spool is None:
             raise RuntimeError("this BundleWriter has no spool; use write_archive()")
         end = finished_at or utc_now()
+        if end.tzinfo is None:
+            raise ValueError("finished_at must be timezone-aware (UTC)")
         name = bundle_filename(self.started_at, self.run_id)
         try:
             return self._spool.write_bundle(name, lambda out: self.write_archive(out, end))

@@ -10,7 +10,7 @@ list of unexpected fields.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer, field_validator
@@ -81,6 +81,11 @@ class Manifest(_Strict):
         if len(set(names)) != len(names):
             raise ValueError("member names repeat")
         return members
+
+    @field_validator("started_at", "finished_at")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
 
     @field_serializer("started_at", "finished_at")
     def _serialise_time(self, value: datetime) -> str:

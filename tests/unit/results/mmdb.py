@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mmdb_writer import MMDBWriter
-from netaddr import IPSet  # type: ignore[import-untyped]
+from netaddr import IPSet  # type: ignore[import-untyped,unused-ignore]
 
 BERLIN = ("192.0.2.0/24", "2001:db8:1::/48")
 PARIS = ("198.51.100.0/24",)

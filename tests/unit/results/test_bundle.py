@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema  # type: ignore[import-untyped,unused-ignore]  # stubs may be absent
 import pytest
 
 from tests.unit.results.factory import (
@@ -23,6 +23,7 @@ from waddleperf.results.bundle import BundleLimits, BundleWriter, bundle_filenam
 from waddleperf.results.manifest import manifest_json_schema
 from waddleperf.results.reader import read_bundle, read_manifest, verify_bundle
 from waddleperf.results.spool import Spool, SpoolStatus
+from waddleperf.results.stores import hive_key
 
 
 @pytest.fixture
@@ -143,3 +144,19 @@ def test_profiling_accepts_parsed_lines() -> None:
     writer = BundleWriter(None)
     parsed = [json.loads(x) for x in profiling_lines(3)]
     assert writer.add_profiling(parsed) == len(parsed) == 4  # one Metric, three Points
+
+
+def test_bad_run_id_and_naive_times_fail_at_once() -> None:
+    with pytest.raises(ValueError, match="run id"):
+        BundleWriter(None, run_id="a/b")
+    with pytest.raises(ValueError, match="timezone-aware"):
+        BundleWriter(None, started_at=datetime(2026, 11, 21))
+
+
+def test_other_offsets_become_utc_in_names_and_manifest() -> None:
+    plus2 = timezone(timedelta(hours=2))
+    writer = BundleWriter(None, run_id="r", started_at=datetime(2026, 11, 22, 1, 0, tzinfo=plus2))
+    manifest = writer.manifest(datetime(2026, 11, 22, 1, 5, tzinfo=plus2))
+    assert hive_key(manifest) == "v1/date=2026-11-21/agent=" + writer.agent + "/r.tar.gz"
+    assert bundle_filename(writer.started_at, "r").startswith("20261121T230000")
+    assert manifest.model_dump(mode="json")["finished_at"] == "2026-11-21T23:05:00.000000Z"
