@@ -115,6 +115,10 @@ class TransferStreams:
         """The last error of each worker that had one."""
         return [s.error for s in self.states if s.error]
 
+    def all_stopped(self) -> bool:
+        """True once every worker has given up (or was never started)."""
+        return not any(thread.is_alive() for thread in self._threads)
+
     def kernel_rtts_ms(self) -> list[float]:
         """Current kernel RTT estimates (ms) of the open load connections."""
         out = []
@@ -158,6 +162,8 @@ class TransferStreams:
                     state.requests += 1
                     failures = 0
                     url = self.url_for()
+            except _Reconnect:
+                continue  # a complete answer on a connection the server closes: not an error
             except (OSError, http.client.HTTPException, TransferError) as exc:
                 if self._stop.is_set():
                     return
@@ -201,7 +207,11 @@ class TransferStreams:
             _check_status(resp, url)
             resp.read()
         if resp.will_close:
-            raise http.client.RemoteDisconnected("server closed the connection")
+            raise _Reconnect
+
+
+class _Reconnect(Exception):
+    """The server ends keep-alive after a complete answer; open a new connection."""
 
 
 class TransferError(RuntimeError):

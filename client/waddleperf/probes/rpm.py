@@ -197,8 +197,14 @@ class _Load:
         """Kernel RTTs of the load connections (none with iperf3 load)."""
         return self.streams.kernel_rtts_ms() if self.streams is not None else []
 
-    def stop(self) -> None:
-        """End the load; note its throughput (Mbit/s, goodput) and any error."""
+    def stop(self, cancel: bool = False) -> None:
+        """End the load; note its throughput (Mbit/s, goodput) and any error.
+
+        ``cancel``: the run is being abandoned — kill an iperf3 child at once instead of
+        waiting for its result.
+        """
+        if cancel and self.proc is not None:
+            kill_group(self.proc)
         if self.streams is not None:
             if self.marked is not None:
                 seconds = time.monotonic() - self.marked[0]
@@ -270,8 +276,10 @@ class RpmProbe(Probe[RpmOptions]):
                 continue
             try:
                 series = run.measure_loaded(_busted(small), direction, load)
-            finally:
-                load.stop()
+            except BaseException:
+                load.stop(cancel=True)
+                raise
+            load.stop()
             loaded = bufferbloat.probe_latency_ms(series.tcp, series.http, series.own, p)
             increase = None if loaded is None else loaded - idle_ms
             if increase is not None:

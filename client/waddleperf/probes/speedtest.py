@@ -170,8 +170,7 @@ def transfer(
             window = librespeed.measured_window(ticks, grace)
             if window.grace_applied and window.seconds >= options.duration_s:
                 break
-            if t > hard_stop or (streams.errors() and len(streams.errors()) == len(streams.states)
-                                 and all(s.sock is None for s in streams.states)):  # fmt: skip
+            if t > hard_stop or streams.all_stopped():
                 break
     errors = streams.errors()
     prev = (0.0, 0)

@@ -20,7 +20,7 @@ def test_idle_and_loaded_latency_and_rpm(server):
     r = run_probe("rpm", {"target": server.base_url, **QUICK})
     assert r.status is Status.OK, r.error
     m = r.metrics
-    assert m["idle_latency_ms"] is not None and m["idle_latency_ms"] > 0  # type: ignore[operator]
+    assert m["idle_latency_ms"] is not None and m["idle_latency_ms"] > 0
     for d in ("download", "upload"):
         assert m[f"{d}_loaded_latency_ms"] is not None
         assert m[f"{d}_rpm_count"] is not None and m[f"{d}_rpm_count"] > 0  # type: ignore[operator]

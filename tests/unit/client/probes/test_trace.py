@@ -30,7 +30,8 @@ def checksum_valid(pkt: IP, layer: type) -> bool:
 @pytest.mark.parametrize("mode", ["udp", "icmp", "tcp"])
 def test_flow_identifier_is_constant_across_ttls_and_rounds(mode):
     f = flow(mode)
-    keys, ids = set(), set()
+    keys: set[tuple[object, ...]] = set()
+    ids: set[int] = set()
     for probe_id in range(0, 300, 7):
         ttl = probe_id % 30 + 1
         pkt = IP(tw.build_probe(f, ttl, probe_id))
