@@ -8,6 +8,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.integration.targets.launch import Running, call, start_celery, start_redis, start_target
@@ -86,8 +87,20 @@ def test_apm_switch_instruments_without_network(tmp_path: Path, framework: str) 
         status, err = call(run.url + "/api/error/", "POST")
         assert status == 500 and err["error"] == "ZeroDivisionError"
         assert call(run.url + "/api/data/")[0] == 200
+        assert _remote_addresses(run.proc.pid) <= {"127.0.0.1"}, "APM reached off the machine"
     finally:
         run.stop()
+
+
+def _remote_addresses(pid: int) -> set[str]:
+    """Remote IPs of every inet socket the process tree has open now."""
+    root = psutil.Process(pid)
+    found: set[str] = set()
+    for proc in (root, *root.children(recursive=True)):
+        for conn in proc.net_connections(kind="inet"):
+            if conn.raddr:
+                found.add(conn.raddr.ip)
+    return found
 
 
 @pytest.mark.slow
