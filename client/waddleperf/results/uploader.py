@@ -86,6 +86,8 @@ class Uploader:
         self._rng = rng or random.Random()
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        # A final drain_once() at shutdown may overlap a run() pass that outlived its join.
+        self._pass_lock = threading.Lock()
 
     def upload_one(self, path: Path, report: PassReport) -> bool:
         """Upload one bundle; True when it left the spool (stored, or quarantined as invalid)."""
@@ -107,7 +109,14 @@ class Uploader:
         return True
 
     def drain_once(self) -> PassReport:
-        """One pass over the spool, oldest first; never raises for a store failure."""
+        """One pass over the spool, oldest first; never raises for a store failure.
+
+        Passes are serialised: a call while another thread's pass runs waits for it.
+        """
+        with self._pass_lock:
+            return self._pass()
+
+    def _pass(self) -> PassReport:
         report = PassReport()
         failures = 0
         for path in self.spool.bundles():
