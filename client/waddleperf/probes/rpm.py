@@ -7,7 +7,7 @@ bufferbloat grade.
 3. For each direction: saturate the path with ``parallel`` transfers (HTTP: GETs of
    the large object or POSTs to the upload URL; or iperf3 streams, ``-R`` for download), wait
    ``warmup_s`` for the queues to fill, then for ``duration_s`` take a foreign probe every
-   ``probe_interval_s`` and a *self* sample from every load connection.
+   ``interval_s`` and a *self* sample from every load connection.
 4. Aggregate with bufferbloat.py: trimmed means, the draft's weighting, RPM = 60 000 / ms.
 
 Where we differ from the draft, and why (docs/probes-advanced.md): fixed parallelism instead of
@@ -56,7 +56,7 @@ class RpmOptions(ProbeOptions):
     warmup_s: float = Field(default=2.0, ge=0, le=30)
     duration_s: float = Field(default=5.0, ge=1, le=60, description="Measured, per direction.")
     idle_probes: int = Field(default=10, ge=1, le=1000)
-    probe_interval_s: float = Field(default=0.1, ge=0.01, le=5)
+    interval_s: float = Field(default=0.1, ge=0.01, le=5)
     trim_percentile: float = Field(default=90.0, gt=0, le=100)
     timeout_s: float = Field(default=5.0, gt=0, le=60)
     insecure: bool = Field(default=False, description="Do not verify TLS certificates.")
@@ -138,7 +138,7 @@ class _Run:
             for rtt in load.self_rtts_ms():
                 series.own.append(rtt)
                 self.samples.append({"phase": direction, "kind": "self", "rtt_ms": rtt})
-            time.sleep(max(0.0, opts.probe_interval_s - (time.monotonic() - now)))
+            time.sleep(max(0.0, opts.interval_s - (time.monotonic() - now)))
         return series
 
 
