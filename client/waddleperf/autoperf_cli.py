@@ -20,7 +20,7 @@ EXIT_WRITE = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 3
 #: Seconds to let queued notifications go out at exit (less when stopping on a signal).
-FLUSH_S, FLUSH_STOP_S = 30.0, 1.5
+FLUSH_S, FLUSH_STOP_S = 30.0, 1.0
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:

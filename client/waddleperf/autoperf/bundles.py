@@ -25,7 +25,7 @@ from waddleperf.results.uploader import Uploader
 log = logging.getLogger("waddleperf.autoperf")
 #: Seconds the uploader thread gets to finish its current upload at close (when stopping on a
 #: signal, a short wait: an interrupted upload is retried from the spool at the next start).
-JOIN_S, JOIN_STOP_S = 10.0, 1.0
+JOIN_S, JOIN_STOP_S = 10.0, 0.5
 
 
 def make_store(cfg: AutoPerfConfig) -> Store:

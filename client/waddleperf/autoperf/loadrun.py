@@ -30,7 +30,7 @@ from waddleperf.results.model import Result, Status, utc_now
 __all__ = ["LOAD_KIND", "LoadOutcome", "LoadSpec", "run_load"]
 
 #: Seconds the child gets after SIGTERM before its process group is killed.
-STOP_GRACE_S = 2.5
+STOP_GRACE_S = 2.0
 SPEC_FILE = "autoperf-load.json"
 
 

@@ -127,6 +127,7 @@ def test_sigterm_ends_the_step_within_5s_and_writes_the_cycle(
             agent.kill()
     assert agent.returncode == 0, err
     assert took < 5, f"took {took:.1f} s to stop"
+    print(f"stopped in {took:.2f} s")
     assert "STOPPED" in out
     (bundle,) = run.bundles()  # in the spool, or already uploaded by the background thread
     cut = [r for r in records(bundle) if r.kind != "autoperf.event"]
