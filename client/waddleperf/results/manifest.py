@@ -10,6 +10,7 @@ list of unexpected fields.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -28,6 +29,7 @@ RAW_DIR = "raw/"
 #: Raw output names: one path component, no hidden files, so members can never escape raw/.
 RAW_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 _SHA256 = r"^[0-9a-f]{64}$"
+_RAW_MEMBER = re.compile("^" + re.escape(RAW_DIR) + RAW_NAME_PATTERN[1:])
 
 GeoValue = str | int | float | None
 BundleStatus = Literal["ok", "degraded", "failed", "empty"]
@@ -76,10 +78,16 @@ class Manifest(_Strict):
 
     @field_validator("members")
     @classmethod
-    def _unique(cls, members: list[Member]) -> list[Member]:
+    def _layout(cls, members: list[Member]) -> list[Member]:
         names = [m.name for m in members]
-        if len(set(names)) != len(names):
-            raise ValueError("member names repeat")
+        if names[:2] != [RESULTS, PROFILING]:
+            raise ValueError(f"the first members must be {RESULTS} and {PROFILING}")
+        raw = names[2:]
+        bad = [n for n in raw if not _RAW_MEMBER.match(n)]
+        if bad:
+            raise ValueError(f"member {bad[0]!r} is not raw/<name>")
+        if raw != sorted(set(raw)):
+            raise ValueError("raw members must be unique and sorted by name")
         return members
 
     @field_validator("started_at", "finished_at")

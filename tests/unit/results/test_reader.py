@@ -147,3 +147,10 @@ def test_damage_after_the_last_member_is_caught(tmp_path: Path) -> None:
         verify_bundle(path)
     with pytest.raises(gzip.BadGzipFile):
         gzip.decompress(bytes(data))
+
+
+def test_manifest_member_names_follow_the_layout(tmp_path: Path, good: Members) -> None:
+    doc = json.loads(good[0][1])
+    doc["members"][2]["name"] = "../etc/passwd"
+    err = _error(tmp_path, [("manifest.json", json.dumps(doc).encode()), *good[1:]])
+    assert err.member == "manifest.json" and "is not raw/<name>" in str(err)
