@@ -20,6 +20,7 @@ from tests.support.net import free_port, wait_until
 ROOT = Path(__file__).resolve().parents[3]
 SERVE = ROOT / "targets" / "serve.py"
 REDIS = "/usr/bin/redis-server"
+MARIADBD = "/usr/sbin/mariadbd"
 
 
 @dataclass
@@ -115,6 +116,43 @@ def start_redis(tmp: Path) -> Running:
     if not wait_until(lambda: "Ready to accept connections" in run.text(), 15):
         run.stop()
         raise RuntimeError(f"redis did not start: {run.text()[-1000:]}")
+    return run
+
+
+def start_mariadb(tmp: Path, databases: tuple[str, ...]) -> Running:
+    """A throw-away MariaDB on loopback: empty data directory, no grant tables (root, no
+    password), the named databases created."""
+    import pymysql  # type: ignore[import-untyped]
+
+    port = free_port()
+    data = tmp / "mariadb-data"
+    data.mkdir()
+    argv = [
+        MARIADBD,
+        "--no-defaults",
+        f"--datadir={data}",
+        "--user=root",
+        "--bind-address=127.0.0.1",
+        f"--port={port}",
+        f"--socket={tmp / 'mariadb.sock'}",
+        "--skip-grant-tables",
+        "--skip-name-resolve",
+        f"--pid-file={tmp / 'mariadb.pid'}",
+    ]
+    run = _start(argv, tmp / f"mariadb-{port}.log", dict(os.environ), port)
+
+    def ready() -> bool:
+        return run.proc.poll() is not None or "ready for connections" in run.text()
+
+    if not wait_until(ready, 30) or run.proc.poll() is not None:
+        run.stop()
+        raise RuntimeError(f"mariadb did not start: {run.text()[-2000:]}")
+    conn = pymysql.connect(host="127.0.0.1", port=port, user="root", autocommit=True)
+    try:
+        for name in databases:
+            conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {name}")
+    finally:
+        conn.close()
     return run
 
 
