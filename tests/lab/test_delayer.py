@@ -65,7 +65,8 @@ def test_jitter_does_not_reorder(lab):
     assert got == list(range(2000))
 
 
-def test_reorder_pct_reorders_that_share(lab):
+def test_reorder_pct_reorders_that_share(lab_factory):
+    lab = lab_factory(seed=7)  # the delayer's draws are then the same every run
     lab.set_link(0, "up", delay_ms=10, reorder_pct=10)
     got = stream(lab, count=1000)
     assert sorted(got) == list(range(1000))  # nothing lost, nothing doubled
@@ -77,7 +78,8 @@ def test_reorder_pct_reorders_that_share(lab):
     assert early == pytest.approx(reordered, abs=reordered * 0.1 + 2)
 
 
-def test_duplicate_pct_duplicates_that_share_in_order(lab):
+def test_duplicate_pct_duplicates_that_share_in_order(lab_factory):
+    lab = lab_factory(seed=7)
     lab.set_link(1, "up", delay_ms=1, duplicate_pct=5)
     got = stream(lab, count=1000)
     assert set(got) == set(range(1000))
