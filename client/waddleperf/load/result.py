@@ -57,6 +57,18 @@ def _status(
     return Status.OK, None
 
 
+def during_load(
+    samples: Sequence[Mapping[str, Any]], summary: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The samples taken while Locust generated load (start-up and shutdown idle left out,
+    so averages describe the load); all of them when the window is unknown."""
+    if not summary or "started_at" not in summary or "finished_at" not in summary:
+        return [dict(s) for s in samples]
+    lo, hi = float(summary["started_at"]), float(summary["finished_at"])
+    kept = [dict(s) for s in samples if lo <= float(s.get("time", lo)) <= hi + 1.0]
+    return kept or [dict(s) for s in samples]
+
+
 def _params(plan: LoadPlan) -> dict[str, Any]:
     return {
         "profile": asdict(plan.profile),
@@ -87,7 +99,7 @@ def to_record(
     """The result record of one load run (profiling summaries included as metrics)."""
     metrics: dict[str, MetricValue] = {
         **load_metrics(outcome.summary or {}),
-        **profile_metrics(dict(s) for s in profile_samples),
+        **profile_metrics(during_load(profile_samples, outcome.summary)),
     }
     if outcome.generator_cpu_s is not None:
         # CPU seconds of this host's Locust processes, exact (kernel accounting)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from waddleperf.load.profiles import Profile
-from waddleperf.load.result import load_metrics, to_record
+from waddleperf.load.result import during_load, load_metrics, to_record
 from waddleperf.load.runner import LoadOutcome, LoadPlan
 from waddleperf.results import Result, Status
 
@@ -53,3 +53,14 @@ def test_failures_degrade_and_missing_summary_fails(tmp_path: Path) -> None:
     out.logs = {"local": log}
     rec = to_record(PLAN, out)
     assert rec.status is Status.FAILED and "boom" in (rec.error or "")
+
+
+def test_profile_metrics_cover_the_load_window_only() -> None:
+    samples = [
+        {"source": "target", "time": 995.0, "cpu_pct": 0.0},  # Locust still starting
+        {"source": "target", "time": 1005.0, "cpu_pct": 40.0},
+        {"source": "target", "time": 1012.5, "cpu_pct": 0.0},  # after the run
+    ]
+    rec = to_record(PLAN, _outcome(SUMMARY), samples)
+    assert rec.metrics["target_cpu_avg_pct"] == 40.0
+    assert during_load(samples, None) == samples
