@@ -96,8 +96,8 @@ class BundleSink:
         """Open the spool (its own lock), the store and the geo databases."""
         spool = Spool(cfg.storage.spool_dir).open()
         geo = cfg.geoip
-        return cls(spool, make_store(cfg), GeoTagger(geo.city_db, geo.asn_db), geo.public_ip,
-                   cfg.agent.labels)  # fmt: skip
+        tagger = GeoTagger(geo.city_db, geo.asn_db, treat_as_public=geo.treat_as_public)
+        return cls(spool, make_store(cfg), tagger, geo.public_ip, cfg.agent.labels)
 
     def begin_cycle(self, agent: str, run_id: str, started_at: datetime) -> _Cycle:
         """A bundle writer for this cycle, writing into the spool."""

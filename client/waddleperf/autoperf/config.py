@@ -243,6 +243,15 @@ class GeoConfig(StrictModel):
     city_db: Path | None = None
     asn_db: Path | None = None
     public_ip: str | None = None
+    #: Networks looked up although not global (a lab's simulated internet), e.g. 10.250.0.0/16.
+    treat_as_public: list[str] = Field(default_factory=list)
+
+    @field_validator("treat_as_public")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)
+        return value
 
     @field_validator("public_ip")
     @classmethod

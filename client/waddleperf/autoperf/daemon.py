@@ -124,6 +124,9 @@ class Agent:
         tiers = self.cfg.tiers
         limit = 1 if once or force_tier is not None else max_cycles
         ran = 0
+        if limit != 1:
+            # agents deployed together start together: spread the first cycle too
+            self.stop.wait(policy.start_offset(tiers.interval_s, tiers.jitter_pct, self.draw()))
         try:
             while not self.stop.is_set() and (limit is None or ran < limit):
                 began = time.monotonic()

@@ -351,6 +351,11 @@ def forced(state: ServerState, server: str, tier: int) -> Decision:
     return Decision(st, (Transition(server, state.tier, tier, "forced by --force-tier"),), "forced")
 
 
+def start_offset(interval_s: float, jitter_pct: float, draw: float) -> float:
+    """Seconds before a daemon's first cycle: up to the jitter spread (``draw`` in [0, 1))."""
+    return interval_s * jitter_pct / 100.0 * draw
+
+
 def next_delay(interval_s: float, jitter_pct: float, draw: float, elapsed_s: float = 0.0) -> float:
     """Seconds to wait before the next cycle: the interval ±jitter, less the time already spent.
 

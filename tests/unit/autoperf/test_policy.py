@@ -188,6 +188,12 @@ def test_next_delay_jitter_bounds(draw: float, expected: float) -> None:
     assert policy.next_delay(60, 10, draw) == pytest.approx(expected, abs=1e-3)
 
 
+def test_start_offset_spreads_within_the_jitter() -> None:
+    assert policy.start_offset(60, 10, 0.0) == 0
+    assert policy.start_offset(60, 10, 0.5) == pytest.approx(3.0)
+    assert policy.start_offset(60, 0, 0.9) == 0
+
+
 def test_next_delay_subtracts_elapsed_and_never_goes_negative() -> None:
     assert policy.next_delay(60, 0, 0.5, elapsed_s=20) == 40
     assert policy.next_delay(60, 0, 0.5, elapsed_s=600) == 0
