@@ -173,6 +173,10 @@ def run(
         str, typer.Option(help="Address the master binds (--master).")
     ] = "127.0.0.1",
     expect_workers: Annotated[int, typer.Option(help="Workers a --master waits for.")] = 1,
+    max_runtime: Annotated[
+        float | None,
+        typer.Option(help="Hard stop, seconds (default: duration + 75 s; 2 h for --worker)."),
+    ] = None,
     target_pid: Annotated[list[int] | None, typer.Option(help="Profile this pid's tree.")] = None,
     target_port: Annotated[int | None, typer.Option(help="Profile whoever listens here.")] = None,
     stats_url: StatsUrl = None,
@@ -203,6 +207,7 @@ def run(
         master_port=master_port,
         master_bind=master_bind,
         expect_workers=expect_workers,
+        max_runtime_s=max_runtime,
     )
     directory = out or Path(f"waddleperf-load-{time.strftime('%Y%m%dT%H%M%S')}")
     if worker:

@@ -26,6 +26,9 @@ Role = Literal["local", "master", "worker"]
 GRACE_S = 45.0
 #: Seconds a master waits for its workers to connect.
 WORKER_WAIT_S = 30
+#: A worker does not know how long its master's run lasts: it stops when the master says so,
+#: or after this many seconds at the latest (override with ``max_runtime_s``).
+WORKER_MAX_RUNTIME_S = 2 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class LoadPlan:
     master_port: int = 5557
     master_bind: str = "127.0.0.1"
     expect_workers: int = 0
+    max_runtime_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.user not in USER_CLASSES:
@@ -53,6 +57,15 @@ class LoadPlan:
             raise ValueError(f"rate must be positive, got {self.rate}")
         if self.workers < 0:
             raise ValueError(f"workers must be 0 or more, got {self.workers}")
+
+    @property
+    def time_limit_s(self) -> float:
+        """Seconds after which this host's Locust processes are stopped whatever happens."""
+        if self.max_runtime_s is not None:
+            return self.max_runtime_s
+        if self.role == "worker":
+            return WORKER_MAX_RUNTIME_S
+        return self.profile.duration_s + GRACE_S + WORKER_WAIT_S
 
     @property
     def user_class(self) -> str:
@@ -234,7 +247,7 @@ def run(
     cpu_before = _children_cpu_s()
     procs = start(plan, files)
     coordinator = next(iter(procs.values()))
-    deadline = time.monotonic() + plan.profile.duration_s + GRACE_S + WORKER_WAIT_S
+    deadline = time.monotonic() + plan.time_limit_s
     timed_out = False
     snapshots: list[dict[str, Any]] = []
     try:

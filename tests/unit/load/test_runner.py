@@ -65,3 +65,9 @@ def test_plan_validation() -> None:
         LoadPlan("http://h", PROFILE, user="robot")
     with pytest.raises(ValueError):
         LoadPlan("http://h", PROFILE, rate=0)
+
+
+def test_every_role_has_a_time_limit() -> None:
+    assert LoadPlan("http://h", PROFILE).time_limit_s == 9 + 45 + 30
+    assert LoadPlan("http://h", PROFILE, role="worker").time_limit_s == 7200
+    assert LoadPlan("http://h", PROFILE, role="worker", max_runtime_s=60).time_limit_s == 60
