@@ -138,3 +138,16 @@ def test_crashed_delayer_fails_clearly(lab):
     out = lab.client.ns.run(["ping", "-n", "-c", "3", "-i", "0.1", "-W", "1", lab.server_ip],
                             check=False)  # fmt: skip
     assert parse_ping(out.stdout).received == 0
+
+
+def test_delayer_started_from_a_short_lived_thread_survives_it(lab):
+    import threading
+
+    worker = threading.Thread(target=lab.set_link, args=(0, "up"), kwargs={"delay_ms": 5})
+    worker.start()
+    worker.join()
+    time.sleep(0.3)
+    lab.check()  # raises DelayerDied if PDEATHSIG had fired with the thread
+    out = lab.client.ns.run(["ping", "-n", "-c", "3", "-i", "0.1", lab.server_ip]).stdout
+    avg = parse_ping(out).rtt_avg_ms
+    assert avg is not None and avg == pytest.approx(5.0, abs=1.0)

@@ -14,6 +14,7 @@ import select
 import socket
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ TUN_UP = "dly-up"  # client → server
 TUN_DOWN = "dly-dn"  # server → client
 TABLES = {TUN_UP: ("eth-c", "100"), TUN_DOWN: ("eth-s", "101")}
 RULE_PREF = "1000"
+
+
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netlab-spawner")
 
 
 class DelayerDied(RuntimeError):
@@ -78,7 +82,10 @@ class DelayerHandle:
         if seed is not None:
             argv += ["--seed", str(seed)]
         with log.open("wb") as err:
-            proc = ns.popen(argv, stdout=subprocess.PIPE, stderr=err)
+            # PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, so the fork
+            # happens on one long-lived thread: a delayer started from a short-lived helper
+            # thread (client_call, a thread pool) must not die with that thread.
+            proc = _SPAWNER.submit(ns.popen, argv, subprocess.PIPE, err).result()
         handle = cls(ns, proc, control, log)
         handle._wait_ready(10.0)
         for tun, (iif, table) in TABLES.items():
