@@ -55,6 +55,9 @@ class LoadPlan:
             raise ValueError(f"unknown user {self.user!r}; choose one of {', '.join(USER_CLASSES)}")
         if self.rate is not None and self.rate <= 0:
             raise ValueError(f"rate must be positive, got {self.rate}")
+        if self.rate is not None and self.shape != "constant":
+            # the open model fixes the arrival rate; a shape would move it in steps of workers
+            raise ValueError("--rate (open model) runs at a constant rate: drop --shape")
         if self.workers < 0:
             raise ValueError(f"workers must be 0 or more, got {self.workers}")
 

@@ -65,6 +65,8 @@ def test_plan_validation() -> None:
         LoadPlan("http://h", PROFILE, user="robot")
     with pytest.raises(ValueError):
         LoadPlan("http://h", PROFILE, rate=0)
+    with pytest.raises(ValueError, match="constant rate"):
+        LoadPlan("http://h", PROFILE, rate=10, shape="ramp")
 
 
 def test_every_role_has_a_time_limit() -> None:
