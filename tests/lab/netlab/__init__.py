@@ -16,16 +16,9 @@ See docs/lab.md for what it can and cannot emulate and its measured precision.
 from __future__ import annotations
 
 from tests.lab.netlab.impair import Shaping
+from tests.lab.netlab.lifecycle import cleanup_stale, close_all, install_signal_handlers
 from tests.lab.netlab.ns import LabCommandError, Namespace
-from tests.lab.netlab.topology import (
-    Impairment,
-    Lab,
-    Node,
-    cleanup_stale,
-    close_all,
-    install_signal_handlers,
-    link_addr,
-)
+from tests.lab.netlab.topology import Impairment, Lab, Node, link_addr
 from tests.lab.netlab.tunpath import DelayerDied, DelayerHandle
 
 __all__ = [

@@ -11,30 +11,27 @@ changed while traffic flows: see :meth:`Lab.set_link`.
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import ipaddress
 import os
-import re
 import secrets
 import shutil
-import signal
 import tempfile
 import threading
-import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, Literal
 
 from tests.lab.netlab.impair import LossTable, Shaping, set_shaping
-from tests.lab.netlab.ns import NETNS_DIR, Namespace
+from tests.lab.netlab.lifecycle import (
+    LIVE,
+    PREFIX,
+    cleanup_stale,
+)
+from tests.lab.netlab.ns import Namespace
 from tests.lab.netlab.tunpath import TUN_DOWN, TUN_UP, DelayerDied, DelayerHandle
 
 Direction = Literal["up", "down"]
-PREFIX = "wpl"
-_NAME_RE = re.compile(rf"^{PREFIX}-(\d+)-[0-9a-f]+-")
-_LIVE: weakref.WeakSet[Lab] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
@@ -89,28 +86,6 @@ def link_addr(link: int, side: int, v6: bool = False) -> str:
     if v6:
         return str(ipaddress.ip_address(f"fd00:250:0:{link:x}::{side}"))  # canonical form
     return f"10.250.{link}.{side}"
-
-
-def cleanup_stale() -> list[str]:
-    """Delete lab namespaces left by processes that no longer exist (e.g. a kill -9'd run)."""
-    removed: list[str] = []
-    if not NETNS_DIR.is_dir():
-        return removed
-    for entry in sorted(NETNS_DIR.iterdir()):
-        match = _NAME_RE.match(entry.name)
-        if not match:
-            continue
-        pid = int(match.group(1))
-        try:
-            os.kill(pid, 0)
-            continue  # still running: someone else's live lab
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue
-        Namespace(entry.name).delete()
-        removed.append(entry.name)
-    return removed
 
 
 class Lab:
@@ -183,7 +158,7 @@ class Lab:
     def build(self) -> Lab:
         """Create namespaces, links, addresses and routes. On any error everything is removed."""
         cleanup_stale()
-        _LIVE.add(self)
+        LIVE.add(self)
         try:
             for node in self.nodes:
                 node.ns.create()
@@ -391,7 +366,7 @@ class Lab:
             except Exception as exc:
                 errors.append(f"{node.name}: {exc}")
         shutil.rmtree(self.workdir, ignore_errors=True)
-        _LIVE.discard(self)
+        LIVE.discard(self)
         if errors:
             raise RuntimeError("lab teardown incomplete: " + "; ".join(errors))
 
@@ -404,23 +379,4 @@ class Lab:
         self.close()
 
 
-def close_all() -> None:
-    """Tear down every lab still open in this process (atexit and signal handlers use this)."""
-    for lab in list(_LIVE):
-        with contextlib.suppress(Exception):
-            lab.close()
-
-
-def install_signal_handlers() -> None:
-    """Turn SIGTERM/SIGHUP into SystemExit so ``finally`` blocks and atexit tear labs down."""
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, handler)
-
-
-atexit.register(close_all)
-
-__all__ = ["DelayerDied", "Impairment", "Lab", "Node", "cleanup_stale", "close_all", "link_addr"]
+__all__ = ["DelayerDied", "Impairment", "Lab", "Node", "link_addr"]
