@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -100,3 +101,15 @@ def test_local_store_replaces_a_damaged_copy(tmp_path: Path, bundle: Path) -> No
     (tmp_path / "store" / "k/x.tar.gz").write_bytes(b"bit rot")
     assert not store.put(bundle, "k/x.tar.gz", sha, {}, {}).skipped
     assert store.head("k/x.tar.gz") == sha
+
+
+def test_local_store_sweeps_only_stale_temp_files(tmp_path: Path, bundle: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    directory = tmp_path / "store" / "k"
+    directory.mkdir(parents=True)
+    stale, fresh = directory / ".old.tar.gz.1.aa.tmp", directory / ".new.tar.gz.2.bb.tmp"
+    for path in (stale, fresh):
+        path.write_bytes(b"partial")
+    os.utime(stale, (1, 1))
+    store.put(bundle, "k/x.tar.gz", sha256_file(bundle), {}, {})
+    assert not stale.exists() and fresh.exists()

@@ -8,14 +8,35 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from waddleperf.results.atomic import atomic_write_bytes, atomic_writer, copy_hashing, sha256_file
+from waddleperf.results.atomic import (
+    TMP_SUFFIX,
+    atomic_write_bytes,
+    atomic_writer,
+    copy_hashing,
+    sha256_file,
+)
 from waddleperf.results.stores import PutConfirmation, StoreError, check_key
 
 log = logging.getLogger("waddleperf.results.stores.local")
 META_SUFFIX = ".meta.json"
+#: A temp file this old was left by a crashed writer (several agents may share the directory,
+#: so younger ones may still be in use).
+STALE_TMP_S = 3600.0
+
+
+def _sweep_stale_temps(directory: Path) -> None:
+    cutoff = time.time() - STALE_TMP_S
+    for tmp in directory.glob(f".*{TMP_SUFFIX}"):
+        try:
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+                log.info("local store: removed stale temp file %s", tmp)
+        except FileNotFoundError:
+            continue  # another agent swept it first
 
 
 class _Mismatch(Exception):
@@ -64,6 +85,7 @@ class LocalStore:
             if existing is not None:
                 log.warning("local store: replacing %s (checksum %s… differs)", dest, existing[:12])
             dest.parent.mkdir(parents=True, exist_ok=True)
+            _sweep_stale_temps(dest.parent)
             atomic_write_bytes(sidecar, meta.encode())
             with bundle_path.open("rb") as src, atomic_writer(dest) as out:
                 copied, _ = copy_hashing(src, out)
