@@ -62,7 +62,7 @@ def autoperf(
     import threading
 
     from waddleperf.autoperf import config as ap_config
-    from waddleperf.autoperf.lock import AlreadyRunning, DirectoryLock
+    from waddleperf.results.spool import SpoolLockedError
     from waddleperf_common.config import ConfigError
 
     if force_tier is not None and force_tier not in (1, 2, 3):
@@ -82,10 +82,10 @@ def autoperf(
     logging.basicConfig(
         level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    lock = DirectoryLock(cfg.storage.spool_dir)
     try:
-        lock.acquire()
-    except AlreadyRunning as exc:
+        # the spool's flock is the agent's: one agent per result directory
+        sink = make_sink(cfg)
+    except SpoolLockedError as exc:
         raise _fail(str(exc), EXIT_LOCKED) from None
     stop = threading.Event()
 
@@ -97,15 +97,12 @@ def autoperf(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    try:
-        code = _run(cfg, stop, once, force_tier, json_out, cycles)
-    finally:
-        lock.release()
-    raise typer.Exit(code)
+    raise typer.Exit(_run(cfg, sink, stop, once, force_tier, json_out, cycles))
 
 
 def _run(
     cfg: AutoPerfConfig,
+    sink: Sink,
     stop: Any,
     once: bool,
     force_tier: int | None,
@@ -131,13 +128,6 @@ def _run(
         if notifier.wants(record.info.get("event") == "escalation"):
             notifier.submit(record.to_dict())
 
-    from waddleperf.results.spool import SpoolLockedError
-
-    try:
-        sink = make_sink(cfg)
-    except SpoolLockedError as exc:
-        typer.echo(f"waddleperf autoperf: {exc}", err=True)
-        return EXIT_LOCKED
     unwritten = 0
 
     def show(summary: CycleSummary) -> None:

@@ -79,12 +79,12 @@ def test_second_agent_on_the_same_spool_exits_3(tmp_path: Path, server: RunningS
     first = run.popen()
     try:
         deadline = time.monotonic() + 20
-        while not (run.spool / ".autoperf.lock").exists() and time.monotonic() < deadline:
+        while not (run.spool / ".lock").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(0.3)
         second = run.run("--once", timeout=30)
         assert second.returncode == 3
-        assert "another AutoPerf agent" in second.stderr and str(first.pid) in second.stderr
+        assert "in use by another agent" in second.stderr and str(first.pid) in second.stderr
     finally:
         first.send_signal(signal.SIGTERM)
         first.wait(10)
