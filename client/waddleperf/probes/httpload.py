@@ -97,6 +97,16 @@ class TransferStreams:
         self._blob = os.urandom(min(upload_bytes, 1 << 20)) if direction == "upload" else b""
         self.upload_bytes = upload_bytes
         self.tls = tls
+        self._adopted: dict[int, Connection] = {}
+
+    def adopt(self, connections: list[Connection]) -> None:
+        """Let worker ``i`` start on ``connections[i]`` (already open, e.g. idle-probed) when
+        it leads to the same origin; call before ``start``. Unused ones are closed."""
+        for i, conn in enumerate(connections):
+            if i < len(self.states):
+                self._adopted[i] = conn
+            else:
+                conn.close()
 
     def start(self) -> None:
         """Start every worker; worker ``i`` waits ``i × stagger_s`` first (LibreSpeed style)."""
@@ -149,13 +159,19 @@ class TransferStreams:
     # -- workers ----------------------------------------------------------------------
     def _work(self, index: int, state: StreamState) -> None:
         if self._stop.wait(index * self.stagger_s):
+            if index in self._adopted:
+                self._adopted.pop(index).close()
             return
         failures = 0
         while not self._stop.is_set() and failures < MAX_CONSECUTIVE_ERRORS:
-            conn: Connection | None = None
+            conn: Connection | None = self._adopted.pop(index, None)
             try:
                 url = self.url_for()
-                conn = open_connection(url, self.timeout_s, self.family, self.tls)
+                if conn is not None and conn.origin != (url.scheme, url.host.name, url.port):
+                    conn.close()
+                    conn = None
+                if conn is None:
+                    conn = open_connection(url, self.timeout_s, self.family, self.tls)
                 state.sock = conn.sock
                 while not self._stop.is_set():
                     self._one_request(conn, url, state)

@@ -32,7 +32,7 @@ from pydantic import Field
 from waddleperf.probes import bufferbloat, stats
 from waddleperf.probes.base import Family, Probe, ProbeOptions, Recording, RunContext, UrlTarget
 from waddleperf.probes.http import describe_error
-from waddleperf.probes.http_timing import exchange, open_connection, tls_context
+from waddleperf.probes.http_timing import Connection, exchange, open_connection, tls_context
 from waddleperf.probes.httpload import Direction, TransferStreams
 from waddleperf.probes.iperf import IPERF3, IperfOptions, find_binary, iperf3_argv, kill_group
 from waddleperf.probes.iperf_json import parse_report
@@ -126,6 +126,38 @@ class _Run:
         self.samples.append({"phase": phase, "kind": "foreign", "tcp_ms": tcp_ms,
                              "http_ms": http_ms})  # fmt: skip
 
+    def idle_self(self, small: Url, rounds: int, into: Series) -> list[Connection]:
+        """``rounds`` GETs of the small object on each of ``parallel`` keep-alive connections
+        that will then carry the first load (self probes while idle); returns the survivors."""
+        conns: list[Connection] = []
+        for _ in range(self.options.parallel):
+            try:
+                conns.append(
+                    open_connection(
+                        small, self.options.timeout_s, self.options.family, self.tls_for(small)
+                    )
+                )
+            except OSError as exc:
+                into.failed += 1
+                into.last_error = describe_error(exc, self.options.timeout_s)
+        for _ in range(rounds):
+            for conn in list(conns):
+                url = _busted(small)
+                try:
+                    ex = exchange(conn, url, "GET", keep_alive=True)
+                    if ex.status != 200 or ex.will_close:
+                        raise OSError(f"small object answered HTTP {ex.status} {ex.reason}")
+                except Exception as exc:
+                    into.failed += 1
+                    into.last_error = describe_error(exc, self.options.timeout_s)
+                    conns.remove(conn)
+                    conn.close()
+                    continue
+                rtt = (ex.ttfb_ns + ex.transfer_ns) / 1e6
+                into.own.append(rtt)
+                self.samples.append({"phase": "idle", "kind": "self", "rtt_ms": rtt})
+        return conns
+
     def measure_loaded(self, small: Url, direction: Direction, load: _Load) -> Series:
         """Warm up, then foreign probes and self samples for ``duration_s`` seconds."""
         series = Series()
@@ -154,7 +186,9 @@ def _busted(url: Url) -> Url:
 class _Load:
     """A saturating load in one direction: HTTP transfer streams or an iperf3 child."""
 
-    def __init__(self, run: _Run, config: NQConfig, direction: Direction) -> None:
+    def __init__(
+        self, run: _Run, config: NQConfig, direction: Direction, adopt: list[Connection]
+    ) -> None:
         opts = run.options
         self.direction, self.opts = direction, opts
         self.streams: TransferStreams | None = None
@@ -170,8 +204,11 @@ class _Load:
                 lambda: _busted(url), direction, opts.parallel, opts.timeout_s, opts.family,
                 upload_bytes=UPLOAD_BODY_BYTES, tls=run.tls_for(url),
             )  # fmt: skip
+            self.streams.adopt(adopt)
             self.streams.start()
             return
+        for conn in adopt:
+            conn.close()
         binary = find_binary(IPERF3)
         if binary is None:
             raise OSError("iperf3 is not installed (Debian package iperf3)")
@@ -254,14 +291,18 @@ class RpmProbe(Probe[RpmOptions]):
         idle = Series()
         for _ in range(options.idle_probes):
             run.foreign(_busted(small), "idle", idle)
+        warm = run.idle_self(small, options.idle_probes, idle)
         rec.progress(1, steps)
         metrics: dict[str, MetricValue] = {}
         info: dict[str, Scalar] = {"load": options.load, "small_url": str(small)}
         problems: list[str] = []
-        idle_ms = bufferbloat.probe_latency_ms(idle.tcp, idle.http, [], p)
+        idle_ms = bufferbloat.probe_latency_ms(idle.tcp, idle.http, idle.own, p)
         metrics.update(idle_latency_ms=idle_ms, idle_rpm_count=_round(bufferbloat.rpm(idle_ms)))
         metrics.update(stats.series_metrics("idle_http", idle.http, figures=("min", "avg", "max")))
+        metrics["idle_self_ms"] = bufferbloat.trimmed_mean(idle.own, p)
         if idle_ms is None:
+            for conn in warm:
+                conn.close()
             return rec.finish(
                 status=Status.FAILED, metrics=metrics, samples=run.samples, info=info,
                 error=f"No idle probe succeeded: {idle.last_error}.",
@@ -270,7 +311,8 @@ class RpmProbe(Probe[RpmOptions]):
         increases: list[float] = []
         for step, direction in enumerate(options.directions, start=2):
             try:
-                load = _Load(run, config, direction)
+                load = _Load(run, config, direction, warm)
+                warm = []
             except (OSError, ValueError) as exc:
                 problems.append(f"{direction} load could not start: {exc}")
                 continue
