@@ -17,8 +17,11 @@ everything and runs as root, so a lab test that does not run there is a broken C
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -33,6 +36,23 @@ from tests.lab.netlab.services import (
     start_sshd,
     start_waddleperf_server,
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let SIGTERM stop a test run the way Ctrl-C does, so fixtures tear the labs down.
+
+    By default SIGTERM ends Python without finalizers or atexit, which would leave namespaces
+    and the services in them running until the next lab's stale clean-up.
+    """
+    del config
+    if threading.current_thread() is threading.main_thread() and (
+        signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    ):
+        signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def lab_unavailable_reason() -> str | None:

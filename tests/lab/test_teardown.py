@@ -100,3 +100,47 @@ def test_lab_shell_runs_a_command_and_cleans_up():
         tag = re.search(r"network lab (wpl-\S+):", run.stderr)
         assert tag, run.stderr
         assert not any(n.startswith(tag.group(1)) for n in netns_names())
+
+
+PYTEST_FILE = """
+import time
+import pytest
+
+@pytest.mark.lab
+def test_hangs(lab, dns_server):
+    lab.set_link(0, "both", delay_ms=1)
+    print("TAG", lab.tag, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_sigterm_to_pytest_tears_labs_down(tmp_path):
+    test_file = tmp_path / "test_hangs.py"
+    test_file.write_text(PYTEST_FILE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "tests.lab.conftest",
+         "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(test_file)],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    tag = ""
+    for line in proc.stdout:
+        if line.startswith("TAG "):
+            tag = line.split()[1]
+            break
+    assert tag.startswith("wpl-")
+    inside = [
+        int(pid)
+        for ns in netns_names()
+        if ns.startswith(tag)
+        for pid in subprocess.run(
+            ["ip", "netns", "pids", ns], capture_output=True, text=True
+        ).stdout.split()
+    ]
+    assert len(inside) >= 2  # dnsmasq in the server namespace, the delayer in r1
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert not any(n.startswith(tag) for n in netns_names())
+    for pid in inside:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
