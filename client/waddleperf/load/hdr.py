@@ -44,16 +44,21 @@ def encode(hist: HdrHistogram) -> str:
     return raw.decode("ascii")
 
 
+def add_encoded(total: HdrHistogram, encoded: str) -> None:
+    """Add an encoded histogram (one worker's report) into ``total``."""
+    if not encoded:
+        return
+    part = HdrHistogram.decode(encoded.encode("ascii"))
+    # an empty histogram would drag the merged minimum down to 0
+    if part.get_total_count():
+        total.add(part)
+
+
 def merge(encoded: Iterable[str]) -> HdrHistogram:
     """One histogram holding every sample of the encoded histograms (from all workers)."""
     total = new_histogram()
     for item in encoded:
-        if not item:
-            continue
-        part = HdrHistogram.decode(item.encode("ascii"))
-        # an empty histogram would drag the merged minimum down to 0
-        if part.get_total_count():
-            total.add(part)
+        add_encoded(total, item)
     return total
 
 

@@ -40,7 +40,9 @@ WEB_MIX: tuple[tuple[int, str, str, str], ...] = (
 EXPECTED_ERROR_PATH = "/api/error/"
 
 _hist = hdr.new_histogram()
-_worker_reports: list[str] = []
+#: On the master: the sum of every worker report so far (merged as they arrive, so memory
+#: stays one histogram however long the run).
+_from_workers = hdr.new_histogram()
 _times: dict[str, float] = {}
 #: Most workers seen connected at once (they have all left by the time the summary is written).
 _peak_workers = [0]
@@ -92,9 +94,7 @@ def _ship_histogram(client_id: str, data: dict[str, Any], **_: Any) -> None:
 
 
 def _collect_histogram(client_id: str, data: dict[str, Any], **_: Any) -> None:
-    encoded = data.get("wp_hdr")
-    if encoded:
-        _worker_reports.append(encoded)
+    hdr.add_encoded(_from_workers, str(data.get("wp_hdr") or ""))
 
 
 def _is_coordinator(env: Environment) -> bool:
@@ -154,7 +154,7 @@ def _write_summary(environment: Environment, **_: Any) -> None:
     out = str(_option(environment, "wp_out", ""))
     if not out or not _is_coordinator(environment):
         return
-    merged = hdr.merge([*_worker_reports, hdr.encode(_hist)])
+    merged = hdr.merge([hdr.encode(_from_workers), hdr.encode(_hist)])
     total = environment.stats.total
     endpoints = {
         f"{entry.method} {entry.name}": {
