@@ -2,10 +2,10 @@
 
 Each round sends one probe per TTL (1 … the destination's TTL once known, else max_hops) at
 once, then collects replies for up to ``timeout_s``; rounds are ``interval_s`` apart. Probes
-are built by trace_wire (Paris-style constant flow identifier) and sent on an IPv4 raw socket
-(IP_HDRINCL, so our TTL, id and checksums go out untouched); replies are read from raw ICMP
-(and for TCP mode raw TCP) sockets with kernel receive timestamps, matched by what they quote.
-Raw sockets need root or CAP_NET_RAW. IPv6 is not implemented yet (clear error).
+are built by trace_wire (Paris-style constant flow identifier) and sent on a raw socket with
+IP_HDRINCL / IPV6_HDRINCL, so our TTL, IP id, flow label and checksums go out untouched;
+replies are read from raw ICMP / ICMPv6 (and for TCP mode raw TCP) sockets with kernel receive
+timestamps, matched by what they quote. Raw sockets need root or CAP_NET_RAW.
 
 Reverse names (off by default) are looked up in daemon threads with one overall deadline, so
 a resolver that never answers (a lab has no PTR records) costs at most ``name_timeout_s``.
@@ -36,7 +36,7 @@ from waddleperf.probes.netio import (
 )
 from waddleperf.probes.targets import parse_host
 from waddleperf.probes.trace_stats import Hop, Observation, destination_ttl, hop_rows, trace_metrics
-from waddleperf.probes.trace_wire import Flow, build_probe, parse_reply
+from waddleperf.probes.trace_wire import Flow, build_probe, parse_reply, parse_reply6
 from waddleperf.results.model import Result, Scalar, Status
 
 DEFAULT_PORTS = {"udp": 33434, "tcp": 80, "icmp": 0}
@@ -58,18 +58,21 @@ class TraceOptions(ProbeOptions):
 
 
 _SO_ATTACH_FILTER = 26
+IPV6_HDRINCL = 36  # Linux; Python does not export it
 _FILTER_INSN = struct.Struct("=HBBI")
 RCVBUF_BYTES = 1 << 21
 
 
-def tcp_reply_filter(sport: int, dport: int) -> bytes:
+def tcp_reply_filter(sport: int, dport: int, ip_header: bool = True) -> bytes:
     """Classic BPF that keeps only TCP segments from port ``dport`` to port ``sport``.
+
+    ``ip_header``: IPv4 raw sockets see the IP header first; IPv6 ones start at TCP.
 
     A raw TCP socket gets a copy of every TCP segment the host receives; on a busy host (a
     loopback throughput test next door) that floods the buffer and replies get dropped.
     """
     insns = [
-        (0xB1, 0, 0, 0),  # ldx 4*([0]&0xf): IP header length
+        (0xB1, 0, 0, 0) if ip_header else (0x01, 0, 0, 0),  # x = IP header length, or ldx #0
         (0x48, 0, 0, 0),  # ldh [x+0]: source port
         (0x15, 0, 3, dport),  # jeq dport, else drop
         (0x48, 0, 0, 2),  # ldh [x+2]: destination port
@@ -89,7 +92,8 @@ def attach_filter(sock: socket.socket, program: bytes) -> None:
 
 def source_address(dst: str) -> str:
     """The local address the kernel would use toward ``dst`` (a UDP connect sends nothing)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    family = socket.AF_INET6 if ":" in dst else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.connect((dst, 9))
         return str(sock.getsockname()[0])
 
@@ -116,11 +120,16 @@ class _Tracer:
 
     def __init__(self, flow: Flow, mode: str) -> None:
         self.flow = flow
-        self.send_sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-        self.recv = [socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)]
+        family = socket.AF_INET6 if flow.v6 else socket.AF_INET
+        self.send_sock = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        if flow.v6:
+            # Linux ≥ 4.5: we write the IPv6 header ourselves (hop limit, flow label).
+            self.send_sock.setsockopt(socket.IPPROTO_IPV6, IPV6_HDRINCL, 1)
+        icmp = socket.IPPROTO_ICMPV6 if flow.v6 else socket.IPPROTO_ICMP
+        self.recv = [socket.socket(family, socket.SOCK_RAW, icmp)]
         if mode == "tcp":
-            tcp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
-            attach_filter(tcp, tcp_reply_filter(flow.sport, flow.dport))
+            tcp = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_TCP)
+            attach_filter(tcp, tcp_reply_filter(flow.sport, flow.dport, not flow.v6))
             self.recv.append(tcp)
         for sock in self.recv:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF_BYTES)
@@ -149,8 +158,11 @@ class _Tracer:
                 break
             readable, _, _ = select.select(self.recv, [], [], left)
             for sock in readable:
-                data, _addr, rx_ns = recv_stamped(sock, 65_535)
-                reply = parse_reply(self.flow, data)
+                data, addr, rx_ns = recv_stamped(sock, 65_535)
+                if self.flow.v6:
+                    reply = parse_reply6(self.flow, data, str(addr[0]), sock.proto)
+                else:
+                    reply = parse_reply(self.flow, data)
                 if reply is None or reply.probe_id not in sent or reply.probe_id in replies:
                     continue
                 ttl, tx_ns = sent[reply.probe_id]
@@ -182,12 +194,10 @@ class TraceProbe(Probe[TraceOptions]):
     def run(self, options: TraceOptions, context: RunContext | None = None) -> Result:
         """Trace ``rounds`` times; RTTs in ms from send to kernel arrival of the reply."""
         rec = Recording(self.kind, options, context)
-        if options.family == "ipv6":
-            return rec.failed("The trace probe does not support IPv6 yet.")
         try:
-            addr = resolve(parse_host(options.target), 0, socket.SOCK_DGRAM, "ipv4")
+            addr = resolve(parse_host(options.target), 0, socket.SOCK_DGRAM, options.family)
         except ResolveError as exc:
-            return rec.failed(f"{str(exc)[:1].upper()}{str(exc)[1:]} (trace is IPv4 only).")
+            return rec.failed(f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
         dst = addr.address
         port = options.port or DEFAULT_PORTS[options.mode]
         try:

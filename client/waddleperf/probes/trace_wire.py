@@ -13,17 +13,20 @@ So every probe of a run keeps those fields and carries its identity elsewhere:
 - TCP SYN: addresses and ports fixed; the id rides in the sequence number (a SYN-ACK or RST
   acknowledges it + 1, a time-exceeded quotes it).
 
-Replies are told apart by what they quote or echo, never by arrival order.
+IPv6 probes also keep the flow label constant (RFC 6437 balancers hash it). Replies are told
+apart by what they quote or echo, never by arrival order.
 """
 
 from __future__ import annotations
 
+import socket
 import struct
 from dataclasses import dataclass
 from typing import Literal
 
 from scapy.compat import raw
 from scapy.layers.inet import ICMP, IP, TCP, UDP, ICMPerror, IPerror, TCPerror, UDPerror
+from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 from scapy.packet import Raw
 
 Mode = Literal["icmp", "udp", "tcp"]
@@ -55,12 +58,13 @@ def compensation_word(covered_sum: int, wanted_checksum: int) -> int:
     return word
 
 
-def _pseudo_header_v4(src: str, dst: str, proto: int, length: int) -> bytes:
-    return (
-        bytes(map(int, src.split(".")))
-        + bytes(map(int, dst.split(".")))
-        + struct.pack("!BBH", 0, proto, length)
-    )
+def _pseudo_header(src: str, dst: str, proto: int, length: int) -> bytes:
+    """The IPv4 or IPv6 pseudo-header a UDP/TCP/ICMPv6 checksum covers."""
+    if ":" in dst:
+        addrs = socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(socket.AF_INET6, dst)
+        return addrs + struct.pack("!I3xB", length, proto)
+    addrs = socket.inet_pton(socket.AF_INET, src) + socket.inet_pton(socket.AF_INET, dst)
+    return addrs + struct.pack("!BBH", 0, proto, length)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,11 @@ class Flow:
     ident: int
     tcp_seq_base: int = 0
 
+    @property
+    def v6(self) -> bool:
+        """True for an IPv6 flow (its flow label is constant too: the identifier)."""
+        return ":" in self.dst
+
 
 def udp_checksum_for(probe_id: int) -> int:
     """The UDP checksum that names probe ``probe_id`` (never 0, which means "no checksum")."""
@@ -82,20 +91,30 @@ def udp_checksum_for(probe_id: int) -> int:
 
 
 def build_probe(flow: Flow, ttl: int, probe_id: int) -> bytes:
-    """One IPv4 probe with TTL ``ttl`` identified by ``probe_id`` (0..65533), flow fields fixed."""
-    ip = IP(src=flow.src, dst=flow.dst, ttl=ttl, id=probe_id & 0xFFFF)
+    """One probe with TTL / hop limit ``ttl`` identified by ``probe_id`` (0..65533)."""
+    ip: IP | IPv6
+    if flow.v6:
+        ip = IPv6(src=flow.src, dst=flow.dst, hlim=ttl, fl=flow.ident)
+    else:
+        ip = IP(src=flow.src, dst=flow.dst, ttl=ttl, id=probe_id & 0xFFFF)
+    length = 8 + 2 + PAYLOAD_BYTES
     if flow.mode == "udp":
-        length = 8 + 2 + PAYLOAD_BYTES
         header = struct.pack("!HHHH", flow.sport, flow.dport, length, 0)
-        covered = ones_sum(_pseudo_header_v4(flow.src, flow.dst, 17, length) + header + FILL)
+        covered = ones_sum(_pseudo_header(flow.src, flow.dst, 17, length) + header + FILL)
         word = compensation_word(covered, udp_checksum_for(probe_id))
         payload = struct.pack("!H", word) + FILL
         pkt = ip / UDP(sport=flow.sport, dport=flow.dport, chksum=udp_checksum_for(probe_id))
         return raw(pkt / Raw(payload))
     if flow.mode == "icmp":
         seq = probe_id & 0xFFFF
-        covered = ones_sum(struct.pack("!BBHHH", 8, 0, 0, flow.ident, seq) + FILL)
+        kind = 128 if flow.v6 else 8
+        # ICMPv6 checksums cover a pseudo-header; ICMPv4 ones do not.
+        pseudo = _pseudo_header(flow.src, flow.dst, 58, length) if flow.v6 else b""
+        covered = ones_sum(pseudo + struct.pack("!BBHHH", kind, 0, 0, flow.ident, seq) + FILL)
         payload = struct.pack("!H", compensation_word(covered, ICMP_CHECKSUM)) + FILL
+        if flow.v6:
+            echo6 = ICMPv6EchoRequest(id=flow.ident, seq=seq, cksum=ICMP_CHECKSUM, data=payload)
+            return raw(ip / echo6)
         pkt = ip / ICMP(type=8, code=0, id=flow.ident, seq=seq, chksum=ICMP_CHECKSUM)
         return raw(pkt / Raw(payload))
     seq = (flow.tcp_seq_base + probe_id) & 0xFFFFFFFF
@@ -165,4 +184,53 @@ def parse_reply(flow: Flow, packet: bytes) -> Reply | None:
         if (tcp.sport, tcp.dport) != (flow.dport, flow.sport) or not flags & 0x14:
             return None  # neither RST (0x04) nor ACK (0x10)
         return Reply((int(tcp.ack) - 1 - flow.tcp_seq_base) & 0xFFFFFFFF, ip.src, True, None, None)
+    return None
+
+
+def _id_from_quote6(flow: Flow, quoted: bytes) -> int | None:
+    """The probe id in an ICMPv6 error's quote: our IPv6 header (40 bytes) + 8 bytes."""
+    if len(quoted) < 48 or quoted[24:40] != socket.inet_pton(socket.AF_INET6, flow.dst):
+        return None
+    next_header, l4 = quoted[6], quoted[40:48]
+    if flow.mode == "udp" and next_header == 17:
+        sport, dport, _len, csum = struct.unpack("!HHHH", l4)
+        ok = (sport, dport) == (flow.sport, flow.dport) and csum
+        return int(csum) - 1 if ok else None
+    if flow.mode == "icmp" and next_header == 58:
+        kind, _code, _csum, ident, seq = struct.unpack("!BBHHH", l4)
+        return int(seq) if kind == 128 and ident == flow.ident else None
+    if flow.mode == "tcp" and next_header == 6:
+        sport, dport, tcp_seq = struct.unpack("!HHI", l4)
+        if (sport, dport) != (flow.sport, flow.dport):
+            return None
+        return (int(tcp_seq) - flow.tcp_seq_base) & 0xFFFFFFFF
+    return None
+
+
+def parse_reply6(flow: Flow, data: bytes, source: str, proto: int) -> Reply | None:
+    """The probe an IPv6 reply answers. Raw IPv6 sockets give no IP header: ``data`` is the
+    ICMPv6 message (``proto`` 58) or TCP segment (6), ``source`` who sent it."""
+    try:
+        from_target = socket.inet_pton(socket.AF_INET6, source.split("%")[0]) == (
+            socket.inet_pton(socket.AF_INET6, flow.dst)
+        )
+    except OSError:
+        return None
+    if proto == 58 and len(data) >= 8:
+        kind, code = data[0], data[1]
+        if kind == 129 and flow.mode == "icmp":
+            ident, seq = struct.unpack_from("!HH", data, 4)
+            ok = ident == flow.ident and from_target
+            return Reply(seq, source, True, kind, code) if ok else None
+        if kind in (1, 3):  # destination unreachable, time exceeded
+            probe_id = _id_from_quote6(flow, data[8:])
+            if probe_id is None:
+                return None
+            return Reply(probe_id, source, kind == 1 and from_target, kind, code)
+        return None
+    if proto == 6 and flow.mode == "tcp" and len(data) >= 14 and from_target:
+        sport, dport, _seq, ack = struct.unpack_from("!HHII", data)
+        if (sport, dport) != (flow.dport, flow.sport) or not data[13] & 0x14:
+            return None
+        return Reply((ack - 1 - flow.tcp_seq_base) & 0xFFFFFFFF, source, True, None, None)
     return None

@@ -18,12 +18,13 @@ WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets need root")
 
 
+@pytest.mark.parametrize("target", ["127.0.0.1", "::1"])
 @pytest.mark.parametrize("mode", ["icmp", "udp", "tcp"])
-def test_loopback_is_one_hop(mode):
-    r = run_probe("trace", {"target": "127.0.0.1", "mode": mode, "rounds": 3, "interval_s": 0})
+def test_loopback_is_one_hop(mode, target):
+    r = run_probe("trace", {"target": target, "mode": mode, "rounds": 3, "interval_s": 0})
     assert r.status is Status.OK, r.error
     assert r.metrics["hop_count_count"] == 1 and r.metrics["dest_reached_count"] == 1
-    assert r.samples and r.samples[0]["address"] == "127.0.0.1"
+    assert r.samples and r.samples[0]["address"] == target
     assert r.samples[0]["sent_count"] == 3 and r.samples[0]["loss_pct"] == 0.0
     assert r.metrics["dest_rtt_avg_ms"] is not None and r.metrics["dest_rtt_avg_ms"] < 50
 
@@ -35,9 +36,15 @@ def test_reverse_names_are_looked_up_within_the_bound():
     assert r.duration_s < 5
 
 
-def test_ipv6_says_so():
-    r = run_probe("trace", {"target": "::1", "rounds": 1})
-    assert r.status is Status.FAILED and r.error and "IPv4" in r.error
+def test_no_route_is_failed_with_the_reason(netns):
+    assert netns.run("ip", "route", "add", "blackhole", "10.9.9.9/32").returncode == 0
+    code = (
+        "from waddleperf.probes.base import run_probe;"
+        "r = run_probe('trace', {'target': '10.9.9.9', 'rounds': 1});"
+        "print(r.status.value, '|', r.error)"
+    )
+    out = netns.run(sys.executable, "-c", code)
+    assert out.stdout.startswith("failed | No usable route to 10.9.9.9"), out.stdout + out.stderr
 
 
 def test_cli_json():

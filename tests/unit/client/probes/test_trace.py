@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 from scapy.compat import raw
 from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 from scapy.packet import Raw
 
 from waddleperf.probes import trace_wire as tw
@@ -136,3 +139,57 @@ def test_unreached_destination_stops_after_the_last_answer():
     m = trace_metrics(rows, False)
     assert m["dest_reached_count"] == 0 and m["dest_rtt_avg_ms"] is None
     assert m["silent_hop_count"] == 1
+
+
+SRC6, DST6, ROUTER6 = "fd00:250::1", "fd00:250:0:2::2", "fd00:250::2"
+
+
+def flow6(mode: tw.Mode) -> tw.Flow:
+    return tw.Flow(mode, SRC6, DST6, sport=40_000, dport=33_434 if mode == "udp" else 80,
+                   ident=0x1234, tcp_seq_base=7)  # fmt: skip
+
+
+def checksum6_valid(pkt: IPv6, layer: type, field: str) -> bool:
+    sent = getattr(pkt[layer], field)
+    fresh = pkt.copy()
+    delattr(fresh[layer], field)
+    return bool(getattr(IPv6(raw(fresh))[layer], field) == sent)
+
+
+@pytest.mark.parametrize("mode", ["udp", "icmp", "tcp"])
+def test_ipv6_flow_identifier_and_label_are_constant(mode):
+    f = flow6(mode)
+    keys: set[tuple[object, ...]] = set()
+    for probe_id in range(0, 200, 9):
+        pkt = IPv6(tw.build_probe(f, probe_id % 30 + 1, probe_id))
+        assert pkt.hlim == probe_id % 30 + 1 and pkt.fl == f.ident
+        if mode == "udp":
+            keys.add((pkt.nh, pkt[UDP].sport, pkt[UDP].dport, pkt.fl))
+            assert checksum6_valid(pkt, UDP, "chksum")
+        elif mode == "icmp":
+            echo = pkt[ICMPv6EchoRequest]
+            keys.add((echo.type, echo.code, echo.id, echo.cksum, pkt.fl))
+            assert checksum6_valid(pkt, ICMPv6EchoRequest, "cksum")
+        else:
+            keys.add((pkt.nh, pkt[TCP].sport, pkt[TCP].dport, pkt.fl))
+    assert len(keys) == 1
+
+
+@pytest.mark.parametrize("mode", ["udp", "icmp", "tcp"])
+def test_ipv6_time_exceeded_and_final_answers(mode):
+    f = flow6(mode)
+    probe = tw.build_probe(f, 2, 41)
+    quote = probe[:48]
+    te = bytes([3, 0, 0, 0, 0, 0, 0, 0]) + quote  # raw ICMPv6 sockets give no IPv6 header
+    assert tw.parse_reply6(f, te, ROUTER6, 58) == tw.Reply(41, ROUTER6, False, 3, 0)
+    unreach = bytes([1, 4, 0, 0, 0, 0, 0, 0]) + quote
+    assert tw.parse_reply6(f, unreach, DST6, 58) == tw.Reply(41, DST6, True, 1, 4)
+    other = tw.Flow(mode, SRC6, "fd00::9", 1, 2, 3, 4)
+    assert tw.parse_reply6(other, te, ROUTER6, 58) is None
+    if mode == "icmp":
+        reply = struct.pack("!BBHHH", 129, 0, 0, f.ident, 41)
+        assert tw.parse_reply6(f, reply, DST6, 58) == tw.Reply(41, DST6, True, 129, 0)
+    if mode == "tcp":
+        rst = raw(TCP(sport=80, dport=40_000, flags="RA", ack=(f.tcp_seq_base + 41 + 1)))
+        assert tw.parse_reply6(f, rst, DST6, 6) == tw.Reply(41, DST6, True, None, None)
+        assert tw.parse_reply6(f, rst, ROUTER6, 6) is None
