@@ -130,7 +130,13 @@ class Agent:
         try:
             while not self.stop.is_set() and (limit is None or ran < limit):
                 began = time.monotonic()
-                on_summary(self.run_cycle(once=once, force_tier=force_tier))
+                try:
+                    on_summary(self.run_cycle(once=once, force_tier=force_tier))
+                except Exception:
+                    if limit == 1:
+                        raise
+                    # an unattended agent outlives one bad cycle (its records are written)
+                    log.exception("cycle %d failed; next cycle as scheduled", self.cycles)
                 ran += 1
                 if limit is not None and ran >= limit:
                     break
@@ -160,14 +166,14 @@ class Agent:
             else:
                 self._tiers(out, summary, run_id, cfg)
         finally:
+            for line in summary.servers.values():
+                line.tier_after = self.states[line.server].tier
             try:
                 doc = {**summary.to_dict(), "labels": self.cfg.agent.labels}
                 out.add_raw(CYCLE_MEMBER, json.dumps(doc, indent=1, default=str).encode())
                 output = out.finish()
             except Exception as exc:  # the sink logs its own detail; the agent carries on
                 log.error("cycle %s could not be written: %s", run_id, exc)
-            for line in summary.servers.values():
-                line.tier_after = self.states[line.server].tier
             summary.finish(utc_now(), self.stop.is_set(), output)
         return summary
 

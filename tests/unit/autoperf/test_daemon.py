@@ -6,6 +6,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.unit.autoperf.fakes import FakeLoad, FakeProbes, make_config
 from waddleperf.autoperf.daemon import Agent
 from waddleperf.autoperf.events import EVENT_KIND, Events
@@ -149,3 +151,19 @@ def test_run_forever_counts_cycles_and_honours_stop(tmp_path: Path) -> None:
     assert seen == [1, 2, 3]
     ag.stop.set()
     assert ag.run_forever(lambda s: None) == 0
+
+
+def test_a_failing_cycle_does_not_end_the_daemon(tmp_path: Path) -> None:
+    probes = FakeProbes()
+    ag, _ = agent(tmp_path, probes)
+    calls: list[int] = []
+
+    def show(summary: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("display broke")
+
+    assert ag.run_forever(show, max_cycles=2) == 2 and len(calls) == 2
+    calls.clear()
+    with pytest.raises(RuntimeError, match="display broke"):  # --once reports it to the caller
+        ag.run_forever(show, once=True)
