@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.integration.server.httphelp import http_server
-from tests.integration.server.mmdb_tiny import write_mmdb
+from tests.support.mmdb import write_mmdb
 from tests.support.server import RunningServer
 from waddleperf_server import logs
 from waddleperf_server.geo import GeoLookup
@@ -38,8 +38,8 @@ ASN: dict[str, dict[str, Any]] = {
 def dbs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("geo")
     city, asn = tmp / "city.mmdb", tmp / "asn.mmdb"
-    write_mmdb(city, "GeoLite2-City", CITY)
-    write_mmdb(asn, "GeoLite2-ASN", ASN)
+    write_mmdb(city, "GeoLite2-City", [((net,), rec) for net, rec in CITY.items()])
+    write_mmdb(asn, "GeoLite2-ASN", [((net,), rec) for net, rec in ASN.items()])
     return city, asn
 
 

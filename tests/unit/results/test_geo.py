@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.results.mmdb import build, write_mmdb
+from tests.support.mmdb import build, write_mmdb
 from waddleperf.results.geo import GeoTagger, parse_address, scope_of
 
 LAB_AND_DOCS = ("10.250.0.0/16", "192.0.2.0/24", "198.51.100.0/24", "2001:db8::/32")
