@@ -1,11 +1,16 @@
-"""The mtu probe on loopback (v4 and v6) and across a veth pair of our own namespace."""
+"""The mtu probe on loopback (v4, v6), its CLI, and no route / no answer in our own netns."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from tests.unit.client.schema_check import validate_record
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Status
 
@@ -44,3 +49,16 @@ def test_unanswered_host_is_failed(netns):
 
     out = netns.run(sys.executable, "-c", code)
     assert out.stdout.startswith("failed"), out.stdout + out.stderr
+
+
+def test_cli_json_and_usage_errors():
+    cli = str(Path(sys.executable).parent / "waddleperf")
+    proc = subprocess.run([cli, "probe", "mtu", "127.0.0.1", "--json"], capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    validate_record(record)
+    assert record["metrics"]["path_mtu_bytes"] == lo_mtu()
+    usage = subprocess.run([cli, "probe", "mtu", "127.0.0.1", "--rounds", "3"],
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert usage.returncode == 2 and "--rounds does not apply to probe mtu" in usage.stderr

@@ -54,3 +54,11 @@ def test_cli_json():
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     validate_record(json.loads(proc.stdout))
+
+
+def test_cli_usage_errors_exit_2():
+    for args in (["--rounds", "0"], ["--max-hops", "65"], ["--mode", "sctp"]):
+        proc = subprocess.run([WADDLEPERF, "probe", "trace", "127.0.0.1", *args],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert args[0] in proc.stderr
