@@ -148,6 +148,9 @@ class TransferStreams:
         deadline = time.monotonic() + join_s
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        for index in list(self._adopted):  # workers that never got to theirs
+            if (conn := self._adopted.pop(index, None)) is not None:
+                conn.close()
 
     def __enter__(self) -> TransferStreams:
         self.start()
@@ -159,8 +162,8 @@ class TransferStreams:
     # -- workers ----------------------------------------------------------------------
     def _work(self, index: int, state: StreamState) -> None:
         if self._stop.wait(index * self.stagger_s):
-            if index in self._adopted:
-                self._adopted.pop(index).close()
+            if (conn := self._adopted.pop(index, None)) is not None:
+                conn.close()
             return
         failures = 0
         while not self._stop.is_set() and failures < MAX_CONSECUTIVE_ERRORS:

@@ -342,6 +342,8 @@ class RpmProbe(Probe[RpmOptions]):
             for attr in ("tcp", "http", "own"):
                 getattr(pooled, attr).extend(getattr(series, attr))
             rec.progress(step, steps)
+        for conn in warm:  # no HTTP load took them over
+            conn.close()
         loaded_all = bufferbloat.probe_latency_ms(pooled.tcp, pooled.http, pooled.own, p)
         metrics.update(loaded_latency_ms=loaded_all, rpm_count=_round(bufferbloat.rpm(loaded_all)))
         worst = max(increases) if increases else None
