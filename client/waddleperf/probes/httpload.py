@@ -162,8 +162,8 @@ class TransferStreams:
     # -- workers ----------------------------------------------------------------------
     def _work(self, index: int, state: StreamState) -> None:
         if self._stop.wait(index * self.stagger_s):
-            if (conn := self._adopted.pop(index, None)) is not None:
-                conn.close()
+            if (unused := self._adopted.pop(index, None)) is not None:
+                unused.close()
             return
         failures = 0
         while not self._stop.is_set() and failures < MAX_CONSECUTIVE_ERRORS:
