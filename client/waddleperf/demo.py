@@ -1,22 +1,35 @@
-"""``waddleperf demo`` — what ``make run`` does: a server on loopback, every service probed once.
+"""``waddleperf demo`` — what ``make run`` does: the whole job on loopback, on embedded defaults.
 
-Starts ``waddleperf server`` on free loopback ports, runs one probe per service (HTTP echo,
-LibreSpeed download/upload/ping, TCP echo, UDP echo, ICMP, iperf3), prints one table, and
-stops the server — also when a probe fails or the user presses Ctrl-C.
+1. Starts the Flask target under gunicorn and ``waddleperf server`` (profiling the target's
+   processes through ``/stats``), both on free loopback ports.
+2. Probes each server service once (HTTP echo, LibreSpeed, TCP echo, UDP echo, ICMP, iperf3)
+   and prints one table.
+3. Runs one AutoPerf cycle (``waddleperf autoperf --once``) with the demo thresholds of
+   ``client/vars/demo.yml``, which escalate through all three tiers; the bundle is stored
+   locally under ``waddleperf-demo/`` and the agent prints what ran in each tier and why.
+4. Stops everything — also when a step fails or the user presses Ctrl-C.
 """
 
 from __future__ import annotations
 
+import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 from rich.table import Table
 
-from waddleperf.localstack import LocalServer, start_server
+from waddleperf.localstack import (
+    LocalProcess,
+    LocalServer,
+    start_server,
+    start_target,
+    waddleperf_command,
+)
 from waddleperf.output import STATUS_STYLE, format_value, split_metric
 from waddleperf.probes.base import RunContext, UnknownProbeError, run_probe
 from waddleperf.results.model import Result, Status, new_run_id, utc_now
@@ -24,11 +37,11 @@ from waddleperf.results.model import Result, Status, new_run_id, utc_now
 #: Figures shown per probe kind, in this order (others stay in the JSON record).
 HEADLINE: dict[str, tuple[str, ...]] = {
     "http": ("total_avg_ms", "ttfb_avg_ms", "connect_avg_ms"),
-    "speedtest": ("download_mbps", "upload_mbps", "ping_ms", "jitter_ms"),
+    "speedtest": ("download_throughput_mbps", "upload_throughput_mbps", "ping_ms", "jitter_ms"),
     "tcp": ("connect_avg_ms", "connect_max_ms", "loss_pct"),
     "udp": ("rtt_avg_ms", "jitter_ms", "loss_pct"),
     "icmp": ("rtt_avg_ms", "rtt_mdev_ms", "loss_pct"),
-    "iperf": ("received_mbps", "sent_mbps", "retransmits_count"),
+    "iperf": ("received_throughput_mbps", "sent_throughput_mbps", "retransmits_count"),
 }
 
 
@@ -100,23 +113,58 @@ def summary_table(rows: list[tuple[Step, Result]]) -> Table:
     return table
 
 
-def run_demo(console: Console | None = None) -> int:
-    """Run the demo; 0 when every service answered, 1 otherwise."""
-    out = console or Console()
-    err = Console(stderr=True)
+CHECKOUT = Path(__file__).resolve().parents[2]
+DEMO_CONFIG = CHECKOUT / "client" / "vars" / "demo.yml"
+
+
+def agent_config(server: LocalServer, target_url: str, out: Path) -> Path:
+    """The demo AutoPerf config with this run's ports and target URL filled in."""
+    doc = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+    doc["servers"][0].update(host=server.host, ports=dict(server.ports))
+    doc["targets"][0]["url"] = target_url
+    out.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return out
+
+
+def probe_services(server: LocalServer, err: Console) -> list[tuple[Step, Result]]:
+    """One probe per service, in order; failures become failed records."""
     context = RunContext(run_id=new_run_id())
     rows: list[tuple[Step, Result]] = []
-    with tempfile.TemporaryDirectory(prefix="waddleperf-demo-") as tmp:
-        log = Path(tmp) / "server.log"
-        with err.status("starting the server on loopback…"):
-            server = start_server(log)
+    for step in STEPS:
+        with err.status(f"probing {step.service} ({step.kind})…"):
+            rows.append((step, run_step(step, server, context)))
+    return rows
+
+
+def run_demo(console: Console | None = None) -> int:
+    """Run the demo; 0 when every service answered and the AutoPerf cycle was stored."""
+    out = console or Console()
+    err = Console(stderr=True)
+    started: list[LocalProcess] = []
+    with tempfile.TemporaryDirectory(prefix="waddleperf-demo-") as tmp_name:
+        tmp = Path(tmp_name)
         try:
-            for step in STEPS:
-                with err.status(f"probing {step.service} ({step.kind})…"):
-                    rows.append((step, run_step(step, server, context)))
+            with err.status("starting the Flask target (gunicorn) on loopback…"):
+                target, target_url = start_target(
+                    tmp / "target.log", "flask", CHECKOUT, tmp / "flask.sqlite3"
+                )
+                started.append(target)
+            port = target_url.rsplit(":", 1)[1]
+            server_yml = tmp / "server.yml"
+            server_yml.write_text(f"stats:\n  targets: [{{name: flask, port: {port}}}]\n")
+            with err.status("starting the WaddlePerf server on loopback…"):
+                server = start_server(tmp / "server.log", extra_args=["--config", str(server_yml)])
+                started.append(server)
+            rows = probe_services(server, err)
+            out.print(summary_table(rows))
+            out.print("\n[bold]One AutoPerf cycle with the demo thresholds (tiers 1 → 3)[/]")
+            argv = [*waddleperf_command(), "autoperf", "--once", "--config"]
+            cfg = agent_config(server, target_url, tmp / "agent.yml")
+            agent = subprocess.run([*argv, str(cfg)], check=False)
         finally:
-            with err.status("stopping the server…"):
-                code = server.stop()
-        out.print(summary_table(rows))
-        out.print(f"server on {server.host} stopped (exit code {code}); run id {context.run_id}")
-    return 0 if all(r.status is not Status.FAILED for _, r in rows) else 1
+            with err.status("stopping the server and the target…"):
+                for proc in reversed(started):
+                    proc.stop()
+    services_ok = all(r.status is not Status.FAILED for _, r in rows)
+    out.print(f"bundles stored under {Path.cwd() / 'waddleperf-demo'}")
+    return 0 if services_ok and agent.returncode == 0 else 1

@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +45,34 @@ def waddleperf_command() -> list[str]:
 
 
 @dataclass
-class LocalServer:
-    """A ``waddleperf server`` child process and its ports (0 = service disabled)."""
+class LocalProcess:
+    """A child process this module started, with its log file."""
 
     proc: subprocess.Popen[bytes]
-    host: str
-    ports: dict[str, int]
     log_path: Path
+
+    def stop(self, timeout: float = 6.0) -> int | None:
+        """SIGTERM, then SIGKILL if it outlives ``timeout`` seconds; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        return self.proc.returncode
+
+    def log_tail(self, chars: int = 1500) -> str:
+        """The end of the process's log, for error messages."""
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+
+@dataclass
+class LocalServer(LocalProcess):
+    """A ``waddleperf server`` child process and its ports (0 = service disabled)."""
+
+    host: str = LOOPBACK
+    ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -64,17 +85,6 @@ class LocalServer:
         with urllib.request.urlopen(self.base_url + "/health", timeout=timeout) as resp:  # noqa: S310 (http URL built here)
             data: dict[str, Any] = json.loads(resp.read())
         return data
-
-    def stop(self, timeout: float = 6.0) -> int | None:
-        """SIGTERM, then SIGKILL if it outlives ``timeout`` seconds; returns the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        return self.proc.returncode
 
 
 def start_server(
@@ -92,7 +102,7 @@ def start_server(
     env = {k: v for k, v in os.environ.items() if not k.startswith("WADDLEPERF_SERVER_")}
     with log_path.open("wb") as log:
         proc = subprocess.Popen([*argv, *extra_args], stdout=log, stderr=log, env=env)
-    server = LocalServer(proc, host, ports, log_path)
+    server = LocalServer(proc, log_path, host, ports)
     deadline = time.monotonic() + ready_timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -103,5 +113,48 @@ def start_server(
         except OSError:
             time.sleep(0.1)
     server.stop()
-    tail = log_path.read_text(errors="replace")[-1500:]
-    raise RuntimeError(f"the server did not become ready:\n{tail}")
+    raise RuntimeError(f"the server did not become ready:\n{server.log_tail()}")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (http URL built here)
+            return int(resp.status) == 200
+    except OSError:
+        return False
+
+
+def start_target(
+    log_path: Path,
+    framework: str,
+    root: Path,
+    db_path: Path,
+    workers: int = 2,
+    ready_timeout: float = 40.0,
+) -> tuple[LocalProcess, str]:
+    """Serve the ``flask`` or ``django`` target with gunicorn on a free loopback port.
+
+    ``root`` is the checkout that holds ``targets/``; the target gets its own SQLite file and
+    no APM, broker or WaddlePerf variables. Returns the process and the target's base URL.
+    """
+    port = free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WADDLEPERF_", "CELERY_", "DB_", "HONEYBADGER_"))
+    }
+    env["DB_NAME"] = str(db_path)
+    argv = [sys.executable, "-m", "targets.serve", framework, "--bind", f"{LOOPBACK}:{port}"]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [*argv, "--workers", str(workers)], stdout=log, stderr=log, env=env, cwd=root
+        )
+    target = LocalProcess(proc, log_path)
+    deadline = time.monotonic() + ready_timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if _answers(url + "/api/warmup/"):
+            return target, url
+        time.sleep(0.2)
+    target.stop()
+    raise RuntimeError(f"the {framework} target did not become ready:\n{target.log_tail()}")
