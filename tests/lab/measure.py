@@ -37,7 +37,7 @@ def ping(lab: Lab, count: int = 300, interval: str = "0.01", v6: bool = False) -
 def section_delay(lab: Lab) -> list[str]:
     """Ping RTT against injected one-way delay (same both ways), and the delayer's own error."""
     rows = ["| one-way delay set (each way) | RTT expected | ping avg | error | ping mdev "
-            "| delayer late mean / max |", "|---|---|---|---|---|---|"]  # fmt: skip
+            "| delayer late mean / p99 / max |", "|---|---|---|---|---|---|"]  # fmt: skip
     lab.clear()
     base = ping(lab)
     rows.append(f"| none (kernel only) | 0 | {base['avg']:.3f} | — | {base['mdev']:.3f} | — |")
@@ -48,10 +48,11 @@ def section_delay(lab: Lab) -> list[str]:
         r = ping(lab, count=200 if d >= 50 else 300)
         st = lab.delayers[1].stats()["tuns"]
         late_mean = max(t["late_mean_ms"] for t in st.values())
+        late_p99 = max(t["late_p99_ms"] for t in st.values())
         late_max = max(t["late_max_ms"] for t in st.values())
         rows.append(
             f"| {d:g} ms | {2 * d:g} | {r['avg']:.3f} | {r['avg'] - 2 * d:+.3f} | {r['mdev']:.3f} "
-            f"| {late_mean:.3f} / {late_max:.3f} |"
+            f"| {late_mean:.3f} / {late_p99:.2f} / {late_max:.2f} |"
         )
     lab.clear()
     return rows
@@ -98,8 +99,8 @@ def section_rate(lab: Lab) -> list[str]:
 
 def section_delayer_load(lab: Lab) -> list[str]:
     """What the delayer sustains: TCP unshaped through it, and UDP at fixed rates."""
-    rows = ["| traffic through the delayer (1 ms each way) | result | delayer late mean / max |",
-            "|---|---|---|"]  # fmt: skip
+    rows = ["| traffic through the delayer (1 ms each way) | result "
+            "| delayer late mean / p50 / p99 / max |", "|---|---|---|"]  # fmt: skip
     lab.clear()
     direct = iperf(lab)
     rows.append(f"| TCP, no delayer (kernel forwarding only) | {direct:.0f} Mbit/s | — |")
@@ -118,7 +119,8 @@ def section_delayer_load(lab: Lab) -> list[str]:
             res = f"{s['bits_per_second'] / 1e6:.1f} Mbit/s, {s['lost_percent']:.2f} % lost"
         else:
             res = f"{doc['end']['sum_received']['bits_per_second'] / 1e6:.0f} Mbit/s"
-        rows.append(f"| {label} | {res} | {st['late_mean_ms']:.3f} / {st['late_max_ms']:.2f} |")
+        late = f"{st['late_mean_ms']:.3f} / {st['late_p50_ms']:.2f} / {st['late_p99_ms']:.2f}"
+        rows.append(f"| {label} | {res} | {late} / {st['late_max_ms']:.2f} |")
     lab.clear()
     return rows
 

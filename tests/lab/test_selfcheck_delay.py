@@ -27,7 +27,8 @@ def test_ping_rtt_equals_injected_delay(lab, family):
     stats = lab.delayers[1].stats()["tuns"]
     for tun in ("dly-up", "dly-dn"):
         # The delayer's own error against each packet's release time.
-        assert stats[tun]["late_mean_ms"] < 0.2, stats
+        assert stats[tun]["late_p50_ms"] <= 0.2, stats
+        assert stats[tun]["late_mean_ms"] < 0.5, stats
 
 
 @pytest.mark.parametrize("lab", [3], indirect=True)

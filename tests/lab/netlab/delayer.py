@@ -50,6 +50,7 @@ READ_BATCH = 256
 # WPL_SPIN_S and WPL_SCHED (normal/nice/fifo) exist to measure the alternatives (docs/lab.md).
 SPIN_S = float(os.environ.get("WPL_SPIN_S", "0.0001"))
 MAX_PACKET = 65_536
+LATE_BUCKETS = 10_000
 
 
 def restore_hop(pkt: bytearray) -> None:
@@ -121,9 +122,32 @@ class Tun:
     overflow: int = 0
     late_sum: float = 0.0
     late_max: float = 0.0
+    # Lateness histogram in 10 µs buckets (the last one holds everything from 100 ms on):
+    # percentiles say more than a mean that one scheduling stall can move.
+    late_hist: list[int] = field(default_factory=lambda: [0] * LATE_BUCKETS)
+
+    def record_late(self, late: float) -> None:
+        """Account one write that came ``late`` seconds after its release time."""
+        self.tx += 1
+        self.late_sum += late
+        if late > self.late_max:
+            self.late_max = late
+        self.late_hist[min(int(late * 1e5), LATE_BUCKETS - 1)] += 1
+
+    def late_percentile_ms(self, q: float) -> float:
+        """Upper edge (ms) of the bucket holding the q-quantile of lateness."""
+        total = sum(self.late_hist)
+        if not total:
+            return 0.0
+        rank, seen = q * total, 0
+        for i, n in enumerate(self.late_hist):
+            seen += n
+            if seen >= rank:
+                return (i + 1) * 0.01
+        return LATE_BUCKETS * 0.01
 
     def stats(self) -> dict[str, float]:
-        """Counters, and how late (seconds) the writes were against their release times."""
+        """Counters, and how late (ms) the writes were against their release times."""
         return {
             "rx": self.rx,
             "tx": self.tx,
@@ -131,6 +155,8 @@ class Tun:
             "reordered": self.reordered,
             "overflow": self.overflow,
             "late_mean_ms": (self.late_sum / self.tx * 1000) if self.tx else 0.0,
+            "late_p50_ms": self.late_percentile_ms(0.5),
+            "late_p99_ms": self.late_percentile_ms(0.99),
             "late_max_ms": self.late_max * 1000,
         }
 
@@ -138,6 +164,7 @@ class Tun:
         """Zero the counters (the stages stay)."""
         self.rx = self.tx = self.duplicated = self.reordered = self.overflow = 0
         self.late_sum = self.late_max = 0.0
+        self.late_hist = [0] * LATE_BUCKETS
 
 
 def open_tun(name: str) -> int:
@@ -205,11 +232,7 @@ class Delayer:
                 if exc.errno not in (errno.EAGAIN, errno.EINVAL, errno.EIO):
                     raise
                 continue
-            tun.tx += 1
-            late = now - release
-            tun.late_sum += late
-            if late > tun.late_max:
-                tun.late_max = late
+            tun.record_late(now - release)
 
     def read_tun(self, tun: Tun) -> None:
         """Drain what the kernel queued on the device (bounded so releases are not starved)."""
