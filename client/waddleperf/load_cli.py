@@ -107,12 +107,13 @@ def _progress_printer() -> Any:
     return show
 
 
-def _print_record(art: RunArtifacts) -> None:
+def _print_record(art: RunArtifacts, to_stderr: bool = False) -> None:
     rec = art.record
     m = rec.metrics
     typer.echo("", err=True)
     typer.echo(
-        f"{rec.kind} {rec.target}: {rec.status.value}" + (f" — {rec.error}" if rec.error else "")
+        f"{rec.kind} {rec.target}: {rec.status.value}" + (f" — {rec.error}" if rec.error else ""),
+        err=to_stderr,
     )
     for key in (
         "requests_count",
@@ -130,8 +131,8 @@ def _print_record(art: RunArtifacts) -> None:
         "generator_cpu_avg_pct",
     ):
         if key in m:
-            typer.echo(f"  {key:<24} {m[key]}")
-    typer.echo(f"  files in {art.directory}")
+            typer.echo(f"  {key:<24} {m[key]}", err=to_stderr)
+    typer.echo(f"  files in {art.directory}", err=to_stderr)
 
 
 def _target(
@@ -183,6 +184,10 @@ def run(
     stats_target: Annotated[str, typer.Option(help="Target name in /stats.")] = "target",
     out: Out = None,
     plots: Plots = True,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="stdout: exactly the record as JSON; the table to stderr."),
+    ] = False,
 ) -> None:
     """One load run; writes a load.locust record, k6 NDJSON profile and PNG plots."""
     if master and worker:
@@ -224,7 +229,9 @@ def run(
         on_progress=_progress_printer(),
         plots=plots,
     )
-    _print_record(art)
+    _print_record(art, to_stderr=as_json)
+    if as_json:
+        typer.echo(art.record.to_json())
     raise typer.Exit(0 if art.record.status.value != "failed" else 1)
 
 

@@ -166,6 +166,7 @@ def test_open_model_constant_arrival_rate(flask_target: Running, tmp_path: Path)
         [
             "load",
             "run",
+            "--json",
             "--host",
             flask_target.url,
             "--rate",
@@ -182,6 +183,7 @@ def test_open_model_constant_arrival_rate(flask_target: Running, tmp_path: Path)
     )
     assert res.returncode == 0, res.stderr[-3000:]
     rec = _record(out)
+    assert Result.from_json(res.stdout) == rec  # --json: stdout is exactly the record
     assert rec.params["open_model"] is True and rec.params["coordinated_omission_corrected"]
     assert rec.params["user_class"] == "ArrivalRateUser"
     # 40 requests/s for ~6 s, whatever the responses do
