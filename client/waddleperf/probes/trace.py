@@ -233,8 +233,11 @@ class TraceProbe(Probe[TraceOptions]):
         metrics = trace_metrics(rows, dest is not None)
         if error is None and any(v is None for v in metrics.values()):
             error = "Some figures are null: the destination gave no round-trip time."
-        info: dict[str, Scalar] = {"address": dst, "source": flow.src, "mode": options.mode,
-                "flow_sport": flow.sport, "flow_dport": flow.dport}  # fmt: skip
+        info: dict[str, Scalar] = {"address": dst, "source": flow.src, "mode": options.mode}
+        if options.mode == "icmp":
+            info["flow_icmp_id"] = flow.ident
+        else:
+            info.update(flow_sport=flow.sport, flow_dport=flow.dport)
         return rec.finish(
             status=status,
             metrics=metrics,
