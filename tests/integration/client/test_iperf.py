@@ -120,3 +120,20 @@ def test_cli_json_exit_codes(server):
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert usage.returncode == 2 and "exclude" in usage.stderr
+
+
+def test_interrupted_run_leaves_no_child(monkeypatch):
+    seen: list[int] = []
+    real = subprocess.Popen.communicate
+
+    def interrupted(self, *args, **kwargs):  # Ctrl-C while waiting for iperf3
+        seen.append(self.pid)
+        monkeypatch.setattr(subprocess.Popen, "communicate", real)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(subprocess.Popen, "communicate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_bounded(["sleep", "30"], 60)
+    assert seen
+    with pytest.raises(ProcessLookupError):
+        os.kill(seen[0], 0)  # killed and reaped, not a zombie or an orphan

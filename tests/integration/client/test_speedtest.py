@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,22 @@ def test_cli_json(server):
     record = json.loads(proc.stdout)
     validate_record(record)
     assert record["kind"] == "probe.speedtest"
+
+
+def test_streams_stop_promptly_mid_transfer(server):
+    from waddleperf.probes.httpload import TransferStreams
+    from waddleperf.probes.targets import parse_url
+
+    url = parse_url(server.base_url + "/garbage.php?ckSize=1024")
+    streams = TransferStreams(lambda: url, "download", 4, timeout_s=5)
+    streams.start()
+    deadline = time.monotonic() + 5
+    while streams.total_bytes() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert streams.total_bytes() > 0
+    start = time.monotonic()
+    streams.stop()
+    assert time.monotonic() - start < 1.0 and streams.all_stopped()
+    moved = streams.total_bytes()
+    time.sleep(0.3)
+    assert streams.total_bytes() == moved  # nothing runs on after stop
