@@ -245,7 +245,9 @@ class MtuProbe(Probe[MtuOptions]):
         try:
             prober = _Prober(version, addr.sockaddr, options)
         except PermissionError:
-            return rec.failed("Path MTU discovery needs raw ICMP sockets: run as root.")
+            return rec.failed(
+                "Path MTU discovery needs raw ICMP sockets: run as root or grant CAP_NET_RAW."
+            )
         try:
             best, tried = search(MIN_MTU[version], high, prober.try_size)
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,22 @@ def test_cli_usage_errors_exit_2():
                               capture_output=True, text=True, timeout=60)  # fmt: skip
         assert proc.returncode == 2, (args, proc.stderr)
         assert args[0] in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
+def test_without_privileges_the_error_says_what_is_needed():
+    code = (
+        "from waddleperf.probes.base import run_probe\n"
+        "for kind in ('trace', 'mtu'):\n"
+        "    r = run_probe(kind, {'target': '127.0.0.1'})\n"
+        "    print(kind, r.status.value, r.error)\n"
+    )
+    out = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+         code],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2, out.stderr
+    for line in lines:
+        assert " failed " in line and "CAP_NET_RAW" in line, line
