@@ -117,7 +117,7 @@ def _print_record(art: RunArtifacts, to_stderr: bool = False) -> None:
     )
     for key in (
         "requests_count",
-        "requests_per_s",
+        "throughput_rps",
         "error_rate_pct",
         "latency_avg_ms",
         "latency_p50_ms",

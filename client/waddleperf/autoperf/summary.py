@@ -26,7 +26,7 @@ HEADLINE: dict[str, tuple[str, ...]] = {
     "iperf": ("received_throughput_mbps", "sent_throughput_mbps", "retransmits_count"),
     "speedtest": ("download_throughput_mbps", "upload_throughput_mbps"),
     "rpm": ("rpm_count",),
-    "load": ("requests_per_s", "latency_p95_ms", "error_rate_pct", "target_cpu_avg_pct"),
+    "load": ("throughput_rps", "latency_p95_ms", "error_rate_pct", "target_cpu_avg_pct"),
 }
 STATUS_STYLE = {"ok": "green", "degraded": "yellow", "failed": "red"}
 

@@ -14,7 +14,7 @@ MetricMap = Mapping[str, float | int | None]
 
 #: (metric, label, True when a higher value is better) in report order.
 REPORT_ROWS: tuple[tuple[str, str, bool], ...] = (
-    ("requests_per_s", "throughput (req/s)", True),
+    ("throughput_rps", "throughput (req/s)", True),
     ("latency_avg_ms", "latency avg (ms)", False),
     ("latency_p50_ms", "latency p50 (ms)", False),
     ("latency_p90_ms", "latency p90 (ms)", False),
@@ -118,7 +118,7 @@ def regressions(a: MetricMap, b: MetricMap, rules: Rules) -> list[str]:
         base = ea or 0.0
         if eb > base * rules.error_rate_ratio and eb - base > rules.error_floor_pct:
             found.append(f"error rate {eb:.3f}% > {rules.error_rate_ratio}x {base:.3f}%")
-    ta, tb = _num(a, "requests_per_s"), _num(b, "requests_per_s")
+    ta, tb = _num(a, "throughput_rps"), _num(b, "throughput_rps")
     drop = rules.throughput_drop_ratio
     if drop is not None and ta and tb is not None and tb < ta * drop:
         found.append(f"throughput {tb:.1f} req/s < {drop}x {ta:.1f} req/s")
@@ -145,7 +145,7 @@ def overhead(a: MetricMap, b: MetricMap) -> dict[str, float | None]:
     """
     cpu_a, cpu_b = _num(a, "target_cpu_avg_pct"), _num(b, "target_cpu_avg_pct")
     rss_a, rss_b = _num(a, "target_rss_max_mb"), _num(b, "target_rss_max_mb")
-    rps_a, rps_b = _num(a, "requests_per_s"), _num(b, "requests_per_s")
+    rps_a, rps_b = _num(a, "throughput_rps"), _num(b, "throughput_rps")
     per_req_a = cpu_a / rps_a if cpu_a is not None and rps_a else None
     per_req_b = cpu_b / rps_b if cpu_b is not None and rps_b else None
     return {

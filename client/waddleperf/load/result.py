@@ -21,7 +21,7 @@ MAX_SAMPLES = 600
 def load_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
     """Throughput, error rate and exact latency metrics from the Locust summary.
 
-    ``requests_per_s`` is requests over the measured run time (test start to stop, seconds);
+    ``throughput_rps`` is requests over the measured run time (test start to stop, seconds);
     latencies are the merged HdrHistogram's, in milliseconds.
     """
     requests = int(summary.get("requests", 0))
@@ -31,7 +31,7 @@ def load_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
         "requests_count": requests,
         "failures_count": failures,
         "error_rate_pct": round(100.0 * failures / requests, 3) if requests else 0.0,
-        "requests_per_s": round(requests / duration, 3),
+        "throughput_rps": round(requests / duration, 3),
         "run_s": round(duration, 3),
         "workers_count": int(summary.get("workers", 1)),
     }

@@ -79,7 +79,7 @@ def test_web_user_run_against_each_target(
     assert rec.kind == "load.locust" and rec.target == target.url
     m = _m(rec)
     assert m["requests_count"] >= 40 and m["error_rate_pct"] == 0
-    assert m["requests_per_s"] > 5
+    assert m["throughput_rps"] > 5
     _check_latencies(rec)
     assert m["target_cpu_avg_pct"] > 0 and m["target_rss_max_mb"] > 20
     assert m["generator_cpu_max_pct"] > 0
@@ -224,7 +224,7 @@ def test_compare_django_with_flask_then_a_baseline_regression(
     report = json.loads((out / "comparison.json").read_text())
     rows = {r["metric"]: r for r in report["rows"]}
     for key in (
-        "requests_per_s",
+        "throughput_rps",
         "latency_p95_ms",
         "error_rate_pct",
         "target_cpu_avg_pct",

@@ -67,7 +67,7 @@ class FakeLoad:
         self.specs.append(spec)
         now = utc_now()
         record = Result(kind=LOAD_KIND, target=spec.url, started_at=now, finished_at=now,
-                        metrics={"requests_per_s": 50.0}, status=Status.OK)  # fmt: skip
+                        metrics={"throughput_rps": 50.0}, status=Status.OK)  # fmt: skip
         samples = [{"source": "target", "time": time.time(), "cpu_pct": 12.5, "rss_mb": 40.0}]
         return LoadOutcome(record, samples, None)
 

@@ -7,7 +7,7 @@ import pytest
 from waddleperf.load.compare import Rules, compare, overhead, regressions
 
 A = {
-    "requests_per_s": 100.0,
+    "throughput_rps": 100.0,
     "latency_avg_ms": 10.0,
     "latency_p95_ms": 20.0,
     "error_rate_pct": 1.0,
@@ -45,7 +45,7 @@ def test_errors_from_zero_need_the_floor() -> None:
 def test_rules_parse_and_switch_off() -> None:
     rules = Rules.parse(["avg=1.5", "p95=off", "throughput=0.9"])
     assert rules.latency_avg_ratio == 1.5 and rules.latency_p95_ratio is None
-    b = {**A, "latency_p95_ms": 100.0, "requests_per_s": 80.0}
+    b = {**A, "latency_p95_ms": 100.0, "throughput_rps": 80.0}
     assert regressions(A, b, rules) == ["throughput 80.0 req/s < 0.9x 100.0 req/s"]
     for bad in ("avg", "speed=2", "avg=fast"):
         with pytest.raises(ValueError):

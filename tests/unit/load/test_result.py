@@ -27,7 +27,7 @@ def _outcome(summary: dict[str, Any] | None) -> LoadOutcome:
 
 def test_metrics_have_units_in_their_names() -> None:
     m = load_metrics(SUMMARY)
-    assert m["requests_per_s"] == 50.0 and m["error_rate_pct"] == 0.0
+    assert m["throughput_rps"] == 50.0 and m["error_rate_pct"] == 0.0
     assert m["latency_samples_count"] == 500 and m["workers_count"] == 2
 
 
