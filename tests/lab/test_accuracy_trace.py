@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from tests.lab.netlab.refstats import traceroute_hops
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Status
 
@@ -24,13 +25,16 @@ def mtr_report(in_client, target: str, count: int) -> list[tuple[str, float]]:
 @pytest.mark.parametrize("lab", [2], indirect=True)
 @pytest.mark.parametrize("mode", ["icmp", "udp", "tcp"])
 @pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
-def test_hops_and_addresses(lab, client_call, mode, v6):
+def test_hops_and_addresses(lab, client_call, in_client, mode, v6):
     target = lab.server_ip6 if v6 else lab.server_ip
     r = client_call(run_probe, "trace", {"target": target, "mode": mode, "rounds": 2,
                                          "interval_s": 0, "timeout_s": 1})  # fmt: skip
     assert r.status is Status.OK, r.error
     assert r.metrics["hop_count_count"] == lab.routers_count + 1
     assert [s["address"] for s in r.samples] == lab.hops(v6=v6)
+    if mode == "udp":  # traceroute's default mode: the reference must show the same path
+        argv = ["traceroute", "-n", "-q", "1", "-w", "1", *(["-6"] if v6 else []), target]
+        assert traceroute_hops(in_client(argv).stdout) == lab.hops(v6=v6)
     assert r.samples[-1]["destination"] is True
 
 

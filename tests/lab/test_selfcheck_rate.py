@@ -47,7 +47,7 @@ def test_queue_size_sets_delay_under_load(lab):
         try:
             time.sleep(1.0)  # TCP needs a moment to fill the buffer
             out = lab.client.ns.run(
-                ["ping", "-n", "-q", "-c", "20", "-i", "0.1", lab.server_ip], check=False
+                ["ping", "-n", "-q", "-c", "30", "-i", "0.1", lab.server_ip], check=False
             )
         finally:
             load.wait(15)
@@ -56,4 +56,4 @@ def test_queue_size_sets_delay_under_load(lab):
     queue_ms = {q: q * 8 / (RATE * 1e6) * 1000 for q in results}
     for q, rtt_max in results.items():
         assert rtt_max is not None
-        assert rtt_max == pytest.approx(queue_ms[q], rel=0.25, abs=2.0), (results, queue_ms)
+        assert rtt_max == pytest.approx(queue_ms[q], rel=0.3, abs=2.0), (results, queue_ms)
