@@ -40,7 +40,6 @@ METRIC_UNITS: dict[str, str] = {
     "bps": "bit/s",
     "kbps": "kbit/s",
     "mbps": "Mbit/s",
-    "rps": "req/s",
     "bytes": "bytes",
     "kb": "KiB",
     "mb": "MiB",

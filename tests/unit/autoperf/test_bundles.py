@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.unit.autoperf.fakes import make_config
 from tests.support.mmdb import build
+from tests.unit.autoperf.fakes import make_config
 from waddleperf.autoperf.bundles import BundleSink
 from waddleperf.autoperf.events import event_record
 from waddleperf.autoperf.policy import Transition
