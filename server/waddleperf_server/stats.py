@@ -33,6 +33,34 @@ def _sum_or_none(values: Sequence[float | None]) -> float | None:
     return sum(v for v in values if v is not None)
 
 
+def _listens_on(proc: psutil.Process, port: int) -> bool:
+    try:
+        return any(
+            c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+            for c in proc.net_connections("inet")
+        )
+    except psutil.Error:
+        return False
+
+
+def _listener_root(pid: int, port: int) -> int:
+    """The oldest ancestor of ``pid`` that holds the same listening socket.
+
+    A pre-fork server (gunicorn) shares one listening socket between its master and workers,
+    and the system-wide connection table names only one arbitrary holder; climbing to the
+    master lets the target's tree cover every worker.
+    """
+    try:
+        proc = psutil.Process(pid)
+        while (
+            (parent := proc.parent()) is not None and parent.pid > 1 and _listens_on(parent, port)
+        ):
+            proc = parent
+    except psutil.Error:
+        return pid
+    return proc.pid
+
+
 def read_pid_file(path: Path) -> int:
     """The pid written in ``path`` (first line, surrounding space ignored)."""
     try:
@@ -86,7 +114,7 @@ class ProcessSampler:
             )
             if not pids:
                 raise TargetNotFound(f"no process listens on port {target.port}")
-            return pids
+            return sorted({_listener_root(pid, target.port) for pid in pids})
         if target.process_name is not None:
             return self._by_name(target.process_name)
         raise TargetNotFound("target names no pid_file, process_name or port")

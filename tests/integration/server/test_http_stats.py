@@ -198,3 +198,38 @@ def test_stats_endpoint(targets: Targets, tmp_path_factory: pytest.TempPathFacto
         system = doc["system"]
         assert set(system) >= {"cpu_pct", "per_cpu_pct", "memory", "net_io", "load_avg"}
         assert system["memory"]["total_mb"] > 100
+
+
+PREFORK = (
+    "import os, socket, time\n"
+    "s = socket.socket()\n"
+    "s.bind(('127.0.0.1', {port}))\n"
+    "s.listen()\n"
+    "for _ in range(2):\n"
+    "    if os.fork() == 0:\n"
+    "        time.sleep(120)\n"
+    "        os._exit(0)\n"
+    "time.sleep(120)\n"
+)
+
+
+def test_port_target_covers_a_prefork_servers_whole_tree() -> None:
+    # Master and two workers share one listening socket, as gunicorn's do: the target must be
+    # the master's tree, whichever holder the system's connection table happens to name.
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", PREFORK.format(port=port)])
+    try:
+        assert wait_until(lambda: len(psutil.Process(proc.pid).children()) == 2, 10)
+        assert wait_until(
+            lambda: any(
+                c.laddr and c.laddr.port == port for c in psutil.Process(proc.pid).net_connections()
+            ),
+            10,
+        )
+        sampler = ProcessSampler()
+        assert sampler.resolve(StatsTarget(name="prefork", port=port)) == [proc.pid]
+        tree = sampler.tree([proc.pid], {})
+        assert tree["process_count"] == 3
+    finally:
+        _kill_tree(proc)
+        proc.wait()
