@@ -41,7 +41,7 @@ def leaf_paths(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
 
 
 def env_name(prefix: str, path: str) -> str:
-    """The environment variable that sets dotted ``path``: ``udp_echo.port`` → ``P_UDP_ECHO_PORT``."""
+    """The variable that sets dotted ``path``: ``udp_echo.port`` → ``P_UDP_ECHO_PORT``."""
     return prefix + path.replace(".", "_").upper()
 
 

@@ -1,4 +1,4 @@
-"""The responsiveness configuration document (draft-ietf-ippm-responsiveness, ``/.well-known/nq``)."""
+"""The responsiveness configuration document (draft-ietf-ippm-responsiveness, .well-known/nq)."""
 
 from __future__ import annotations
 

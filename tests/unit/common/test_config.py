@@ -12,7 +12,7 @@ from waddleperf_server import config as server_config
 
 
 class Inner(StrictModel):
-    port: int = Field(1, ge=0, le=65535)
+    port: int = Field(default=1, ge=0, le=65535)
     name: str = "x"
 
 
