@@ -121,6 +121,12 @@ class TransferStreams:
         """Payload bytes moved so far by all workers."""
         return sum(state.bytes for state in self.states)
 
+    def rejected(self) -> bool:
+        """True when every worker failed and no request ever completed: the bytes counted
+        (e.g. an upload the server answered 404 to) went nowhere useful."""
+        no_success = all(s.requests == 0 for s in self.states)
+        return no_success and all(s.error for s in self.states)
+
     def errors(self) -> list[str]:
         """The last error of each worker that had one."""
         return [s.error for s in self.states if s.error]
@@ -176,13 +182,15 @@ class TransferStreams:
                 if conn is None:
                     conn = open_connection(url, self.timeout_s, self.family, self.tls)
                 state.sock = conn.sock
-                while not self._stop.is_set():
-                    self._one_request(conn, url, state)
+                reusable = True
+                while reusable and not self._stop.is_set():
+                    # A complete answer on a connection the server then closes is no error.
+                    reusable = self._one_request(conn, url, state)
+                    if self._stop.is_set():
+                        break  # cut short by stop: not a completed request
                     state.requests += 1
                     failures = 0
                     url = self.url_for()
-            except _Reconnect:
-                continue  # a complete answer on a connection the server closes: not an error
             except (OSError, http.client.HTTPException, TransferError) as exc:
                 if self._stop.is_set():
                     return
@@ -194,7 +202,8 @@ class TransferStreams:
                 if conn is not None:
                     conn.close()
 
-    def _one_request(self, conn: Connection, url: Url, state: StreamState) -> None:
+    def _one_request(self, conn: Connection, url: Url, state: StreamState) -> bool:
+        """One transfer on ``conn``; True when the connection may carry the next one."""
         headers = {"User-Agent": USER_AGENT, "Accept": "*/*", "Connection": "keep-alive"}
         if self.direction == "download":
             conn.http.request("GET", url.path, headers=headers)
@@ -221,16 +230,11 @@ class TransferStreams:
                 state.bytes += len(piece)
                 left -= len(piece)
             if self._stop.is_set():
-                return
+                return False
             resp = conn.http.getresponse()
             _check_status(resp, url)
             resp.read()
-        if resp.will_close:
-            raise _Reconnect
-
-
-class _Reconnect(Exception):
-    """The server ends keep-alive after a complete answer; open a new connection."""
+        return not resp.will_close
 
 
 class TransferError(RuntimeError):

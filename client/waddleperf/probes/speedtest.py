@@ -184,7 +184,7 @@ def transfer(
         window.n_bytes, window.seconds, options.overhead_factor, options.mebibits
     )
     goodput = librespeed.speed_mbps(window.n_bytes, window.seconds, 1.0)
-    if window.n_bytes == 0:
+    if window.n_bytes == 0 or streams.rejected():
         figure = goodput = None
         why = errors[0] if errors else "no bytes moved"
         out.failures.append(f"{direction} failed: {why}")

@@ -79,3 +79,11 @@ def test_streams_stop_promptly_mid_transfer(server):
     moved = streams.total_bytes()
     time.sleep(0.3)
     assert streams.total_bytes() == moved  # nothing runs on after stop
+
+
+def test_wrong_base_path_is_failed_not_a_speed(server):
+    r = run_probe("speedtest", {"target": server.base_url + "/nothing/here/", **QUICK})
+    assert r.status is Status.FAILED, r.error
+    assert r.error and "404" in r.error
+    assert r.metrics["download_throughput_mbps"] is None
+    assert r.metrics["upload_throughput_mbps"] is None  # bytes sent to a 404 are no speed
