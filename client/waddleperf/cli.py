@@ -83,7 +83,7 @@ app.command("autoperf")(autoperf_cli.autoperf)
 
 @app.command()
 def demo() -> None:
-    """Start a server on loopback, probe each of its services once, print a table, stop it."""
+    """The main job on loopback: target + server, each service probed, one AutoPerf cycle."""
     from waddleperf.demo import run_demo
 
     raise typer.Exit(run_demo())
