@@ -12,6 +12,7 @@ from the web client is in docs/probes-advanced.md.
 from __future__ import annotations
 
 import secrets
+import ssl
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from pydantic import Field
 from waddleperf.probes import librespeed, stats
 from waddleperf.probes.base import Family, Probe, ProbeOptions, Recording, RunContext, UrlTarget
 from waddleperf.probes.http import describe_error
-from waddleperf.probes.http_timing import Connection, exchange, open_connection
+from waddleperf.probes.http_timing import Connection, exchange, open_connection, tls_context
 from waddleperf.probes.httpload import Direction, TransferStreams
 from waddleperf.probes.targets import Url, parse_url
 from waddleperf.results.model import MetricValue, Result, Sample, Scalar, Status
@@ -50,6 +51,7 @@ class SpeedtestOptions(ProbeOptions):
     overhead_factor: float = Field(default=librespeed.OVERHEAD_COMPENSATION, ge=1, le=2)
     mebibits: bool = False
     timeout_s: float = Field(default=10.0, gt=0, le=120)
+    insecure: bool = Field(default=False, description="https: do not verify the certificate.")
     family: Family = "any"
 
 
@@ -61,6 +63,7 @@ class Outcome:
     samples: list[Sample] = field(default_factory=list)
     info: dict[str, Scalar] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    tls: ssl.SSLContext | None = None
 
 
 def endpoint(base: Url, name: str, query: dict[str, str] | None = None) -> Url:
@@ -78,7 +81,7 @@ def get_ip(base: Url, options: SpeedtestOptions, out: Outcome) -> None:
     conn: Connection | None = None
     try:
         url = endpoint(base, "getIP.php", {"isp": "true"})
-        conn = open_connection(url, options.timeout_s, options.family, None)
+        conn = open_connection(url, options.timeout_s, options.family, out.tls)
         conn.http.request("GET", url.path, headers={"Connection": "close"})
         resp = conn.http.getresponse()
         body = resp.read(65_536).decode("utf-8", "replace")
@@ -104,7 +107,7 @@ def ping(base: Url, options: SpeedtestOptions, out: Outcome) -> None:
         url = endpoint(base, "empty.php")
         try:
             if conn is None:
-                conn = open_connection(url, options.timeout_s, options.family, None)
+                conn = open_connection(url, options.timeout_s, options.family, out.tls)
             ex = exchange(conn, url, "GET", keep_alive=True)
             if ex.status != 200:
                 raise OSError(f"HTTP {ex.status} {ex.reason}")
@@ -155,6 +158,7 @@ def transfer(
         options.family,
         stagger_s=options.stream_delay_s,
         upload_bytes=options.upload_blob_mb * MIB,
+        tls=out.tls,
     )
     ticks: list[tuple[float, int]] = []
     # Without any byte by the end of grace + duration + timeout, the link is not there.
@@ -212,6 +216,8 @@ class SpeedtestProbe(Probe[SpeedtestOptions]):
         rec = Recording(self.kind, options, context)
         base = parse_url(options.target)
         out = Outcome()
+        if base.scheme == "https":
+            out.tls = tls_context(options.insecure, None)
         wanted = [t for t in ("ip", "ping", "download", "upload") if t in options.tests]
         if "ip" in wanted:
             get_ip(base, options, out)

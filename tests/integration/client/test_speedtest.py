@@ -87,3 +87,12 @@ def test_wrong_base_path_is_failed_not_a_speed(server):
     assert r.error and "404" in r.error
     assert r.metrics["download_throughput_mbps"] is None
     assert r.metrics["upload_throughput_mbps"] is None  # bytes sent to a 404 are no speed
+
+
+def test_https_backend(https_server):
+    opts = {**QUICK, "tests": ["ping", "download"], "download_streams": 2}
+    r = run_probe("speedtest", {"target": https_server.url, **opts, "insecure": True})
+    assert r.status is Status.OK, r.error
+    assert (r.metrics["download_bytes"] or 0) > 0 and r.metrics["ping_ms"] is not None
+    strict = run_probe("speedtest", {"target": https_server.url, **opts, "timeout_s": 2})
+    assert strict.status is Status.FAILED and strict.error and "certificate" in strict.error
