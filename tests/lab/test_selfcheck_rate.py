@@ -22,8 +22,13 @@ def test_iperf3_tcp_throughput_matches_tbf_rate(lab, direction):
     # The bottleneck sits in r1 (its egress toward the receiver), as on a real path: a qdisc on
     # the sending host itself would push back on TCP instead of queueing and dropping.
     link = 1 if direction == "up" else 0
-    lab.set_link(link, direction, rate_mbit=RATE)
-    argv = ["iperf3", "-c", lab.server_ip, "-J", "-t", "4", "-O", "1"]
+    # A 200 ms buffer: a sender that this busy machine does not schedule for a while must not
+    # let the bottleneck run dry, or the test would measure the machine, not the bucket.
+    lab.set_link(link, direction, rate_mbit=RATE, queue_bytes=500_000)
+    # Cubic keeps the bottleneck queue from draining (the queue is far above the path's ~0 BDP),
+    # so the link stays busy; BBR (this kernel's default) paces by its own estimate, which a
+    # loaded machine's scheduling noise pulls below the rate.
+    argv = ["iperf3", "-c", lab.server_ip, "-J", "-t", "4", "-O", "1", "-C", "cubic", "-w", "2M"]
     if direction == "down":
         argv.append("-R")
     mbps = iperf3_mbps(lab.client.ns.run(argv, timeout=30).stdout)
@@ -42,7 +47,7 @@ def test_queue_size_sets_delay_under_load(lab):
         # Cubic fills a buffer until it drops, which is the point here (this kernel defaults to
         # BBR, which avoids doing so); -w: receive autotuning on a ~0 ms path stays small.
         load = lab.client.ns.popen(
-            ["iperf3", "-c", lab.server_ip, "-t", "4", "-w", "1M", "-C", "cubic"]
+            ["iperf3", "-c", lab.server_ip, "-t", "6", "-w", "1M", "-C", "cubic"]
         )
         try:
             time.sleep(1.0)  # TCP needs a moment to fill the buffer
