@@ -191,7 +191,7 @@ class TransferStreams:
                     state.requests += 1
                     failures = 0
                     url = self.url_for()
-            except (OSError, http.client.HTTPException, TransferError) as exc:
+            except Exception as exc:  # a worker must end with a reason, never a traceback
                 if self._stop.is_set():
                     return
                 failures += 1
