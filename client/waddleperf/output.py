@@ -71,9 +71,37 @@ def status_line(result: Result) -> Text:
     return text
 
 
+#: Probes whose samples are rows worth a table of their own: kind → (title, sample columns).
+SAMPLE_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "probe.trace": (
+        "hops",
+        ("hop", "address", "name", "loss_pct", "sent_count", "rtt_last_ms", "rtt_avg_ms",
+         "rtt_best_ms", "rtt_worst_ms", "rtt_stdev_ms"),
+    ),
+}  # fmt: skip
+
+
+def samples_table(result: Result) -> Table | None:
+    """The per-row samples of probes that report rows (trace hops, mtr style), else None."""
+    spec = SAMPLE_TABLES.get(result.kind)
+    if spec is None or not result.samples:
+        return None
+    title, columns = spec
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        label, unit = split_metric(column)
+        table.add_column(f"{label} ({unit})" if unit else label, justify="right")
+    for sample in result.samples:
+        table.add_row(*(format_value(sample.get(c)) for c in columns))
+    return table
+
+
 def render(result: Result) -> Group:
     """Everything a person needs from one record, ready for ``console.print``."""
     parts: list[Table | Text] = [result_table(result)]
+    rows = samples_table(result)
+    if rows is not None:
+        parts.append(rows)
     info = info_table(result)
     if info is not None:
         parts.append(info)

@@ -28,10 +28,10 @@ def test_large_buffer_means_lower_rpm(lab, lab_server, client_call):
         print(
             f"rpm queue {queue_bytes} B: idle {m['idle_latency_ms']:.1f} ms, "
             f"down {m['download_loaded_latency_ms']:.1f} ms, up {m['upload_loaded_latency_ms']:.1f}"
-            f" ms, RPM {m['rpm_count']}, grade {r.info['bufferbloat_grade']}"
+            f" ms, RPM {m['responsiveness_rpm']}, grade {r.info['bufferbloat_grade']}"
         )
     big, small = results[250_000].metrics, results[15_000].metrics
-    assert float(big["rpm_count"]) < float(small["rpm_count"]) / 2
+    assert float(big["responsiveness_rpm"]) < float(small["responsiveness_rpm"]) / 2
     # TCP here is BBR, which keeps queues short, so the big buffer never fills to its 100 ms;
     # still, the latency added under load must be several times larger behind it.
     big_up, small_up = float(big["latency_increase_ms"]), float(small["latency_increase_ms"])

@@ -30,7 +30,7 @@ def test_hops_and_addresses(lab, client_call, in_client, mode, v6):
     r = client_call(run_probe, "trace", {"target": target, "mode": mode, "rounds": 2,
                                          "interval_s": 0, "timeout_s": 1})  # fmt: skip
     assert r.status is Status.OK, r.error
-    assert r.metrics["hop_count_count"] == lab.routers_count + 1
+    assert r.metrics["hops_count"] == lab.routers_count + 1
     assert [s["address"] for s in r.samples] == lab.hops(v6=v6)
     if mode == "udp":  # traceroute's default mode: the reference must show the same path
         argv = ["traceroute", "-n", "-q", "1", "-w", "1", *(["-6"] if v6 else []), target]

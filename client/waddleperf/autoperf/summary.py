@@ -25,7 +25,7 @@ HEADLINE: dict[str, tuple[str, ...]] = {
     "dns": ("query_avg_ms",),
     "iperf": ("received_throughput_mbps", "sent_throughput_mbps", "retransmits_count"),
     "speedtest": ("download_throughput_mbps", "upload_throughput_mbps"),
-    "rpm": ("rpm_count",),
+    "rpm": ("responsiveness_rpm",),
     "load": ("throughput_rps", "latency_p95_ms", "error_rate_pct", "target_cpu_avg_pct"),
 }
 STATUS_STYLE = {"ok": "green", "degraded": "yellow", "failed": "red"}

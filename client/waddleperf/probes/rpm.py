@@ -297,7 +297,9 @@ class RpmProbe(Probe[RpmOptions]):
         info: dict[str, Scalar] = {"load": options.load, "small_url": str(small)}
         problems: list[str] = []
         idle_ms = bufferbloat.probe_latency_ms(idle.tcp, idle.http, idle.own, p)
-        metrics.update(idle_latency_ms=idle_ms, idle_rpm_count=_round(bufferbloat.rpm(idle_ms)))
+        metrics.update(
+            idle_latency_ms=idle_ms, idle_responsiveness_rpm=_round(bufferbloat.rpm(idle_ms))
+        )
         metrics.update(stats.series_metrics("idle_http", idle.http, figures=("min", "avg", "max")))
         metrics["idle_self_ms"] = bufferbloat.trimmed_mean(idle.own, p)
         if idle_ms is None:
@@ -329,7 +331,7 @@ class RpmProbe(Probe[RpmOptions]):
             metrics.update({
                 f"{direction}_loaded_latency_ms": loaded,
                 f"{direction}_latency_increase_ms": increase,
-                f"{direction}_rpm_count": _round(bufferbloat.rpm(loaded)),
+                f"{direction}_responsiveness_rpm": _round(bufferbloat.rpm(loaded)),
                 f"{direction}_self_rtt_ms": bufferbloat.trimmed_mean(series.own, p),
                 f"{direction}_throughput_mbps": load.mbps,
                 f"{direction}_probe_failed_count": series.failed,
@@ -345,7 +347,9 @@ class RpmProbe(Probe[RpmOptions]):
         for conn in warm:  # no HTTP load took them over
             conn.close()
         loaded_all = bufferbloat.probe_latency_ms(pooled.tcp, pooled.http, pooled.own, p)
-        metrics.update(loaded_latency_ms=loaded_all, rpm_count=_round(bufferbloat.rpm(loaded_all)))
+        metrics.update(
+            loaded_latency_ms=loaded_all, responsiveness_rpm=_round(bufferbloat.rpm(loaded_all))
+        )
         worst = max(increases) if increases else None
         metrics["latency_increase_ms"] = worst
         info["bufferbloat_grade"] = bufferbloat.grade(worst)

@@ -98,7 +98,7 @@ def trace_metrics(rows: list[Hop], reached: bool) -> dict[str, MetricValue]:
     """Record metrics: hop count, destination reached (1/0), and the last hop's figures."""
     last = rows[-1] if rows else None
     return {
-        "hop_count_count": len(rows),
+        "hops_count": len(rows),
         "dest_reached_count": 1 if reached else 0,
         "dest_rtt_avg_ms": last.avg_ms if reached and last else None,
         "dest_rtt_best_ms": last.best_ms if reached and last else None,

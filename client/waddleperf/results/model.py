@@ -45,6 +45,7 @@ METRIC_UNITS: dict[str, str] = {
     "mb": "MiB",
     "days": "days",
     "rps": "req/s",
+    "rpm": "round trips/min",
     "pps": "packets/s",
     "count": "",
     "code": "",

@@ -23,10 +23,10 @@ def test_idle_and_loaded_latency_and_rpm(server):
     assert m["idle_latency_ms"] is not None and m["idle_latency_ms"] > 0
     for d in ("download", "upload"):
         assert m[f"{d}_loaded_latency_ms"] is not None
-        assert m[f"{d}_rpm_count"] is not None and m[f"{d}_rpm_count"] > 0  # type: ignore[operator]
+        assert m[f"{d}_responsiveness_rpm"] is not None and m[f"{d}_responsiveness_rpm"] > 0  # type: ignore[operator]
         assert (m[f"{d}_throughput_mbps"] or 0) > 0
         assert m[f"{d}_self_rtt_ms"] is not None  # TCP_INFO of the load connections
-    assert m["rpm_count"] == round(60_000 / float(m["loaded_latency_ms"] or 1), 1)
+    assert m["responsiveness_rpm"] == round(60_000 / float(m["loaded_latency_ms"] or 1), 1)
     assert r.info["bufferbloat_grade"] in {"A+", "A", "B", "C", "D", "F"}
     kinds = {(s["phase"], s["kind"]) for s in r.samples or []}
     assert ("idle", "foreign") in kinds and ("upload", "self") in kinds

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets need root
 def test_loopback_is_one_hop(mode, target):
     r = run_probe("trace", {"target": target, "mode": mode, "rounds": 3, "interval_s": 0})
     assert r.status is Status.OK, r.error
-    assert r.metrics["hop_count_count"] == 1 and r.metrics["dest_reached_count"] == 1
+    assert r.metrics["hops_count"] == 1 and r.metrics["dest_reached_count"] == 1
     assert r.samples and r.samples[0]["address"] == target
     assert r.samples[0]["sent_count"] == 3 and r.samples[0]["loss_pct"] == 0.0
     assert r.metrics["dest_rtt_avg_ms"] is not None and r.metrics["dest_rtt_avg_ms"] < 50

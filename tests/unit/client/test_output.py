@@ -27,8 +27,8 @@ def _result(**kw):
     return Result.model_validate(data)
 
 
-def _render(result):
-    console = Console(record=True, width=100, color_system=None)
+def _render(result, width=100):
+    console = Console(record=True, width=width, color_system=None)
     output.print_result(result, console)
     return console.export_text()
 
@@ -78,3 +78,23 @@ def test_usage_errors_name_cli_options():
     assert "--count: Input should be greater than or equal to 1" in lines
     assert "--mode does not apply to probe dns" in lines
     assert any(line.startswith("--type: unknown record type") for line in lines)
+
+
+def test_trace_hops_get_a_table_of_their_own():
+    hops = [
+        {"hop": 1, "address": "10.250.1.1", "name": None, "loss_pct": 0.0, "sent_count": 3,
+         "rtt_last_ms": 1.5, "rtt_avg_ms": 1.25, "rtt_best_ms": 1.0, "rtt_worst_ms": 1.5,
+         "rtt_stdev_ms": 0.2},
+        {"hop": 2, "address": None, "name": None, "loss_pct": 100.0, "sent_count": 3,
+         "rtt_last_ms": None, "rtt_avg_ms": None, "rtt_best_ms": None, "rtt_worst_ms": None,
+         "rtt_stdev_ms": None},
+    ]  # fmt: skip
+    trace = _result(kind="probe.trace", metrics={"hops_count": 2}, samples=hops)
+    text = _render(trace, width=200)
+    assert "hops" in text and "rtt avg (ms)" in text
+    row1 = next(line for line in text.splitlines() if "10.250.1.1" in line)
+    assert "1.250" in row1 and "0.000" in row1
+    row2 = next(line for line in text.splitlines() if "100.000" in line)
+    assert row2.count("—") >= 5
+    # Probes without row samples print no such table.
+    assert output.samples_table(_result()) is None

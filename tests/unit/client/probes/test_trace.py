@@ -127,7 +127,7 @@ def test_hop_rows_like_mtr():
     )
     assert h2.loss_pct == 50.0 and h3.final and not h2.final
     m = trace_metrics(rows, True)
-    assert m["hop_count_count"] == 3 and m["dest_reached_count"] == 1
+    assert m["hops_count"] == 3 and m["dest_reached_count"] == 1
     assert m["dest_rtt_avg_ms"] == 8.0 and m["silent_hop_count"] == 0
 
 
