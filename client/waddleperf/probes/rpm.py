@@ -10,7 +10,7 @@ bufferbloat grade.
    ``interval_s`` and a *self* sample from every load connection.
 4. Aggregate with bufferbloat.py: trimmed means, the draft's weighting, RPM = 60 000 / ms.
 
-Where we differ from the draft, and why (docs/probes-advanced.md): fixed parallelism instead of
+Where we differ from the draft, and why (docs/probes.md): fixed parallelism instead of
 its ramp-up until throughput and latency are stable (bounded, repeatable run time); HTTP/1.1
 cannot send a probe on a connection busy with a transfer, so a self sample is the kernel's
 RTT estimate of the load connection (TCP_INFO) rather than an HTTP round trip on it; with

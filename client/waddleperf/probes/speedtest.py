@@ -6,7 +6,7 @@ one keep-alive connection for ping; parallel ``garbage.php?r=…&ckSize=N`` GETs
 repeated) for download; parallel POSTs of a random blob to ``empty.php?r=…`` for upload.
 Streams start ``stream_delay_s`` apart, the first ``grace_s`` is discarded, then bytes are
 counted for ``duration_s``. The arithmetic lives in librespeed.py (pure); where this differs
-from the web client is in docs/probes-advanced.md.
+from the web client is in docs/probes.md.
 """
 
 from __future__ import annotations
