@@ -21,6 +21,7 @@ ClientCall = Callable[..., Any]
 UP_MS, DOWN_MS = 15.0, 5.0
 RTT_MS = UP_MS + DOWN_MS
 RUNS = 3
+ATTEMPTS = 2
 PHASES = ("connect_ms", "kex_ms", "auth_ms", "command_ms", "total_ms")
 
 
@@ -51,35 +52,46 @@ def test_phases_against_injected_rtt(
     lab: Lab, ssh_server: SshServer, client_call: ClientCall
 ) -> None:
     lab.start_delayer(1)
-    base = medians([ssh(client_call, ssh_server, ssh_server.host) for _ in range(RUNS)])
-    lab.set_link(0, "up", delay_ms=UP_MS)
-    lab.set_link(0, "down", delay_ms=DOWN_MS)
-    runs = [ssh(client_call, ssh_server, ssh_server.host) for _ in range(RUNS)]
     assert ssh_server.host6 is not None
-    runs.append(ssh(client_call, ssh_server, ssh_server.host6))
-    delayed = medians(runs)
-    for p in PHASES:
-        each = " ".join(f"{float(r.metrics[p] or 0):.2f}" for r in runs)
-        extra = (delayed[p] - base[p]) / RTT_MS
-        print(
-            f"ssh {p}: base {base[p]:.2f} delayed {delayed[p]:.2f} (+{extra:.2f} RTT) runs {each}"
-        )
     tol = tolerance_ms(RTT_MS)
-    for r in runs:
-        m = {p: float(r.metrics[p] or 0) for p in PHASES}
-        # The TCP handshake is one round trip: the figure we promise to hit.
-        assert m["connect_ms"] == pytest.approx(RTT_MS + base["connect_ms"], abs=tol), m
-        # Lower bounds the protocol sets: the server's KEXINIT comes back after the client's
-        # banner (1 RTT), the ECDH reply after the client's ECDH init (1 RTT); authentication
-        # is a service request and a signed userauth request (2 RTT); the command's exit
-        # status comes back at least one RTT after the exec request.
-        assert m["kex_ms"] >= 2 * RTT_MS, m
-        assert m["auth_ms"] >= 2 * RTT_MS, m
-        assert m["command_ms"] >= RTT_MS, m
-        assert m["total_ms"] >= sum(m[p] for p in PHASES[:-1]), m
-    # Authentication is CPU-light (one ed25519 signature): it must cost its two round trips and
-    # no more than scheduling noise, not a 40 ms delayed-ACK stall per small write (Nagle).
-    assert delayed["auth_ms"] - base["auth_ms"] == pytest.approx(2 * RTT_MS, abs=10.0), (
-        base,
-        delayed,
-    )
+    problems: list[str] = []
+    # Shared cores: one stalled wake-up moves a single run's connect by milliseconds, so the
+    # promise is checked on medians, with one retry (baseline included), every attempt printed.
+    for _attempt in range(ATTEMPTS):
+        lab.set_link(0, "both", delay_ms=0)
+        base = medians([ssh(client_call, ssh_server, ssh_server.host) for _ in range(RUNS)])
+        lab.set_link(0, "up", delay_ms=UP_MS)
+        lab.set_link(0, "down", delay_ms=DOWN_MS)
+        runs = [ssh(client_call, ssh_server, ssh_server.host) for _ in range(RUNS)]
+        runs.append(ssh(client_call, ssh_server, ssh_server.host6))
+        delayed = medians(runs)
+        for p in PHASES:
+            each = " ".join(f"{float(r.metrics[p] or 0):.2f}" for r in runs)
+            extra = (delayed[p] - base[p]) / RTT_MS
+            print(f"ssh {p}: base {base[p]:.2f} delayed {delayed[p]:.2f} (+{extra:.2f} RTT)"
+                  f" runs {each}")  # fmt: skip
+        for r in runs:
+            m = {p: float(r.metrics[p] or 0) for p in PHASES}
+            # Lower bounds every run must respect: the TCP handshake is one round trip; the
+            # server's KEXINIT comes back after the client's banner (1 RTT), the ECDH reply
+            # after the client's ECDH init (1 RTT); authentication is a service request and a
+            # signed userauth request (2 RTT); the command's exit status comes back at least
+            # one RTT after the exec request.
+            assert m["connect_ms"] >= RTT_MS, m
+            assert m["kex_ms"] >= 2 * RTT_MS, m
+            assert m["auth_ms"] >= 2 * RTT_MS, m
+            assert m["command_ms"] >= RTT_MS, m
+            assert m["total_ms"] >= sum(m[p] for p in PHASES[:-1]), m
+        problems = []
+        # The TCP handshake is the figure we promise to hit.
+        connect_err = delayed["connect_ms"] - (RTT_MS + base["connect_ms"])
+        if abs(connect_err) > tol:
+            problems.append(f"median connect off by {connect_err:+.3f} ms (±{tol})")
+        # Authentication is CPU-light (one ed25519 signature): its two round trips and
+        # scheduling noise, not a 40 ms delayed-ACK stall per small write (Nagle).
+        auth_extra = delayed["auth_ms"] - base["auth_ms"]
+        if abs(auth_extra - 2 * RTT_MS) > 10.0:
+            problems.append(f"auth costs {auth_extra:.2f} ms more on the path, not 2 RTT ± 10")
+        if not problems:
+            break
+    assert not problems, problems
