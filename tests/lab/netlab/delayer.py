@@ -45,10 +45,11 @@ PR_SET_PDEATHSIG = 1
 PR_SET_TIMERSLACK = 29
 MAX_HELD = 200_000  # packets held at once before new ones are dropped (bounds memory)
 READ_BATCH = 256
-# Optional busy-poll before a release. Off by default: as SCHED_FIFO a select() wake-up is
-# already within ~20 µs, and polling at high packet rates would keep an RT task on the CPU.
+# A wake-up from select() comes up to ~0.1 ms late on this kind of VM, so the loop sleeps until
+# this close to a release and then polls. At high packet rates that is near-constant polling,
+# which the CPU guard below keeps from running as real-time.
 # WPL_SPIN_S and WPL_SCHED (normal/nice/fifo) exist to measure the alternatives (docs/lab.md).
-SPIN_S = float(os.environ.get("WPL_SPIN_S", "0"))
+SPIN_S = float(os.environ.get("WPL_SPIN_S", "0.0001"))
 # Real-time priority only while the delayer needs little CPU: one that is CPU-bound (unshaped
 # TCP through it) would hit the kernel's RT throttling — 50 ms stalls for every RT task on that
 # CPU, other labs' delayers included — and starve the machine. Measured every GUARD_S.
