@@ -6,8 +6,11 @@ import atexit
 import contextlib
 import os
 import re
+import shutil
 import signal
+import tempfile
 import weakref
+from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
@@ -15,6 +18,7 @@ from tests.lab.netlab.ns import NETNS_DIR, Namespace
 
 PREFIX = "wpl"
 _NAME_RE = re.compile(rf"^{PREFIX}-(\d+)-[0-9a-f]+-")
+_DIR_RE = re.compile(rf"^{PREFIX}-(\d+)-[0-9a-f]+$")
 
 
 class Closable(Protocol):
@@ -27,25 +31,30 @@ class Closable(Protocol):
 LIVE: weakref.WeakSet[Closable] = weakref.WeakSet()  # labs built and not yet closed
 
 
+def _dead(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False  # still running: someone else's live lab
+
+
 def cleanup_stale() -> list[str]:
-    """Delete lab namespaces left by processes that no longer exist (e.g. a kill -9'd run)."""
+    """Delete lab namespaces and temp dirs left by processes that no longer exist (kill -9)."""
     removed: list[str] = []
-    if not NETNS_DIR.is_dir():
-        return removed
-    for entry in sorted(NETNS_DIR.iterdir()):
-        match = _NAME_RE.match(entry.name)
-        if not match:
-            continue
-        pid = int(match.group(1))
-        try:
-            os.kill(pid, 0)
-            continue  # still running: someone else's live lab
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue
-        Namespace(entry.name).delete()
-        removed.append(entry.name)
+    if NETNS_DIR.is_dir():
+        for entry in sorted(NETNS_DIR.iterdir()):
+            match = _NAME_RE.match(entry.name)
+            if match and _dead(int(match.group(1))):
+                Namespace(entry.name).delete()
+                removed.append(entry.name)
+    for entry in Path(tempfile.gettempdir()).glob(f"{PREFIX}-*"):
+        match = _DIR_RE.match(entry.name)
+        if match and entry.is_dir() and _dead(int(match.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(str(entry))
     return removed
 
 

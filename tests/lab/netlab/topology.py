@@ -98,7 +98,8 @@ class Lab:
         self.ipv6 = ipv6
         self.seed = seed
         self.tag = f"{PREFIX}-{os.getpid()}-{secrets.token_hex(3)}"
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"{self.tag}-"))
+        # Made by build(), so a Lab that is never built leaves nothing behind.
+        self.workdir = Path(tempfile.gettempdir()) / self.tag
         self.client = Node(Namespace(f"{self.tag}-c"), "client", 0)
         self.routers = [
             Node(Namespace(f"{self.tag}-r{k}"), f"r{k}", k) for k in range(1, routers + 1)
@@ -160,6 +161,7 @@ class Lab:
         cleanup_stale()
         LIVE.add(self)
         try:
+            self.workdir.mkdir(mode=0o700)
             for node in self.nodes:
                 node.ns.create()
                 self._sysctls(node)
