@@ -7,7 +7,9 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -77,6 +79,7 @@ def test_signals_leave_nothing(sig):
         removed = cleanup_stale()
         assert any(name.startswith(tag) for name in removed)
     assert not any(n.startswith(tag) for n in netns_names())
+    assert not (Path(tempfile.gettempdir()) / tag).exists()
     leftover = subprocess.run(["pgrep", "-f", "delayer.py.*" + tag], capture_output=True)
     assert leftover.returncode == 1
 

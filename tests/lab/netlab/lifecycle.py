@@ -18,7 +18,7 @@ from tests.lab.netlab.ns import NETNS_DIR, Namespace
 
 PREFIX = "wpl"
 _NAME_RE = re.compile(rf"^{PREFIX}-(\d+)-[0-9a-f]+-")
-_DIR_RE = re.compile(rf"^{PREFIX}-(\d+)-[0-9a-f]+$")
+_DIR_RE = re.compile(rf"^{PREFIX}-(\d+)-[0-9a-f]+(-\w+)?$")  # -suffix: older mkdtemp names
 
 
 class Closable(Protocol):
