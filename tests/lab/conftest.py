@@ -6,7 +6,8 @@ everything and runs as root, so a lab test that does not run there is a broken C
 
 - ``lab_factory(routers=1, ipv6=True, seed=None) -> Lab``: build labs; all torn down after.
 - ``lab -> Lab``: one router (``@pytest.mark.parametrize("lab", [3], indirect=True)`` for 3).
-- ``lab_server -> LabServer``: ``waddleperf server`` with every service on ``lab.server_ip``.
+- ``lab_server -> LabServer``: ``waddleperf server`` with every service on ``lab.server_ip``;
+  ``lab_server_factory(**kwargs) -> LabServer`` for other binds (IPv6), ports, flags or env.
 - ``dns_server -> DnsServer``: dnsmasq with A/AAAA records (server.lab.test, …).
 - ``ssh_server -> SshServer``: sshd on port 2222, root by generated key only.
 - ``in_client(argv, check=True, timeout=60) -> CompletedProcess[str]``: a tool in the client ns;
@@ -100,6 +101,25 @@ def lab(request: pytest.FixtureRequest, lab_factory: Callable[..., Lab]) -> Lab:
     """A lab with one router, or ``request.param`` routers when parametrized indirectly."""
     routers = int(getattr(request, "param", 1))
     return lab_factory(routers=routers)
+
+
+@pytest.fixture
+def lab_server_factory(lab: Lab) -> Iterator[Callable[..., LabServer]]:
+    """Start more servers in the lab: ``make(bind=lab.server_ip6, http_port=8081, env=…)``.
+
+    Keyword arguments are those of ``services.start_waddleperf_server`` (bind, the four ports,
+    args, env, wait); each server is stopped at the end of the test.
+    """
+    started: list[LabServer] = []
+
+    def make(**kwargs: Any) -> LabServer:
+        srv = start_waddleperf_server(lab, **kwargs)
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
 
 
 @pytest.fixture

@@ -51,3 +51,10 @@ def test_client_code_runs_in_the_client_namespace(lab, client_call):
     assert client_call(my_addresses) == lab.client_ip
     proc = lab.client.ns.python("import sys, waddleperf; print(sys.argv[1])", "hello")
     assert proc.stdout.strip() == "hello"
+
+
+def test_lab_server_factory_serves_ipv6(lab, lab_server_factory):
+    srv = lab_server_factory(bind=lab.server_ip6, http_port=8081, tcp_echo_port=2101,
+                             udp_echo_port=2100, iperf_port=5301)  # fmt: skip
+    assert srv.base_url == f"http://[{lab.server_ip6}]:8081"
+    assert srv.health()["services"]["http"]["state"] == "running"
