@@ -62,10 +62,8 @@ def lab_unavailable_reason() -> str | None:
     return "; ".join(reasons) if reasons else None
 
 
-@pytest.fixture(autouse=True)
-def _lab_requirements(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("lab") is None:
-        return
+def require_lab() -> None:
+    """Skip (or, under CI=true, fail) the current test when the lab cannot run here."""
     reason = lab_unavailable_reason()
     if reason is None:
         return
@@ -74,9 +72,17 @@ def _lab_requirements(request: pytest.FixtureRequest) -> None:
     pytest.skip(f"network lab unavailable: {reason}")
 
 
+@pytest.fixture(autouse=True)
+def _lab_requirements(request: pytest.FixtureRequest) -> None:
+    # Marked tests are checked even if they build labs themselves; lab_factory checks the rest.
+    if request.node.get_closest_marker("lab") is not None:
+        require_lab()
+
+
 @pytest.fixture
 def lab_factory(_lab_requirements: None) -> Iterator[Callable[..., Lab]]:
     """Build labs on demand; each is torn down at the end of the test, whatever happened."""
+    require_lab()
     labs: list[Lab] = []
 
     def make(routers: int = 1, ipv6: bool = True, seed: int | None = None) -> Lab:
