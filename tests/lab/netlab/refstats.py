@@ -6,8 +6,9 @@ import ipaddress
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 _PING_COUNTS = re.compile(r"(\d+) packets transmitted, (\d+) received(?:, \+(\d+) duplicates)?")
 _PING_RTT = re.compile(r"= ([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) ms")
@@ -103,3 +104,19 @@ def binomial_bounds(n: int, p: float, confidence: float = 0.99) -> tuple[int, in
         above += pmf[hi]
         hi -= 1
     return lo, hi
+
+
+T = TypeVar("T")
+
+
+def second_chance(measure: Callable[[], T], ok: Callable[[T], bool]) -> list[T]:
+    """Measure; if the result is not ``ok``, measure once more. Returns every result, last last.
+
+    For checks a shared machine can spoil: one scheduling stall of a few tens of ms during a
+    1–2 s ping run moves its average by most of a millisecond. A true lab error repeats and
+    still fails; a stall rarely hits twice. Tests assert on the last result and print all.
+    """
+    first = measure()
+    if ok(first):
+        return [first]
+    return [first, measure()]
