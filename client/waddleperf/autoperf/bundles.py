@@ -8,9 +8,11 @@ on a signal: the bundle is safe in the spool and goes out at the next start).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +28,26 @@ log = logging.getLogger("waddleperf.autoperf")
 #: Seconds the uploader thread gets to finish its current upload at close (when stopping on a
 #: signal, a short wait: an interrupted upload is retried from the spool at the next start).
 JOIN_S, JOIN_STOP_S = 10.0, 0.5
+
+
+#: Seconds to wait for a server's getIP answer (the address the server sees us at).
+GETIP_TIMEOUT_S = 3.0
+
+
+def ask_public_address(base_url: str, timeout: float = GETIP_TIMEOUT_S) -> str | None:
+    """Our address as the server sees it: LibreSpeed ``getIP.php``'s ``processedString``.
+
+    None when the server cannot say (down, not ours, bad answer): geo tags then say unknown.
+    """
+    url = base_url.rstrip("/") + "/backend/getIP.php"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (http URL from config)
+            doc = json.loads(resp.read(64 * 1024))
+    except (OSError, ValueError) as exc:
+        log.info("getIP from %s failed: %s", url, exc)
+        return None
+    text = doc.get("processedString") if isinstance(doc, dict) else None
+    return text if isinstance(text, str) and text else None
 
 
 def make_store(cfg: AutoPerfConfig) -> Store:
@@ -60,7 +82,7 @@ class _Cycle:
         return self.writer.add_raw(name, data)
 
     def finish(self) -> str:
-        address = self.owner.public_ip or self.client_ip
+        address = self.owner.public_ip or self.client_ip or self.owner.discovered_address()
         self.writer.geo.update(self.owner.tagger.tags(address))
         receipt = self.writer.finalize()
         self.owner.uploaded_soon()
@@ -80,8 +102,11 @@ class BundleSink:
         public_ip: str | None = None,
         labels: Mapping[str, str] | None = None,
         background: bool = True,
+        discover: Callable[[], str | None] | None = None,
     ) -> None:
         self.spool = spool
+        self._discover = discover
+        self._discovered: str | None = None
         self.uploader = Uploader(spool, store)
         self.tagger = tagger
         self.public_ip = public_ip
@@ -91,13 +116,22 @@ class BundleSink:
             self._thread = threading.Thread(target=self.uploader.run, name="upload", daemon=True)
             self._thread.start()
 
+    def discovered_address(self) -> str | None:
+        """Our address as the first server sees it, asked once and kept (None if it can't say)."""
+        if self._discovered is None and self._discover is not None:
+            self._discovered = self._discover()
+        return self._discovered
+
     @classmethod
     def from_config(cls, cfg: AutoPerfConfig) -> BundleSink:
         """Open the spool (its own lock), the store and the geo databases."""
         spool = Spool(cfg.storage.spool_dir).open()
         geo = cfg.geoip
         tagger = GeoTagger(geo.city_db, geo.asn_db, treat_as_public=geo.treat_as_public)
-        return cls(spool, make_store(cfg), tagger, geo.public_ip, cfg.agent.labels)
+        first = cfg.servers[0]
+        discover = (lambda: ask_public_address(first.base_url)) if first.ports.http else None
+        return cls(spool, make_store(cfg), tagger, geo.public_ip, cfg.agent.labels,
+                   discover=discover)  # fmt: skip
 
     def begin_cycle(self, agent: str, run_id: str, started_at: datetime) -> _Cycle:
         """A bundle writer for this cycle, writing into the spool."""

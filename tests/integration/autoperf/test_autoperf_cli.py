@@ -71,6 +71,8 @@ def test_clear_cycle_stays_at_tier1(tmp_path: Path, server: RunningServer) -> No
     assert "AutoPerf cycle 1" in proc.stdout and "why" in proc.stdout
     (bundle,) = run.bundles()
     assert {r.tier for r in records(bundle)} == {1}
+    # No speedtest ran, so the agent asked the server's getIP where it stands: on loopback.
+    assert read_bundle(bundle).manifest.geo["scope"] == "loopback"
 
 
 def test_second_agent_on_the_same_spool_exits_3(tmp_path: Path, server: RunningServer) -> None:
