@@ -57,7 +57,18 @@ def make_store(cfg: AutoPerfConfig) -> Store:
         from waddleperf.results.stores.s3 import S3Config, S3Store
 
         s3 = store.s3
-        return S3Store(S3Config(s3.bucket, s3.prefix, s3.endpoint_url, s3.region))
+        return S3Store(
+            S3Config(
+                s3.bucket,
+                s3.prefix,
+                s3.endpoint_url,
+                s3.region,
+                addressing_style=s3.addressing_style,
+                connect_timeout_s=s3.connect_timeout_s,
+                read_timeout_s=s3.read_timeout_s,
+                verify_tls=s3.verify_tls,
+            )
+        )
     from waddleperf.results.stores.local import LocalStore
 
     return LocalStore(store.dir)
@@ -125,9 +136,19 @@ class BundleSink:
     @classmethod
     def from_config(cls, cfg: AutoPerfConfig) -> BundleSink:
         """Open the spool (its own lock), the store and the geo databases."""
-        spool = Spool(cfg.storage.spool_dir).open()
+        storage = cfg.storage
+        spool = Spool(
+            storage.spool_dir,
+            max_bytes=storage.spool_max_bytes,
+            min_free_bytes=storage.spool_min_free_bytes,
+        ).open()
         geo = cfg.geoip
-        tagger = GeoTagger(geo.city_db, geo.asn_db, treat_as_public=geo.treat_as_public)
+        tagger = GeoTagger(
+            geo.city_db,
+            geo.asn_db,
+            coordinate_decimals=geo.coordinate_decimals,
+            treat_as_public=geo.treat_as_public,
+        )
         first = cfg.servers[0]
         discover = (lambda: ask_public_address(first.base_url)) if first.ports.http else None
         return cls(spool, make_store(cfg), tagger, geo.public_ip, cfg.agent.labels,

@@ -214,6 +214,11 @@ class S3Store(StrictModel):
     prefix: str = ""
     endpoint_url: str | None = None
     region: str | None = None
+    #: "path" for MinIO and most self-hosted S3 services; "auto" lets boto3 choose.
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    connect_timeout_s: float = Field(default=5.0, gt=0, le=300)
+    read_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    verify_tls: bool = True
 
 
 class StoreConfig(StrictModel):
@@ -234,6 +239,10 @@ class StorageConfig(StrictModel):
     """The spool (one bundle per cycle, written atomically) and the store behind it."""
 
     spool_dir: Path = Path("waddleperf-spool")
+    #: Over this the spool still takes bundles but warns (nothing is ever evicted).
+    spool_max_bytes: int = Field(default=1 << 30, ge=1 << 20)
+    #: Below this much free disk new bundles are refused with a warning (never a crash).
+    spool_min_free_bytes: int = Field(default=64 << 20, ge=0)
     store: StoreConfig = Field(default_factory=StoreConfig)
 
 
@@ -243,6 +252,8 @@ class GeoConfig(StrictModel):
     city_db: Path | None = None
     asn_db: Path | None = None
     public_ip: str | None = None
+    #: Decimals kept of latitude/longitude (1 ≈ 11 km: a site, not a house); null: no coordinates.
+    coordinate_decimals: int | None = Field(default=1, ge=0, le=6)
     #: Networks looked up although not global (a lab's simulated internet), e.g. 10.250.0.0/16.
     treat_as_public: list[str] = Field(default_factory=list)
 

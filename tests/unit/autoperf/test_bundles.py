@@ -52,3 +52,29 @@ def test_without_databases_geo_says_so(tmp_path: Path) -> None:
     sink.close(drain=False)
     (left,) = [*(tmp_path / "spool").glob("*.tar.gz"), *(tmp_path / "store").rglob("*.tar.gz")]
     assert read_bundle(left).manifest.geo.get("geo") == "not-looked-up"
+
+
+def test_storage_and_geo_settings_reach_the_spool_store_and_tagger(tmp_path: Path) -> None:
+    from waddleperf.autoperf.bundles import make_store
+    from waddleperf.results.stores.s3 import S3Store
+
+    s3 = {"bucket": "wp-bundles", "endpoint_url": "http://127.0.0.1:9", "region": "us-east-1",
+          "addressing_style": "path", "read_timeout_s": 7, "verify_tls": False}  # fmt: skip
+    cfg = make_config(
+        tmp_path,
+        storage={"spool_dir": str(tmp_path / "spool"), "spool_max_bytes": 2 << 20,
+                 "spool_min_free_bytes": 0, "store": {"kind": "s3", "s3": s3}},
+        geoip={"coordinate_decimals": 3},
+    )  # fmt: skip
+    store = make_store(cfg)
+    assert isinstance(store, S3Store)
+    assert (store.config.addressing_style, store.config.read_timeout_s) == ("path", 7)
+    assert store.config.verify_tls is False
+    (tmp_path / "b").mkdir()
+    local = make_config(tmp_path / "b", geoip={"coordinate_decimals": 3})
+    sink = BundleSink.from_config(local)
+    try:
+        assert (sink.spool.max_bytes, sink.spool.min_free_bytes) == (1 << 30, 64 << 20)
+        assert sink.tagger.coordinate_decimals == 3
+    finally:
+        sink.close(drain=False)
