@@ -17,7 +17,7 @@ help:
 	@echo "make run    start a server on loopback, probe every service once, print a table"
 	@echo "make test   install what is missing, then lint, type-check and run the whole suite"
 	@echo "make bench  side-by-side benchmarks (figures go to docs/performance.md)"
-	@echo "make lab-shell  a shell in the client namespace of a throw-away network lab"
+	@echo "make lab-shell ARGS=\"--routers 3 --delay-ms 20\"  a shell in a throw-away network lab"
 
 setup: system-deps venv
 
@@ -61,7 +61,7 @@ bench: setup
 	$(VENV)/bin/python -m bench.load
 
 lab-shell: setup
-	$(VENV)/bin/python -m tests.lab.shell
+	$(VENV)/bin/python -m tests.lab.shell $(ARGS)
 
 clean:
 	rm -rf .tools $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -83,3 +83,35 @@ def broker_status(celery_app: Any, timeout_s: float = 2.0) -> dict[str, Any]:
         return {"status": "ok", "backend": "celery"}
     except Exception as exc:  # any broker failure is a degraded component, not a crash
         return {"status": "failed", "backend": "celery", "error": f"{type(exc).__name__}: {exc}"}
+
+
+class InsertQueue:
+    """Where a target's background insert goes: a Celery task when a broker is configured
+    (``CELERY_BROKER_URL``), otherwise this process's in-process worker.
+
+    Both targets build one at import time; the module's ``celery_app`` is what
+    ``celery -A targets.<app>.tasks worker`` finds.
+    """
+
+    def __init__(self, app_name: str, task_name: str, insert: Callable[[str, float], None]):
+        from targets.common.config import broker_url
+
+        broker = broker_url()
+        self.celery_app: Any = make_celery(app_name, broker) if broker else None
+        self._insert = insert
+        self._task: Any = (
+            self.celery_app.task(name=task_name)(insert) if self.celery_app is not None else None
+        )
+        self._worker = InProcessWorker()
+
+    def submit(self, name: str, value: float) -> tuple[str, str]:
+        """Queue one insert; returns (task id, backend name)."""
+        if self._task is not None:
+            return str(self._task.delay(name, value).id), "celery"
+        return self._worker.submit(self._insert, name, value), "in-process"
+
+    def status(self) -> dict[str, Any]:
+        """Health of the task backend."""
+        if self.celery_app is not None:
+            return broker_status(self.celery_app)
+        return {"status": "ok", "backend": "in-process", "pending": self._worker.pending()}
