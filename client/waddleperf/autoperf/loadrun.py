@@ -134,7 +134,8 @@ def _child(directory: Path) -> int:
         user=spec.user,
     )
     target = TargetSpec(stats_url=spec.stats_url, stats_name=spec.stats_name)
-    art = execute(plan, directory, target, plots=False, label=spec.name)
+    # The parent is the agent: its own cost is part of what tier 3 profiles.
+    art = execute(plan, directory, target, plots=False, label=spec.name, agent_pid=os.getppid())
     (directory / "samples.json").write_text(json.dumps(art.samples, default=str))
     return 0
 

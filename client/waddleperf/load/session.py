@@ -61,8 +61,12 @@ def execute(
     on_progress: Callable[[dict[str, Any]], None] | None = None,
     plots: bool = True,
     label: str = "",
+    agent_pid: int | None = None,
 ) -> RunArtifacts:
     """Run ``plan`` with the target and the load generator profiled; write everything.
+
+    With ``agent_pid`` the AutoPerf agent that asked for the run is profiled too (source
+    ``agent``: its process and everything it started, this run included).
 
     Files in ``directory``: ``result.json`` (the record), ``profile.ndjson`` (k6 format),
     ``profile-*.png`` and the Locust logs.
@@ -75,6 +79,8 @@ def execute(
     sources: list[Any] = [SystemSource()]
     if not target.empty:
         sources.append(_target_source(target))
+    if agent_pid is not None:
+        sources.append(ProcessTreeSource("agent", pids=[agent_pid]))
     sampler = Sampler(sources, SAMPLE_INTERVAL_S).start()
     generator_pids: list[int] = []
 

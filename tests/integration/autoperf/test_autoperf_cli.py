@@ -60,6 +60,9 @@ def test_once_escalates_to_tier3_with_load_and_profiling(
     load = next(r for r in content.results if r.kind == LOAD_KIND)
     assert load.status.value == "ok" and load.metrics["requests_count"]
     assert any(p["type"] == "Point" for p in content.profiling)
+    # The agent itself is profiled beside the load generator and the target (through /stats).
+    sampled = {p["data"]["tags"]["target"] for p in content.profiling if p["type"] == "Point"}
+    assert {"agent", "generator"} <= sampled, sampled
     cycle = json.loads(content.raw["autoperf-cycle.json"])
     assert cycle["labels"] == {"site": "lab"} and content.manifest.geo.get("scope")
 
