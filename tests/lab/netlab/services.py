@@ -11,14 +11,14 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tests.lab.netlab.topology import Lab
+from tests.support.net import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
@@ -27,18 +27,6 @@ SSHD = "/usr/sbin/sshd"
 
 class ServiceStartError(RuntimeError):
     """A lab service did not come up; the message carries its log."""
-
-
-def _wait(check: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return True
-        except OSError:
-            pass
-        time.sleep(interval)
-    return False
 
 
 def _url_host(host: str) -> str:
@@ -140,7 +128,7 @@ def start_waddleperf_server(
         url = f"http://{_url_host(health_host)}:{http_port}/health"
         return bool(http_get(lab, url, timeout=2))
 
-    if not _wait(ready, wait, 0.1) or proc.poll() is not None:
+    if not wait_until(ready, wait, 0.1) or proc.poll() is not None:
         srv.stop(2)
         raise ServiceStartError(f"waddleperf server did not start: {srv.log()[-3000:]}")
     return srv
@@ -209,7 +197,7 @@ def start_dnsmasq(
         )  # fmt: skip
         return proc.poll() is not None or bool(out.stdout.strip())
 
-    if not _wait(answers, wait, 0.1) or proc.poll() is not None:
+    if not wait_until(answers, wait, 0.1) or proc.poll() is not None:
         raise ServiceStartError(f"dnsmasq did not start: {dns.log()[-3000:]}")
     return dns
 
@@ -280,7 +268,7 @@ def start_sshd(lab: Lab, port: int = 2222, wait: float = 10.0) -> SshServer:
         lab.server_ip, lab.server_ip6 if lab.ipv6 else None, port, "root", user_key,
         public_key, host_pub, d / "known_hosts", log_path,
     )  # fmt: skip
-    if not _wait(lambda: proc.poll() is not None or tcp_open(lab, lab.server_ip, port), wait):
+    if not wait_until(lambda: proc.poll() is not None or tcp_open(lab, lab.server_ip, port), wait):
         raise ServiceStartError(f"sshd did not start: {srv.log()[-3000:]}")
     if proc.poll() is not None:
         raise ServiceStartError(f"sshd exited {proc.returncode}: {srv.log()[-3000:]}")
@@ -299,7 +287,7 @@ class PlainService:
 def start_iperf3_server(lab: Lab, port: int = 5201, wait: float = 10.0) -> PlainService:
     """``iperf3 -s`` bound to the server's IPv4 address (serves one test after another)."""
     proc = lab.server.ns.popen(["iperf3", "-s", "-B", lab.server_ip, "-p", str(port)])
-    if not _wait(lambda: tcp_open(lab, lab.server_ip, port), wait):
+    if not wait_until(lambda: tcp_open(lab, lab.server_ip, port), wait):
         raise ServiceStartError("iperf3 -s did not start")
     return PlainService(lab.server_ip, port, proc)
 
@@ -311,6 +299,6 @@ def start_http_server(
     argv = [sys.executable, "-m", "http.server", "--bind", lab.server_ip, "--directory",
             str(directory), str(port)]  # fmt: skip
     proc = lab.server.ns.popen(argv)
-    if not _wait(lambda: tcp_open(lab, lab.server_ip, port), wait):
+    if not wait_until(lambda: tcp_open(lab, lab.server_ip, port), wait):
         raise ServiceStartError("http.server did not start")
     return PlainService(lab.server_ip, port, proc)
