@@ -30,6 +30,8 @@ LOG_INTERVAL_S = 10.0
 # Yield to other greenlets after this many back-to-back datagrams: under a flood the socket
 # is always readable and the loop would otherwise never let HTTP or TCP run.
 YIELD_EVERY = 64
+#: Keys shorter than this are accepted but warned about: HMAC-SHA256 is only as strong as its key.
+MIN_KEY_BYTES = 16
 
 
 def load_key(cfg: UdpEchoConfig, environ: dict[str, str] | None = None) -> bytes | None:
@@ -48,6 +50,16 @@ def load_key(cfg: UdpEchoConfig, environ: dict[str, str] | None = None) -> bytes
         value = env.get(cfg.hmac_key_env, "")
         if value:
             return value.encode()
+    return None
+
+
+def key_warning(key: bytes | None) -> str | None:
+    """A sentence for the log when ``key`` is too short to protect anything, else None."""
+    if key is not None and len(key) < MIN_KEY_BYTES:
+        return (
+            f"UDP HMAC key is only {len(key)} bytes; use at least {MIN_KEY_BYTES} random bytes "
+            "(e.g. 32 hex characters from a secrets manager)"
+        )
     return None
 
 
@@ -77,6 +89,8 @@ class UdpEchoService:
     def start(self) -> None:
         """Bind the UDP port and serve on a greenlet; OSError if the port or key is unusable."""
         self._key = load_key(self.cfg)
+        if (warning := key_warning(self._key)) is not None:
+            self._log.warning(warning)
         self._sock = bind_socket(self.bind, self.cfg.port, socket.SOCK_DGRAM)
         self._state = "running"
         self._loop = gevent.spawn(self._serve)

@@ -131,6 +131,14 @@ def test_hmac_required_when_key_set(server_factory: Factory) -> None:
     assert reply is not None and len(reply) == 128
     dg = w.decode(reply, key)
     assert dg.authenticated and dg.is_reply and dg.seq == 9
+    assert "HMAC key is only" not in srv.log()  # 17 bytes: long enough, no warning
+
+
+def test_short_hmac_key_is_warned_about(server_factory: Factory) -> None:
+    srv = _udp_server(server_factory, env={"WADDLEPERF_UDP_KEY": "short"})
+    assert "UDP HMAC key is only 5 bytes" in srv.log()
+    reply = _ask(srv, w.encode(3, 3, size=64, key=b"short"))
+    assert reply is not None  # warned, still enforced
 
 
 def test_bad_datagrams_dropped_and_server_keeps_answering(shared: RunningServer) -> None:
