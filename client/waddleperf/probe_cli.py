@@ -63,9 +63,31 @@ OPTION_OF = {field: "--" + opt.replace("_", "-") for opt, field in FIELDS.items(
 OPTION_OF.update(family="--ipv4/--ipv6", record_type="--type", target="TARGET")
 
 
-def build_options(target: str, cli: dict[str, Any], ipv4: bool, ipv6: bool) -> dict[str, Any]:
-    """Raw options for the probe: only what was given, renamed to the model's fields."""
-    raw: dict[str, Any] = {"target": target}
+def parse_extra(items: list[str]) -> dict[str, Any]:
+    """``--option NAME=VALUE`` pairs as model fields; values are read as YAML scalars/lists."""
+    import yaml
+
+    extra: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"--option {item!r}: expected NAME=VALUE")
+        try:
+            extra[name.strip()] = yaml.safe_load(text) if text.strip() else text
+        except yaml.YAMLError:
+            extra[name.strip()] = text
+    return extra
+
+
+def build_options(
+    target: str, cli: dict[str, Any], ipv4: bool, ipv6: bool, extra: list[str] | None = None
+) -> dict[str, Any]:
+    """Raw options for the probe: only what was given, renamed to the model's fields.
+
+    ``extra`` (``--option NAME=VALUE``) reaches every field of the probe's options model by
+    its own name; the named flags win where both are given.
+    """
+    raw: dict[str, Any] = {"target": target, **parse_extra(extra or [])}
     for opt, value in cli.items():
         # False flags and empty lists were not given: leave the model's default.
         if value is None or value is False or value == []:
@@ -83,7 +105,7 @@ def usage_errors(kind: str, exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors():
         field = str(err["loc"][0]) if err["loc"] else ""
-        option = OPTION_OF.get(field, field)
+        option = OPTION_OF.get(field, f"--option {field}" if field else "")
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             lines.append(f"{option} does not apply to probe {kind}")
@@ -161,6 +183,12 @@ def probe(
     ] = False,
     load: Annotated[str | None, typer.Option(help="rpm: saturate with http or iperf.")] = None,
     iperf_port: Annotated[int | None, typer.Option(help="rpm: iperf3 port (--load iperf).")] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option", "-o", help="Any option of the probe as NAME=VALUE (docs/probes.md)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON record only.")] = False,
 ) -> None:
     """Run one probe against TARGET and print the result (exit 0 ok/degraded, 1 failed, 2 usage)."""
@@ -184,7 +212,7 @@ def probe(
     }  # fmt: skip
     try:
         get(kind)
-        raw = build_options(target, cli, ipv4, ipv6)
+        raw = build_options(target, cli, ipv4, ipv6, option)
         result = _run_with_progress(kind, raw, show=sys.stderr.isatty())
     except UnknownProbeError as exc:
         typer.echo(f"waddleperf probe: {exc}", err=True)

@@ -98,3 +98,25 @@ def test_trace_hops_get_a_table_of_their_own():
     assert row2.count("—") >= 5
     # Probes without row samples print no such table.
     assert output.samples_table(_result()) is None
+
+
+def test_option_pairs_reach_any_model_field():
+    raw = probe_cli.build_options(
+        "http://h/", {"count": 3}, False, False,
+        ["download_streams=8", "tests=[download, ping]", "mebibits=true", "count=9"],
+    )  # fmt: skip
+    assert raw["download_streams"] == 8 and raw["tests"] == ["download", "ping"]
+    assert raw["mebibits"] is True
+    assert raw["count"] == 3  # the named flag wins over --option
+    with pytest.raises(typer.BadParameter, match="NAME=VALUE"):
+        probe_cli.parse_extra(["no-equals-sign"])
+
+
+def test_option_errors_name_the_option():
+    probe = base.get("speedtest")
+    with pytest.raises(ValidationError) as exc:
+        probe.options(
+            probe_cli.build_options("http://h/", {}, False, False, ["download_streams=99"])
+        )
+    assert any(line.startswith("--option download_streams:")
+               for line in probe_cli.usage_errors("speedtest", exc.value))  # fmt: skip
