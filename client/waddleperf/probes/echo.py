@@ -9,6 +9,7 @@ arrival (by the kernel where possible), not after the send loop.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -17,6 +18,8 @@ from waddleperf.probes import stats
 from waddleperf.probes.base import paced
 from waddleperf.results.model import MetricValue, Sample, Status
 
+#: After every request is answered, how long to keep listening for duplicates, seconds.
+DUPLICATE_GRACE_S = 0.05
 #: How long a receive waits before checking whether the session is over, seconds.
 _POLL_S = 0.05
 
@@ -97,7 +100,10 @@ def run_session(
             outcome.sent = seq + 1
             if progress is not None:
                 progress(seq + 1, count)
-        all_in.wait(timeout_s)
+        if all_in.wait(timeout_s):
+            # Duplicates of the last requests arrive just after their originals: listen a
+            # little longer, or they would go uncounted.
+            time.sleep(min(DUPLICATE_GRACE_S, timeout_s))
     finally:
         stop.set()
         thread.join(timeout=1.0)
