@@ -1,7 +1,7 @@
 """Self-check: iputils ping sees exactly the delay the lab injects (within 1 ms).
 
-A run that misses gets one second measurement (``second_chance``): a scheduling stall of the
-shared machine can spoil one ping run, a wrong delay spoils both.
+A run that misses is measured again, three runs at most (``second_chance``): a scheduling stall
+of the shared machine can spoil a ping run, a wrong delay spoils every one.
 """
 
 from __future__ import annotations
@@ -27,21 +27,32 @@ def avg_within(expected: float):
     return ok
 
 
+def delayer_on_time(stats) -> bool:
+    """The delayer's own error against each packet's release time, both directions."""
+    return all(
+        stats[tun]["late_p50_ms"] <= 0.2 and stats[tun]["late_mean_ms"] < 0.5
+        for tun in ("dly-up", "dly-dn")
+    )
+
+
 @pytest.mark.parametrize("family", ["ipv4", "ipv6"])
 def test_ping_rtt_equals_injected_delay(lab, family):
     target = lab.server_ip if family == "ipv4" else lab.server_ip6
     lab.set_link(0, "up", delay_ms=20)
     lab.set_link(0, "down", delay_ms=20)
-    runs = second_chance(lambda: ping(lab, target), avg_within(40.0))
-    summary = runs[-1]
+
+    def measure():
+        # Each attempt is judged on its own packets: the delayer's figures start afresh.
+        lab.delayers[1].stats(reset=True)
+        summary = ping(lab, target)
+        return summary, lab.delayers[1].stats()["tuns"]
+
+    runs = second_chance(measure, lambda run: avg_within(40.0)(run[0]) and delayer_on_time(run[1]))
+    summary, stats = runs[-1]
     assert summary.received == summary.transmitted
     assert summary.rtt_avg_ms == pytest.approx(40.0, abs=TOLERANCE_MS), runs
     assert summary.rtt_min_ms is not None and summary.rtt_min_ms >= 40.0
-    stats = lab.delayers[1].stats()["tuns"]
-    for tun in ("dly-up", "dly-dn"):
-        # The delayer's own error against each packet's release time.
-        assert stats[tun]["late_p50_ms"] <= 0.2, stats
-        assert stats[tun]["late_mean_ms"] < 0.5, stats
+    assert delayer_on_time(stats), runs
 
 
 @pytest.mark.parametrize("lab", [3], indirect=True)
