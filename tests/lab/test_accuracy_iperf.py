@@ -9,7 +9,7 @@ from waddleperf.results.model import Status
 
 pytestmark = pytest.mark.lab
 RATE = 20.0
-ATTEMPTS = 3  # a disturbance of the shared machine can spoil two runs in a row
+ATTEMPTS = 5  # stalls of the shared machine (seen: 0.5 s) can spoil runs in a row
 
 
 @pytest.mark.parametrize("direction", ["up", "down"])

@@ -21,7 +21,7 @@ ClientCall = Callable[..., Any]
 UP_MS, DOWN_MS = 15.0, 5.0
 RTT_MS = UP_MS + DOWN_MS
 RUNS = 3
-ATTEMPTS = 3  # a disturbance of the shared machine can spoil two runs in a row
+ATTEMPTS = 5  # stalls of the shared machine (seen: 0.5 s) can spoil runs in a row
 PHASES = ("connect_ms", "kex_ms", "auth_ms", "command_ms", "total_ms")
 
 

@@ -19,7 +19,7 @@ ClientCall = Callable[..., Any]
 UP_MS, DOWN_MS = 15.0, 5.0
 RTT_MS = UP_MS + DOWN_MS
 COUNT = 100
-ATTEMPTS = 3  # a disturbance of the shared machine can spoil two runs in a row
+ATTEMPTS = 5  # stalls of the shared machine (seen: 0.5 s) can spoil runs in a row
 CLOSED_PORT = 9  # nothing listens on it in the server namespace
 
 

@@ -109,7 +109,7 @@ def binomial_bounds(n: int, p: float, confidence: float = 0.99) -> tuple[int, in
 T = TypeVar("T")
 
 
-def second_chance(measure: Callable[[], T], ok: Callable[[T], bool], attempts: int = 3) -> list[T]:
+def second_chance(measure: Callable[[], T], ok: Callable[[T], bool], attempts: int = 5) -> list[T]:
     """Measure until the result is ``ok``, at most ``attempts`` times. Returns every result,
     last last.
 
