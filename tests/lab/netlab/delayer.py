@@ -297,6 +297,8 @@ class Delayer:
             return {"ok": True}
         if cmd == "stats":
             out = {name: t.stats() for name, t in self.tuns.items()}
+            for name, t in self.tuns.items():  # packets of this device held right now
+                out[name]["held"] = sum(1 for entry in self.heap if entry[2] is t)
             if req.get("reset"):
                 for t in self.tuns.values():
                     t.reset()
