@@ -1,6 +1,6 @@
 """Self-check: iputils ping sees exactly the delay the lab injects (within 1 ms).
 
-A run that misses is measured again, three runs at most (``second_chance``): a scheduling stall
+A run that misses is measured again, five runs at most (``second_chance``): a scheduling stall
 of the shared machine can spoil a ping run, a wrong delay spoils every one.
 """
 
