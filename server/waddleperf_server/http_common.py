@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from flask import Response, current_app, jsonify, request
+from werkzeug.sansio.utils import get_content_length
 
 from waddleperf_server import bodies, clientaddr
 from waddleperf_server.config import ServerConfig
@@ -65,6 +66,11 @@ class BodyError(Exception):
         return resp
 
 
+# The fast path (fastpath.py) drains empty.php bodies itself; when that fails it hands the
+# request to Flask with the error here, so the error reply is Flask's own, header for header.
+PENDING_BODY_ERROR_KEY = "waddleperf.pending_body_error"
+
+
 def read_body(limit: int) -> int:
     """Drain the request body without keeping it; return its size in bytes.
 
@@ -72,9 +78,18 @@ def read_body(limit: int) -> int:
     refused without reading; a smaller excess is read and discarded so a keep-alive
     client can send its next request on the same connection.
     """
-    environ = request.environ
-    declared = request.content_length
-    waiting = request.headers.get("Expect", "").lower() == "100-continue"
+    pending: BaseException | None = request.environ.pop(PENDING_BODY_ERROR_KEY, None)
+    if pending is not None:
+        raise pending
+    return drain_environ_body(request.environ, limit)
+
+
+def drain_environ_body(environ: dict[str, Any], limit: int) -> int:
+    """``read_body`` on a bare WSGI environ (no Flask): the one rule both paths follow."""
+    declared = get_content_length(
+        environ.get("CONTENT_LENGTH"), environ.get("HTTP_TRANSFER_ENCODING")
+    )
+    waiting = environ.get("HTTP_EXPECT", "").lower() == "100-continue"
     # A client waiting for "100 Continue" has not sent the body yet: refuse before inviting
     # it. Otherwise only a declared size far beyond the limit is refused unread.
     if declared is not None and declared > limit + (0 if waiting else bodies.DISCARD_BUDGET_BYTES):

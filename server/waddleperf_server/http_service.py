@@ -16,6 +16,7 @@ from gevent.pywsgi import Input, LoggingLogAdapter, WSGIHandler, WSGIServer
 
 from waddleperf_server import bodies, logs, netutil
 from waddleperf_server.config import ServerConfig
+from waddleperf_server.fastpath import FastPath
 from waddleperf_server.http_common import ABANDON_KEY, STATE_KEY
 from waddleperf_server.runtime import Runtime
 
@@ -250,9 +251,11 @@ class HttpService:
         # memory and file descriptors stay bounded by max_connections.
         self._pool = Pool(cfg.max_connections)
         self._app = create_app(self._config, self._runtime)
+        # empty.php (every HTTP ping, every upload) skips Flask; the rest goes through it.
+        wsgi = FastPath(self._app, cfg.max_upload_bytes, cfg.cors_always)
         self._server = _Server(
             sock,
-            self._app,
+            wsgi,
             spawn=self._pool,
             log=None,  # one DEBUG line per request comes from the app instead
             error_log=LoggingLogAdapter(log, logging.WARNING),

@@ -20,21 +20,35 @@ CHUNK_BYTES = WRITE_CHUNK  # garbage.php's unit: one chunk is 1 MiB
 GARBAGE_HARD_CAP = 1024  # the reference backend never sends more than 1024 chunks
 
 
+# Sent on every reply, as the reference sends them; some proxies only honour the first
+# Cache-Control. Shared with the fast path (fastpath.py), which must send exactly these.
+NO_CACHE_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Cache-Control", "no-store, no-cache, must-revalidate, max-age=0, s-maxage=0"),
+    ("Cache-Control", "post-check=0, pre-check=0"),
+    ("Pragma", "no-cache"),
+)
+CORS_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+    ("Access-Control-Allow-Headers", "Content-Encoding, Content-Type"),
+)
+EMPTY_CONTENT_TYPE = "text/html; charset=UTF-8"
+
+
 @bp.after_request
 def _librespeed_headers(resp: Response) -> Response:
-    # The reference sends two Cache-Control headers; some proxies only honour the first.
-    resp.headers["Cache-Control"] = "no-store, no-cache, must-revalidate, max-age=0, s-maxage=0"
-    resp.headers.add("Cache-Control", "post-check=0, pre-check=0")
-    resp.headers["Pragma"] = "no-cache"
+    (_, first), (_, second), (_, pragma) = NO_CACHE_HEADERS
+    resp.headers["Cache-Control"] = first
+    resp.headers.add("Cache-Control", second)
+    resp.headers["Pragma"] = pragma
     if params.flag(request.args, "cors") or state().config.http.cors_always:
-        resp.headers["Access-Control-Allow-Origin"] = "*"
-        resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        resp.headers["Access-Control-Allow-Headers"] = "Content-Encoding, Content-Type"
+        for key, value in CORS_HEADERS:
+            resp.headers[key] = value
     return resp
 
 
 def _empty_reply() -> Response:
-    return Response(b"", status=200, content_type="text/html; charset=UTF-8")
+    return Response(b"", status=200, content_type=EMPTY_CONTENT_TYPE)
 
 
 @bp.route("/empty.php", methods=METHODS, provide_automatic_options=False)

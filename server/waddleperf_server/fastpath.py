@@ -1,0 +1,93 @@
+"""A WSGI dispatcher in front of the Flask app that answers the hottest endpoint directly.
+
+LibreSpeed's ``empty.php`` is every HTTP ping and every upload of a speed test; Flask's
+routing, request objects and after-request hooks cost ~0.2 ms a request there, which would
+land in every client's HTTP-ping figure. The fast path answers its successful requests with
+the very reply Flask would send (status, headers in the same order, empty body, the same
+DEBUG log line) and drains bodies through the same function (``drain_environ_body``), so the
+limits, the 100-continue refusal and the connection handling are those of the Flask path.
+
+Everything else goes to Flask: other paths and methods (404, 405 with ``Allow``), and every
+failed body (413, 408, 400, anything unexpected) — those are handed over with the error in
+the environ and Flask re-raises it from ``read_body``, so error replies are Flask's own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.wrappers import Request
+
+from waddleperf_server import librespeed, logs
+from waddleperf_server.http_common import PENDING_BODY_ERROR_KEY, drain_environ_body
+
+log = logs.get("http")
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+#: Every route of the Flask ``empty`` view: under ``/backend`` and ``/``, with and without .php.
+EMPTY_PATHS = frozenset(
+    prefix + name for prefix in ("/backend", "") for name in ("/empty.php", "/empty")
+)
+#: The view's methods plus HEAD, which werkzeug adds to every GET route.
+EMPTY_METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
+_DEBUG = 10
+
+
+def cors_requested(query_string: str) -> bool:
+    """Whether the query has a ``cors`` parameter, exactly as Flask's ``request.args`` sees it.
+
+    The common ping (``?r=0.123``) is decided by a substring test: without ``cors`` literally
+    in it and without ``%`` (an encoded name) no decoded name can be ``cors``. Anything else
+    is parsed by werkzeug itself, so the two paths cannot disagree.
+    """
+    if "cors" not in query_string and "%" not in query_string:
+        return False
+    return "cors" in Request({"QUERY_STRING": query_string}).args
+
+
+class FastPath:
+    """WSGI callable: ``empty.php`` answered here, every other request passed to ``app``."""
+
+    def __init__(self, app: WsgiApp, max_upload_bytes: int, cors_always: bool) -> None:
+        self.app = app
+        self.max_upload_bytes = max_upload_bytes
+        self.cors_always = cors_always
+        base = [
+            ("Content-Type", librespeed.EMPTY_CONTENT_TYPE),
+            ("Content-Length", "0"),
+            *librespeed.NO_CACHE_HEADERS,
+        ]
+        self._headers = base
+        self._cors_headers = [*base, *librespeed.CORS_HEADERS]
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Answer ``empty.php``; hand anything else (and any failed body) to Flask."""
+        if (
+            environ.get("PATH_INFO") not in EMPTY_PATHS
+            or environ.get("REQUEST_METHOD") not in EMPTY_METHODS
+        ):
+            return self.app(environ, start_response)
+        started = time.perf_counter()
+        try:
+            drain_environ_body(environ, self.max_upload_bytes)
+        except Exception as exc:  # Flask answers it, as it would have
+            environ[PENDING_BODY_ERROR_KEY] = exc
+            return self.app(environ, start_response)
+        cors = self.cors_always or cors_requested(environ.get("QUERY_STRING", ""))
+        # A fresh list: gevent may append to it (Date, Connection).
+        start_response("200 OK", list(self._cors_headers if cors else self._headers))
+        if log.isEnabledFor(_DEBUG):
+            log.debug(
+                "request method=%s path=%s status=%d length=%s client=%s ms=%.1f",
+                environ["REQUEST_METHOD"],
+                environ["PATH_INFO"],
+                200,
+                0,
+                environ.get("REMOTE_ADDR", "-"),
+                (time.perf_counter() - started) * 1000,
+            )
+        return [b""]
