@@ -236,41 +236,60 @@ class Agent:
     def _tiers(
         self, out: CycleSink, summary: CycleSummary, run_id: str, cfg: policy.PolicyConfig
     ) -> None:
-        tiers = self.cfg.tiers
         runner = self._runner(out, summary, run_id)
         labels = [s.label for s in self.cfg.servers]
-        steps = self._plan(1, labels, summary)
-        results = runner.run(steps, parallel=True, timeout_s=tiers.tier1.step_timeout_s)
-        if self.stop.is_set():
+        if not self._judged_tier(out, summary, run_id, runner, 1, labels, cfg):
             return
-        now = self.clock()
-        by_server = _group(results)
-        self._decide(out, summary, run_id, lambda st, label: policy.after_tier1(
-            st, label, policy.find_breaches(by_server.get(label, []), self._t1), now, cfg
-        ), labels)  # fmt: skip
         up = [label for label in labels if self.states[label].tier >= 2]
-        if not up:
+        if not up or not self._judged_tier(out, summary, run_id, runner, 2, up, cfg):
             return
-        steps = self._plan(2, up, summary)
-        results = runner.run(steps, parallel=False, timeout_s=tiers.tier2.step_timeout_s)
-        if self.stop.is_set():
-            return
-        now = self.clock()
-        by_server = _group(results)
-        self._decide(out, summary, run_id, lambda st, label: policy.after_tier2(
-            st, label, policy.find_breaches(by_server.get(label, []), self._t2), now, cfg
-        ), up)  # fmt: skip
         top = [label for label in labels if self.states[label].tier == 3]
         if top:
             self._tier3(out, summary, run_id, top)
 
+    def _judged_tier(
+        self,
+        out: CycleSink,
+        summary: CycleSummary,
+        run_id: str,
+        runner: StepRunner,
+        tier: int,
+        servers: list[str],
+        cfg: policy.PolicyConfig,
+    ) -> bool:
+        """Run tier 1 or 2 for ``servers``, then let the policy judge each one's breaches.
+
+        False when the agent was stopped during the run (nothing was decided).
+        """
+        results = self._run_tier(runner, tier, servers, summary)
+        if self.stop.is_set():
+            return False
+        after, lim = (policy.after_tier1, self._t1) if tier == 1 else (policy.after_tier2, self._t2)
+        now = self.clock()
+        by_server = _group(results)
+        self._decide(out, summary, run_id, lambda st, label: after(
+            st, label, policy.find_breaches(by_server.get(label, []), lim), now, cfg
+        ), servers)  # fmt: skip
+        return True
+
+    def _run_tier(
+        self, runner: StepRunner, tier: int, servers: list[str], summary: CycleSummary
+    ) -> list[Result]:
+        """Plan and run ``tier``'s probes for ``servers``: tier 1 in parallel, others in turn."""
+        steps = self._plan(tier, servers, summary)
+        tiers = self.cfg.tiers
+        timeout = {
+            1: tiers.tier1.step_timeout_s,
+            2: tiers.tier2.step_timeout_s,
+            3: tiers.tier3.step_timeout_s,
+        }[tier]
+        return runner.run(steps, parallel=tier == 1, timeout_s=timeout)
+
     def _tier3(
         self, out: CycleSink, summary: CycleSummary, run_id: str, servers: list[str]
     ) -> None:
-        tier3 = self.cfg.tiers.tier3
-        runner = self._runner(out, summary, run_id)
-        runner.run(self._plan(3, servers, summary), parallel=False, timeout_s=tier3.step_timeout_s)
-        if tier3.load and not self.stop.is_set():
+        self._run_tier(self._runner(out, summary, run_id), 3, servers, summary)
+        if self.cfg.tiers.tier3.load and not self.stop.is_set():
             for target in self.cfg.targets:
                 if self.stop.is_set():
                     break
@@ -283,9 +302,7 @@ class Agent:
         if tier == 3:
             self._tier3(out, summary, run_id, labels)
             return
-        timeout = (self.cfg.tiers.tier1 if tier == 1 else self.cfg.tiers.tier2).step_timeout_s
-        steps = self._plan(tier, labels, summary)
-        self._runner(out, summary, run_id).run(steps, parallel=tier == 1, timeout_s=timeout)
+        self._run_tier(self._runner(out, summary, run_id), tier, labels, summary)
 
     def _load(self, out: CycleSink, summary: CycleSummary, run_id: str, target: LoadTarget) -> None:
         stats_url = None
