@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from waddleperf.probes.targets import Host
+from waddleperf.probes.targets import Endpoint, Host, parse_endpoint
 
 _SO_TIMESTAMPNS = 35  # Linux asm-generic value; Python does not export it
 _TIMESPEC = struct.Struct("@qq")
@@ -61,6 +61,18 @@ def resolve(host: Host, port: int, socktype: int, family: Family = "any") -> Res
         raise ResolveError(f"{host.name!r} has no {family} address")
     af, _, _, _, sockaddr = infos[0]
     return Resolved(af, sockaddr, elapsed)  # type: ignore[arg-type]
+
+
+def resolve_endpoint(
+    target: str, default_port: int | None, socktype: int, family: Family = "any"
+) -> tuple[Endpoint, Resolved]:
+    """``target`` (``host[:port]``, ``default_port`` when it names none) and its first address.
+
+    Raises TargetError (a ValueError) for a malformed target, ResolveError when it does not
+    resolve.
+    """
+    endpoint = parse_endpoint(target, default_port)
+    return endpoint, resolve(endpoint.host, endpoint.port, socktype, family)
 
 
 def enable_rx_timestamps(sock: socket.socket) -> bool:

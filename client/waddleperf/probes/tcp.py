@@ -34,9 +34,8 @@ from waddleperf.probes.netio import (
     SockAddr,
     classify_errno,
     describe_errno,
-    resolve,
+    resolve_endpoint,
 )
-from waddleperf.probes.targets import parse_endpoint
 from waddleperf.results.model import MetricValue, Result, Sample
 
 OUTCOMES = ("ok", REFUSED, TIMEOUT, UNREACHABLE, ERROR)
@@ -128,8 +127,9 @@ class TcpProbe(Probe[TcpOptions]):
         """Connect ``count`` times; connect time in ms from connect() to established."""
         rec = Recording(self.kind, options, context)
         try:
-            endpoint = parse_endpoint(options.target, options.port)
-            addr = resolve(endpoint.host, endpoint.port, socket.SOCK_STREAM, options.family)
+            endpoint, addr = resolve_endpoint(
+                options.target, options.port, socket.SOCK_STREAM, options.family
+            )
         except (ResolveError, ValueError) as exc:
             return rec.failed(f"{exc}.")
         attempts: list[Attempt] = []

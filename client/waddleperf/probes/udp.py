@@ -32,8 +32,12 @@ from waddleperf.probes.echo import (
     session_status,
     summarize_session,
 )
-from waddleperf.probes.netio import ResolveError, datagrams, enable_rx_timestamps, resolve
-from waddleperf.probes.targets import parse_endpoint
+from waddleperf.probes.netio import (
+    ResolveError,
+    datagrams,
+    enable_rx_timestamps,
+    resolve_endpoint,
+)
 from waddleperf.results.model import Result, Scalar
 from waddleperf_common import udp_wire
 
@@ -139,8 +143,9 @@ class UdpProbe(Probe[UdpOptions]):
         """Send ``count`` datagrams; RTTs in ms, client send stamp to kernel arrival stamp."""
         rec = Recording(self.kind, options, context)
         try:
-            endpoint = parse_endpoint(options.target, options.port or DEFAULT_PORT)
-            addr = resolve(endpoint.host, endpoint.port, socket.SOCK_DGRAM, options.family)
+            endpoint, addr = resolve_endpoint(
+                options.target, options.port or DEFAULT_PORT, socket.SOCK_DGRAM, options.family
+            )
             key = options.key()
         except (ResolveError, ValueError) as exc:
             return rec.failed(f"{exc}.")
