@@ -32,7 +32,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -132,7 +132,9 @@ def _free_id(*tables: str) -> int:
     return next(i for i in range(60_100, 61_000) if i not in used)
 
 
-def account_copies(directory: Path, user: str, password: str, etc: Path = Path("/etc")) -> dict[str, Path]:
+def account_copies(
+    directory: Path, user: str, password: str, etc: Path = Path("/etc")
+) -> dict[str, Path]:
     """Copies of etc/passwd, shadow and group with ``user`` added; {original path: copy}."""
     originals = {name: (etc / name).read_text() for name in ACCOUNT_FILES}
     for name, text in originals.items():
@@ -164,7 +166,7 @@ class PasswordSshServer:
     host6: str | None
     port: int
     user: str
-    password: str
+    password: str = field(repr=False)
     known_hosts: Path  # the server's real host key, OpenSSH naming
     wrong_known_hosts: Path  # another key under the same names (a man in the middle)
     empty_known_hosts: Path
@@ -206,9 +208,17 @@ def _keygen(path: Path) -> str:
 
 
 def start_password_sshd(
-    lab: Lab, port: int = 2223, user: str = USER, wait: float = 10.0
+    lab: Lab,
+    port: int = 2223,
+    user: str = USER,
+    extra_config: Sequence[str] = (),
+    wait: float = 10.0,
 ) -> PasswordSshServer:
-    """Start sshd for ``user`` (random password) in its own mount ns inside the server ns."""
+    """Start sshd for ``user`` (random password) in its own mount ns inside the server ns.
+
+    ``extra_config`` lines come first, so they win over the defaults (sshd keeps the first
+    value of each keyword).
+    """
     from tests.lab.netlab.services import ServiceStartError, tcp_open
     from tests.support.net import wait_until
 
@@ -228,7 +238,7 @@ def start_password_sshd(
     accounts.mkdir(mode=0o700)
     copies = account_copies(accounts, user, password)
     config = d / "sshd_config"
-    lines = [f"Port {port}", *(f"ListenAddress {h}" for h in hosts)]
+    lines = [*extra_config, f"Port {port}", *(f"ListenAddress {h}" for h in hosts)]
     lines += [
         f"HostKey {host_key}", "PidFile none", "AuthorizedKeysFile none",
         "PasswordAuthentication yes", "PermitEmptyPasswords no", "PubkeyAuthentication no",
@@ -254,6 +264,8 @@ def start_password_sshd(
     if not up or proc.poll() is not None:
         srv.stop(2)
         raise ServiceStartError(f"sshd (password) did not start: {srv.log()[-3000:]}")
+    # Let sshd log the end of that readiness connection, so a test's log holds only its own.
+    wait_until(lambda: "Connection closed by" in srv.log(), 5.0, 0.02)
     return srv
 
 
