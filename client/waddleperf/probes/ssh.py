@@ -31,6 +31,7 @@ from waddleperf.probes.targets import Endpoint, parse_endpoint
 from waddleperf.results.model import MetricValue, Result, Scalar, Status
 
 _MAX_OUTPUT = 1 << 20  # a probe's command should be tiny; stop reading past this
+_AUTH_TIMEOUT = "Authentication timeout."  # what paramiko raises when auth_timeout runs out
 
 
 class SshOptions(ProbeOptions):
@@ -126,6 +127,8 @@ class SshProbe(Probe[SshOptions]):
             transport = paramiko.Transport(sock)
             transport.banner_timeout = options.timeout_s
             transport.handshake_timeout = options.timeout_s
+            # paramiko's own default is 30 s whatever the probe's timeout says.
+            transport.auth_timeout = options.timeout_s
             start = time.perf_counter_ns()
             transport.start_client(timeout=options.timeout_s)
             metrics["kex_ms"] = (time.perf_counter_ns() - start) / 1e6
@@ -143,16 +146,26 @@ class SshProbe(Probe[SshOptions]):
                 start = time.perf_counter_ns()
                 if options.key_file:
                     pkey = paramiko.PKey.from_path(options.key_file)
-                    transport.auth_publickey(options.user, pkey)
+                    remaining = transport.auth_publickey(options.user, pkey)
                 else:
                     password = os.environ[options.password_env or ""]
-                    transport.auth_password(options.user, password)
+                    remaining = transport.auth_password(options.user, password)
+                if not transport.is_authenticated():
+                    # "Partial success" (AuthenticationMethods a,b): accepted, not logged in.
+                    what = "key" if options.key_file else "password"
+                    more = " or ".join(remaining) or "another method"
+                    raise paramiko.AuthenticationException(
+                        f"the server accepted the {what} but also requires {more}"
+                    )
                 metrics["auth_ms"] = (time.perf_counter_ns() - start) / 1e6
             if options.command is not None:
                 phase = "command"
                 self._command(transport, options, metrics)
         except paramiko.AuthenticationException as exc:
-            error = f"Authentication as {options.user} failed: {exc}."
+            if str(exc) == _AUTH_TIMEOUT:  # no answer: a timeout, not a rejection
+                error = f"SSH authentication failed: no answer within {options.timeout_s:g} s."
+            else:
+                error = f"Authentication as {options.user} failed: {exc}."
         except (paramiko.SSHException, OSError, EOFError) as exc:
             text = str(exc) or type(exc).__name__
             if isinstance(exc, TimeoutError | socket.timeout):
