@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,6 @@ import pytest
 from pydantic import ValidationError
 
 from tests.lab.netlab import Lab
-from tests.lab.netlab.services import WADDLEPERF
 from tests.lab.netlab.sshd_password import USER, PasswordSshServer, start_password_sshd
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Result, Status
@@ -29,6 +29,7 @@ pytestmark = pytest.mark.lab
 ClientCall = Callable[..., Any]
 
 ENV = "WPL_SSH_PASSWORD"
+WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 # sshd's log lines for password attempts (LogLevel VERBOSE)
 ACCEPTED = re.compile(rf"Accepted password for {USER} from ")
 FAILED = re.compile(rf"Failed password for {USER} from ")
@@ -192,3 +193,27 @@ def test_host_key_checked_before_the_password_is_sent(
     )  # fmt: skip
     assert r.status is Status.OK, r.error
     assert r.info["host_key_checked"] is False and float(r.metrics["auth_ms"] or 0) > 0
+
+
+def test_partial_success_is_not_a_login(
+    lab: Lab, client_call: ClientCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that takes the password but also wants a key has not logged us in."""
+    srv = start_password_sshd(
+        lab, port=2224,
+        extra_config=["PubkeyAuthentication yes", "AuthenticationMethods password,publickey"],
+    )  # fmt: skip
+    try:
+        monkeypatch.setenv(ENV, srv.password)
+        for command in (None, "echo wpl"):
+            r = probe(client_call, srv, command=command)
+            assert r.status is Status.FAILED, (r.status, r.metrics)
+            assert r.error == (
+                f"Authentication as {USER} failed: the server accepted the password but also "
+                "requires publickey."
+            ), r.error
+            assert "auth_ms" not in r.metrics and "command_ms" not in r.metrics
+            assert float(r.metrics["total_ms"] or 0) < 5_000  # not a channel-open timeout
+        assert f"Partial password for {USER}" in srv.log()
+    finally:
+        srv.stop()

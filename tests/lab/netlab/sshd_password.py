@@ -28,6 +28,7 @@ import ctypes
 import ctypes.util
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -219,7 +220,7 @@ def start_password_sshd(
     ``extra_config`` lines come first, so they win over the defaults (sshd keeps the first
     value of each keyword).
     """
-    from tests.lab.netlab.services import ServiceStartError, tcp_open
+    from tests.lab.netlab.services import ServiceStartError
     from tests.support.net import wait_until
 
     d = lab.workdir / f"ssh-password-{port}"
@@ -260,7 +261,12 @@ def start_password_sshd(
         d / "empty_known_hosts", log_path, proc, copies,
     )  # fmt: skip
     srv.empty_known_hosts.write_text("")
-    up = wait_until(lambda: proc.poll() is not None or tcp_open(lab, lab.server_ip, port), wait)
+
+    def listening() -> bool:
+        with socket.create_connection((lab.server_ip, port), timeout=1.0):
+            return True
+
+    up = wait_until(lambda: proc.poll() is not None or lab.client.ns.call(listening), wait)
     if not up or proc.poll() is not None:
         srv.stop(2)
         raise ServiceStartError(f"sshd (password) did not start: {srv.log()[-3000:]}")
