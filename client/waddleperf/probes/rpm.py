@@ -3,46 +3,55 @@ bufferbloat grade.
 
 1. Read the configuration document (``/.well-known/nq``): the small, large and upload URLs.
 2. Idle: ``idle_probes`` foreign probes, one after another — each a new connection, its TCP
-   connect time and one GET of the small object.
-3. For each direction: saturate the path with ``parallel`` transfers (HTTP: GETs of
-   the large object or POSTs to the upload URL; or iperf3 streams, ``-R`` for download), wait
-   ``warmup_s`` for the queues to fill, then for ``duration_s`` take a foreign probe every
-   ``interval_s`` and a *self* sample from every load connection.
+   connect time and one GET of the small object; then ``idle_probes`` GETs on each of
+   ``parallel`` keep-alive connections (idle self probes), which then carry the first load.
+3. For each direction, saturate the path (HTTP: GETs of the large object or POSTs to the upload
+   URL; or iperf3 streams, ``-R`` for download) and take a foreign probe every ``interval_s``
+   and a *self* sample from every load connection:
+
+   - ``mode="fixed"`` (default): ``parallel`` connections, ``warmup_s`` for the queues to
+     fill, then ``duration_s`` measured — a bounded, repeatable run time.
+   - ``mode="draft"``: the draft's working-conditions algorithm (rpm_stability.py). Start with
+     ``parallel`` connections; every ``stability_interval_s`` (ID) note that interval's goodput
+     and the RPM over the probes of the last ``mad`` intervals; add ``add_parallel`` connections
+     (up to ``max_parallel``) until the moving average of goodput is stable (standard deviation
+     of the last MAD moving averages within ``sdt_pct`` % of the latest), then go on until
+     RPM is stable likewise, or ``max_duration_s`` (MTD) has passed. The figures come from the
+     probes of the last MAD intervals; stability, confidence and the connection count are
+     reported, and every interval is a sample.
+
 4. Aggregate with bufferbloat.py: trimmed means, the draft's weighting, RPM = 60 000 / ms.
 
-Where we differ from the draft, and why (docs/probes.md): fixed parallelism instead of
-its ramp-up until throughput and latency are stable (bounded, repeatable run time); HTTP/1.1
-cannot send a probe on a connection busy with a transfer, so a self sample is the kernel's
-RTT estimate of the load connection (TCP_INFO) rather than an HTTP round trip on it; with
-iperf3 load there are no self samples, only foreign ones.
+Where we differ from the draft, and why (docs/probes.md): HTTP/1.1 cannot send a probe on a
+connection busy with a transfer, so a self sample is the kernel's RTT estimate of the load
+connection (TCP_INFO) rather than an HTTP round trip on it; with iperf3 load (fixed mode only)
+there are no self samples, only foreign ones; the directions run one after the other.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
 import ssl
-import subprocess
 import time
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from waddleperf.probes import bufferbloat, stats
 from waddleperf.probes.base import Family, Probe, ProbeOptions, Recording, RunContext, UrlTarget
 from waddleperf.probes.http import describe_error
 from waddleperf.probes.http_timing import Connection, exchange, open_connection, tls_context
-from waddleperf.probes.httpload import Direction, TransferStreams
-from waddleperf.probes.iperf import IPERF3, IperfOptions, find_binary, iperf3_argv, kill_group
-from waddleperf.probes.iperf_json import parse_report
+from waddleperf.probes.httpload import Direction
+from waddleperf.probes.rpm_load import Load, busted
+from waddleperf.probes.rpm_stability import Series, WorkingConditions, merged
 from waddleperf.probes.targets import Url, parse_url
 from waddleperf.results.model import MetricValue, Result, Sample, Scalar, Status
 from waddleperf_common.nq import NQ_PATH, NQConfig, NQConfigError
 from waddleperf_common.nq import parse as parse_nq
 
+__all__ = ["DIRECTIONS", "RpmOptions", "RpmProbe", "Series"]
+
 DIRECTIONS: tuple[Direction, ...] = ("download", "upload")
-UPLOAD_BODY_BYTES = 4 << 30  # one POST outlasts any load phase; the stream is cut when done
+_busted = busted
 
 
 class RpmOptions(ProbeOptions):
@@ -50,28 +59,41 @@ class RpmOptions(ProbeOptions):
 
     target: UrlTarget = Field(description="Server base URL, or the full /.well-known/nq URL.")
     directions: list[Direction] = Field(default_factory=lambda: list(DIRECTIONS), min_length=1)
+    mode: Literal["fixed", "draft"] = Field(
+        default="fixed", description="fixed parallelism and duration, or the draft's ramp-up."
+    )
     load: Literal["http", "iperf"] = "http"
     iperf_port: int = Field(default=5201, ge=1, le=65_535)
-    parallel: int = Field(default=4, ge=1, le=32, description="Load connections per direction.")
-    warmup_s: float = Field(default=2.0, ge=0, le=30)
+    parallel: int = Field(default=4, ge=1, le=32, description="Load connections (draft: at start).")
+    warmup_s: float = Field(default=2.0, ge=0, le=30, description="fixed mode only.")
     duration_s: float = Field(default=5.0, ge=1, le=60, description="Measured, per direction.")
     idle_probes: int = Field(default=10, ge=1, le=1000)
     interval_s: float = Field(default=0.1, ge=0.01, le=5)
     trim_percentile: float = Field(default=90.0, gt=0, le=100)
+    stability_interval_s: float = Field(default=1.0, ge=0.2, le=5, description="draft: ID.")
+    max_duration_s: float = Field(
+        default=20.0, ge=1, le=60, description="draft: MTD, per direction."
+    )
+    max_parallel: int = Field(default=16, ge=1, le=64, description="draft: MNP.")
+    add_parallel: int = Field(default=4, ge=1, le=16, description="draft: added per interval.")
+    mad: int = Field(default=4, ge=2, le=20, description="draft: moving-average distance.")
+    sdt_pct: float = Field(default=5.0, gt=0, le=50, description="draft: std-dev tolerance, %.")
     timeout_s: float = Field(default=5.0, gt=0, le=60)
     insecure: bool = Field(default=False, description="Do not verify TLS certificates.")
     family: Family = "any"
 
-
-@dataclass
-class Series:
-    """Latency samples of one phase, in ms."""
-
-    tcp: list[float] = field(default_factory=list)
-    http: list[float] = field(default_factory=list)
-    own: list[float] = field(default_factory=list)
-    failed: int = 0
-    last_error: str | None = None
+    @model_validator(mode="after")
+    def _draft_needs_http(self) -> Self:
+        if self.mode == "draft":
+            if self.load != "http":
+                raise ValueError("mode draft needs load http (an iperf3 child cannot add streams)")
+            if self.parallel > self.max_parallel:
+                raise ValueError(
+                    f"parallel {self.parallel} exceeds max_parallel {self.max_parallel}"
+                )
+            if self.max_duration_s < self.stability_interval_s:
+                raise ValueError("max_duration_s must be at least one stability_interval_s")
+        return self
 
 
 class _Run:
@@ -81,6 +103,7 @@ class _Run:
         self.options, self.base = options, base
         self.tls = tls_context(options.insecure, None) if base.scheme == "https" else None
         self.samples: list[Sample] = []
+        self.intervals: list[Sample] = []  # draft mode: one per interval, kept ahead of the rest
 
     def tls_for(self, url: Url) -> ssl.SSLContext | None:
         if url.scheme == "https" and self.tls is None:
@@ -158,115 +181,69 @@ class _Run:
                 self.samples.append({"phase": "idle", "kind": "self", "rtt_ms": rtt})
         return conns
 
-    def measure_loaded(self, small: Url, direction: Direction, load: _Load) -> Series:
+    def probe_until(
+        self, small: Url, direction: Direction, load: Load, end: float, into: Series
+    ) -> None:
+        """A foreign probe every ``interval_s`` and a self sample from every load connection
+        until the monotonic time ``end`` (a probe under way may overrun it by its timeout)."""
+        interval = self.options.interval_s
+        while (now := time.monotonic()) < end:
+            self.foreign(small, direction, into)
+            for rtt in load.self_rtts_ms():
+                into.own.append(rtt)
+                self.samples.append({"phase": direction, "kind": "self", "rtt_ms": rtt})
+            pause = min(interval - (time.monotonic() - now), end - time.monotonic())
+            time.sleep(max(0.0, pause))
+
+    def measure_fixed(self, small: Url, direction: Direction, load: Load) -> Series:
         """Warm up, then foreign probes and self samples for ``duration_s`` seconds."""
         series = Series()
-        opts = self.options
-        time.sleep(opts.warmup_s)
+        time.sleep(self.options.warmup_s)
         load.mark()
-        end = time.monotonic() + opts.duration_s
-        while (now := time.monotonic()) < end:
-            self.foreign(small, direction, series)
-            for rtt in load.self_rtts_ms():
-                series.own.append(rtt)
-                self.samples.append({"phase": direction, "kind": "self", "rtt_ms": rtt})
-            time.sleep(max(0.0, opts.interval_s - (time.monotonic() - now)))
+        self.probe_until(small, direction, load, time.monotonic() + self.options.duration_s, series)
         return series
+
+    def measure_draft(
+        self, small: Url, direction: Direction, load: Load
+    ) -> tuple[Series, WorkingConditions, float]:
+        """The draft's ramp-up (see the module doc): the probes of the last MAD intervals, the
+        tracker with every interval's figures, and the seconds spent under load."""
+        opts = self.options
+        mad = opts.mad
+        tracker = WorkingConditions(mad, opts.sdt_pct / 100, opts.add_parallel, opts.max_parallel)
+        buckets: list[Series] = []
+        start = last = time.monotonic()
+        deadline = start + opts.max_duration_s
+        load.mark()
+        moved = load.total_bytes()
+        while True:
+            bucket = Series()
+            end = min(last + opts.stability_interval_s, deadline)
+            self.probe_until(small, direction, load, end, bucket)
+            now, total = time.monotonic(), load.total_bytes()
+            goodput = (total - moved) * 8 / max(now - last, 1e-6) / 1e6
+            buckets = [*buckets[-(mad - 1):], bucket]  # fmt: skip
+            window = merged(buckets)
+            latency = bufferbloat.probe_latency_ms(
+                window.tcp, window.http, window.own, opts.trim_percentile
+            )
+            rpm = bufferbloat.rpm(latency)
+            decision = tracker.add_interval(goodput, rpm, load.connections)
+            step = tracker.intervals[-1]
+            self.intervals.append({
+                "phase": direction, "kind": "interval", "index": step.index,
+                "connections": step.connections, "goodput_mbps": round(goodput, 3),
+                "goodput_avg_mbps": round(step.goodput_avg_mbps, 3), "rpm": _round(rpm),
+                "goodput_stable": step.goodput_stable, "rpm_stable": step.rpm_stable,
+            })  # fmt: skip
+            if decision.done or now >= deadline or load.all_stopped():
+                return window, tracker, now - start
+            load.add(decision.add)
+            last, moved = now, total
 
 
 def _with_path(url: Url, path: str) -> Url:
     return Url(url.scheme, url.host, url.port, path)
-
-
-def _busted(url: Url) -> Url:
-    sep = "&" if "?" in url.path else "?"
-    return Url(url.scheme, url.host, url.port, f"{url.path}{sep}r={secrets.token_hex(6)}")
-
-
-class _Load:
-    """A saturating load in one direction: HTTP transfer streams or an iperf3 child."""
-
-    def __init__(
-        self, run: _Run, config: NQConfig, direction: Direction, adopt: list[Connection]
-    ) -> None:
-        opts = run.options
-        self.direction, self.opts = direction, opts
-        self.streams: TransferStreams | None = None
-        self.proc: subprocess.Popen[str] | None = None
-        self.marked: tuple[float, int] | None = None
-        self.mbps: float | None = None
-        self.error: str | None = None
-        if opts.load == "http":
-            url = parse_url(
-                config.large_download_url if direction == "download" else config.upload_url
-            )
-            self.streams = TransferStreams(
-                lambda: _busted(url), direction, opts.parallel, opts.timeout_s, opts.family,
-                upload_bytes=UPLOAD_BODY_BYTES, tls=run.tls_for(url),
-            )  # fmt: skip
-            self.streams.adopt(adopt)
-            self.streams.start()
-            return
-        for conn in adopt:
-            conn.close()
-        binary = find_binary(IPERF3)
-        if binary is None:
-            raise OSError("iperf3 is not installed (Debian package iperf3)")
-        duration = int(opts.warmup_s + opts.duration_s + 1.999)
-        iperf_opts = IperfOptions(
-            target=run.base.host.name, port=opts.iperf_port, parallel=opts.parallel,
-            duration_s=duration, reverse=direction == "download", timeout_s=opts.timeout_s,
-            family=opts.family,
-        )  # fmt: skip
-        argv = iperf3_argv(binary, run.base.host.name, opts.iperf_port, iperf_opts)
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, start_new_session=True,
-        )  # fmt: skip
-        self.deadline_s = iperf_opts.deadline_s
-
-    def mark(self) -> None:
-        """Start of the measured window (throughput is counted from here)."""
-        if self.streams is not None:
-            self.marked = (time.monotonic(), self.streams.total_bytes())
-
-    def self_rtts_ms(self) -> list[float]:
-        """Kernel RTTs of the load connections (none with iperf3 load)."""
-        return self.streams.kernel_rtts_ms() if self.streams is not None else []
-
-    def stop(self, cancel: bool = False) -> None:
-        """End the load; note its throughput (Mbit/s, goodput) and any error.
-
-        ``cancel``: the run is being abandoned — kill an iperf3 child at once instead of
-        waiting for its result.
-        """
-        if cancel and self.proc is not None:
-            kill_group(self.proc)
-        if self.streams is not None:
-            if self.marked is not None:
-                seconds = time.monotonic() - self.marked[0]
-                moved = self.streams.total_bytes() - self.marked[1]
-                self.mbps = moved * 8 / seconds / 1e6 if seconds > 0 and moved > 0 else None
-            self.streams.stop()
-            errors = self.streams.errors()
-            if self.mbps is None:
-                self.error = errors[0] if errors else "the load moved no data"
-            return
-        if self.proc is not None:
-            try:
-                out, err = self.proc.communicate(timeout=self.deadline_s)
-            except subprocess.TimeoutExpired:
-                out, err = "", "iperf3 did not finish in time"
-            finally:
-                kill_group(self.proc)
-            try:
-                report = parse_report(json.loads(out))
-            except ValueError:
-                self.error = f"iperf3 load gave no result: {err.strip()[-300:] or 'no output'}"
-                return
-            self.error = report.error
-            value = report.metrics.get("received_throughput_mbps")
-            self.mbps = float(value) if isinstance(value, int | float) else None
 
 
 class RpmProbe(Probe[RpmOptions]):
@@ -294,7 +271,11 @@ class RpmProbe(Probe[RpmOptions]):
         warm = run.idle_self(small, options.idle_probes, idle)
         rec.progress(1, steps)
         metrics: dict[str, MetricValue] = {}
-        info: dict[str, Scalar] = {"load": options.load, "small_url": str(small)}
+        info: dict[str, Scalar] = {
+            "load": options.load,
+            "mode": options.mode,
+            "small_url": str(small),
+        }
         problems: list[str] = []
         idle_ms = bufferbloat.probe_latency_ms(idle.tcp, idle.http, idle.own, p)
         metrics.update(
@@ -311,38 +292,67 @@ class RpmProbe(Probe[RpmOptions]):
             )  # fmt: skip
         pooled = Series()
         increases: list[float] = []
+        notes: list[str] = []  # worth saying, but no failure (a figure that did not settle)
         for step, direction in enumerate(options.directions, start=2):
             try:
-                load = _Load(run, config, direction, warm)
+                load = Load(
+                    options, config, direction, warm, run.tls_for, run.base.host.name,
+                    options.warmup_s + options.duration_s,
+                )  # fmt: skip
                 warm = []
             except (OSError, ValueError) as exc:
                 problems.append(f"{direction} load could not start: {exc}")
                 continue
             try:
-                series = run.measure_loaded(_busted(small), direction, load)
+                if options.mode == "draft":
+                    series, tracker, seconds = run.measure_draft(_busted(small), direction, load)
+                else:
+                    series = run.measure_fixed(_busted(small), direction, load)
+                    tracker, seconds = None, 0.0
             except BaseException:
                 load.stop(cancel=True)
                 raise
+            died = load.all_stopped()  # every load connection gave up before the end
             load.stop()
             loaded = bufferbloat.probe_latency_ms(series.tcp, series.http, series.own, p)
             increase = None if loaded is None else loaded - idle_ms
             if increase is not None:
                 increases.append(increase)
+            mbps = load.mbps if tracker is None else tracker.goodput_mbps() or None
             metrics.update({
                 f"{direction}_loaded_latency_ms": loaded,
                 f"{direction}_latency_increase_ms": increase,
                 f"{direction}_responsiveness_rpm": _round(bufferbloat.rpm(loaded)),
                 f"{direction}_self_rtt_ms": bufferbloat.trimmed_mean(series.own, p),
-                f"{direction}_throughput_mbps": load.mbps,
+                f"{direction}_throughput_mbps": mbps,
                 f"{direction}_probe_failed_count": series.failed,
+                f"{direction}_load_connections_count": load.connections,
             })  # fmt: skip
             info[f"{direction}_grade"] = bufferbloat.grade(increase)
+            if tracker is not None:
+                metrics[f"{direction}_intervals_count"] = len(tracker.intervals)
+                metrics[f"{direction}_loaded_duration_s"] = round(seconds, 3)
+                info.update({
+                    f"{direction}_goodput_stable": tracker.goodput_stable,
+                    f"{direction}_rpm_stable": tracker.rpm_stable,
+                    f"{direction}_goodput_confidence": tracker.goodput_confidence(),
+                    f"{direction}_rpm_confidence": tracker.rpm_confidence(),
+                })  # fmt: skip
+                if not tracker.done and not died:
+                    what, how = (
+                        ("responsiveness", tracker.rpm_confidence())
+                        if tracker.goodput_stable
+                        else ("goodput", tracker.goodput_confidence())
+                    )
+                    notes.append(
+                        f"{direction}: {what} was not stable within {options.max_duration_s:g} s "
+                        f"(confidence {how}); figures are from the last {options.mad} intervals"
+                    )
             if load.error:
                 problems.append(f"{direction} load: {load.error}")
             if loaded is None:
                 problems.append(f"no probe succeeded under {direction} load: {series.last_error}")
-            for attr in ("tcp", "http", "own"):
-                getattr(pooled, attr).extend(getattr(series, attr))
+            pooled.extend(series)
             rec.progress(step, steps)
         for conn in warm:  # no HTTP load took them over
             conn.close()
@@ -355,13 +365,14 @@ class RpmProbe(Probe[RpmOptions]):
         info["bufferbloat_grade"] = bufferbloat.grade(worst)
         status = Status.FAILED if loaded_all is None else Status.DEGRADED if problems else Status.OK
         if options.load == "iperf":
-            problems.append("iperf3 load gives no self samples: loaded latency is foreign only")
-        error = "; ".join(problems) + "." if problems else None
+            notes.append("iperf3 load gives no self samples: loaded latency is foreign only")
+        error = "; ".join(problems + notes) + "." if problems or notes else None
         if error is None and any(v is None for v in metrics.values()):
             error = "Some figures are null: no sample of that kind was taken."
         return rec.finish(
-            status=status, metrics=metrics, error=error, samples=run.samples, info=info
-        )
+            status=status, metrics=metrics, error=error, samples=run.intervals + run.samples,
+            info=info,
+        )  # fmt: skip
 
 
 def _round(value: float | None) -> float | None:

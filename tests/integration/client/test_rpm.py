@@ -56,3 +56,34 @@ def test_cli_json(server):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     validate_record(json.loads(proc.stdout))
+
+
+DRAFT = {"mode": "draft", "idle_probes": 3, "stability_interval_s": 0.3, "max_duration_s": 3,
+         "parallel": 2, "add_parallel": 2, "max_parallel": 6}  # fmt: skip
+
+
+def test_draft_mode_ramps_up_and_reports_stability(server):
+    r = run_probe("rpm", {"target": server.base_url, **DRAFT})
+    assert r.status is Status.OK, r.error
+    m, info = r.metrics, r.info
+    assert info["mode"] == "draft"
+    intervals = [s for s in r.samples or [] if s["kind"] == "interval"]
+    for d in ("download", "upload"):
+        mine = [s for s in intervals if s["phase"] == d]
+        assert 1 <= len(mine) == m[f"{d}_intervals_count"] <= 3 / 0.3 + 1
+        assert [s["index"] for s in mine] == list(range(len(mine)))
+        assert float(m[f"{d}_loaded_duration_s"] or 0) <= 3 + 5 + 1  # MTD + one probe timeout
+        assert 2 <= int(m[f"{d}_load_connections_count"] or 0) <= 6
+        assert mine[-1]["connections"] == m[f"{d}_load_connections_count"] or (
+            mine[-1]["connections"] + 2 == m[f"{d}_load_connections_count"]
+        )
+        assert all(int(s["connections"]) <= 6 for s in mine)  # type: ignore[arg-type]
+        assert (m[f"{d}_throughput_mbps"] or 0) > 0
+        assert m[f"{d}_responsiveness_rpm"] is not None and m[f"{d}_self_rtt_ms"] is not None
+        assert info[f"{d}_rpm_confidence"] in {"high", "medium", "low"}
+        stable = bool(info[f"{d}_goodput_stable"]) and bool(info[f"{d}_rpm_stable"])
+        assert stable == (info[f"{d}_rpm_confidence"] == "high")
+        if not stable:  # said, not hidden
+            assert r.error and d in r.error.lower() and "not stable" in r.error
+    assert m["responsiveness_rpm"] == round(60_000 / float(m["loaded_latency_ms"] or 1), 1)
+    validate_record(json.loads(r.model_dump_json()))
