@@ -92,9 +92,18 @@ def test_sshd_is_isolated(lab: Lab, pw_sshd: PasswordSshServer) -> None:
     netns = os.stat(f"/run/netns/{lab.server.ns.name}")
     sshd_net = os.stat(f"/proc/{pw_sshd.proc.pid}/ns/net")
     assert (sshd_net.st_dev, sshd_net.st_ino) == (netns.st_dev, netns.st_ino)
-    pid = pw_sshd.proc.pid
+    pid, mnt = pw_sshd.proc.pid, pw_sshd.mount_namespace()
     assert pw_sshd.stop() is not None
     assert not Path(f"/proc/{pid}").exists()
+    # No process is left in sshd's mount namespace, so it and its bind mounts are gone.
+    left = []
+    for ns in Path("/proc").glob("[0-9]*/ns/mnt"):
+        try:
+            if os.readlink(ns) == mnt:
+                left.append(ns.parts[2])
+        except OSError:
+            pass  # a process that ended meanwhile
+    assert not left, f"processes still in sshd's mount namespace: {left}"
 
 
 def test_correct_password(
