@@ -6,10 +6,14 @@ other heavy dependency (psutil, matplotlib, pydantic models) is imported inside 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import typer
 
@@ -49,37 +53,90 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_USAGE)
 
 
-def _plan(
-    host: str,
-    profile: str,
-    users: int | None,
-    spawn_rate: float | None,
-    duration: float | None,
-    user: str,
-    shape: str,
-    rate: float | None,
-    wait: str | None,
-    workers: int,
-    **extra: Any,
-) -> LoadPlan:
+@dataclass(frozen=True)
+class PlanOptions:
+    """The options every load command takes: who the users are, how many and for how long.
+
+    Its fields are declared here once and become options of each command decorated with
+    :func:`_plan_options` (typer reads options from a signature, so they are spliced into it).
+    """
+
+    profile: Profile = "light"
+    users: Users = None
+    spawn_rate: SpawnRate = None
+    duration: Duration = None
+    user: UserKind = "web"
+    shape: ShapeOpt = "constant"
+    rate: Rate = None
+    wait: Wait = None
+    path: PathOpt = "/"
+    workers: Workers = 0
+
+
+DEFAULT_PLAN = PlanOptions()
+
+
+def _plan_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` taking :class:`PlanOptions`' fields as options instead of its ``options``.
+
+    The fields take the place (and the order) of ``options`` in the signature typer reads; the
+    values typer passes for them are gathered back into one PlanOptions for ``command``.
+    """
+    names = [f.name for f in fields(PlanOptions)]
+    shared_hints = get_type_hints(PlanOptions, include_extras=True)
+    shared = [
+        inspect.Parameter(
+            f.name,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=f.default,
+            annotation=shared_hints[f.name],
+        )
+        for f in fields(PlanOptions)
+    ]
+    hints = get_type_hints(command, include_extras=True)
+    params: list[inspect.Parameter] = []
+    for param in inspect.signature(command).parameters.values():
+        if param.name == "options":
+            params += shared
+        else:
+            params.append(param.replace(annotation=hints[param.name]))
+
+    @functools.wraps(command)
+    def with_plan(**kwargs: Any) -> None:
+        options = PlanOptions(**{name: kwargs.pop(name) for name in names})
+        command(options=options, **kwargs)
+
+    signature = inspect.Signature(params, return_annotation=None)
+    with_plan.__signature__ = signature  # type: ignore[attr-defined]
+    with_plan.__annotations__ = {
+        **{p.name: p.annotation for p in params},
+        "return": hints.get("return"),
+    }
+    return with_plan
+
+
+def _plan(host: str, options: PlanOptions, **extra: Any) -> LoadPlan:
     from waddleperf.load.profiles import SHAPES, resolve_profile
     from waddleperf.load.runner import LoadPlan
 
-    if shape not in SHAPES:
-        raise _fail(f"--shape must be one of {', '.join(SHAPES)}, got {shape!r}")
+    if options.shape not in SHAPES:
+        raise _fail(f"--shape must be one of {', '.join(SHAPES)}, got {options.shape!r}")
     try:
         bounds = None
-        if wait:
-            lo, _, hi = wait.partition(",")
+        if options.wait:
+            lo, _, hi = options.wait.partition(",")
             bounds = (float(lo), float(hi or lo))
         return LoadPlan(
             host=host,
-            profile=resolve_profile(profile, users, spawn_rate, duration),
-            user=user,
-            shape=shape,
-            rate=rate,
+            profile=resolve_profile(
+                options.profile, options.users, options.spawn_rate, options.duration
+            ),
+            user=options.user,
+            shape=options.shape,
+            rate=options.rate,
             wait=bounds,
-            workers=workers,
+            workers=options.workers,
+            path=options.path,
             **extra,
         )
     except ValueError as exc:
@@ -108,6 +165,8 @@ def _progress_printer() -> Any:
 
 
 def _print_record(art: RunArtifacts, to_stderr: bool = False) -> None:
+    from waddleperf.load.hdr import PERCENTILE_METRICS
+
     rec = art.record
     m = rec.metrics
     typer.echo("", err=True)
@@ -120,11 +179,7 @@ def _print_record(art: RunArtifacts, to_stderr: bool = False) -> None:
         "throughput_rps",
         "error_rate_pct",
         "latency_avg_ms",
-        "latency_p50_ms",
-        "latency_p90_ms",
-        "latency_p95_ms",
-        "latency_p99_ms",
-        "latency_p99_9_ms",
+        *PERCENTILE_METRICS,
         "latency_max_ms",
         "target_cpu_avg_pct",
         "target_rss_max_mb",
@@ -146,20 +201,12 @@ def _target(
 
 
 @app.command()
+@_plan_options
 def run(
     host: Annotated[
         str | None, typer.Option(help="Target base URL, e.g. http://127.0.0.1:8000")
     ] = None,
-    profile: Profile = "light",
-    users: Users = None,
-    spawn_rate: SpawnRate = None,
-    duration: Duration = None,
-    user: UserKind = "web",
-    shape: ShapeOpt = "constant",
-    rate: Rate = None,
-    wait: Wait = None,
-    path: PathOpt = "/",
-    workers: Workers = 0,
+    options: PlanOptions = DEFAULT_PLAN,
     master: Annotated[
         bool, typer.Option("--master", help="Coordinate workers on other hosts.")
     ] = False,
@@ -197,16 +244,7 @@ def run(
     role = "master" if master else "worker" if worker else "local"
     plan = _plan(
         host or "http://127.0.0.1",
-        profile,
-        users,
-        spawn_rate,
-        duration,
-        user,
-        shape,
-        rate,
-        wait,
-        workers,
-        path=path,
+        options,
         role=role,
         master_host=master_host,
         master_port=master_port,
@@ -251,6 +289,7 @@ def _print_comparison(cmp: Comparison, extra: dict[str, float | None]) -> None:
 
 
 @app.command()
+@_plan_options
 def compare(
     b: Annotated[str, typer.Option("--b", help="Candidate target URL (B).")],
     a: Annotated[str | None, typer.Option("--a", help="Reference target URL (A).")] = None,
@@ -264,16 +303,7 @@ def compare(
     stats_url: StatsUrl = None,
     a_stats_target: Annotated[str, typer.Option(help="A's name in /stats.")] = "a",
     b_stats_target: Annotated[str, typer.Option(help="B's name in /stats.")] = "b",
-    profile: Profile = "light",
-    users: Users = None,
-    spawn_rate: SpawnRate = None,
-    duration: Duration = None,
-    user: UserKind = "web",
-    shape: ShapeOpt = "constant",
-    rate: Rate = None,
-    wait: Wait = None,
-    path: PathOpt = "/",
-    workers: Workers = 0,
+    options: PlanOptions = DEFAULT_PLAN,
     rule: Annotated[
         list[str] | None, typer.Option(help="avg=1.1 p95=1.2 errors=2 throughput=0.9")
     ] = None,
@@ -300,9 +330,7 @@ def compare(
     else:
         assert a is not None
         art_a = execute(
-            _plan(
-                a, profile, users, spawn_rate, duration, user, shape, rate, wait, workers, path=path
-            ),
+            _plan(a, options),
             directory / "a",
             _target(a_pid, a_port, stats_url, a_stats_target),
             show,
@@ -312,7 +340,7 @@ def compare(
         rec_a = art_a.record
         curves[a_name] = [x for x in art_a.samples if x.get("source") == "target"]
     art_b = execute(
-        _plan(b, profile, users, spawn_rate, duration, user, shape, rate, wait, workers, path=path),
+        _plan(b, options),
         directory / "b",
         _target(b_pid, b_port, stats_url, b_stats_target),
         show,

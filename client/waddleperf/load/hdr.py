@@ -25,6 +25,8 @@ PERCENTILES: Mapping[str, float] = {
     "p99_ms": 99.0,
     "p99_9_ms": 99.9,
 }
+#: The metric names of :data:`PERCENTILES` in a record, lowest percentile first.
+PERCENTILE_METRICS: tuple[str, ...] = tuple(f"latency_{name}" for name in PERCENTILES)
 
 
 def new_histogram() -> HdrHistogram:

@@ -16,6 +16,7 @@ import pytest
 from tests.integration.load.conftest import CLI_TIMEOUT_S, WADDLEPERF, waddleperf
 from tests.integration.targets.launch import Running
 from tests.support.net import free_port
+from waddleperf.load.hdr import PERCENTILE_METRICS
 from waddleperf.results import Result, Status
 
 pytestmark = pytest.mark.slow
@@ -27,6 +28,15 @@ def _record(directory: Path) -> Result:
     return Result.from_json((directory / "result.json").read_text())
 
 
+def _load_run(
+    host: str, args: list[str], out: Path, cwd: Path
+) -> tuple[subprocess.CompletedProcess[str], Result]:
+    """``waddleperf load run --host HOST ARGS --out OUT``, which must succeed; and its record."""
+    res = waddleperf(["load", "run", "--host", host, *args, "--out", str(out)], cwd)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res, _record(out)
+
+
 def _m(rec: Result) -> dict[str, float]:
     """The record's metrics that have a value (None means unmeasured)."""
     return {k: float(v) for k, v in rec.metrics.items() if v is not None}
@@ -36,18 +46,7 @@ def _check_latencies(rec: Result) -> None:
     m = _m(rec)
     # every request Locust counted is in the merged HdrHistogram, exactly once
     assert m["latency_samples_count"] == m["requests_count"]
-    order = [
-        m[k]
-        for k in (
-            "latency_min_ms",
-            "latency_p50_ms",
-            "latency_p90_ms",
-            "latency_p95_ms",
-            "latency_p99_ms",
-            "latency_p99_9_ms",
-            "latency_max_ms",
-        )
-    ]
+    order = [m[k] for k in ("latency_min_ms", *PERCENTILE_METRICS, "latency_max_ms")]
     assert order == sorted(order), order
 
 
@@ -57,24 +56,18 @@ def test_web_user_run_against_each_target(
 ) -> None:
     target: Running = request.getfixturevalue(f"{framework}_target")
     out = tmp_path / "run"
-    res = waddleperf(
+    res, rec = _load_run(
+        target.url,
         [
-            "load",
-            "run",
-            "--host",
-            target.url,
             *SMALL,
             "--target-port",
             str(target.port),
-            "--out",
-            str(out),
             # plots cost seconds of CPU; drawing them once (flask) is enough
             "--plots" if framework == "flask" else "--no-plots",
         ],
+        out,
         tmp_path,
     )
-    assert res.returncode == 0, res.stderr[-3000:]
-    rec = _record(out)
     assert rec.status is Status.OK, rec.error
     assert rec.kind == "load.locust" and rec.target == target.url
     m = _m(rec)
@@ -162,27 +155,12 @@ def test_distributed_master_and_two_workers(flask_target: Running, tmp_path: Pat
 
 def test_open_model_constant_arrival_rate(flask_target: Running, tmp_path: Path) -> None:
     out = tmp_path / "rate"
-    res = waddleperf(
-        [
-            "load",
-            "run",
-            "--json",
-            "--host",
-            flask_target.url,
-            "--rate",
-            "40",
-            "--duration",
-            "6",
-            "--workers",
-            "2",
-            "--no-plots",
-            "--out",
-            str(out),
-        ],
+    res, rec = _load_run(
+        flask_target.url,
+        ["--json", "--rate", "40", "--duration", "6", "--workers", "2", "--no-plots"],
+        out,
         tmp_path,
     )
-    assert res.returncode == 0, res.stderr[-3000:]
-    rec = _record(out)
     assert Result.from_json(res.stdout) == rec  # --json: stdout is exactly the record
     assert rec.params["open_model"] is True and rec.params["coordinated_omission_corrected"]
     assert rec.params["user_class"] == "ArrivalRateUser"
@@ -266,12 +244,9 @@ def test_locust_never_loads_into_the_cli_process() -> None:
 
 def test_step_shape_moves_the_user_count(flask_target: Running, tmp_path: Path) -> None:
     out = tmp_path / "step"
-    res = waddleperf(
+    _, rec = _load_run(
+        flask_target.url,
         [
-            "load",
-            "run",
-            "--host",
-            flask_target.url,
             "--shape",
             "step",
             "--users",
@@ -283,13 +258,10 @@ def test_step_shape_moves_the_user_count(flask_target: Running, tmp_path: Path) 
             "--wait",
             "0.1,0.3",
             "--no-plots",
-            "--out",
-            str(out),
         ],
+        out,
         tmp_path,
     )
-    assert res.returncode == 0, res.stderr[-3000:]
-    rec = _record(out)
     users = [int(s["users"] or 0) for s in rec.samples or [] if s.get("elapsed_s")]
     # 4 steps of 1.5 s: 2, 4, 6, 8 users; snapshots come once a second, so allow one missed
     assert max(users) >= 6 and 0 < min(users) <= 4, users
