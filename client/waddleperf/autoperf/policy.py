@@ -244,16 +244,22 @@ class Decision:
 
 
 def _escalate(
-    st: ServerState, server: str, to: int, now: float, cause: Breach, why: str
-) -> tuple[ServerState, Transition]:
+    st: ServerState, server: str, to: int, now: float, causes: Sequence[Breach], why: str
+) -> Decision:
+    """Climb to tier ``to`` now, naming the worst of ``causes`` (never empty) as the reason."""
+    cause = worst(causes)
+    assert cause is not None
     stamps = {**st.escalated_at, to: now}
     new = replace(st, tier=to, cycles_at_tier=1, escalated_at=stamps)
-    return new, Transition(server, st.tier, to, f"{why}: {cause.describe()}", cause)
+    tr = Transition(server, st.tier, to, f"{why}: {cause.describe()}", cause)
+    return Decision(new, (tr,), tr.reason)
 
 
-def _deescalate(st: ServerState, server: str, why: str) -> tuple[ServerState, Transition]:
+def _deescalate(st: ServerState, server: str, why: str) -> Decision:
+    """Return to tier 1 now, forgetting the tier-2 streaks."""
     new = replace(st, tier=1, cycles_at_tier=0, tier2_streak=0, tier2_critical_streak=0)
-    return new, Transition(server, st.tier, 1, why)
+    tr = Transition(server, st.tier, 1, why)
+    return Decision(new, (tr,), tr.reason)
 
 
 def _streaks(label: str, count: int, needed: int) -> str:
@@ -272,23 +278,18 @@ def after_tier1(
     )
     if not breaches:
         if st.tier > 1:
-            st, tr = _deescalate(st, server, "cleared: every tier-1 figure within thresholds")
-            return Decision(st, (tr,), tr.reason)
+            return _deescalate(st, server, "cleared: every tier-1 figure within thresholds")
         return Decision(st, (), "clear")
     if st.tier > 1:
         limit = cfg.max_cycles.get(st.tier, 1)
         if st.cycles_at_tier >= limit:
-            st, tr = _deescalate(
+            return _deescalate(
                 st, server, f"held tier {state.tier} for {limit} cycle(s), the maximum"
             )
-            return Decision(st, (tr,), tr.reason)
         st = replace(st, cycles_at_tier=st.cycles_at_tier + 1)
         critical_due = bool(crit) and st.critical_streak >= cfg.critical_breaches
         if st.tier == 2 and critical_due and st.may_escalate(3, now, cfg):
-            cause = worst(crit)
-            assert cause is not None
-            st, tr = _escalate(st, server, 3, now, cause, "critical tier-1 condition")
-            return Decision(st, (tr,), tr.reason)
+            return _escalate(st, server, 3, now, crit, "critical tier-1 condition")
         return Decision(st, (), f"holding tier {st.tier} (cycle {st.cycles_at_tier}/{limit})")
     return _climb_from_1(st, server, breaches, crit, now, cfg)
 
@@ -303,16 +304,10 @@ def _climb_from_1(
 ) -> Decision:
     critical_due = bool(crit) and st.critical_streak >= cfg.critical_breaches
     if critical_due and st.may_escalate(3, now, cfg):
-        cause = worst(crit)
-        assert cause is not None
-        st, tr = _escalate(st, server, 3, now, cause, "critical tier-1 condition")
-        return Decision(st, (tr,), tr.reason)
+        return _escalate(st, server, 3, now, crit, "critical tier-1 condition")
     if (critical_due or st.streak >= cfg.breaches) and st.may_escalate(2, now, cfg):
-        cause = worst(breaches)
-        assert cause is not None
         why = "tier-1 breach" if cfg.breaches == 1 else f"{st.streak} breaching cycles"
-        st, tr = _escalate(st, server, 2, now, cause, why)
-        return Decision(st, (tr,), tr.reason)
+        return _escalate(st, server, 2, now, breaches, why)
     if st.streak >= cfg.breaches or critical_due:
         return Decision(st, (), "breach, but escalation is in its cooldown window")
     return Decision(st, (), "breach " + _streaks("cycle", st.streak, cfg.breaches))
@@ -337,10 +332,7 @@ def after_tier2(
         return Decision(st, (), "tier-2 breach " + _streaks("cycle", st.tier2_streak, cfg.breaches))
     if not st.may_escalate(3, now, cfg):
         return Decision(st, (), "tier-2 breach, but tier 3 is in its cooldown window")
-    cause = worst(crit or breaches)
-    assert cause is not None
-    st, tr = _escalate(st, server, 3, now, cause, "tier-2 breach")
-    return Decision(st, (tr,), tr.reason)
+    return _escalate(st, server, 3, now, crit or breaches, "tier-2 breach")
 
 
 def forced(state: ServerState, server: str, tier: int) -> Decision:
