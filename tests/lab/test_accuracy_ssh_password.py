@@ -8,6 +8,7 @@ password reaches the probe only through an environment variable, as in productio
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ from pydantic import ValidationError
 
 from tests.lab.netlab import Lab
 from tests.lab.netlab.sshd_password import USER, PasswordSshServer, start_password_sshd
+from tests.support.net import wait_until
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Result, Status
 
@@ -33,25 +35,65 @@ WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 # sshd's log lines for password attempts (LogLevel VERBOSE)
 ACCEPTED = re.compile(rf"Accepted password for {USER} from ")
 FAILED = re.compile(rf"Failed password for {USER} from ")
+FILES = ("passwd", "shadow", "group")
 
 
 def _digests() -> dict[str, str]:
-    return {
-        name: hashlib.sha256(Path("/etc", name).read_bytes()).hexdigest()
-        for name in ("passwd", "shadow", "group")
-    }
+    return {name: hashlib.sha256(Path("/etc", name).read_bytes()).hexdigest() for name in FILES}
+
+
+def _in_mount_ns(mnt: str) -> list[int]:
+    """Pids of the processes whose mount namespace is ``mnt``."""
+    pids = []
+    for ns in Path("/proc").glob("[0-9]*/ns/mnt"):
+        with contextlib.suppress(OSError):  # a process that ended meanwhile
+            if os.readlink(ns) == mnt:
+                pids.append(int(ns.parts[2]))
+    return pids
+
+
+def check_isolated(lab: Lab, srv: PasswordSshServer) -> None:
+    """The user exists only in sshd's own mount namespace, never in the host's files."""
+    own_mounts = Path("/proc/self/mountinfo").read_text()
+    sshd_mounts = srv.mountinfo()
+    for name in FILES:
+        host_lines = Path("/etc", name).read_text().splitlines()
+        assert not any(line.startswith(f"{USER}:") for line in host_lines), f"/etc/{name}"
+        assert srv.copies[f"/etc/{name}"].read_text().count(f"\n{USER}:") == 1
+        assert f" /etc/{name} " in sshd_mounts, sshd_mounts
+        assert f" /etc/{name} " not in own_mounts, own_mounts
+    assert srv.mount_namespace() != os.readlink("/proc/self/ns/mnt")
+    netns = os.stat(f"/run/netns/{lab.server.ns.name}")
+    sshd_net = os.stat(f"/proc/{srv.proc.pid}/ns/net")
+    assert (sshd_net.st_dev, sshd_net.st_ino) == (netns.st_dev, netns.st_ino)
+
+
+@contextlib.contextmanager
+def isolated_sshd(lab: Lab, **kw: Any) -> Iterator[PasswordSshServer]:
+    """``start_password_sshd`` checked for isolation; on exit stopped, its mount ns empty
+    (so its bind mounts are gone) and the host's account files byte for byte as before."""
+    before = _digests()
+    srv = start_password_sshd(lab, **kw)
+    mnt = ""
+    try:
+        mnt = srv.mount_namespace()
+        check_isolated(lab, srv)
+        yield srv
+    finally:
+        srv.stop()
+        if mnt:
+            # Connection children end with their connections (the lab kills stragglers anyway).
+            wait_until(lambda: not _in_mount_ns(mnt), 5.0)
+            left = _in_mount_ns(mnt)
+            assert not left, f"processes still in sshd's mount namespace: {left}"
+        assert _digests() == before, "the host's account files changed"
 
 
 @pytest.fixture
 def pw_sshd(lab: Lab) -> Iterator[PasswordSshServer]:
-    """sshd letting ``wpftest`` in by password; stopped (with its mount namespace) after."""
-    before = _digests()
-    srv = start_password_sshd(lab)
-    try:
+    """sshd letting ``wpftest`` in by password (port 2223), isolated and torn down."""
+    with isolated_sshd(lab) as srv:
         yield srv
-    finally:
-        srv.stop()
-        assert _digests() == before, "the host's account files changed"
 
 
 def probe(client_call: ClientCall, srv: PasswordSshServer, **kw: Any) -> Result:
@@ -75,35 +117,6 @@ def cli(lab: Lab, srv: PasswordSshServer, env: dict[str, str], *extra: str) -> A
     child_env = {k: v for k, v in os.environ.items() if k != ENV}
     child_env.update(env)
     return lab.client.ns.run(argv, check=False, env=child_env, timeout=60)
-
-
-def test_sshd_is_isolated(lab: Lab, pw_sshd: PasswordSshServer) -> None:
-    """The user exists only in sshd's own mount namespace, never in the host's files."""
-    for name in ("passwd", "shadow", "group"):
-        assert not any(
-            line.startswith(f"{USER}:") for line in Path("/etc", name).read_text().splitlines()
-        ), f"{USER} leaked into the host's /etc/{name}"
-        assert pw_sshd.copies[f"/etc/{name}"].read_text().count(f"\n{USER}:") == 1
-    assert pw_sshd.mount_namespace() != os.readlink("/proc/self/ns/mnt")
-    mounts = pw_sshd.mountinfo()
-    for name in ("passwd", "shadow", "group"):
-        assert f" /etc/{name} " in mounts, mounts
-        assert f" /etc/{name} " not in Path("/proc/self/mountinfo").read_text()
-    netns = os.stat(f"/run/netns/{lab.server.ns.name}")
-    sshd_net = os.stat(f"/proc/{pw_sshd.proc.pid}/ns/net")
-    assert (sshd_net.st_dev, sshd_net.st_ino) == (netns.st_dev, netns.st_ino)
-    pid, mnt = pw_sshd.proc.pid, pw_sshd.mount_namespace()
-    assert pw_sshd.stop() is not None
-    assert not Path(f"/proc/{pid}").exists()
-    # No process is left in sshd's mount namespace, so it and its bind mounts are gone.
-    left = []
-    for ns in Path("/proc").glob("[0-9]*/ns/mnt"):
-        try:
-            if os.readlink(ns) == mnt:
-                left.append(ns.parts[2])
-        except OSError:
-            pass  # a process that ended meanwhile
-    assert not left, f"processes still in sshd's mount namespace: {left}"
 
 
 def test_correct_password(
@@ -208,11 +221,8 @@ def test_partial_success_is_not_a_login(
     lab: Lab, client_call: ClientCall, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A server that takes the password but also wants a key has not logged us in."""
-    srv = start_password_sshd(
-        lab, port=2224,
-        extra_config=["PubkeyAuthentication yes", "AuthenticationMethods password,publickey"],
-    )  # fmt: skip
-    try:
+    extra = ["PubkeyAuthentication yes", "AuthenticationMethods password,publickey"]
+    with isolated_sshd(lab, port=2224, extra_config=extra) as srv:
         monkeypatch.setenv(ENV, srv.password)
         for command in (None, "echo wpl"):
             r = probe(client_call, srv, command=command)
@@ -224,5 +234,3 @@ def test_partial_success_is_not_a_login(
             assert "auth_ms" not in r.metrics and "command_ms" not in r.metrics
             assert float(r.metrics["total_ms"] or 0) < 5_000  # not a channel-open timeout
         assert f"Partial password for {USER}" in srv.log()
-    finally:
-        srv.stop()
