@@ -325,29 +325,19 @@ def compare(
     directory = out or Path(f"waddleperf-compare-{time.strftime('%Y%m%dT%H%M%S')}")
     show = _progress_printer()
     curves: dict[str, list[dict[str, Any]]] = {}
+
+    def load_side(url: str, part: str, target: TargetSpec, name: str) -> RunArtifacts:
+        """One side's run, under ``directory/part``; its target's curve goes to the plot."""
+        art = execute(_plan(url, options), directory / part, target, show, plots, name)
+        curves[name] = [x for x in art.samples if x.get("source") == "target"]
+        return art
+
     if baseline is not None:
         rec_a = load_record(baseline)
     else:
         assert a is not None
-        art_a = execute(
-            _plan(a, options),
-            directory / "a",
-            _target(a_pid, a_port, stats_url, a_stats_target),
-            show,
-            plots,
-            a_name,
-        )
-        rec_a = art_a.record
-        curves[a_name] = [x for x in art_a.samples if x.get("source") == "target"]
-    art_b = execute(
-        _plan(b, options),
-        directory / "b",
-        _target(b_pid, b_port, stats_url, b_stats_target),
-        show,
-        plots,
-        b_name,
-    )
-    curves[b_name] = [x for x in art_b.samples if x.get("source") == "target"]
+        rec_a = load_side(a, "a", _target(a_pid, a_port, stats_url, a_stats_target), a_name).record
+    art_b = load_side(b, "b", _target(b_pid, b_port, stats_url, b_stats_target), b_name)
     result = compare_metrics(rec_a.metrics, art_b.record.metrics, rules, a_name, b_name)
     extra = overhead(rec_a.metrics, art_b.record.metrics)
     _print_comparison(result, extra)
