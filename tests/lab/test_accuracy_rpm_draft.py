@@ -19,6 +19,12 @@ OPTIONS = {
 }  # fmt: skip
 
 
+def num(value: object) -> float:
+    """A metric that must be there, as a float."""
+    assert isinstance(value, int | float), value
+    return float(value)
+
+
 def check_bounds(r: Result) -> None:
     """The ramp never exceeds its connection cap nor (by more than a probe) its duration."""
     m, info = r.metrics, r.info
@@ -57,15 +63,15 @@ def test_draft_mode_large_buffer_means_lower_rpm(lab, lab_server, client_call):
             print(show(queue_bytes, r))
             results[queue_bytes] = r
         big, small = results[BIG].metrics, results[SMALL].metrics
-        big_up, small_up = float(big["latency_increase_ms"]), float(small["latency_increase_ms"])
+        big_up, small_up = num(big["latency_increase_ms"]), num(small["latency_increase_ms"])
         # With up to 12 connections the small queue adds more than in fixed mode (4), so the
         # increase must be twice as large here, not three times.
         ok = (
-            float(big["responsiveness_rpm"]) < float(small["responsiveness_rpm"]) / 2
+            num(big["responsiveness_rpm"]) < num(small["responsiveness_rpm"]) / 2
             and big_up > 2 * small_up
             and big_up > 10
         )
         if ok or attempt == ATTEMPTS - 1:
             break
-    assert float(big["responsiveness_rpm"]) < float(small["responsiveness_rpm"]) / 2
+    assert num(big["responsiveness_rpm"]) < num(small["responsiveness_rpm"]) / 2
     assert big_up > 2 * small_up and big_up > 10
