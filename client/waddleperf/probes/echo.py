@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -47,6 +48,75 @@ class EchoTransport(Protocol):
 
     def receive(self, timeout_s: float) -> Reply | None:
         """The next reply to one of our requests, or None after ``timeout_s`` seconds."""
+
+
+class WireSequences:
+    """Probe indexes (0, 1, 2, … without end) over a wire sequence field that wraps.
+
+    ICMP echo carries a 16-bit sequence: request 65 536 goes out as 0 again. Each send is
+    recorded with its index and send time; a reply is matched to the *most recent* send
+    with its wire sequence that is still within ``window_ns`` of the reply's arrival — and,
+    when the reply echoes the send time (our ICMP payload does), to the send with exactly
+    that time. So a duplicate maps to the same index as its original, and a reply from an
+    earlier wrap (an older epoch) is never taken for the current one: it either finds its own
+    send still in the window or is late and matches nothing.
+
+    Pure (no clock, no I/O; the caller gives times in ns) and not thread-safe. Memory is
+    bounded by the sends of one window: older ones can no longer match and are dropped.
+    """
+
+    def __init__(self, window_ns: int, modulus: int = 1 << 16) -> None:
+        if window_ns < 0 or modulus < 1:
+            raise ValueError("window_ns must be >= 0 and modulus >= 1")
+        self.window_ns = window_ns
+        self.modulus = modulus
+        self._by_wire: dict[
+            int, deque[tuple[int, int]]
+        ] = {}  # wire -> (index, tx_ns), oldest first
+        self._order: deque[tuple[int, int]] = deque()  # (wire, tx_ns) of every kept send
+        self.late = 0  # replies that matched a wire sequence but no send within the window
+
+    def sent(self, index: int, tx_ns: int) -> int:
+        """Record that request ``index`` left at ``tx_ns``; return its wire sequence."""
+        if index < 0:
+            raise ValueError("index must be >= 0")
+        self._forget_before(tx_ns - self.window_ns)
+        wire = index % self.modulus
+        self._by_wire.setdefault(wire, deque()).append((index, tx_ns))
+        self._order.append((wire, tx_ns))
+        return wire
+
+    def match(self, wire: int, rx_ns: int, tx_ns: int | None = None) -> int | None:
+        """The index of the request a reply with sequence ``wire`` that arrived at ``rx_ns``
+        answers, or None: never sent, late (counted in ``late``), or its echoed ``tx_ns``
+        matches no send."""
+        if tx_ns is not None and rx_ns - tx_ns > self.window_ns:
+            self.late += 1  # its own stamp says so, whether or not its send is still kept
+            return None
+        entries = self._by_wire.get(wire)
+        if not entries:
+            return None
+        for index, sent_ns in reversed(entries):  # most recent first
+            if rx_ns - sent_ns > self.window_ns:
+                break  # this one and every older one are out of the window
+            if tx_ns is None or tx_ns == sent_ns:
+                return index
+        if tx_ns is None:
+            self.late += 1
+        return None
+
+    def tracked(self) -> int:
+        """How many sends are still kept (at most those of one window)."""
+        return len(self._order)
+
+    def _forget_before(self, oldest_ns: int) -> None:
+        order = self._order
+        while order and order[0][1] < oldest_ns:
+            wire, _ = order.popleft()
+            entries = self._by_wire[wire]
+            entries.popleft()
+            if not entries:
+                del self._by_wire[wire]
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import threading
 import time
 from typing import Literal
 
@@ -17,7 +18,13 @@ from pydantic import Field
 
 from waddleperf.probes import icmp_wire
 from waddleperf.probes.base import Family, HostTarget, Probe, ProbeOptions, Recording, RunContext
-from waddleperf.probes.echo import Reply, run_session, session_status, summarize_session
+from waddleperf.probes.echo import (
+    Reply,
+    WireSequences,
+    run_session,
+    session_status,
+    summarize_session,
+)
 from waddleperf.probes.netio import ResolveError, SockAddr, datagrams, enable_rx_timestamps
 from waddleperf.probes.netio import resolve as resolve_host
 from waddleperf.probes.targets import parse_host
@@ -25,13 +32,16 @@ from waddleperf.results.model import Result, Sample
 
 Mode = Literal["auto", "raw", "dgram"]
 PING_GROUP_RANGE = "/proc/sys/net/ipv4/ping_group_range"
+MAX_COUNT = 10_000_000
 
 
 class IcmpOptions(ProbeOptions):
     """Options of the ICMP probe."""
 
     target: HostTarget
-    count: int = Field(default=5, ge=1, le=65_535)
+    # Not bound by the 16-bit ICMP sequence (it wraps; see WireSequences); the bound only
+    # keeps one run's record in memory (a few hundred bytes a reply).
+    count: int = Field(default=5, ge=1, le=MAX_COUNT)
     interval_s: float = Field(default=1.0, ge=0.001, le=60)
     size_bytes: int = Field(
         default=56, ge=icmp_wire.MIN_PAYLOAD, le=icmp_wire.MAX_PAYLOAD, description="Payload."
@@ -74,9 +84,14 @@ class IcmpTransport:
         version: int,
         dest: SockAddr,
         payload_size: int,
+        window_s: float = 2.0,
     ) -> None:
         self.sock, self.kind, self.version, self.dest = sock, kind, version, dest
         self.payload_size = payload_size
+        # Request numbers go on for ever, the wire's 16-bit sequence wraps: a reply is the
+        # answer to the send with its sequence *and* its echoed send time, within window_s.
+        self.sequences = WireSequences(int(window_s * 1e9), icmp_wire.SEQ_MODULUS)
+        self._lock = threading.Lock()  # send() and receive() run in different threads
         self.cookie = secrets.randbits(64)
         # Datagram sockets: the kernel sets the identifier to the socket's port and filters.
         self.ident = secrets.randbits(16) if kind == "raw" else 0
@@ -84,9 +99,13 @@ class IcmpTransport:
         self.errors: list[tuple[icmp_wire.IcmpError, str]] = []  # only raw sockets see them
 
     def send(self, seq: int) -> None:
-        """Send echo request ``seq`` carrying the current time (Unix ns)."""
+        """Send echo request number ``seq`` (any size: the wire carries it modulo 2**16)
+        stamped with the current time (Unix ns)."""
+        tx_ns = time.time_ns()
+        with self._lock:  # recorded before it leaves: the reply may beat sendto's return
+            wire = self.sequences.sent(seq, tx_ns)
         packet = icmp_wire.build_request(
-            self.version, self.ident, seq, time.time_ns(), self.cookie, self.payload_size
+            self.version, self.ident, wire, tx_ns, self.cookie, self.payload_size
         )
         self.sock.sendto(packet, self.dest)
 
@@ -105,8 +124,12 @@ class IcmpTransport:
                 continue
             if self.kind == "raw" and msg.ident != self.ident:
                 continue
+            with self._lock:
+                index = self.sequences.match(msg.seq, rx_ns, msg.tx_ns)
+            if index is None:
+                continue  # late (beyond the timeout) or not a request of ours
             extra: Sample = {"ttl": msg.ttl} if msg.ttl is not None else {}
-            return Reply(msg.seq, msg.tx_ns, rx_ns, extra)
+            return Reply(index, msg.tx_ns, rx_ns, extra)
         return None
 
     def _note_error(self, err: icmp_wire.IcmpError | None, addr: SockAddr) -> None:
@@ -115,13 +138,22 @@ class IcmpTransport:
             self.errors.append((err, str(addr[0])))
 
     def notes(self) -> list[str]:
-        """Sentences about ICMP errors routers or hosts sent back for our requests."""
-        if not self.errors:
-            return []
-        err, source = self.errors[0]
-        return [
-            f"{len(self.errors)} ICMP error reports ({err.what}, code {err.code}, from {source})"
-        ]
+        """Sentences about ICMP errors routers or hosts sent back for our requests, and
+        about replies that came too late to count."""
+        notes = []
+        if self.errors:
+            err, source = self.errors[0]
+            notes.append(
+                f"{len(self.errors)} ICMP error reports ({err.what}, code {err.code}, "
+                f"from {source})"
+            )
+        if self.sequences.late:
+            window_s = self.sequences.window_ns / 1e9
+            notes.append(
+                f"{self.sequences.late} replies came more than {window_s:g} s after their "
+                "request and were not counted"
+            )
+        return notes
 
 
 class IcmpProbe(Probe[IcmpOptions]):
@@ -144,7 +176,9 @@ class IcmpProbe(Probe[IcmpOptions]):
         except OSError as exc:
             return rec.failed(f"Cannot open an ICMP socket: {exc}.")
         with sock:
-            transport = IcmpTransport(sock, kind, version, addr.sockaddr, options.size_bytes)
+            transport = IcmpTransport(
+                sock, kind, version, addr.sockaddr, options.size_bytes, options.timeout_s
+            )
             outcome = run_session(
                 transport, options.count, options.interval_s, options.timeout_s, rec.progress
             )

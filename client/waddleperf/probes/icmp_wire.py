@@ -25,6 +25,8 @@ _STAMP = struct.Struct("!QQ")  # tx_ns, cookie
 HEADER_SIZE = _HEADER.size  # 8
 MIN_PAYLOAD = _STAMP.size  # 16
 MAX_PAYLOAD = 65_000
+#: The echo sequence field is 16 bits: request numbers go on the wire modulo this.
+SEQ_MODULUS = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
