@@ -15,7 +15,6 @@ BASE_FILE = Path(__file__).resolve().parent.parent / "vars" / "base.yml"
 ENV_PREFIX = "WADDLEPERF_SERVER_"
 
 
-
 class HttpConfig(StrictModel):
     port: int = Field(default=8080, ge=0, le=65535)
     max_echo_bytes: int = Field(default=104_857_600, ge=0)
