@@ -215,12 +215,12 @@ class _Run:
         start = last = time.monotonic()
         deadline = start + opts.max_duration_s
         load.mark()
-        moved = load.total_bytes()
+        moved = load.delivered_bytes()
         while True:
             bucket = Series()
             end = min(last + opts.stability_interval_s, deadline)
             self.probe_until(small, direction, load, end, bucket)
-            now, total = time.monotonic(), load.total_bytes()
+            now, total = time.monotonic(), load.delivered_bytes()
             goodput = (total - moved) * 8 / max(now - last, 1e-6) / 1e6
             buckets = [*buckets[-(mad - 1):], bucket]  # fmt: skip
             window = merged(buckets)

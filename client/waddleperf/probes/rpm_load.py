@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import ssl
+import struct
 import subprocess
 import time
 from collections.abc import Callable
@@ -24,6 +26,26 @@ from waddleperf.probes.targets import Url, parse_url
 from waddleperf_common.nq import NQConfig
 
 UPLOAD_BODY_BYTES = 4 << 30  # one POST outlasts any load phase; the stream is cut when done
+#: Offset of ``tcpi_bytes_acked`` (u64) in Linux ``struct tcp_info`` (include/uapi/linux/tcp.h).
+TCPI_BYTES_ACKED_OFFSET = 120
+_U64 = struct.Struct("=Q")
+
+
+def tcp_info_bytes_acked(info: bytes) -> int | None:
+    """``tcpi_bytes_acked`` from raw ``TCP_INFO`` bytes (bytes the peer acknowledged); None when
+    the kernel's struct is too short to hold it."""
+    if len(info) < TCPI_BYTES_ACKED_OFFSET + 8:
+        return None
+    return int(_U64.unpack_from(info, TCPI_BYTES_ACKED_OFFSET)[0])
+
+
+def socket_bytes_acked(sock: socket.socket) -> int | None:
+    """Bytes the peer has acknowledged on ``sock`` so far; None when unknown (closed socket)."""
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+    except OSError:
+        return None
+    return tcp_info_bytes_acked(raw)
 
 
 class LoadOptions(Protocol):
@@ -47,6 +69,22 @@ def busted(url: Url) -> Url:
     return Url(url.scheme, url.host, url.port, f"{url.path}{sep}r={secrets.token_hex(6)}")
 
 
+class AckedCounter:
+    """Sums the growth of per-connection ``bytes_acked`` counters across reconnects."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._last: dict[int, tuple[int, int]] = {}  # worker → (socket, its last count)
+
+    def see(self, worker: int, sock: int, acked: int) -> None:
+        """Worker ``worker``'s socket ``sock`` has ``acked`` bytes acknowledged so far."""
+        last_sock, before = self._last.get(worker, (sock, 0))
+        if last_sock != sock or acked < before:  # a new connection counts from zero
+            before = 0
+        self.total += acked - before
+        self._last[worker] = (sock, acked)
+
+
 class Load:
     """A saturating load in one direction; ``stop`` notes its goodput (Mbit/s) and any error."""
 
@@ -67,6 +105,7 @@ class Load:
         self.mbps: float | None = None
         self.error: str | None = None
         self.connections = opts.parallel
+        self._acked = AckedCounter()
         if opts.load == "http":
             self.url = parse_url(
                 config.large_download_url if direction == "download" else config.upload_url
@@ -112,6 +151,21 @@ class Load:
     def total_bytes(self) -> int:
         """Payload bytes the HTTP load has moved so far (0 with iperf3 load)."""
         return sum(group.total_bytes() for group in self.groups)
+
+    def delivered_bytes(self) -> int:
+        """Payload bytes that reached the other end so far: bytes read for a download; for an
+        upload the bytes the server's TCP acknowledged (``tcpi_bytes_acked``), not those the
+        local socket buffer accepted — a newly added connection first fills its buffer, which
+        would read as a burst of goodput. Sampled on each call: what a connection delivers
+        between the last call and its closing is not counted."""
+        if self.direction == "download":
+            return self.total_bytes()
+        for group in self.groups:
+            for state in group.states:
+                sock = state.sock
+                if sock is not None and (acked := socket_bytes_acked(sock)) is not None:
+                    self._acked.see(id(state), id(sock), acked)
+        return self._acked.total
 
     def all_stopped(self) -> bool:
         """True when every HTTP load connection has given up."""

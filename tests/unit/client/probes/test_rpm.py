@@ -8,6 +8,7 @@ import pytest
 
 from waddleperf.probes import bufferbloat
 from waddleperf.probes.httpload import TCPI_RCV_RTT_OFFSET, TCPI_RTT_OFFSET, tcp_info_rtts_us
+from waddleperf.probes.rpm_load import TCPI_BYTES_ACKED_OFFSET, AckedCounter, tcp_info_bytes_acked
 
 
 def test_trimmed_mean_drops_the_slowest_tenth():
@@ -45,3 +46,21 @@ def test_tcp_info_rtts():
     struct.pack_into("=I", info, TCPI_RCV_RTT_OFFSET, 0)
     assert tcp_info_rtts_us(bytes(info)) == (12_345, None)  # 0 = no estimate, not 0 µs
     assert tcp_info_rtts_us(b"\x00" * 40) == (None, None)
+
+
+def test_tcp_info_bytes_acked():
+    info = bytearray(232)
+    struct.pack_into("=Q", info, TCPI_BYTES_ACKED_OFFSET, 5_000_000_000)
+    assert tcp_info_bytes_acked(bytes(info)) == 5_000_000_000
+    assert tcp_info_bytes_acked(bytes(info[:104])) is None  # an old kernel's shorter struct
+
+
+def test_acked_counter_sums_growth_across_reconnects():
+    c = AckedCounter()
+    c.see(1, 10, 1000)  # first sight: everything it acked counts
+    c.see(1, 10, 1500)
+    c.see(2, 20, 300)
+    assert c.total == 1800
+    c.see(1, 11, 200)  # worker 1 reconnected: the new socket counts from zero
+    c.see(1, 11, 150)  # a smaller count can only be another new connection
+    assert c.total == 1800 + 200 + 150
