@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.support.server import RunningServer, start_server
+from tests.support.factory import stopping
+from tests.support.server import LocalServer, start_server
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., LocalServer]]:
     """Start real servers on loopback with free ports; every one is stopped at teardown."""
-    started: list[RunningServer] = []
-
-    def make(**kwargs: Any) -> RunningServer:
-        srv = start_server(tmp_path, **kwargs)
-        started.append(srv)
-        return srv
-
-    yield make
-    for srv in started:
-        srv.stop()
+    yield from stopping(functools.partial(start_server, tmp_path))
 
 
 @pytest.fixture
-def server(server_factory: Callable[..., RunningServer]) -> RunningServer:
+def server(server_factory: Callable[..., LocalServer]) -> LocalServer:
     """One real server on 127.0.0.1 with every service enabled."""
     return server_factory()

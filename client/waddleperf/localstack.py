@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,19 @@ def waddleperf_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "waddleperf"]
 
 
+def child_env(
+    env: Mapping[str, str] | None = None, drop: tuple[str, ...] = ("WADDLEPERF_",)
+) -> dict[str, str]:
+    """This process's environment without the variables named ``drop*``, with ``env`` over it.
+
+    A child configured only by what its starter passes: a stray ``WADDLEPERF_SERVER_*`` or
+    ``WADDLEPERF_UDP_KEY`` in the caller's shell must not change what a local server does.
+    """
+    cleaned = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    cleaned.update(env or {})
+    return cleaned
+
+
 @dataclass
 class LocalProcess:
     """A child process this module started, with its log file."""
@@ -51,10 +64,10 @@ class LocalProcess:
     proc: subprocess.Popen[bytes]
     log_path: Path
 
-    def stop(self, timeout: float = 6.0) -> int | None:
-        """SIGTERM, then SIGKILL if it outlives ``timeout`` seconds; returns the exit code."""
+    def stop(self, timeout: float = 6.0, sig: int = signal.SIGTERM) -> int | None:
+        """Send ``sig``, then SIGKILL if it outlives ``timeout`` seconds; returns the exit code."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -62,9 +75,18 @@ class LocalProcess:
                 self.proc.wait(timeout=5)
         return self.proc.returncode
 
+    def log(self) -> str:
+        """Everything the process wrote (stdout and stderr) so far."""
+        return self.log_path.read_text(errors="replace")
+
     def log_tail(self, chars: int = 1500) -> str:
         """The end of the process's log, for error messages."""
-        return self.log_path.read_text(errors="replace")[-chars:]
+        return self.log()[-chars:]
+
+
+# The server logs this once every enabled service is bound (iperf3 listening included); /health
+# alone can answer earlier, while a later service is still starting.
+READY_MARK = "waddleperf.server.main: ready "
 
 
 @dataclass
@@ -80,11 +102,64 @@ class LocalServer(LocalProcess):
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.ports['http']}"
 
-    def health(self, timeout: float = 2.0) -> dict[str, Any]:
+    @property
+    def http_port(self) -> int:
+        """Port of the HTTP service (0: disabled)."""
+        return self.ports.get("http", 0)
+
+    @property
+    def tcp_echo_port(self) -> int:
+        """Port of the TCP echo service (0: disabled)."""
+        return self.ports.get("tcp_echo", 0)
+
+    @property
+    def udp_echo_port(self) -> int:
+        """Port of the UDP echo service (0: disabled)."""
+        return self.ports.get("udp_echo", 0)
+
+    @property
+    def iperf_port(self) -> int:
+        """Port of the supervised iperf3 server (0: disabled)."""
+        return self.ports.get("iperf", 0)
+
+    def health(self, timeout: float = 5.0) -> dict[str, Any]:
         """The server's ``/health`` document."""
         with urllib.request.urlopen(self.base_url + "/health", timeout=timeout) as resp:  # noqa: S310 (http URL built here)
             data: dict[str, Any] = json.loads(resp.read())
         return data
+
+    def ready(self) -> bool:
+        """Whether every enabled service is up: the server logged ``ready`` (at log level INFO
+        or DEBUG) and, when it serves HTTP, ``/health`` answers."""
+        if READY_MARK not in self.log():
+            return False
+        if not self.http_port:
+            return True
+        try:
+            self.health(timeout=1.0)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def wait_ready(self, timeout: float) -> None:
+        """Return once :meth:`ready`; else stop the process and raise RuntimeError with its log."""
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            if self.ready():
+                return
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the server did not become ready:\n{self.log_tail()}")
+
+
+def server_argv(host: str, ports: Mapping[str, int], extra_args: Sequence[str] = ()) -> list[str]:
+    """``waddleperf server`` bound to ``host`` with the given service ports (missing or 0: off)."""
+    argv = [*waddleperf_command(), "server", "--bind", host]
+    for name in SERVICES:
+        argv += [f"--{name.replace('_', '-')}-port", str(ports.get(name, 0))]
+    return [*argv, *extra_args]
 
 
 def start_server(
@@ -93,27 +168,23 @@ def start_server(
     services: Sequence[str] = SERVICES,
     extra_args: Sequence[str] = (),
     ready_timeout: float = 20.0,
+    env: Mapping[str, str] | None = None,
 ) -> LocalServer:
-    """Start ``waddleperf server`` on free ports of ``host``; return once ``/health`` answers."""
+    """Start ``waddleperf server`` on free ports of ``host`` for ``services`` (the others off).
+
+    Its output goes to ``log_path``; its environment is this one without ``WADDLEPERF_*``
+    variables, with ``env`` laid over it. Returns once the server is ready (every service
+    bound, ``/health`` answering when HTTP is on); RuntimeError with its log if it is not
+    within ``ready_timeout`` seconds.
+    """
     ports = {name: free_port(host) if name in services else 0 for name in SERVICES}
-    argv = [*waddleperf_command(), "server", "--bind", host]
-    for name in SERVICES:
-        argv += [f"--{name.replace('_', '-')}-port", str(ports[name])]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WADDLEPERF_SERVER_")}
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([*argv, *extra_args], stdout=log, stderr=log, env=env)
+        proc = subprocess.Popen(
+            server_argv(host, ports, extra_args), stdout=log, stderr=log, env=child_env(env)
+        )
     server = LocalServer(proc, log_path, host, ports)
-    deadline = time.monotonic() + ready_timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            server.health(timeout=1.0)
-            return server
-        except OSError:
-            time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"the server did not become ready:\n{server.log_tail()}")
+    server.wait_ready(ready_timeout)
+    return server
 
 
 def _answers(url: str) -> bool:
@@ -139,12 +210,7 @@ def start_target(
     """
     port = free_port()
     url = f"http://{LOOPBACK}:{port}"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("WADDLEPERF_", "CELERY_", "DB_", "HONEYBADGER_"))
-    }
-    env["DB_NAME"] = str(db_path)
+    env = child_env({"DB_NAME": str(db_path)}, ("WADDLEPERF_", "CELERY_", "DB_", "HONEYBADGER_"))
     argv = [sys.executable, "-m", "targets.serve", framework, "--bind", f"{LOOPBACK}:{port}"]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

@@ -17,6 +17,7 @@ everything and runs as root, so a lab test that does not run there is a broken C
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -37,6 +38,8 @@ from tests.lab.netlab.services import (
     start_sshd,
     start_waddleperf_server,
 )
+from tests.lab.netlab.topology import Node
+from tests.support.factory import stopping
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -116,16 +119,7 @@ def lab_server_factory(lab: Lab) -> Iterator[Callable[..., LabServer]]:
     Keyword arguments are those of ``services.start_waddleperf_server`` (bind, the four ports,
     args, env, wait); each server is stopped at the end of the test.
     """
-    started: list[LabServer] = []
-
-    def make(**kwargs: Any) -> LabServer:
-        srv = start_waddleperf_server(lab, **kwargs)
-        started.append(srv)
-        return srv
-
-    yield make
-    for srv in started:
-        srv.stop()
+    yield from stopping(functools.partial(start_waddleperf_server, lab))
 
 
 @pytest.fixture
@@ -151,28 +145,25 @@ def ssh_server(lab: Lab) -> SshServer:
 RunInNs = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
-@pytest.fixture
-def in_client(lab: Lab) -> RunInNs:
-    """Run a tool inside the client namespace: ``in_client(["ping", "-c", "1", addr])``."""
-
+def _runner(node: Node) -> RunInNs:
     def run(
         argv: Sequence[str], check: bool = True, timeout: float = 60.0
     ) -> subprocess.CompletedProcess[str]:
-        return lab.client.ns.run(argv, check=check, timeout=timeout)
+        return node.ns.run(argv, check=check, timeout=timeout)
 
     return run
+
+
+@pytest.fixture
+def in_client(lab: Lab) -> RunInNs:
+    """Run a tool inside the client namespace: ``in_client(["ping", "-c", "1", addr])``."""
+    return _runner(lab.client)
 
 
 @pytest.fixture
 def in_server(lab: Lab) -> RunInNs:
     """Run a tool inside the server namespace."""
-
-    def run(
-        argv: Sequence[str], check: bool = True, timeout: float = 60.0
-    ) -> subprocess.CompletedProcess[str]:
-        return lab.server.ns.run(argv, check=check, timeout=timeout)
-
-    return run
+    return _runner(lab.server)
 
 
 @pytest.fixture

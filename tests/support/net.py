@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from waddleperf.localstack import free_port
 
-__all__ = ["free_port", "wait_until"]
+__all__ = ["free_port", "udp_stub", "wait_until"]
 
 
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
@@ -21,3 +24,34 @@ def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.05
             pass
         time.sleep(interval)
     return False
+
+
+UdpHandler = Callable[[socket.socket, bytes, Any], None]
+
+
+def udp_stub(handle: UdpHandler, host: str = "127.0.0.1") -> Iterator[int]:
+    """Body of a fixture: a UDP socket on ``host`` whose every datagram a thread hands to
+    ``handle(sock, data, addr)``; yields the port, and stops the thread and closes at the end."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((host, 0))
+    sock.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, addr = sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            handle(sock, data, addr)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(2)
+        sock.close()

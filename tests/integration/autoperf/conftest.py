@@ -14,12 +14,12 @@ import pytest
 import yaml
 
 from tests.integration.targets.launch import Running, start_target
-from tests.support.server import RunningServer
+from waddleperf.localstack import LocalServer
 
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 
 
-def server_entry(srv: RunningServer, name: str = "lo") -> dict[str, Any]:
+def server_entry(srv: LocalServer, name: str = "lo") -> dict[str, Any]:
     """The ``servers:`` entry for a test server."""
     return {
         "name": name,

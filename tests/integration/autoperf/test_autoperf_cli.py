@@ -13,8 +13,8 @@ import pytest
 
 from tests.integration.autoperf.conftest import quick_tiers, server_entry, write_agent
 from tests.integration.targets.launch import Running
-from tests.support.server import RunningServer
 from waddleperf.autoperf.loadrun import LOAD_KIND
+from waddleperf.localstack import LocalServer
 from waddleperf.results.reader import read_bundle
 
 TIGHT = {"tier1": {"thresholds": {"rtt_ms": 0.0001}}, "tier2": {"thresholds": {"rtt_ms": 0.0001}}}
@@ -35,7 +35,7 @@ def test_config_errors_name_the_key_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_once_escalates_to_tier3_with_load_and_profiling(
-    tmp_path: Path, server: RunningServer, flask_target: Running
+    tmp_path: Path, server: LocalServer, flask_target: Running
 ) -> None:
     target = {"name": "flask", "url": flask_target.url, "users": 2, "spawn_rate": 2,
               "duration_s": 3, "stats_server": "lo"}  # fmt: skip
@@ -67,7 +67,7 @@ def test_once_escalates_to_tier3_with_load_and_profiling(
     assert cycle["labels"] == {"site": "lab"} and content.manifest.geo.get("scope")
 
 
-def test_clear_cycle_stays_at_tier1(tmp_path: Path, server: RunningServer) -> None:
+def test_clear_cycle_stays_at_tier1(tmp_path: Path, server: LocalServer) -> None:
     run = write_agent(tmp_path, {"servers": [server_entry(server)], "tiers": quick_tiers()})
     proc = run.run("--once")
     assert proc.returncode == 0, proc.stderr
@@ -78,7 +78,7 @@ def test_clear_cycle_stays_at_tier1(tmp_path: Path, server: RunningServer) -> No
     assert read_bundle(bundle).manifest.geo["scope"] == "loopback"
 
 
-def test_second_agent_on_the_same_spool_exits_3(tmp_path: Path, server: RunningServer) -> None:
+def test_second_agent_on_the_same_spool_exits_3(tmp_path: Path, server: LocalServer) -> None:
     run = write_agent(tmp_path, {"servers": [server_entry(server)],
                                  "tiers": quick_tiers(interval_s=60)})  # fmt: skip
     first = run.popen()
@@ -109,7 +109,7 @@ def _locusts_of(agent_pid: int) -> list[psutil.Process]:
 
 @pytest.mark.parametrize("where", ["probe", "load"])
 def test_sigterm_ends_the_step_within_5s_and_writes_the_cycle(
-    tmp_path: Path, server: RunningServer, flask_target: Running, where: str
+    tmp_path: Path, server: LocalServer, flask_target: Running, where: str
 ) -> None:
     long_udp = {"probe": "udp", "label": "udp_forever",
                 "options": {"count": 100000, "interval_s": 0.01}}  # fmt: skip

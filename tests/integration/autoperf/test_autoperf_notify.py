@@ -13,9 +13,9 @@ import pytest
 
 from tests.integration.autoperf.conftest import quick_tiers, server_entry, write_agent
 from tests.support.net import free_port
-from tests.support.server import RunningServer
 from waddleperf.autoperf.config import WebhookConfig
 from waddleperf.autoperf.notify import post_webhook
+from waddleperf.localstack import LocalServer
 
 
 class Receiver(ThreadingHTTPServer):
@@ -69,7 +69,7 @@ TIGHT = {"tier1": {"thresholds": {"rtt_ms": 0.0001}}, "tier2": {"probes": []},
 
 
 def test_escalation_event_is_posted_as_json(
-    tmp_path: Path, server: RunningServer, receiver: Receiver
+    tmp_path: Path, server: LocalServer, receiver: Receiver
 ) -> None:
     hook = {"webhook": {"url": receiver.url, "timeout_s": 2, "retries": 2}}
     run = write_agent(tmp_path, {"servers": [server_entry(server)],
@@ -84,7 +84,7 @@ def test_escalation_event_is_posted_as_json(
     assert info["threshold"] == 0.0001 and info["value"] > 0.0001 and info["reason"]
 
 
-def test_unreachable_webhook_is_logged_not_fatal(tmp_path: Path, server: RunningServer) -> None:
+def test_unreachable_webhook_is_logged_not_fatal(tmp_path: Path, server: LocalServer) -> None:
     dead = f"http://127.0.0.1:{free_port()}/hook"
     hook = {"webhook": {"url": dead, "timeout_s": 0.5, "retries": 1}}
     run = write_agent(tmp_path, {"servers": [server_entry(server)],

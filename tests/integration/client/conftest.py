@@ -19,11 +19,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support.net import free_port, wait_until
-from tests.support.server import RunningServer, start_server
+from tests.support.net import free_port, udp_stub, wait_until
+from tests.support.server import LocalServer, start_server
 
 SSHD = "/usr/sbin/sshd"
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
@@ -76,7 +77,7 @@ def _port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 @pytest.fixture(scope="module")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """One real server per test module (probes only read from it), stopped at the end."""
     srv = start_server(tmp_path_factory.mktemp("server"))
     try:
@@ -172,49 +173,25 @@ def dnsmasq(tmp_path: Path) -> Iterator[int]:
         log.close()
 
 
-def _udp_stub(answer: bool) -> Iterator[int]:
-    """A UDP DNS stub: answers SERVFAIL to everything, or (answer=False) never answers."""
+def _servfail(sock: socket.socket, data: bytes, addr: Any) -> None:
     import dns.message
     import dns.rcode
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(0.1)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                data, addr = sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if answer:
-                reply = dns.message.make_response(dns.message.from_wire(data))
-                reply.set_rcode(dns.rcode.SERVFAIL)
-                sock.sendto(reply.to_wire(), addr)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(2)
-        sock.close()
+    reply = dns.message.make_response(dns.message.from_wire(data))
+    reply.set_rcode(dns.rcode.SERVFAIL)
+    sock.sendto(reply.to_wire(), addr)
 
 
 @pytest.fixture
 def servfail_dns() -> Iterator[int]:
     """Port of a DNS server on 127.0.0.1 that answers SERVFAIL."""
-    yield from _udp_stub(answer=True)
+    yield from udp_stub(_servfail)
 
 
 @pytest.fixture
 def silent_dns() -> Iterator[int]:
     """Port of a UDP socket on 127.0.0.1 that never answers."""
-    yield from _udp_stub(answer=False)
+    yield from udp_stub(lambda sock, data, addr: None)
 
 
 @dataclass

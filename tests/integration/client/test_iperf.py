@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.net import free_port
-from tests.support.server import RunningServer
 from tests.unit.client.schema_check import validate_record
+from waddleperf.localstack import LocalServer
 from waddleperf.probes.base import run_probe
 from waddleperf.probes.iperf import run_bounded
 from waddleperf.results.model import Result, Status
@@ -21,7 +21,7 @@ from waddleperf.results.model import Result, Status
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 
 
-def iperf(server: RunningServer, **kw: object) -> Result:
+def iperf(server: LocalServer, **kw: object) -> Result:
     # The server's iperf3 serves one test at a time; a just-finished one may still be closing.
     for _ in range(20):
         r = run_probe("iperf", {"target": "127.0.0.1", "port": server.iperf_port, **kw})
@@ -31,7 +31,7 @@ def iperf(server: RunningServer, **kw: object) -> Result:
     return r
 
 
-def reference_mbps(server: RunningServer, *extra: str) -> float:
+def reference_mbps(server: LocalServer, *extra: str) -> float:
     for _ in range(20):
         out = subprocess.run(
             ["iperf3", "-c", "127.0.0.1", "-p", str(server.iperf_port), "-J", "-t", "2", *extra],

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from tests.support.net import free_port
+from tests.support.net import free_port, udp_stub
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Status
 from waddleperf_common import udp_wire
@@ -44,39 +44,23 @@ def test_hmac_with_a_keyed_server(server_factory, monkeypatch):
 @pytest.fixture
 def lossy_echo() -> Iterator[int]:
     """An echo on loopback that drops seq 3, answers seq 5 twice and holds seq 6 back."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(0.1)
-    stop = threading.Event()
+    held: list[bytes] = []
 
-    def serve() -> None:
-        held = None
-        while not stop.is_set():
-            try:
-                data, addr = sock.recvfrom(65535)
-            except TimeoutError:
-                continue
-            seq = udp_wire.decode(data).seq
-            reply = udp_wire.make_reply(data, time.time_ns())
-            if seq == 3:
-                continue
-            if seq == 6:
-                held = reply
-                continue
+    def answer(sock: socket.socket, data: bytes, addr: Any) -> None:
+        seq = udp_wire.decode(data).seq
+        reply = udp_wire.make_reply(data, time.time_ns())
+        if seq == 3:
+            return
+        if seq == 6:
+            held.append(reply)
+            return
+        sock.sendto(reply, addr)
+        if seq == 5:
             sock.sendto(reply, addr)
-            if seq == 5:
-                sock.sendto(reply, addr)
-            if held is not None and seq == 7:
-                sock.sendto(held, addr)
+        if held and seq == 7:
+            sock.sendto(held[-1], addr)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(2)
-        sock.close()
+    yield from udp_stub(answer)
 
 
 def test_loss_duplicates_reordering(lossy_echo):

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.support.server import RunningServer
+from waddleperf.localstack import LocalServer
 from waddleperf.profiling.sampler import ProcessTreeSource, RemoteStatsSource, Sampler
 from waddleperf.profiling.summary import by_source, series
 
@@ -94,7 +94,7 @@ def test_busy_tree_near_100_and_idle_near_0(spawn: Callable[..., subprocess.Pope
 
 
 def test_remote_source_reads_the_servers_stats(
-    server_factory: Callable[..., RunningServer],
+    server_factory: Callable[..., LocalServer],
     spawn: Callable[..., subprocess.Popen[bytes]],
     tmp_path: Path,
 ) -> None:

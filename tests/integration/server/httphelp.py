@@ -8,19 +8,24 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from tests.support.server import RunningServer, start_server
+import pytest
+
+from tests.support.server import LocalServer, start_server
 
 
 @contextmanager
 def http_server(
     tmp: Path, config_yaml: str | None = None, host: str = "127.0.0.1"
-) -> Iterator[RunningServer]:
+) -> Iterator[LocalServer]:
     """A real server with only the HTTP service; on exit it is stopped and its log must hold
     no traceback (clients closing early or stalling must never produce one)."""
     # A generous start budget: on a loaded 2-core machine the interpreter alone can take
     # seconds to import, and a slow start is not what these tests are about.
-    srv = start_server(tmp, host=host, services=("http",), config_yaml=config_yaml, wait=40)
+    srv = start_server(
+        tmp, host=host, services=("http",), config_yaml=config_yaml, ready_timeout=40
+    )
     try:
         yield srv
     finally:
@@ -29,7 +34,18 @@ def http_server(
     assert "Traceback" not in log, log[-3000:]
 
 
-def connect(srv: RunningServer, host: str | None = None, timeout: float = 5.0) -> socket.socket:
+def module_http_server(name: str, config_yaml: str | None = None) -> Any:
+    """A module-scoped fixture called ``name``: :func:`http_server` with ``config_yaml``."""
+
+    @pytest.fixture(scope="module", name=name)
+    def fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+        with http_server(tmp_path_factory.mktemp(name), config_yaml) as srv:
+            yield srv
+
+    return fixture
+
+
+def connect(srv: LocalServer, host: str | None = None, timeout: float = 5.0) -> socket.socket:
     """A TCP connection to the server's HTTP port."""
     return socket.create_connection((host or srv.host, srv.http_port), timeout=timeout)
 

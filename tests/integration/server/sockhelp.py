@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import time
@@ -12,10 +11,11 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.support.server import WADDLEPERF, RunningServer, start_server
+from tests.support.server import start_server
+from waddleperf.localstack import LocalServer, child_env, waddleperf_command
 
 
-def shared_server(factory: pytest.TempPathFactory, **kwargs: Any) -> Iterator[RunningServer]:
+def shared_server(factory: pytest.TempPathFactory, **kwargs: Any) -> Iterator[LocalServer]:
     """Body of a module-scoped fixture: one server for several tests, stopped at the end."""
     srv = start_server(factory.mktemp("server"), **kwargs)
     try:
@@ -88,13 +88,11 @@ def run_server_cli(
     args: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 20
 ) -> subprocess.CompletedProcess[str]:
     """Run ``waddleperf server ARGS`` to completion (for start-up failures)."""
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("WADDLEPERF_")}
-    child_env.update(env or {})
     return subprocess.run(
-        [WADDLEPERF, "server", *args],
+        [*waddleperf_command(), "server", *args],
         capture_output=True,
         text=True,
-        env=child_env,
+        env=child_env(env),
         timeout=timeout,
         check=False,
     )

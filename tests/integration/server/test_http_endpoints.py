@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.server.httphelp import connect, http_server, request_bytes
-from tests.support.server import RunningServer
+from tests.integration.server.httphelp import connect, module_http_server, request_bytes
+from waddleperf.localstack import LocalServer
 from waddleperf_common import nq
 
 CONFIG = """
@@ -26,20 +26,11 @@ http:
 """
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with http_server(tmp_path_factory.mktemp("http"), CONFIG) as s:
-        yield s
+srv = module_http_server("srv", CONFIG)
+proxied = module_http_server("proxied", 'http:\n  trusted_proxies: ["127.0.0.0/8"]\n')
 
 
-@pytest.fixture(scope="module")
-def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    cfg = 'http:\n  trusted_proxies: ["127.0.0.0/8"]\n'
-    with http_server(tmp_path_factory.mktemp("proxied"), cfg) as s:
-        yield s
-
-
-def test_health_reports_services_and_icmp(srv: RunningServer) -> None:
+def test_health_reports_services_and_icmp(srv: LocalServer) -> None:
     r = requests.get(srv.base_url + "/health", timeout=5)
     assert r.status_code == 200
     doc = r.json()
@@ -55,7 +46,7 @@ def test_health_reports_services_and_icmp(srv: RunningServer) -> None:
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
-def test_echo_describes_the_request(srv: RunningServer, method: str) -> None:
+def test_echo_describes_the_request(srv: LocalServer, method: str) -> None:
     body = b"z" * 12345 if method in ("POST", "PUT", "PATCH") else b""
     r = requests.request(
         method, srv.base_url + "/echo?a=1&a=2&b=x", data=body, headers={"X-Probe": "yes"}, timeout=5
@@ -70,14 +61,14 @@ def test_echo_describes_the_request(srv: RunningServer, method: str) -> None:
     assert doc["body_bytes"] == len(body)
 
 
-def test_echo_head_has_no_body(srv: RunningServer) -> None:
+def test_echo_head_has_no_body(srv: LocalServer) -> None:
     r = requests.head(srv.base_url + "/echo?size=1000", timeout=5)
     assert r.status_code == 200
     assert r.headers["Content-Length"] == "1000"
     assert r.content == b""
 
 
-def test_echo_size_streams_exact_bytes_without_growing_memory(srv: RunningServer) -> None:
+def test_echo_size_streams_exact_bytes_without_growing_memory(srv: LocalServer) -> None:
     size = 100 * 1024 * 1024
     with requests.get(
         srv.base_url + f"/echo?size={size}",
@@ -95,7 +86,7 @@ def test_echo_size_streams_exact_bytes_without_growing_memory(srv: RunningServer
     assert stats["server"]["rss_mb"] < 150, "a 100 MiB reply must not be held in memory"
 
 
-def test_echo_delay_waits(srv: RunningServer) -> None:
+def test_echo_delay_waits(srv: LocalServer) -> None:
     start = time.monotonic()
     r = requests.get(srv.base_url + "/echo?delay_ms=300", timeout=5)
     elapsed = time.monotonic() - start
@@ -116,7 +107,7 @@ def test_echo_delay_waits(srv: RunningServer) -> None:
     ],
 )
 def test_echo_bad_parameters_are_400_naming_the_parameter(
-    srv: RunningServer, query: str, param: str
+    srv: LocalServer, query: str, param: str
 ) -> None:
     r = requests.get(srv.base_url + "/echo?" + query, timeout=5)
     assert r.status_code == 400
@@ -125,7 +116,7 @@ def test_echo_bad_parameters_are_400_naming_the_parameter(
     assert doc["param"] == param and param in doc["error"]
 
 
-def test_echo_upload_over_limit_is_413_json(srv: RunningServer) -> None:
+def test_echo_upload_over_limit_is_413_json(srv: LocalServer) -> None:
     r = requests.post(srv.base_url + "/echo", data=b"x" * (1048576 + 1), timeout=10)
     assert r.status_code == 413
     assert "1048576" in r.json()["error"]
@@ -133,7 +124,7 @@ def test_echo_upload_over_limit_is_413_json(srv: RunningServer) -> None:
     assert r.status_code == 200 and r.json()["body_bytes"] == 1048576
 
 
-def test_unknown_path_and_wrong_method_are_json(srv: RunningServer) -> None:
+def test_unknown_path_and_wrong_method_are_json(srv: LocalServer) -> None:
     r = requests.get(srv.base_url + "/no/such/thing", timeout=5)
     assert r.status_code == 404
     assert r.json()["error"] == "no such endpoint: /no/such/thing"
@@ -143,12 +134,12 @@ def test_unknown_path_and_wrong_method_are_json(srv: RunningServer) -> None:
     assert "GET" in r.headers["Allow"]
 
 
-def test_ip_without_trusted_proxies_ignores_forwarded_for(srv: RunningServer) -> None:
+def test_ip_without_trusted_proxies_ignores_forwarded_for(srv: LocalServer) -> None:
     r = requests.get(srv.base_url + "/ip", headers={"X-Forwarded-For": "203.0.113.7"}, timeout=5)
     assert r.json() == {"ip": "127.0.0.1", "version": 4, "peer": "127.0.0.1", "forwarded": False}
 
 
-def test_ip_behind_trusted_proxy_uses_forwarded_for(proxied: RunningServer) -> None:
+def test_ip_behind_trusted_proxy_uses_forwarded_for(proxied: LocalServer) -> None:
     url = proxied.base_url + "/ip"
     r = requests.get(url, headers={"X-Forwarded-For": "203.0.113.7"}, timeout=5)
     assert r.json()["ip"] == "203.0.113.7" and r.json()["forwarded"] is True
@@ -163,7 +154,7 @@ def test_ip_behind_trusted_proxy_uses_forwarded_for(proxied: RunningServer) -> N
     assert r.json()["processedString"] == "10.2.3.4 - private IPv4 access"
 
 
-def test_nq_config_parses_and_its_urls_work(srv: RunningServer) -> None:
+def test_nq_config_parses_and_its_urls_work(srv: LocalServer) -> None:
     r = requests.get(srv.base_url + nq.NQ_PATH, timeout=5)
     assert r.status_code == 200
     cfg = nq.parse(r.content)
@@ -181,14 +172,14 @@ def test_nq_config_parses_and_its_urls_work(srv: RunningServer) -> None:
     assert requests.post(cfg.upload_url, data=b"u" * 3_000_001, timeout=10).status_code == 413
 
 
-def test_nq_urls_follow_the_host_header(srv: RunningServer) -> None:
+def test_nq_urls_follow_the_host_header(srv: LocalServer) -> None:
     r = requests.get(srv.base_url + nq.NQ_PATH, headers={"Host": "[::1]:9999"}, timeout=5)
     assert nq.parse(r.content).upload_url == "http://[::1]:9999/rpm/upload"
     r = requests.get(srv.base_url + nq.NQ_PATH, headers={"Host": "bad host/x"}, timeout=5)
     assert r.status_code == 400 and "Host" in r.json()["error"]
 
 
-def test_rpm_upload_chunked_is_counted(srv: RunningServer) -> None:
+def test_rpm_upload_chunked_is_counted(srv: LocalServer) -> None:
     def gen() -> Iterator[bytes]:
         for _ in range(10):
             yield b"c" * 100_000
@@ -197,7 +188,7 @@ def test_rpm_upload_chunked_is_counted(srv: RunningServer) -> None:
     assert r.status_code == 200 and json.loads(r.content) == {"bytes": 1_000_000}
 
 
-def test_small_replies_are_not_delayed_by_nagle(srv: RunningServer) -> None:
+def test_small_replies_are_not_delayed_by_nagle(srv: LocalServer) -> None:
     """Head and body go out in separate writes; without TCP_NODELAY each small JSON reply
     would wait for the client's delayed ACK (~40 ms), which would skew every latency probe."""
     with requests.Session() as s:
@@ -210,7 +201,7 @@ def test_small_replies_are_not_delayed_by_nagle(srv: RunningServer) -> None:
     assert mean_ms < 25, f"{mean_ms:.1f} ms per small request (Nagle would cost ~40)"
 
 
-def test_client_abandoning_uploads_and_downloads_leaves_server_clean(srv: RunningServer) -> None:
+def test_client_abandoning_uploads_and_downloads_leaves_server_clean(srv: LocalServer) -> None:
     """RPM clients cut their load streams mid-body; the server must shrug (the module's
     teardown asserts no traceback reached the log)."""
     # declared sizes within each endpoint's limit, so the server is mid-drain when cut

@@ -10,8 +10,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.server.httphelp import http_server
-from tests.support.server import RunningServer
+from tests.integration.server.httphelp import module_http_server
+from waddleperf.localstack import LocalServer
 from waddleperf_server.params import garbage_chunks
 
 MiB = 1024 * 1024
@@ -36,10 +36,7 @@ FUZZ = settings(
 )
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with http_server(tmp_path_factory.mktemp("fuzz"), CONFIG) as s:
-        yield s
+srv = module_http_server("srv", CONFIG)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +59,7 @@ def _assert_json_error(r: requests.Response) -> None:
 @FUZZ
 @given(size=st.none() | values, delay=st.none() | values)
 def test_fuzz_echo(
-    srv: RunningServer, session: requests.Session, size: str | None, delay: str | None
+    srv: LocalServer, session: requests.Session, size: str | None, delay: str | None
 ) -> None:
     parts = [_q("size", size) if size is not None else "", _q("delay_ms", delay) if delay else ""]
     r = session.get(srv.base_url + "/echo?" + "&".join(p for p in parts if p), timeout=5)
@@ -79,7 +76,7 @@ def test_fuzz_echo(
 
 @FUZZ
 @given(ck=values)
-def test_fuzz_garbage(srv: RunningServer, session: requests.Session, ck: str) -> None:
+def test_fuzz_garbage(srv: LocalServer, session: requests.Session, ck: str) -> None:
     r = session.get(srv.base_url + "/garbage.php?" + _q("ckSize", ck), timeout=10)
     assert r.status_code == 200
     expected = garbage_chunks(ck, default=1, cap=2) * MiB
@@ -88,7 +85,7 @@ def test_fuzz_garbage(srv: RunningServer, session: requests.Session, ck: str) ->
 
 @FUZZ
 @given(isp=values, extra=values)
-def test_fuzz_getip(srv: RunningServer, session: requests.Session, isp: str, extra: str) -> None:
+def test_fuzz_getip(srv: LocalServer, session: requests.Session, isp: str, extra: str) -> None:
     query = "&".join([_q("isp", isp), _q("distance", extra), _q("r", extra)])
     r = session.get(srv.base_url + "/backend/getIP.php?" + query, timeout=5)
     assert r.status_code == 200
@@ -98,7 +95,7 @@ def test_fuzz_getip(srv: RunningServer, session: requests.Session, isp: str, ext
 @FUZZ
 @given(segment=st.text(min_size=1, max_size=40))
 def test_fuzz_unknown_paths_are_json_404(
-    srv: RunningServer, session: requests.Session, segment: str
+    srv: LocalServer, session: requests.Session, segment: str
 ) -> None:
     r = session.get(srv.base_url + "/nothing-here/" + quote(segment, safe=""), timeout=5)
     assert r.status_code == 404

@@ -12,7 +12,7 @@ import requests
 
 from tests.integration.server.httphelp import http_server
 from tests.support.mmdb import write_mmdb
-from tests.support.server import RunningServer
+from waddleperf.localstack import LocalServer
 from waddleperf_server import logs
 from waddleperf_server.geo import GeoLookup
 
@@ -44,9 +44,7 @@ def dbs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def srv(
-    tmp_path_factory: pytest.TempPathFactory, dbs: tuple[Path, Path]
-) -> Iterator[RunningServer]:
+def srv(tmp_path_factory: pytest.TempPathFactory, dbs: tuple[Path, Path]) -> Iterator[LocalServer]:
     cfg = (
         'http:\n  trusted_proxies: ["127.0.0.0/8"]\n'
         f"geoip:\n  city_db: {dbs[0]}\n  asn_db: {dbs[1]}\n"
@@ -55,7 +53,7 @@ def srv(
         yield s
 
 
-def _get_ip(srv: RunningServer, client: str, query: str) -> dict[str, object]:
+def _get_ip(srv: LocalServer, client: str, query: str) -> dict[str, object]:
     r = requests.get(
         f"{srv.base_url}/backend/getIP.php?{query}",
         headers={"X-Forwarded-For": client},
@@ -86,7 +84,7 @@ def test_lookup_reads_both_databases(dbs: tuple[Path, Path]) -> None:
     assert GeoLookup(None, None).lookup("203.0.113.9") is None
 
 
-def test_getip_with_isp_appends_isp_and_country(srv: RunningServer) -> None:
+def test_getip_with_isp_appends_isp_and_country(srv: LocalServer) -> None:
     doc = _get_ip(srv, "203.0.113.9", "isp=true&distance=km&r=0.5")
     assert doc["processedString"] == "203.0.113.9 - Example Transit B.V., NL"
     raw = doc["rawIspInfo"]
@@ -95,14 +93,14 @@ def test_getip_with_isp_appends_isp_and_country(srv: RunningServer) -> None:
     assert raw["city"] == "Amsterdam" and raw["country"] == "NL"
 
 
-def test_getip_country_only_and_unknown(srv: RunningServer) -> None:
+def test_getip_country_only_and_unknown(srv: LocalServer) -> None:
     doc = _get_ip(srv, "198.51.100.20", "isp=true")
     assert doc["processedString"] == "198.51.100.20 - Unknown ISP, DE"
     doc = _get_ip(srv, "192.0.2.77", "isp=true")
     assert doc["processedString"] == "192.0.2.77 - Unknown ISP"
 
 
-def test_getip_without_isp_or_for_private_addresses(srv: RunningServer) -> None:
+def test_getip_without_isp_or_for_private_addresses(srv: LocalServer) -> None:
     assert _get_ip(srv, "203.0.113.9", "r=1") == {
         "processedString": "203.0.113.9",
         "rawIspInfo": "",

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,25 +16,18 @@ from tests.integration.server.httphelp import (
     closed_by_peer,
     connect,
     http_server,
+    module_http_server,
     request_bytes,
 )
-from tests.support.server import WADDLEPERF, RunningServer
+from waddleperf.localstack import LocalServer, child_env, server_argv
+
+impatient = module_http_server("impatient", "http:\n  request_timeout_s: 1\n")
+small_pool = module_http_server(
+    "small_pool", "http:\n  request_timeout_s: 20\n  max_connections: 2\n"
+)
 
 
-@pytest.fixture(scope="module")
-def impatient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with http_server(tmp_path_factory.mktemp("slow"), "http:\n  request_timeout_s: 1\n") as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def small_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    cfg = "http:\n  request_timeout_s: 20\n  max_connections: 2\n"
-    with http_server(tmp_path_factory.mktemp("pool"), cfg) as s:
-        yield s
-
-
-def test_half_request_line_is_dropped_and_others_served(impatient: RunningServer) -> None:
+def test_half_request_line_is_dropped_and_others_served(impatient: LocalServer) -> None:
     slow = connect(impatient)
     try:
         start = time.monotonic()
@@ -49,7 +40,7 @@ def test_half_request_line_is_dropped_and_others_served(impatient: RunningServer
         slow.close()
 
 
-def test_trickled_request_line_is_dropped(impatient: RunningServer) -> None:
+def test_trickled_request_line_is_dropped(impatient: LocalServer) -> None:
     """One byte every 0.2 s never trips the idle timeout, but the line deadline cuts it."""
     sock = connect(impatient)
     start = time.monotonic()
@@ -73,7 +64,7 @@ def test_trickled_request_line_is_dropped(impatient: RunningServer) -> None:
         sock.close()
 
 
-def test_trickled_headers_get_400_and_close(impatient: RunningServer) -> None:
+def test_trickled_headers_get_400_and_close(impatient: LocalServer) -> None:
     sock = connect(impatient)
     try:
         sock.sendall(b"GET /health HTTP/1.1\r\n")
@@ -91,7 +82,7 @@ def test_trickled_headers_get_400_and_close(impatient: RunningServer) -> None:
         sock.close()
 
 
-def test_idle_keep_alive_connection_is_closed(impatient: RunningServer) -> None:
+def test_idle_keep_alive_connection_is_closed(impatient: LocalServer) -> None:
     sock = connect(impatient)
     try:
         sock.sendall(request_bytes("GET", "/health"))
@@ -102,7 +93,7 @@ def test_idle_keep_alive_connection_is_closed(impatient: RunningServer) -> None:
         sock.close()
 
 
-def test_max_connections_bounds_concurrent_clients(small_pool: RunningServer) -> None:
+def test_max_connections_bounds_concurrent_clients(small_pool: LocalServer) -> None:
     held = [connect(small_pool), connect(small_pool)]
     waiting = connect(small_pool)
     try:
@@ -184,7 +175,7 @@ def test_dual_stack_serves_ipv4_and_ipv6_and_stops_promptly(
         ),
     ],
 )
-def test_broken_requests_get_json_errors(impatient: RunningServer, raw: bytes, status: int) -> None:
+def test_broken_requests_get_json_errors(impatient: LocalServer, raw: bytes, status: int) -> None:
     sock = connect(impatient)
     try:
         sock.sendall(raw)
@@ -197,7 +188,7 @@ def test_broken_requests_get_json_errors(impatient: RunningServer, raw: bytes, s
         sock.close()
 
 
-def test_stalled_upload_gets_408_and_close(impatient: RunningServer) -> None:
+def test_stalled_upload_gets_408_and_close(impatient: LocalServer) -> None:
     sock = connect(impatient)
     try:
         sock.sendall(request_bytes("POST", "/echo", {"Content-Length": "1000"}) + b"x" * 10)
@@ -211,7 +202,7 @@ def test_stalled_upload_gets_408_and_close(impatient: RunningServer) -> None:
         sock.close()
 
 
-def test_unread_bodies_are_discarded_within_bounds(impatient: RunningServer) -> None:
+def test_unread_bodies_are_discarded_within_bounds(impatient: LocalServer) -> None:
     """Endpoints that ignore the body (here a 405) still leave the connection usable."""
     sock = connect(impatient)
     reader = ResponseReader(sock)
@@ -237,23 +228,10 @@ def test_port_taken_fails_start_with_a_clear_error(tmp_path: Path) -> None:
         squatter.listen()
         port = squatter.getsockname()[1]
         proc = subprocess.run(
-            [
-                WADDLEPERF,
-                "server",
-                "--bind",
-                "127.0.0.1",
-                "--http-port",
-                str(port),
-                "--tcp-echo-port",
-                "0",
-                "--udp-echo-port",
-                "0",
-                "--iperf-port",
-                "0",
-            ],
+            server_argv("127.0.0.1", {"http": port}),
             capture_output=True,
             timeout=30,
-            env={k: v for k, v in os.environ.items() if not k.startswith("WADDLEPERF_")},
+            env=child_env(),
         )
     assert proc.returncode == 1
     err = proc.stderr.decode()

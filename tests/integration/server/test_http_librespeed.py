@@ -20,10 +20,10 @@ from tests.integration.server.httphelp import (
     ResponseReader,
     closed_by_peer,
     connect,
-    http_server,
+    module_http_server,
     request_bytes,
 )
-from tests.support.server import RunningServer
+from waddleperf.localstack import LocalServer
 
 MiB = 1024 * 1024
 LIMIT = 21 * MiB  # the web client uploads 20 MiB blobs; the 413 tests go just past this
@@ -36,16 +36,8 @@ http:
 """
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with http_server(tmp_path_factory.mktemp("ls"), CONFIG) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def cors_srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with http_server(tmp_path_factory.mktemp("lscors"), "http:\n  cors_always: true\n") as s:
-        yield s
+srv = module_http_server("srv", CONFIG)
+cors_srv = module_http_server("cors_srv", "http:\n  cors_always: true\n")
 
 
 def _r() -> str:
@@ -61,7 +53,7 @@ def _assert_no_cache(r: requests.Response) -> None:
 
 
 @pytest.mark.parametrize("prefix", ["/backend/", "/"])
-def test_worker_js_session(srv: RunningServer, prefix: str) -> None:
+def test_worker_js_session(srv: LocalServer, prefix: str) -> None:
     """getIP, download, ping, upload: the four request kinds of one browser test."""
     s = requests.Session()
     base = srv.base_url + prefix
@@ -96,7 +88,7 @@ def test_worker_js_session(srv: RunningServer, prefix: str) -> None:
     assert r.json()["processedString"] == "127.0.0.1 - localhost IPv4 access"
 
 
-def test_worker_js_multi_server_uses_cors_and_preflight(srv: RunningServer) -> None:
+def test_worker_js_multi_server_uses_cors_and_preflight(srv: LocalServer) -> None:
     """With several points of test the worker adds ``cors=true``; browsers preflight the POST."""
     # before the upload test it sends one bare POST to the upload URL, no query, no body
     r = requests.post(f"{srv.base_url}/backend/empty.php", timeout=5)
@@ -121,7 +113,7 @@ def test_worker_js_multi_server_uses_cors_and_preflight(srv: RunningServer) -> N
         assert r.headers["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
 
 
-def test_no_cors_headers_unless_asked(srv: RunningServer, cors_srv: RunningServer) -> None:
+def test_no_cors_headers_unless_asked(srv: LocalServer, cors_srv: LocalServer) -> None:
     for path in ("/empty.php", "/garbage.php?ckSize=1", "/getIP.php"):
         r = requests.get(srv.base_url + path, timeout=5)
         assert "Access-Control-Allow-Origin" not in r.headers, path
@@ -132,7 +124,7 @@ def test_no_cors_headers_unless_asked(srv: RunningServer, cors_srv: RunningServe
 # --- librespeed-cli ---------------------------------------------------------------------
 
 
-def test_librespeed_cli_session(srv: RunningServer) -> None:
+def test_librespeed_cli_session(srv: LocalServer) -> None:
     """librespeed-cli: IsUp, HTTP ping, download with ckSize, chunked upload, getIP."""
     server = srv.base_url + "/backend/"
     ua = {"User-Agent": "librespeed-cli/1.0.10"}
@@ -179,7 +171,7 @@ def test_librespeed_cli_session(srv: RunningServer) -> None:
         ("9" * 400, 64),
     ],
 )
-def test_garbage_cksize_edges_exact_bytes(srv: RunningServer, ck: str | None, chunks: int) -> None:
+def test_garbage_cksize_edges_exact_bytes(srv: LocalServer, ck: str | None, chunks: int) -> None:
     query = "" if ck is None else f"?ckSize={ck}"
     with requests.get(
         srv.base_url + "/garbage.php" + query,
@@ -193,7 +185,7 @@ def test_garbage_cksize_edges_exact_bytes(srv: RunningServer, ck: str | None, ch
     assert got == chunks * MiB
 
 
-def test_garbage_headers_and_incompressible(srv: RunningServer) -> None:
+def test_garbage_headers_and_incompressible(srv: LocalServer) -> None:
     r = requests.get(
         srv.base_url + "/backend/garbage?ckSize=2", headers={"Accept-Encoding": "gzip"}, timeout=10
     )
@@ -209,7 +201,7 @@ def test_garbage_headers_and_incompressible(srv: RunningServer) -> None:
 # --- uploads beyond the limit -----------------------------------------------------------
 
 
-def test_413_keeps_the_keep_alive_connection_usable(srv: RunningServer) -> None:
+def test_413_keeps_the_keep_alive_connection_usable(srv: LocalServer) -> None:
     sock = connect(srv)
     try:
         local = sock.getsockname()
@@ -233,7 +225,7 @@ def test_413_keeps_the_keep_alive_connection_usable(srv: RunningServer) -> None:
         sock.close()
 
 
-def test_413_chunked_upload_cut_off_and_connection_reused(srv: RunningServer) -> None:
+def test_413_chunked_upload_cut_off_and_connection_reused(srv: LocalServer) -> None:
     conn = http.client.HTTPConnection(srv.host, srv.http_port, timeout=10)
     try:
 
@@ -260,7 +252,7 @@ def test_413_chunked_upload_cut_off_and_connection_reused(srv: RunningServer) ->
         conn.close()
 
 
-def test_huge_declared_length_refused_at_once_and_closed(srv: RunningServer) -> None:
+def test_huge_declared_length_refused_at_once_and_closed(srv: LocalServer) -> None:
     sock = connect(srv)
     try:
         reader = ResponseReader(sock)
@@ -275,12 +267,12 @@ def test_huge_declared_length_refused_at_once_and_closed(srv: RunningServer) -> 
         sock.close()
 
 
-def test_upload_within_limit_exact(srv: RunningServer) -> None:
+def test_upload_within_limit_exact(srv: LocalServer) -> None:
     r = requests.post(srv.base_url + "/echo", data=b"q" * LIMIT, timeout=10)
     assert r.json()["body_bytes"] == LIMIT
 
 
-def test_raw_socket_pipeline_of_pings(srv: RunningServer) -> None:
+def test_raw_socket_pipeline_of_pings(srv: LocalServer) -> None:
     """Pipelined ping requests on one connection are all answered in order."""
     sock = connect(srv)
     reader = ResponseReader(sock)
@@ -293,7 +285,7 @@ def test_raw_socket_pipeline_of_pings(srv: RunningServer) -> None:
         sock.close()
 
 
-def test_expect_continue_over_limit_refused_before_the_body(srv: RunningServer) -> None:
+def test_expect_continue_over_limit_refused_before_the_body(srv: LocalServer) -> None:
     sock = connect(srv)
     try:
         head = request_bytes(
@@ -309,7 +301,7 @@ def test_expect_continue_over_limit_refused_before_the_body(srv: RunningServer) 
         sock.close()
 
 
-def test_expect_continue_within_limit_is_invited(srv: RunningServer) -> None:
+def test_expect_continue_within_limit_is_invited(srv: LocalServer) -> None:
     sock = connect(srv)
     try:
         sock.sendall(

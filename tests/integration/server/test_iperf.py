@@ -12,24 +12,24 @@ import psutil
 
 from tests.integration.server.sockhelp import children_named, gone
 from tests.support.net import wait_until
-from tests.support.server import RunningServer
+from waddleperf.localstack import LocalServer
 
-Factory = Callable[..., RunningServer]
+Factory = Callable[..., LocalServer]
 FAST_RESTART = "iperf: {restart_backoff_s: 0.2}\n"
 
 
-def _iperf_server(factory: Factory, config: str = FAST_RESTART) -> RunningServer:
+def _iperf_server(factory: Factory, config: str = FAST_RESTART) -> LocalServer:
     return factory(services=("iperf", "http"), config_yaml=config)
 
 
-def _status(srv: RunningServer) -> dict[str, object]:
+def _status(srv: LocalServer) -> dict[str, object]:
     services = srv.health()["services"]
     assert isinstance(services, dict)
     status: dict[str, object] = services["iperf"]
     return status
 
 
-def _child(srv: RunningServer) -> psutil.Process:
+def _child(srv: LocalServer) -> psutil.Process:
     kids = children_named(srv.proc.pid, "iperf3")
     assert len(kids) == 1, kids
     return kids[0]
@@ -41,7 +41,7 @@ def _listening(pid: int, port: int) -> bool:
 
 
 def _client(
-    srv: RunningServer, seconds: int, timeout: float = 30
+    srv: LocalServer, seconds: int, timeout: float = 30
 ) -> subprocess.CompletedProcess[str]:
     argv = ["iperf3", "-c", srv.host, "-p", str(srv.iperf_port), "-J", "-t", str(seconds)]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
@@ -71,7 +71,7 @@ def test_killed_child_is_restarted(server_factory: Factory) -> None:
     assert _throughput_bps(_client(srv, 1)) > 0
 
 
-def _restarted(srv: RunningServer, old_pid: int) -> bool:
+def _restarted(srv: LocalServer, old_pid: int) -> bool:
     kids = children_named(srv.proc.pid, "iperf3")
     return len(kids) == 1 and kids[0].pid != old_pid and _listening(kids[0].pid, srv.iperf_port)
 
@@ -96,7 +96,7 @@ def test_sigterm_stops_server_and_child_within_5s(server_factory: Factory) -> No
     srv = _iperf_server(server_factory)
     child = _child(srv)
     start = time.monotonic()
-    assert srv.stop(signal.SIGTERM, timeout=5) == 0
+    assert srv.stop(timeout=5, sig=signal.SIGTERM) == 0
     assert time.monotonic() - start < 5
     assert wait_until(lambda: gone(child.pid), timeout=1)
 
@@ -104,5 +104,5 @@ def test_sigterm_stops_server_and_child_within_5s(server_factory: Factory) -> No
 def test_sigkill_of_server_takes_the_child_along(server_factory: Factory) -> None:
     srv = _iperf_server(server_factory)
     child = _child(srv)
-    srv.stop(signal.SIGKILL)
+    srv.stop(sig=signal.SIGKILL)
     assert wait_until(lambda: gone(child.pid), timeout=3)

@@ -13,9 +13,9 @@ import pytest
 
 from tests.integration.server.sockhelp import children_named, gone, run_server_cli
 from tests.support.net import free_port, wait_until
-from tests.support.server import RunningServer
+from waddleperf.localstack import LocalServer
 
-Factory = Callable[..., RunningServer]
+Factory = Callable[..., LocalServer]
 ALL_OFF = ["--bind", "127.0.0.1", "--http-port", "0", "--tcp-echo-port", "0",
            "--udp-echo-port", "0", "--iperf-port", "0"]  # fmt: skip
 
@@ -112,7 +112,7 @@ def test_signal_exits_0_within_5s(server_factory: Factory, sig: signal.Signals) 
     assert wait_until(lambda: len(children_named(srv.proc.pid, "iperf3")) == 1, timeout=3)
     with socket.create_connection((srv.host, srv.tcp_echo_port)):  # an open connection too
         start = time.monotonic()
-        code = srv.stop(sig, timeout=5)
+        code = srv.stop(timeout=5, sig=sig)
         took = time.monotonic() - start
     assert code == 0, srv.log()[-2000:]
     assert took < 5

@@ -16,25 +16,25 @@ from hypothesis import strategies as st
 
 from tests.integration.server.sockhelp import recv_exact, shared_server
 from tests.support.net import wait_until
-from tests.support.server import RunningServer
+from waddleperf.localstack import LocalServer
 
-Factory = Callable[..., RunningServer]
+Factory = Callable[..., LocalServer]
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """One TCP echo with default limits for the tests that need no config."""
     yield from shared_server(tmp_path_factory, services=("tcp_echo",))
 
 
 def _tcp_server(
     factory: Factory, config: str | None = None, with_http: bool = False
-) -> RunningServer:
+) -> LocalServer:
     services = ("tcp_echo", "http") if with_http else ("tcp_echo",)
     return factory(services=services, config_yaml=config)
 
 
-def _connect(srv: RunningServer) -> socket.socket:
+def _connect(srv: LocalServer) -> socket.socket:
     sock = socket.create_connection((srv.host, srv.tcp_echo_port), timeout=10)
     return sock
 
@@ -54,7 +54,7 @@ def _closed_by_peer(sock: socket.socket, timeout: float) -> bool:
         return False
 
 
-def test_large_random_payload_comes_back_intact(shared: RunningServer) -> None:
+def test_large_random_payload_comes_back_intact(shared: LocalServer) -> None:
     srv = shared
     payload = os.urandom(16 << 20)
     with _connect(srv) as sock:
@@ -89,11 +89,11 @@ def test_excess_connection_closed_while_others_work(server_factory: Factory) -> 
             sock.close()
     # A slot freed by a closed connection is usable again.
     assert wait_until(lambda: _echo_after_connect(srv), timeout=3)
-    status = srv.health()["services"]["tcp_echo"]  # type: ignore[index]
+    status = srv.health()["services"]["tcp_echo"]
     assert status["rejected"] == 1 and status["total"] >= 4
 
 
-def _echo_after_connect(srv: RunningServer) -> bool:
+def _echo_after_connect(srv: LocalServer) -> bool:
     with _connect(srv) as sock:
         sock.settimeout(1)
         try:
@@ -113,7 +113,7 @@ def test_connection_closed_after_byte_limit(server_factory: Factory) -> None:
     assert got == limit
 
 
-def test_slow_reader_does_not_grow_server_memory(shared: RunningServer) -> None:
+def test_slow_reader_does_not_grow_server_memory(shared: LocalServer) -> None:
     srv = shared
     proc = psutil.Process(srv.proc.pid)
     rss_before = proc.memory_info().rss
@@ -134,7 +134,7 @@ def test_slow_reader_does_not_grow_server_memory(shared: RunningServer) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(payloads=st.lists(st.binary(min_size=1, max_size=100_000), min_size=1, max_size=4))
-def test_fuzz_payloads_echo_exactly(shared: RunningServer, payloads: list[bytes]) -> None:
+def test_fuzz_payloads_echo_exactly(shared: LocalServer, payloads: list[bytes]) -> None:
     with _connect(shared) as sock:
         for payload in payloads:
             assert _echo_once(sock, payload) == payload

@@ -13,25 +13,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.integration.server.sockhelp import drain, shared_server, udp_socket
-from tests.support.server import RunningServer
+from waddleperf.localstack import LocalServer
 from waddleperf_common import udp_wire as w
 
-Factory = Callable[..., RunningServer]
+Factory = Callable[..., LocalServer]
 NO_LIMIT = "udp_echo: {rate_limit_pps: 1000000, rate_burst: 1000000}\n"
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """One unlimited UDP echo (plus HTTP for its counters) for the tests that need no config."""
     yield from shared_server(tmp_path_factory, services=("udp_echo", "http"), config_yaml=NO_LIMIT)
 
 
-def _udp_server(factory: Factory, config: str | None = None, **kw: object) -> RunningServer:
+def _udp_server(factory: Factory, config: str | None = None, **kw: object) -> LocalServer:
     kw.setdefault("services", ("udp_echo",))
     return factory(config_yaml=config, **kw)
 
 
-def _ask(srv: RunningServer, payload: bytes, timeout: float = 1.0) -> bytes | None:
+def _ask(srv: LocalServer, payload: bytes, timeout: float = 1.0) -> bytes | None:
     with udp_socket(srv.host) as sock:
         sock.settimeout(timeout)
         sock.sendto(payload, (srv.host, srv.udp_echo_port))
@@ -41,7 +41,7 @@ def _ask(srv: RunningServer, payload: bytes, timeout: float = 1.0) -> bytes | No
             return None
 
 
-def test_reply_has_same_length_and_fields(shared: RunningServer) -> None:
+def test_reply_has_same_length_and_fields(shared: LocalServer) -> None:
     srv = shared
     before = time.time_ns()
     reply = _ask(srv, w.encode(seq=5, client_tx_ns=123, size=200))
@@ -52,7 +52,7 @@ def test_reply_has_same_length_and_fields(shared: RunningServer) -> None:
     assert before <= dg.server_rx_ns <= after
 
 
-def test_plain_udp_ping_gets_no_reply(shared: RunningServer) -> None:
+def test_plain_udp_ping_gets_no_reply(shared: LocalServer) -> None:
     srv = shared
     assert _ask(srv, b"ping", timeout=0.3) is None
     assert _ask(srv, w.encode(1, 1)) is not None
@@ -75,7 +75,7 @@ def _mixed_traffic(rng: random.Random, count: int) -> list[bytes]:
     return out
 
 
-def test_never_sends_more_bytes_than_it_received(shared: RunningServer) -> None:
+def test_never_sends_more_bytes_than_it_received(shared: LocalServer) -> None:
     srv = shared
     traffic = _mixed_traffic(random.Random(1), 400)
     sent = received = 0
@@ -141,7 +141,7 @@ def test_short_hmac_key_is_warned_about(server_factory: Factory) -> None:
     assert reply is not None  # warned, still enforced
 
 
-def test_bad_datagrams_dropped_and_server_keeps_answering(shared: RunningServer) -> None:
+def test_bad_datagrams_dropped_and_server_keeps_answering(shared: LocalServer) -> None:
     srv = shared
     before = _udp_status(srv)
     bad = [
@@ -163,8 +163,8 @@ def test_bad_datagrams_dropped_and_server_keeps_answering(shared: RunningServer)
     assert after["replied"] - before["replied"] == 1
 
 
-def _udp_status(srv: RunningServer) -> dict[str, Any]:
-    status: dict[str, Any] = srv.health()["services"]["udp_echo"]  # type: ignore[index]
+def _udp_status(srv: LocalServer) -> dict[str, Any]:
+    status: dict[str, Any] = srv.health()["services"]["udp_echo"]
     return status
 
 
@@ -191,7 +191,7 @@ _payloads = st.one_of(
 @settings(max_examples=100, deadline=None)
 @given(payloads=st.lists(_payloads, min_size=1, max_size=5))
 def test_fuzz_server_survives_and_never_amplifies(
-    shared: RunningServer, payloads: list[bytes]
+    shared: LocalServer, payloads: list[bytes]
 ) -> None:
     srv = shared
     with udp_socket(srv.host) as sock:

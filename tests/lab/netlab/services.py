@@ -7,7 +7,6 @@ tools' usual ones: a fresh namespace has nothing else listening, so they cannot 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 
 from tests.lab.netlab.topology import Lab
 from tests.support.net import wait_until
+from waddleperf.localstack import LocalServer, child_env, server_argv
 
 ROOT = Path(__file__).resolve().parents[3]
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
@@ -57,43 +57,23 @@ def http_get(lab: Lab, url: str, timeout: float = 5.0) -> bytes:
     return lab.client.ns.call(fetch)
 
 
-@dataclass
-class LabServer:
-    """``waddleperf server`` running in the server namespace (all services)."""
+@dataclass(kw_only=True)
+class LabServer(LocalServer):
+    """``waddleperf server`` running in the server namespace; reached from the client's."""
 
     lab: Lab
-    proc: subprocess.Popen[bytes]
-    host: str
-    http_port: int
-    tcp_echo_port: int
-    udp_echo_port: int
-    iperf_port: int
-    log_path: Path
 
     @property
     def base_url(self) -> str:
-        """``http://host:port`` of the HTTP service."""
-        return f"http://{_url_host(self.host)}:{self.http_port}"
+        """``http://host:port`` of the HTTP service (the server's address for a wildcard bind)."""
+        host = self.lab.server_ip if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{_url_host(host)}:{self.http_port}"
 
-    def log(self) -> str:
-        """What the server wrote to stderr so far."""
-        return self.log_path.read_text(errors="replace")
-
-    def health(self) -> dict[str, Any]:
+    def health(self, timeout: float = 5.0) -> dict[str, Any]:
         """GET /health from the client namespace."""
-        data: dict[str, Any] = json.loads(http_get(self.lab, self.base_url + "/health"))
+        body = http_get(self.lab, self.base_url + "/health", timeout=timeout)
+        data: dict[str, Any] = json.loads(body)
         return data
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM and wait (the lab would kill it at teardown anyway)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
 
 
 def start_waddleperf_server(
@@ -107,30 +87,21 @@ def start_waddleperf_server(
     env: Mapping[str, str] | None = None,
     wait: float = 20.0,
 ) -> LabServer:
-    """Start ``waddleperf server --bind ADDR …`` in the server namespace; wait for ready+health."""
+    """Start ``waddleperf server --bind ADDR …`` in the server namespace; wait until it is ready
+    (``LocalServer.wait_ready``: every service bound, /health answering in the client's)."""
     host = bind or lab.server_ip
+    ports = {"http": http_port, "tcp_echo": tcp_echo_port, "udp_echo": udp_echo_port}
+    ports["iperf"] = iperf_port
     log_path = lab.workdir / f"waddleperf-server-{http_port}.log"
-    argv = [
-        WADDLEPERF, "server", "--bind", host,
-        "--http-port", str(http_port), "--tcp-echo-port", str(tcp_echo_port),
-        "--udp-echo-port", str(udp_echo_port), "--iperf-port", str(iperf_port), *args,
-    ]  # fmt: skip
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("WADDLEPERF_")}
-    child_env.update(env or {})
-    with log_path.open("wb") as err:
-        proc = lab.server.ns.popen(argv, stderr=err, env=child_env, cwd=ROOT)
-    srv = LabServer(lab, proc, host, http_port, tcp_echo_port, udp_echo_port, iperf_port, log_path)
-    health_host = lab.server_ip if host in ("0.0.0.0", "::") else host
-
-    def ready() -> bool:
-        if proc.poll() is not None or "ready" not in srv.log():
-            return proc.poll() is not None
-        url = f"http://{_url_host(health_host)}:{http_port}/health"
-        return bool(http_get(lab, url, timeout=2))
-
-    if not wait_until(ready, wait, 0.1) or proc.poll() is not None:
-        srv.stop(2)
-        raise ServiceStartError(f"waddleperf server did not start: {srv.log()[-3000:]}")
+    with log_path.open("wb") as log:
+        proc = lab.server.ns.popen(
+            server_argv(host, ports, args), stdout=log, stderr=log, env=child_env(env), cwd=ROOT
+        )
+    srv = LabServer(proc, log_path, host, ports, lab=lab)
+    try:
+        srv.wait_ready(wait)
+    except RuntimeError as exc:
+        raise ServiceStartError(f"waddleperf server did not start: {exc}") from None
     return srv
 
 
