@@ -18,6 +18,11 @@ from tests.lab.netlab.refstats import binomial_bounds, iperf3_mbps, parse_ping
 from tests.lab.netlab.services import start_iperf3_server
 
 
+def table(*columns: str) -> list[str]:
+    """The header and separator rows of a Markdown table."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def ping(lab: Lab, count: int = 300, interval: str = "0.01", v6: bool = False) -> dict[str, float]:
     """avg/mdev/min/max RTT (ms) and lost count of ``ping`` client → server."""
     target = lab.server_ip6 if v6 else lab.server_ip
@@ -36,8 +41,8 @@ def ping(lab: Lab, count: int = 300, interval: str = "0.01", v6: bool = False) -
 
 def section_delay(lab: Lab) -> list[str]:
     """Ping RTT against injected one-way delay (same both ways), and the delayer's own error."""
-    rows = ["| one-way delay set (each way) | RTT expected | ping avg | error | ping mdev "
-            "| delayer late mean / p99 / max |", "|---|---|---|---|---|---|"]  # fmt: skip
+    rows = table("one-way delay set (each way)", "RTT expected", "ping avg", "error", "ping mdev",
+                 "delayer late mean / p99 / max")  # fmt: skip
     lab.clear()
     base = ping(lab)
     rows.append(f"| none (kernel only) | 0 | {base['avg']:.3f} | — | {base['mdev']:.3f} | — |")
@@ -60,8 +65,7 @@ def section_delay(lab: Lab) -> list[str]:
 
 def section_loss(lab: Lab) -> list[str]:
     """1000 pings at several loss settings (client → server direction only)."""
-    rows = ["| loss set | ping lost of 1000 | 99 % binomial bounds | nft counted |",
-            "|---|---|---|---|"]  # fmt: skip
+    rows = table("loss set", "ping lost of 1000", "99 % binomial bounds", "nft counted")
     for pct in (1.0, 5.0, 20.0):
         lab.clear()
         lab.set_link(0, "up", loss_pct=pct)
@@ -82,8 +86,7 @@ def iperf(lab: Lab, *args: str) -> float:
 
 def section_rate(lab: Lab) -> list[str]:
     """iperf3 against the tbf rate on r1's egress."""
-    rows = ["| tbf rate | TCP goodput | vs rate | vs 1448/1514 of rate | UDP (1472 B) |",
-            "|---|---|---|---|---|"]  # fmt: skip
+    rows = table("tbf rate", "TCP goodput", "vs rate", "vs 1448/1514 of rate", "UDP (1472 B)")
     for rate in (5.0, 20.0, 100.0):
         lab.clear()
         lab.set_link(1, "up", rate_mbit=rate)
@@ -99,8 +102,8 @@ def section_rate(lab: Lab) -> list[str]:
 
 def section_delayer_load(lab: Lab) -> list[str]:
     """What the delayer sustains: TCP unshaped through it, and UDP at fixed rates."""
-    rows = ["| traffic through the delayer (1 ms each way) | result "
-            "| delayer late mean / p50 / p99 / max |", "|---|---|---|"]  # fmt: skip
+    rows = table("traffic through the delayer (1 ms each way)", "result",
+                 "delayer late mean / p50 / p99 / max")  # fmt: skip
     lab.clear()
     direct = iperf(lab)
     rows.append(f"| TCP, no delayer (kernel forwarding only) | {direct:.0f} Mbit/s | — |")

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from tests.lab.accuracy import ATTEMPTS, tolerance_ms
 from tests.lab.netlab import Lab
+from tests.lab.netlab.refstats import second_chance
 from tests.lab.netlab.services import SshServer
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Result, Status
@@ -21,13 +23,7 @@ ClientCall = Callable[..., Any]
 UP_MS, DOWN_MS = 15.0, 5.0
 RTT_MS = UP_MS + DOWN_MS
 RUNS = 3
-ATTEMPTS = 5  # stalls of the shared machine (seen: 0.5 s) can spoil runs in a row
 PHASES = ("connect_ms", "kex_ms", "auth_ms", "command_ms", "total_ms")
-
-
-def tolerance_ms(rtt_ms: float) -> float:
-    """The accuracy we promise: max(0.5 ms, 5 %) of the true RTT."""
-    return max(0.5, 0.05 * rtt_ms)
 
 
 def ssh(client_call: ClientCall, srv: SshServer, host: str) -> Result:
@@ -52,18 +48,18 @@ def test_phases_against_injected_rtt(
     lab: Lab, ssh_server: SshServer, client_call: ClientCall
 ) -> None:
     lab.start_delayer(1)
-    assert ssh_server.host6 is not None
+    host6 = ssh_server.host6
+    assert host6 is not None
     tol = tolerance_ms(RTT_MS)
-    problems: list[str] = []
-    # Shared cores: one stalled wake-up moves a single run's connect by milliseconds, so the
-    # promise is checked on medians, with one retry (baseline included), every attempt printed.
-    for _attempt in range(ATTEMPTS):
+
+    def measure() -> list[str]:
+        """What misses the promise in one round of runs, its baseline measured anew."""
         lab.set_link(0, "both", delay_ms=0)
         base = medians([ssh(client_call, ssh_server, ssh_server.host) for _ in range(RUNS)])
         lab.set_link(0, "up", delay_ms=UP_MS)
         lab.set_link(0, "down", delay_ms=DOWN_MS)
         runs = [ssh(client_call, ssh_server, ssh_server.host) for _ in range(RUNS)]
-        runs.append(ssh(client_call, ssh_server, ssh_server.host6))
+        runs.append(ssh(client_call, ssh_server, host6))
         delayed = medians(runs)
         for p in PHASES:
             each = " ".join(f"{float(r.metrics[p] or 0):.2f}" for r in runs)
@@ -82,7 +78,7 @@ def test_phases_against_injected_rtt(
             assert m["auth_ms"] >= 2 * RTT_MS, m
             assert m["command_ms"] >= RTT_MS, m
             assert m["total_ms"] >= sum(m[p] for p in PHASES[:-1]), m
-        problems = []
+        problems: list[str] = []
         # The TCP handshake is the figure we promise to hit.
         connect_err = delayed["connect_ms"] - (RTT_MS + base["connect_ms"])
         if abs(connect_err) > tol:
@@ -92,6 +88,10 @@ def test_phases_against_injected_rtt(
         auth_extra = delayed["auth_ms"] - base["auth_ms"]
         if abs(auth_extra - 2 * RTT_MS) > 10.0:
             problems.append(f"auth costs {auth_extra:.2f} ms more on the path, not 2 RTT ± 10")
-        if not problems:
-            break
-    assert not problems, problems
+        return problems
+
+    # Shared cores: one stalled wake-up moves a single run's connect by milliseconds, so the
+    # promise is checked on medians; a round that misses is measured again (baseline included),
+    # every run printed.
+    rounds = second_chance(measure, lambda problems: not problems, ATTEMPTS)
+    assert not rounds[-1], rounds

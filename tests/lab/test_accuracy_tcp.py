@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from tests.lab.accuracy import ATTEMPTS, delayer_late_ms, tolerance_ms, within
 from tests.lab.netlab import Lab
+from tests.lab.netlab.refstats import second_chance
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Result, Status
 
@@ -19,13 +21,7 @@ ClientCall = Callable[..., Any]
 UP_MS, DOWN_MS = 15.0, 5.0
 RTT_MS = UP_MS + DOWN_MS
 COUNT = 100
-ATTEMPTS = 5  # stalls of the shared machine (seen: 0.5 s) can spoil runs in a row
 CLOSED_PORT = 9  # nothing listens on it in the server namespace
-
-
-def tolerance_ms(rtt_ms: float) -> float:
-    """The accuracy we promise: max(0.5 ms, 5 %) of the true RTT."""
-    return max(0.5, 0.05 * rtt_ms)
 
 
 def tcp(client_call: ClientCall, host: str, port: int, count: int, timeout_s: float = 2) -> Result:
@@ -34,15 +30,6 @@ def tcp(client_call: ClientCall, host: str, port: int, count: int, timeout_s: fl
                "timeout_s": timeout_s}  # fmt: skip
     result: Result = client_call(run_probe, "tcp", options)
     return result
-
-
-def delayer_late_ms(lab: Lab, stat: str = "mean") -> float:
-    """How late the delayer released packets since its last reset (ms, ``mean`` or ``p50``),
-    both directions summed: the lab's own error (a stall of its process shows in the mean),
-    part of the delay packets really saw. The mean belongs to an average, the p50 to a median.
-    """
-    tuns = lab.delayers[1].stats()["tuns"]
-    return float(tuns["dly-up"][f"late_{stat}_ms"]) + float(tuns["dly-dn"][f"late_{stat}_ms"])
 
 
 def listener(host: str) -> socket.socket:
@@ -76,10 +63,9 @@ def connect_time_matches(
     lab.set_link(0, "up", delay_ms=UP_MS)
     lab.set_link(0, "down", delay_ms=DOWN_MS)
     tol = tolerance_ms(RTT_MS)
-    seen: list[tuple[float, float]] = []
-    # Shared cores: connect time ends when Python wakes from poll(), so a stall of the client
-    # counts; one retry is allowed and every attempt printed. A real bias fails both.
-    for _attempt in range(ATTEMPTS):
+
+    def measure() -> tuple[float, float]:
+        """Errors (ms) of one run's connect avg and p50 against the truth."""
         lab.delayers[1].stats(reset=True)
         r = tcp(client_call, host, port, COUNT)
         truth = RTT_MS + base_ms + delayer_late_ms(lab)
@@ -89,15 +75,17 @@ def connect_time_matches(
         assert m["ok_count"] == COUNT
         avg, p50 = float(m["connect_avg_ms"] or 0), float(m["connect_p50_ms"] or 0)
         low = float(m["connect_min_ms"] or 0)
-        seen.append((avg - truth, p50 - truth50))
         print(
             f"tcp {family}: base {base_ms:.3f} truth {truth:.3f} avg {avg:.3f}"
             f" ({avg - truth:+.3f}) p50 {p50:.3f} ({p50 - truth50:+.3f}) min {low:.3f}"
         )
         assert low >= RTT_MS
-        if all(abs(e) <= tol for e in seen[-1]):
-            break
-    assert all(abs(e) <= tol for e in seen[-1]), seen
+        return avg - truth, p50 - truth50
+
+    # Shared cores: connect time ends when Python wakes from poll(), so a stall of the client
+    # counts; a run that misses is measured again and every run printed. A real bias fails all.
+    seen = second_chance(measure, lambda errors: within(errors, tol), ATTEMPTS)
+    assert within(seen[-1], tol), seen
 
 
 def test_refused_and_timeout_told_apart(lab: Lab, client_call: ClientCall) -> None:
