@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from tests.lab.netlab.delayer import Stage, ipv4_checksum, restore_hop
+from tests.lab.netlab.delaysched import Stage, ipv4_checksum, restore_hop
 from tests.lab.netlab.impair import Shaping
 from tests.lab.netlab.refstats import (
     binomial_bounds,

@@ -1,5 +1,8 @@
 """The lab's packet delayer: holds IP packets read from TUN devices, then writes them back.
 
+This module is the process and its event loop (TUN devices, control socket, scheduling
+priority); what happens to each packet is ``delaysched`` (no I/O).
+
 Run as its own process inside a router namespace (standard library only, so it starts fast)::
 
     python delayer.py --parent-pid PID --control SOCK --tun dly-up --tun dly-dn
@@ -29,21 +32,24 @@ import fcntl
 import heapq
 import json
 import os
-import random
 import select
 import signal
 import socket
 import struct
 import sys
 import time
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING or __package__:
+    from tests.lab.netlab.delaysched import Schedule, Stage, Tun, recv_line, restore_hop
+else:  # run as a script (``python delayer.py``): this folder is sys.path[0]; stdlib only
+    from delaysched import Schedule, Stage, Tun, recv_line, restore_hop
 
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
 PR_SET_PDEATHSIG = 1
 PR_SET_TIMERSLACK = 29
-MAX_HELD = 200_000  # packets held at once before new ones are dropped (bounds memory)
 READ_BATCH = 256
 # A wake-up from select() comes up to ~0.1 ms late on this kind of VM, so the loop sleeps until
 # this close to a release and then polls. At high packet rates that is near-constant polling,
@@ -57,122 +63,7 @@ GUARD_S = 0.1
 DEMOTE_ABOVE = 0.5  # share of one CPU
 PROMOTE_BELOW = 0.25
 MAX_PACKET = 65_536
-LATE_BUCKETS = 10_000
 RT_PRIORITY = 10
-
-
-def restore_hop(pkt: bytearray) -> None:
-    """Add back the one TTL / hop limit the pass through the TUN device cost (RFC 1624 checksum)."""
-    version = pkt[0] >> 4
-    if version == 4 and len(pkt) >= 20:
-        if pkt[8] == 255:
-            return
-        pkt[8] += 1
-        # TTL is the high byte of header word 4, so the word grew by 0x0100; RFC 1624 eqn. 3:
-        # HC' = ~(~HC + ~m + m'), which for m' = m + 0x100 is ~(~HC + 0x100).
-        csum = (pkt[10] << 8) | pkt[11]
-        total = (~csum & 0xFFFF) + 0x0100
-        total = (total & 0xFFFF) + (total >> 16)
-        new = ~total & 0xFFFF
-        pkt[10] = new >> 8
-        pkt[11] = new & 0xFF
-    elif version == 6 and len(pkt) >= 40 and pkt[7] < 255:
-        pkt[7] += 1
-
-
-def ipv4_checksum(header: bytes | bytearray) -> int:
-    """The Internet checksum of an IPv4 header (checksum field taken as zero)."""
-    data = bytearray(header)
-    data[10:12] = b"\0\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", bytes(data)))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
-@dataclass
-class Stage:
-    """One emulated link's share of this direction: delay ± jitter, duplication, reordering."""
-
-    delay_ms: float = 0.0
-    jitter_ms: float = 0.0
-    duplicate_pct: float = 0.0
-    reorder_pct: float = 0.0
-    prev_release: float = 0.0
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, float]) -> Stage:
-        """Validate a stage sent over the control socket."""
-        stage = cls(
-            delay_ms=float(raw.get("delay_ms", 0.0)),
-            jitter_ms=float(raw.get("jitter_ms", 0.0)),
-            duplicate_pct=float(raw.get("duplicate_pct", 0.0)),
-            reorder_pct=float(raw.get("reorder_pct", 0.0)),
-        )
-        if stage.delay_ms < 0 or stage.jitter_ms < 0:
-            raise ValueError("delay_ms and jitter_ms must be >= 0")
-        if not (0 <= stage.duplicate_pct <= 100 and 0 <= stage.reorder_pct <= 100):
-            raise ValueError("duplicate_pct and reorder_pct must be within 0..100")
-        return stage
-
-
-@dataclass
-class Tun:
-    """One TUN device (one direction) with its stages and counters."""
-
-    name: str
-    fd: int
-    stages: list[Stage] = field(default_factory=list)
-    rx: int = 0
-    tx: int = 0
-    duplicated: int = 0
-    reordered: int = 0
-    overflow: int = 0
-    late_sum: float = 0.0
-    late_max: float = 0.0
-    # Lateness histogram in 10 µs buckets (the last one holds everything from 100 ms on):
-    # percentiles say more than a mean that one scheduling stall can move.
-    late_hist: list[int] = field(default_factory=lambda: [0] * LATE_BUCKETS)
-
-    def record_late(self, late: float) -> None:
-        """Account one write that came ``late`` seconds after its release time."""
-        self.tx += 1
-        self.late_sum += late
-        if late > self.late_max:
-            self.late_max = late
-        self.late_hist[min(int(late * 1e5), LATE_BUCKETS - 1)] += 1
-
-    def late_percentile_ms(self, q: float) -> float:
-        """Upper edge (ms) of the bucket holding the q-quantile of lateness."""
-        total = sum(self.late_hist)
-        if not total:
-            return 0.0
-        rank, seen = q * total, 0
-        for i, n in enumerate(self.late_hist):
-            seen += n
-            if seen >= rank:
-                return (i + 1) * 0.01
-        return LATE_BUCKETS * 0.01
-
-    def stats(self) -> dict[str, float]:
-        """Counters, and how late (ms) the writes were against their release times."""
-        return {
-            "rx": self.rx,
-            "tx": self.tx,
-            "duplicated": self.duplicated,
-            "reordered": self.reordered,
-            "overflow": self.overflow,
-            "late_mean_ms": (self.late_sum / self.tx * 1000) if self.tx else 0.0,
-            "late_p50_ms": self.late_percentile_ms(0.5),
-            "late_p99_ms": self.late_percentile_ms(0.99),
-            "late_max_ms": self.late_max * 1000,
-        }
-
-    def reset(self) -> None:
-        """Zero the counters (the stages stay)."""
-        self.rx = self.tx = self.duplicated = self.reordered = self.overflow = 0
-        self.late_sum = self.late_max = 0.0
-        self.late_hist = [0] * LATE_BUCKETS
 
 
 def open_tun(name: str) -> int:
@@ -191,43 +82,12 @@ class Delayer:
         self.by_fd = {t.fd: t for t in tuns}
         self.control = control
         self.parent_pid = parent_pid
-        self.rng = random.Random(seed)
-        # (release time, sequence, tun, packet): the sequence keeps FIFO order for equal times.
-        self.heap: list[tuple[float, int, Tun, bytes]] = []
-        self.seq = 0
+        self.schedule = Schedule(seed)
+        self.heap = self.schedule.heap  # the hot loops pop it directly
         self.running = True
         self.realtime = False  # SCHED_FIFO granted at start-up
         self.promoted = False  # currently SCHED_FIFO
         self.demotions = 0
-
-    def schedule(self, tun: Tun, pkt: bytes, now: float) -> None:
-        """Work out the packet's release time through every stage and queue it (and its copy)."""
-        if len(self.heap) >= MAX_HELD:
-            tun.overflow += 1
-            return
-        buf = bytearray(pkt)
-        restore_hop(buf)
-        data = bytes(buf)
-        release = now
-        copies = 1
-        rand = self.rng.random
-        for st in tun.stages:
-            if st.reorder_pct and rand() * 100 < st.reorder_pct:
-                # Skips the hold, so it overtakes what this stage still holds; prev_release is
-                # left alone so the packets behind it keep their own order.
-                tun.reordered += 1
-            else:
-                hold = st.delay_ms
-                if st.jitter_ms:
-                    hold += self.rng.uniform(-st.jitter_ms, st.jitter_ms)
-                release = max(release + max(hold, 0.0) / 1000.0, st.prev_release)
-                st.prev_release = release
-            if st.duplicate_pct and rand() * 100 < st.duplicate_pct:
-                copies += 1
-                tun.duplicated += 1
-        for _ in range(copies):
-            self.seq += 1
-            heapq.heappush(self.heap, (release, self.seq, tun, data))
 
     def release_due(self) -> None:
         """Write every packet whose time has come."""
@@ -254,7 +114,7 @@ class Delayer:
                 return
             tun.rx += 1
             if tun.stages:
-                self.schedule(tun, pkt, time.monotonic())
+                self.schedule.add(tun, pkt, time.monotonic())
             else:
                 buf = bytearray(pkt)
                 restore_hop(buf)
@@ -266,12 +126,7 @@ class Delayer:
         conn, _ = self.control.accept()
         with conn:
             conn.settimeout(2.0)
-            raw = b""
-            while not raw.endswith(b"\n"):
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                raw += chunk
+            raw = recv_line(conn)
             try:
                 reply = self.command(json.loads(raw or b"{}"))
             except (ValueError, KeyError, TypeError) as exc:
@@ -298,7 +153,7 @@ class Delayer:
         if cmd == "stats":
             out = {name: t.stats() for name, t in self.tuns.items()}
             for name, t in self.tuns.items():  # packets of this device held right now
-                out[name]["held"] = sum(1 for entry in self.heap if entry[2] is t)
+                out[name]["held"] = self.schedule.held(t)
             if req.get("reset"):
                 for t in self.tuns.values():
                     t.reset()

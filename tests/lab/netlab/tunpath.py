@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.lab.netlab.delaysched import recv_line
 from tests.lab.netlab.ns import Namespace
 
 DELAYER = Path(__file__).resolve().with_name("delayer.py")
@@ -41,12 +42,7 @@ def control_request(path: Path, req: dict[str, Any], timeout: float = 5.0) -> di
         sock.settimeout(timeout)
         sock.connect(str(path))
         sock.sendall(json.dumps(req).encode() + b"\n")
-        raw = b""
-        while not raw.endswith(b"\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            raw += chunk
+        raw = recv_line(sock)
     reply: dict[str, Any] = json.loads(raw)
     if not reply.get("ok"):
         raise ValueError(f"delayer refused {req}: {reply.get('error')}")
