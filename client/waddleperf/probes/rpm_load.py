@@ -7,6 +7,7 @@ iperf3 load is a fixed ``-P parallel`` child (it cannot grow while it runs).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import socket
@@ -177,8 +178,21 @@ class Load:
             self.marked = (time.monotonic(), self.total_bytes())
 
     def self_rtts_ms(self) -> list[float]:
-        """Kernel RTTs of the load connections (none with iperf3 load)."""
-        return [rtt for group in self.groups for rtt in group.kernel_rtts_ms()]
+        """Kernel RTTs of the load connections (none with iperf3 load).
+
+        A downloading socket's estimate (tcpi_rcv_rtt) is timed from the timestamp the server
+        echoes, which is that of our latest ACK: delayed ACKs make it stale and the estimate
+        grows far beyond the path's RTT on thin flows. So each call also asks the kernel to
+        acknowledge promptly (TCP_QUICKACK, which does not stick, hence on every call).
+        """
+        rtts = [rtt for group in self.groups for rtt in group.kernel_rtts_ms()]
+        if self.direction == "download":
+            for group in self.groups:
+                for state in group.states:
+                    if (sock := state.sock) is not None:
+                        with contextlib.suppress(OSError):
+                            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        return rtts
 
     def stop(self, cancel: bool = False) -> None:
         """End the load; note its throughput (Mbit/s, goodput) and any error.
