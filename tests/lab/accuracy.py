@@ -3,9 +3,13 @@ number of runs a timing check gets, and the delayer's own error to add to the tr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from tests.lab.netlab import Lab
+from tests.lab.netlab.refstats import binomial_bounds
+
+T = TypeVar("T")
 
 #: Independent runs a timing check gets (``refstats.second_chance``): stalls of the shared
 #: machine (seen: 0.5 s) can spoil runs in a row; a real bias fails all of them.
@@ -44,3 +48,21 @@ def print_checks(probe: str, checks: Sequence[Check]) -> None:
     """One line per check: measured, truth, error and tolerance (ms)."""
     for name, value, truth, tol in checks:
         print(f"{probe} {name}: {value:.3f} truth {truth:.3f} ({value - truth:+.3f}, ±{tol:.2f})")
+
+
+def set_echo_loss(lab: Lab, up_pct: float, down_pct: float, count: int) -> tuple[float, int, int]:
+    """Loss on requests (link 0, client → r1) and on replies (link 1, server → r1). Returns the
+    chance that an echo is lost (either dropped) and the exact 99 % binomial bounds of how many
+    of ``count`` are."""
+    lab.set_link(0, "up", loss_pct=up_pct)
+    lab.set_link(1, "down", loss_pct=down_pct)
+    p = 1 - (1 - up_pct / 100) * (1 - down_pct / 100)
+    lo, hi = binomial_bounds(count, p, 0.99)
+    return p, lo, hi
+
+
+def counting_drops(lab: Lab, run: Callable[[], T]) -> tuple[T, int]:
+    """``run()``'s result and how many packets the lab's loss rules dropped meanwhile."""
+    before = sum(lab.loss_drops().values())
+    result = run()
+    return result, sum(lab.loss_drops().values()) - before

@@ -12,7 +12,10 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator, Sequence
+from typing import Literal
 
+from tests.lab.accuracy import counting_drops
 from tests.lab.netlab import Lab
 from tests.lab.netlab.refstats import binomial_bounds, iperf3_mbps, parse_ping
 from tests.lab.netlab.services import start_iperf3_server
@@ -21,6 +24,18 @@ from tests.lab.netlab.services import start_iperf3_server
 def table(*columns: str) -> list[str]:
     """The header and separator rows of a Markdown table."""
     return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
+def each_setting(
+    lab: Lab, link: int, direction: Literal["up", "down"], name: str, values: Sequence[float]
+) -> Iterator[float]:
+    """Each of ``values`` set as ``name`` on that link with everything else cleared; the lab is
+    cleared again after the last."""
+    for value in values:
+        lab.clear()
+        lab.set_link(link, direction, **{name: value})
+        yield value
+    lab.clear()
 
 
 def ping(lab: Lab, count: int = 300, interval: str = "0.01", v6: bool = False) -> dict[str, float]:
@@ -66,15 +81,10 @@ def section_delay(lab: Lab) -> list[str]:
 def section_loss(lab: Lab) -> list[str]:
     """1000 pings at several loss settings (client → server direction only)."""
     rows = table("loss set", "ping lost of 1000", "99 % binomial bounds", "nft counted")
-    for pct in (1.0, 5.0, 20.0):
-        lab.clear()
-        lab.set_link(0, "up", loss_pct=pct)
-        before = sum(lab.loss_drops().values())
-        r = ping(lab, count=1000, interval="0.005")
-        counted = sum(lab.loss_drops().values()) - before
+    for pct in each_setting(lab, 0, "up", "loss_pct", (1.0, 5.0, 20.0)):
+        r, counted = counting_drops(lab, lambda: ping(lab, count=1000, interval="0.005"))
         lo, hi = binomial_bounds(1000, pct / 100)
         rows.append(f"| {pct:g} % | {int(r['lost'])} | {lo}–{hi} | {counted} |")
-    lab.clear()
     return rows
 
 
@@ -87,16 +97,13 @@ def iperf(lab: Lab, *args: str) -> float:
 def section_rate(lab: Lab) -> list[str]:
     """iperf3 against the tbf rate on r1's egress."""
     rows = table("tbf rate", "TCP goodput", "vs rate", "vs 1448/1514 of rate", "UDP (1472 B)")
-    for rate in (5.0, 20.0, 100.0):
-        lab.clear()
-        lab.set_link(1, "up", rate_mbit=rate)
+    for rate in each_setting(lab, 1, "up", "rate_mbit", (5.0, 20.0, 100.0)):
         tcp = iperf(lab)
         udp = iperf(lab, "-u", "-b", f"{rate * 1.2:g}M", "-l", "1472")
         rows.append(
             f"| {rate:g} Mbit/s | {tcp:.2f} | {100 * (tcp / rate - 1):+.1f} % "
             f"| {100 * (tcp / (rate * 1448 / 1514) - 1):+.2f} % | {udp:.2f} |"
         )
-    lab.clear()
     return rows
 
 

@@ -11,9 +11,16 @@ from typing import Any
 
 import pytest
 
-from tests.lab.accuracy import ATTEMPTS, delayer_late_ms, tolerance_ms, within
+from tests.lab.accuracy import (
+    ATTEMPTS,
+    counting_drops,
+    delayer_late_ms,
+    set_echo_loss,
+    tolerance_ms,
+    within,
+)
 from tests.lab.netlab import Lab
-from tests.lab.netlab.refstats import binomial_bounds, parse_ping, second_chance
+from tests.lab.netlab.refstats import parse_ping, second_chance
 from tests.lab.netlab.services import WADDLEPERF
 
 pytestmark = pytest.mark.lab
@@ -88,17 +95,11 @@ def test_rtt_matches_injected_delay_and_ping(lab: Lab, in_client: RunInNs, famil
 
 
 def test_loss_within_binomial_bounds_and_equal_to_drops(lab: Lab, in_client: RunInNs) -> None:
-    lab.set_link(0, "up", loss_pct=LOSS_UP_PCT)
-    lab.set_link(1, "down", loss_pct=LOSS_DOWN_PCT)
-    # An echo is lost when its request or its reply is dropped.
-    p = 1 - (1 - LOSS_UP_PCT / 100) * (1 - LOSS_DOWN_PCT / 100)
-    lo, hi = binomial_bounds(LOSS_COUNT, p, 0.99)
+    p, lo, hi = set_echo_loss(lab, LOSS_UP_PCT, LOSS_DOWN_PCT, LOSS_COUNT)
 
     def measure() -> int:
         """Echoes one probe run lost (checked against the nftables drops)."""
-        before = sum(lab.loss_drops().values())
-        r = icmp(in_client, lab.server_ip, LOSS_COUNT, 0.005)
-        drops = sum(lab.loss_drops().values()) - before
+        r, drops = counting_drops(lab, lambda: icmp(in_client, lab.server_ip, LOSS_COUNT, 0.005))
         m = r["metrics"]
         lost = int(m["lost_count"])
         print(

@@ -12,7 +12,14 @@ from typing import Any, Literal
 
 import pytest
 
-from tests.lab.accuracy import ATTEMPTS, delayer_late_ms, tolerance_ms, within
+from tests.lab.accuracy import (
+    ATTEMPTS,
+    counting_drops,
+    delayer_late_ms,
+    set_echo_loss,
+    tolerance_ms,
+    within,
+)
 from tests.lab.netlab import Lab
 from tests.lab.netlab.refstats import binomial_bounds, second_chance
 from tests.lab.netlab.services import LabServer
@@ -88,17 +95,11 @@ def test_rtt_matches_injected_delay(
 def test_loss_and_duplicates_counted_exactly(
     lab: Lab, lab_server: LabServer, client_call: ClientCall
 ) -> None:
-    lab.set_link(0, "up", loss_pct=LOSS_UP_PCT)
-    lab.set_link(1, "down", loss_pct=LOSS_DOWN_PCT)
-    # A datagram is lost when it or its echo is dropped.
-    p = 1 - (1 - LOSS_UP_PCT / 100) * (1 - LOSS_DOWN_PCT / 100)
-    lo, hi = binomial_bounds(SEQ_COUNT, p, 0.99)
+    _, lo, hi = set_echo_loss(lab, LOSS_UP_PCT, LOSS_DOWN_PCT, SEQ_COUNT)
 
     def measure() -> int:
         """Datagrams one probe run lost (checked against the nftables drops)."""
-        before = sum(lab.loss_drops().values())
-        r = udp(client_call, lab_server, SEQ_COUNT, 0.005)
-        drops = sum(lab.loss_drops().values()) - before
+        r, drops = counting_drops(lab, lambda: udp(client_call, lab_server, SEQ_COUNT, 0.005))
         m = r.metrics
         lost = int(m["lost_count"] or 0)
         print(f"udp loss: {lost} of {SEQ_COUNT}, nft dropped {drops}, 99 % bounds {lo}..{hi}")
