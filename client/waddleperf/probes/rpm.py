@@ -24,8 +24,10 @@ bufferbloat grade.
 
 Where we differ from the draft, and why (docs/probes.md): HTTP/1.1 cannot send a probe on a
 connection busy with a transfer, so a self sample is the kernel's RTT estimate of the load
-connection (TCP_INFO) rather than an HTTP round trip on it; with iperf3 load (fixed mode only)
-there are no self samples, only foreign ones; the directions run one after the other.
+connection (TCP_INFO; download sockets are made to ACK promptly, see rpm_load) rather than an
+HTTP round trip on it; draft-mode upload goodput counts bytes the server acknowledged; with
+iperf3 load (fixed mode only) there are no self samples, only foreign ones; the directions run
+one after the other.
 """
 
 from __future__ import annotations
@@ -319,6 +321,8 @@ class RpmProbe(Probe[RpmOptions]):
             if increase is not None:
                 increases.append(increase)
             mbps = load.mbps if tracker is None else tracker.goodput_mbps() or None
+            if tracker is not None and mbps is None and not load.error:
+                problems.append(f"{direction} load delivered nothing in its last intervals")
             metrics.update({
                 f"{direction}_loaded_latency_ms": loaded,
                 f"{direction}_latency_increase_ms": increase,
