@@ -1,11 +1,13 @@
-"""A WSGI dispatcher in front of the Flask app that answers the hottest endpoint directly.
+"""A WSGI dispatcher in front of the Flask app that answers the hottest endpoints directly.
 
-LibreSpeed's ``empty.php`` is every HTTP ping and every upload of a speed test; Flask's
-routing, request objects and after-request hooks cost ~0.2 ms a request there, which would
-land in every client's HTTP-ping figure. The fast path answers its successful requests with
-the very reply Flask would send (status, headers in the same order, empty body, the same
-DEBUG log line) and drains bodies through the same function (``drain_environ_body``), so the
-limits, the 100-continue refusal and the connection handling are those of the Flask path.
+LibreSpeed's ``empty.php`` is every HTTP ping and every upload of a speed test, and
+``/rpm/small`` every round trip of a responsiveness test; Flask's routing, request objects
+and after-request hooks cost ~0.2 ms a request there, which would land in every client's
+latency figure. The fast path answers their successful requests with the very reply Flask
+would send (status, headers in the same order, body, the same DEBUG log line) and drains
+empty.php bodies through the same function (``drain_environ_body``), so the limits, the
+100-continue refusal and the connection handling are those of the Flask path. Bodies that
+``/rpm/small`` does not read are left, as with Flask, to the handler's bounded discard.
 
 Everything else goes to Flask: other paths and methods (404, 405 with ``Allow``), and every
 failed body (413, 408, 400, anything unexpected) — those are handed over with the error in
@@ -20,7 +22,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
-from waddleperf_server import librespeed, logs
+from waddleperf_server import librespeed, logs, responsiveness
 from waddleperf_server.http_common import PENDING_BODY_ERROR_KEY, drain_environ_body
 
 log = logs.get("http")
@@ -34,6 +36,7 @@ EMPTY_PATHS = frozenset(
 )
 #: The view's methods plus HEAD, which werkzeug adds to every GET route.
 EMPTY_METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
+SMALL_METHODS = frozenset({"GET", "HEAD"})
 _DEBUG = 10
 
 
@@ -50,12 +53,21 @@ def cors_requested(query_string: str) -> bool:
 
 
 class FastPath:
-    """WSGI callable: ``empty.php`` answered here, every other request passed to ``app``."""
+    """WSGI callable: ``empty.php`` and ``/rpm/small`` answered here, every other request
+    passed to ``app``. ``random`` is the app's random buffer (``AppState.random``)."""
 
-    def __init__(self, app: WsgiApp, max_upload_bytes: int, cors_always: bool) -> None:
+    def __init__(
+        self, app: WsgiApp, max_upload_bytes: int, cors_always: bool, random: bytes
+    ) -> None:
         self.app = app
         self.max_upload_bytes = max_upload_bytes
         self.cors_always = cors_always
+        self._small_body = bytes(random[:1])  # byte_response(1) sends the buffer's first byte
+        self._small_headers = [
+            ("Content-Type", "application/octet-stream"),
+            ("Content-Length", "1"),
+            *responsiveness.NO_STORE.items(),
+        ]
         base = [
             ("Content-Type", librespeed.EMPTY_CONTENT_TYPE),
             ("Content-Length", "0"),
@@ -65,12 +77,23 @@ class FastPath:
         self._cors_headers = [*base, *librespeed.CORS_HEADERS]
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        """Answer ``empty.php``; hand anything else (and any failed body) to Flask."""
-        if (
-            environ.get("PATH_INFO") not in EMPTY_PATHS
-            or environ.get("REQUEST_METHOD") not in EMPTY_METHODS
-        ):
-            return self.app(environ, start_response)
+        """Answer ``empty.php`` and ``/rpm/small``; hand anything else (and any failed body)
+        to Flask."""
+        path = environ.get("PATH_INFO")
+        method = environ.get("REQUEST_METHOD")
+        if path in EMPTY_PATHS and method in EMPTY_METHODS:
+            return self._empty(environ, start_response)
+        if path == responsiveness.SMALL_PATH and method in SMALL_METHODS:
+            return self._small(environ, start_response)
+        return self.app(environ, start_response)
+
+    def _small(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        start_response("200 OK", list(self._small_headers))
+        _log(environ, 1, started)
+        return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [self._small_body]
+
+    def _empty(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
         try:
             drain_environ_body(environ, self.max_upload_bytes)
@@ -80,14 +103,19 @@ class FastPath:
         cors = self.cors_always or cors_requested(environ.get("QUERY_STRING", ""))
         # A fresh list: gevent may append to it (Date, Connection).
         start_response("200 OK", list(self._cors_headers if cors else self._headers))
-        if log.isEnabledFor(_DEBUG):
-            log.debug(
-                "request method=%s path=%s status=%d length=%s client=%s ms=%.1f",
-                environ["REQUEST_METHOD"],
-                environ["PATH_INFO"],
-                200,
-                0,
-                environ.get("REMOTE_ADDR", "-"),
-                (time.perf_counter() - started) * 1000,
-            )
+        _log(environ, 0, started)
         return [b""]
+
+
+def _log(environ: dict[str, Any], length: int, started: float) -> None:
+    # The line app._log_request writes for every Flask reply, word for word.
+    if log.isEnabledFor(_DEBUG):
+        log.debug(
+            "request method=%s path=%s status=%d length=%s client=%s ms=%.1f",
+            environ["REQUEST_METHOD"],
+            environ["PATH_INFO"],
+            200,
+            length,
+            environ.get("REMOTE_ADDR", "-"),
+            (time.perf_counter() - started) * 1000,
+        )

@@ -251,8 +251,10 @@ class HttpService:
         # memory and file descriptors stay bounded by max_connections.
         self._pool = Pool(cfg.max_connections)
         self._app = create_app(self._config, self._runtime)
-        # empty.php (every HTTP ping, every upload) skips Flask; the rest goes through it.
-        wsgi = FastPath(self._app, cfg.max_upload_bytes, cfg.cors_always)
+        # empty.php (every HTTP ping, every upload) and /rpm/small skip Flask; the rest
+        # goes through it.
+        random = self._app.extensions[STATE_KEY].random
+        wsgi = FastPath(self._app, cfg.max_upload_bytes, cfg.cors_always, random)
         self._server = _Server(
             sock,
             wsgi,

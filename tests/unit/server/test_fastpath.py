@@ -19,7 +19,7 @@ from waddleperf_server import bodies
 from waddleperf_server.app import create_app
 from waddleperf_server.config import HttpConfig, ServerConfig
 from waddleperf_server.fastpath import EMPTY_PATHS, FastPath, cors_requested
-from waddleperf_server.http_common import ABANDON_KEY, PENDING_BODY_ERROR_KEY
+from waddleperf_server.http_common import ABANDON_KEY, PENDING_BODY_ERROR_KEY, STATE_KEY
 from waddleperf_server.runtime import Runtime
 
 LIMIT = 4096
@@ -101,9 +101,15 @@ def _both(
     env_factory: Callable[[], dict[str, Any]], cors_always: bool = False
 ) -> tuple[Reply, Reply, _Spy]:
     flask_app = _app(cors_always)
-    spy = _Spy(_app(cors_always))
-    fast = FastPath(spy, LIMIT, cors_always)
-    return _call(flask_app, env_factory()), _call(fast, env_factory()), spy
+    spy = _Spy(flask_app)
+    fast = _fast(spy, cors_always)
+    via_flask = _call(flask_app, env_factory())
+    return via_flask, _call(fast, env_factory()), spy
+
+
+def _fast(spy: _Spy, cors_always: bool = False) -> FastPath:
+    random = spy.app.extensions[STATE_KEY].random
+    return FastPath(spy, LIMIT, cors_always, random)
 
 
 QUERIES = [
@@ -134,6 +140,19 @@ def test_every_route_and_method_same_reply_without_flask(path: str, method: str)
     assert fast_reply == flask_reply
     assert flask_reply.status == "200 OK" and flask_reply.body == b""
     assert spy.calls == 0  # answered by the fast path itself
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("query", ["", "r=1", "cors=true"])
+@pytest.mark.parametrize("body", [b"", b"k" * 100, b"k" * (LIMIT * 2)])
+def test_rpm_small_same_reply_without_flask(method: str, query: str, body: bytes) -> None:
+    flask_reply, fast_reply, spy = _both(lambda: _environ(method, "/rpm/small", query, body))
+    assert fast_reply == flask_reply
+    assert flask_reply.status == "200 OK"
+    assert len(flask_reply.body) == (1 if method == "GET" else 0)
+    # neither path reads the body: the handler discards it after the reply, bounded
+    assert fast_reply.unread == len(body) and not fast_reply.abandoned
+    assert spy.calls == 0
 
 
 @pytest.mark.parametrize("query", QUERIES)
@@ -257,15 +276,17 @@ def test_failed_reads_same_error_reply(exc: Exception, status: str) -> None:
         ("GET", "/garbage.php"),
         ("GET", "/getIP.php"),
         ("GET", "/echo"),
+        ("POST", "/rpm/small"),
+        ("OPTIONS", "/rpm/small"),
+        ("GET", "/rpm/small/"),
+        ("HEAD", "/rpm/large"),  # headers only: the object is 8 GiB
     ],
 )
 def test_everything_else_goes_to_flask(method: str, path: str) -> None:
     flask_reply, fast_reply, spy = _both(lambda: _environ(method, path, "ckSize=1"))
     assert spy.calls == 1
     assert fast_reply.status == flask_reply.status
-    assert fast_reply.headers == flask_reply.headers
-    if path != "/garbage.php":  # random bytes, a fresh buffer per app
-        assert fast_reply == flask_reply
+    assert fast_reply == flask_reply
 
 
 def test_pending_error_key_cannot_come_from_a_client() -> None:
@@ -285,7 +306,12 @@ def test_same_debug_log_line(caplog: pytest.LogCaptureFixture) -> None:
         _call(_app(), _environ("POST", "/backend/empty.php", "r=1", body=b"a" * 10))
         via_flask = lines()
         spy = _Spy(_app())
-        _call(FastPath(spy, LIMIT, False), _environ("POST", "/backend/empty.php", "r=1", b"a"))
+        _call(_fast(spy), _environ("POST", "/backend/empty.php", "r=1", b"a"))
         via_fast = lines()
+        _call(_app(), _environ("GET", "/rpm/small"))
+        small_via_flask = lines()
+        _call(_fast(spy), _environ("GET", "/rpm/small"))
+        small_via_fast = lines()
     assert spy.calls == 0
     assert via_flask and via_fast == via_flask
+    assert small_via_flask and small_via_fast == small_via_flask
