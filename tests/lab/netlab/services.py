@@ -90,8 +90,12 @@ def start_waddleperf_server(
     """Start ``waddleperf server --bind ADDR …`` in the server namespace; wait until it is ready
     (``LocalServer.wait_ready``: every service bound, /health answering in the client's)."""
     host = bind or lab.server_ip
-    ports = {"http": http_port, "tcp_echo": tcp_echo_port, "udp_echo": udp_echo_port}
-    ports["iperf"] = iperf_port
+    ports = {
+        "http": http_port,
+        "tcp_echo": tcp_echo_port,
+        "udp_echo": udp_echo_port,
+        "iperf": iperf_port,
+    }
     log_path = lab.workdir / f"waddleperf-server-{http_port}.log"
     with log_path.open("wb") as log:
         proc = lab.server.ns.popen(
