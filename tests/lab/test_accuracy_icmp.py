@@ -37,7 +37,7 @@ LOSS_UP_PCT, LOSS_DOWN_PCT = 3.0, 2.0
 def icmp(in_client: RunInNs, target: str, count: int, interval: float) -> dict[str, Any]:
     """One ``waddleperf probe icmp … --json`` record from inside the client namespace."""
     argv = [WADDLEPERF, "probe", "icmp", target, "--count", str(count),
-            "--interval", str(interval), "--timeout", "0.5", "--json"]  # fmt: skip
+            "--interval", str(interval), "--timeout", "2", "--json"]  # fmt: skip
     record: dict[str, Any] = json.loads(in_client(argv, timeout=120).stdout)
     return record
 

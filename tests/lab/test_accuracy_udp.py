@@ -49,7 +49,7 @@ def udp(
 ) -> Result:
     """One udp probe run from inside the client namespace against the lab server's echo."""
     options = {"target": target or srv.host, "port": srv.udp_echo_port, "count": count,
-               "interval_s": interval_s, "timeout_s": 0.5}  # fmt: skip
+               "interval_s": interval_s, "timeout_s": 2.0}  # fmt: skip
     result: Result = client_call(run_probe, "udp", options)
     return result
 
