@@ -92,16 +92,13 @@ def _wire_reply(
     srv: _Server, method: str, target: str, headers: dict[str, str], body: bytes
 ) -> tuple[int, list[tuple[str, str]], bytes]:
     """One request on a fresh connection; headers as a list, to keep their order and repeats."""
-    sock = _connect(srv)
-    try:
+    with _connect(srv) as sock:
         sock.sendall(request_bytes(method, target, headers, body))
         resp = http.client.HTTPResponse(sock, method=method)
         resp.begin()
         data = resp.read()
         hdrs = [(k.lower(), v) for k, v in resp.msg.items() if k.lower() not in SERVER_HEADERS]
         return resp.status, hdrs, data
-    finally:
-        sock.close()
 
 
 CASES = [
@@ -140,8 +137,7 @@ def test_rpm_small_wire_reply_is_the_flask_reply(srv: _Server, method: str) -> N
 
 
 def test_pipelined_mix_of_fast_and_flask_requests(srv: _Server) -> None:
-    sock = _connect(srv)
-    try:
+    with _connect(srv) as sock:
         local = sock.getsockname()
         reader = ResponseReader(sock)
         sock.sendall(
@@ -163,13 +159,10 @@ def test_pipelined_mix_of_fast_and_flask_requests(srv: _Server) -> None:
         assert statuses == [200, 200, 200, 413, 200, 200, 200, 200]
         assert lengths[:3] == [0, 0, 3] and lengths[4:] == [1024 * 1024, 0, 1, 0]
         assert sock.getsockname() == local
-    finally:
-        sock.close()
 
 
 def test_chunked_upload_within_limit(srv: _Server) -> None:
-    sock = _connect(srv)
-    try:
+    with _connect(srv) as sock:
         piece = b"c" * 65536
         chunks = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for _ in range(8)) + b"0\r\n\r\n"
         sock.sendall(request_bytes("POST", "/empty.php", {"Transfer-Encoding": "chunked"}) + chunks)
@@ -178,13 +171,10 @@ def test_chunked_upload_within_limit(srv: _Server) -> None:
         for _ in range(2):
             status, _, body = reader.read("POST")
             assert status == 200 and body == b""
-    finally:
-        sock.close()
 
 
 def test_malformed_chunked_body_is_400_json_and_closed(srv: _Server) -> None:
-    sock = _connect(srv)
-    try:
+    with _connect(srv) as sock:
         sock.sendall(
             request_bytes("POST", "/backend/empty.php", {"Transfer-Encoding": "chunked"})
             + b"zz-not-hex\r\nxx\r\n"
@@ -195,22 +185,16 @@ def test_malformed_chunked_body_is_400_json_and_closed(srv: _Server) -> None:
         assert b"cannot read request body" in body
         assert headers["connection"].lower() == "close"
         assert closed_by_peer(sock, within=5)
-    finally:
-        sock.close()
 
 
 def test_huge_declared_length_and_expect_continue(srv: _Server) -> None:
-    sock = _connect(srv)
-    try:
+    with _connect(srv) as sock:
         sock.sendall(request_bytes("POST", "/empty", {"Content-Length": str(10**12)}) + b"x" * 9)
         status, headers, body = ResponseReader(sock).read("POST")
         assert status == 413 and headers["connection"].lower() == "close"
         assert b"1000000000000 bytes declared" in body
         assert closed_by_peer(sock, within=5)
-    finally:
-        sock.close()
-    sock = _connect(srv)
-    try:
+    with _connect(srv) as sock:
         sock.sendall(
             request_bytes(
                 "POST", "/empty.php", {"Content-Length": str(LIMIT + 1), "Expect": "100-continue"}
@@ -218,10 +202,7 @@ def test_huge_declared_length_and_expect_continue(srv: _Server) -> None:
         )
         status, headers, _ = ResponseReader(sock).read("POST")
         assert status == 413 and headers["connection"].lower() == "close"
-    finally:
-        sock.close()
-    sock = _connect(srv)
-    try:
+    with _connect(srv) as sock:
         sock.sendall(
             request_bytes(
                 "POST", "/empty.php", {"Content-Length": "4000", "Expect": "100-continue"}
@@ -235,8 +216,6 @@ def test_huge_declared_length_and_expect_continue(srv: _Server) -> None:
         sock.sendall(b"d" * 4000)
         status, _, body = ResponseReader(sock).read("POST")
         assert status == 200 and body == b""
-    finally:
-        sock.close()
 
 
 def test_stalled_body_is_dropped(tmp_path: Path) -> None:
@@ -258,12 +237,9 @@ def test_stalled_body_is_dropped(tmp_path: Path) -> None:
 
 
 def test_fast_path_requests_are_logged(srv: _Server) -> None:
-    sock = _connect(srv)
-    try:
+    with _connect(srv) as sock:
         sock.sendall(request_bytes("GET", "/backend/empty.php?r=logcheck"))
         ResponseReader(sock).read()
-    finally:
-        sock.close()
     log = srv.log()
     assert "request method=GET path=/backend/empty.php status=200 length=0" in log
 
