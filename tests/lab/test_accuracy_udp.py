@@ -117,18 +117,28 @@ def test_loss_and_duplicates_counted_exactly(
 
     lab.set_link(0, "up", loss_pct=0, delay_ms=1, duplicate_pct=DUP_PCT)
     lab.set_link(1, "down", loss_pct=0)
-    lab.delayers[1].stats(reset=True)
-    r = udp(client_call, lab_server, SEQ_COUNT, 0.005)
-    copies = int(lab.delayers[1].stats()["tuns"]["dly-up"]["duplicated"])
-    m = r.metrics
     dlo, dhi = binomial_bounds(SEQ_COUNT, DUP_PCT / 100, 0.999)
-    print(f"udp duplicates: {m['duplicate_count']}, delayer duplicated {copies}, {dlo}..{dhi}")
-    assert r.status is Status.OK, r.error
-    assert m["lost_count"] == 0
+
+    def measure_dups() -> tuple[Result, int]:
+        lab.delayers[1].stats(reset=True)
+        r = udp(client_call, lab_server, SEQ_COUNT, 0.005)
+        copies = int(lab.delayers[1].stats()["tuns"]["dly-up"]["duplicated"])
+        print(f"udp duplicates: {r.metrics['duplicate_count']}, delayer duplicated {copies},"
+              f" {dlo}..{dhi}")  # fmt: skip
+        assert r.status is Status.OK, r.error
+        assert r.metrics["lost_count"] == 0
+        assert r.metrics["reordered_count"] == 0  # a copy follows its original
+        return r, copies
+
+    # Exact, but a duplicate the echo server answers only after a stall of the machine longer
+    # than the session's grace arrives after the probe stopped listening: measured again.
+    dup_runs = second_chance(measure_dups, lambda run: run[0].metrics["duplicate_count"] == run[1])
+    r, copies = dup_runs[-1]
     # Each duplicated request is echoed twice; the second echo is the duplicate, exactly.
-    assert m["duplicate_count"] == copies
+    assert r.metrics["duplicate_count"] == copies, [
+        (x.metrics["duplicate_count"], c) for x, c in dup_runs
+    ]
     assert dlo <= copies <= dhi
-    assert m["reordered_count"] == 0  # a copy follows its original, it overtakes nothing
 
 
 def test_jitter_is_attributed_to_the_right_direction(

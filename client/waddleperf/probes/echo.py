@@ -20,9 +20,11 @@ from waddleperf.probes.base import paced
 from waddleperf.results.model import MetricValue, Sample, Status
 
 #: After every request is answered, how long to keep listening for duplicates, seconds.
-DUPLICATE_GRACE_S = 0.05
+DUPLICATE_GRACE_S = 0.1
 #: How long a receive waits before checking whether the session is over, seconds.
 _POLL_S = 0.05
+#: At the end, how long the receiver may spend reading replies already queued, seconds.
+_DRAIN_S = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,11 +147,22 @@ def run_session(
     all_in = threading.Event()
 
     def receiver() -> None:
-        while not stop.is_set():
+        drain_deadline: float | None = None
+        while True:
+            draining = stop.is_set()
+            if draining:
+                # The session is over, but replies already queued (a receiver the machine did
+                # not schedule during the grace) still count: read them, briefly, then stop.
+                if drain_deadline is None:
+                    drain_deadline = time.monotonic() + _DRAIN_S
+                elif time.monotonic() >= drain_deadline:
+                    return
             try:
-                reply = transport.receive(_POLL_S)
+                reply = transport.receive(0.0 if draining else _POLL_S)
             except OSError as exc:
                 outcome.receive_error = str(exc)
+                return
+            if reply is None and draining:
                 return
             if reply is None or not 0 <= reply.seq < count:
                 continue  # nothing, or a number we never sent: not ours to count

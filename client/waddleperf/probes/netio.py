@@ -107,13 +107,17 @@ def datagrams(
     keep listening.
     """
     deadline = time.monotonic() + timeout_s
-    while (left := deadline - time.monotonic()) > 0:
-        if not select.select([sock], [], [], left)[0]:
+    while True:
+        left = deadline - time.monotonic()
+        # A timeout of 0 (or one that ran out) still polls once: what is queued is read.
+        if not select.select([sock], [], [], max(0.0, left))[0]:
             return
         try:
             yield recv_stamped(sock, bufsize)
         except ConnectionRefusedError as exc:
             yield exc
+        if left <= 0:
+            return
 
 
 def classify_errno(code: int | None) -> str:

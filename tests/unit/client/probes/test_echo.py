@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import time
 
 import pytest
 
@@ -107,3 +108,26 @@ def test_replies_with_unsent_numbers_are_ignored():
 
     out = run_session(Liar(), 3, 0.0, 0.5)
     assert sorted(r.seq for r in out.replies) == [0, 1, 2]
+
+
+class StalledReceiver(FakeTransport):
+    """Answers request 0 twice, but the receiver is not scheduled for 0.5 s after the first
+    reply: the duplicate sits queued when the session's grace runs out."""
+
+    def __init__(self) -> None:
+        super().__init__(dup={0})
+        self.first = True
+
+    def receive(self, timeout_s: float) -> Reply | None:
+        if timeout_s > 0 and not self.first:
+            time.sleep(0.5)  # the stall: whatever is queued stays queued meanwhile
+            return None
+        self.first = False
+        return super().receive(timeout_s)
+
+
+def test_replies_queued_when_the_session_ends_are_counted():
+    out = run_session(StalledReceiver(), 1, 0.0, 2.0)
+    assert [r.seq for r in out.replies] == [0, 0]
+    metrics, _ = summarize_session(out)
+    assert metrics["duplicate_count"] == 1
