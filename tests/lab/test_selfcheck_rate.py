@@ -11,36 +11,59 @@ from tests.lab.netlab.services import start_iperf3_server
 
 pytestmark = pytest.mark.lab
 RATE = 20.0
-# tbf counts whole frames (1500-byte IP packet + 14-byte Ethernet header); TCP with timestamps
-# carries 1448 payload bytes in each, which is what iperf3 reports.
-TCP_GOODPUT = RATE * 1448 / 1514
 
 
-@pytest.mark.parametrize("direction", ["up", "down"])
-def test_iperf3_tcp_throughput_matches_tbf_rate(lab, direction):
+def frame_share(mtu: int) -> float:
+    """The share of a tbf rate that is TCP payload: tbf counts whole frames (IP packet + 14-byte
+    Ethernet header), TCP with timestamps carries MTU − 52 payload bytes in each, which is
+    what iperf3 reports."""
+    return (mtu - 52) / (mtu + 14)
+
+
+def iperf3_goodput(lab, direction: str, mtu: int) -> list[float]:
+    """iperf3 TCP goodput through a 20 Mbit/s tbf in r1 at ``mtu`` on every link, every run."""
     start_iperf3_server(lab)
+    for link in range(lab.links):
+        lab.set_mtu(link, mtu)
     # The bottleneck sits in r1 (its egress toward the receiver), as on a real path: a qdisc on
     # the sending host itself would push back on TCP instead of queueing and dropping.
     link = 1 if direction == "up" else 0
     # A 200 ms buffer: a sender that this busy machine does not schedule for a while must not
-    # let the bottleneck run dry, or the test would measure the machine, not the bucket.
-    lab.set_link(link, direction, rate_mbit=RATE, queue_bytes=500_000)
+    # let the bottleneck run dry, or the test would measure the machine, not the bucket. The
+    # bucket holds two jumbo frames, else tbf could never pass one.
+    lab.set_link(link, direction, rate_mbit=RATE, queue_bytes=500_000, burst_bytes=20_000)
     # Cubic keeps the bottleneck queue from draining (the queue is far above the path's ~0 BDP),
     # so the link stays busy; BBR (this kernel's default) paces by its own estimate, which a
     # loaded machine's scheduling noise pulls below the rate.
     argv = ["iperf3", "-c", lab.server_ip, "-J", "-t", "4", "-O", "1", "-C", "cubic", "-w", "2M"]
     if direction == "down":
         argv.append("-R")
+    share = frame_share(mtu)
 
     def ok(mbps: float) -> bool:
-        # The issue's bar: within 5 % of the tbf rate, counted as tbf counts (whole frames).
-        # Goodput can never exceed the bucket's payload share: more would mean a leaking bucket.
-        return abs(mbps * 1514 / 1448 / RATE - 1) <= 0.05 and mbps <= TCP_GOODPUT * 1.005
+        # Within 5 % of the rate counted as tbf counts it (frames), and never above the
+        # bucket's payload share: more would mean a leaking bucket.
+        return abs(mbps / share / RATE - 1) <= 0.05 and mbps <= RATE * share * 1.005
 
     runs = second_chance(lambda: iperf3_mbps(lab.client.ns.run(argv, timeout=30).stdout), ok)
-    print(f"iperf3 {direction}: {runs} Mbit/s goodput vs {TCP_GOODPUT:.3f} payload share of {RATE}")
-    assert runs[-1] * 1514 / 1448 == pytest.approx(RATE, rel=0.05), runs
-    assert runs[-1] <= TCP_GOODPUT * 1.005, runs
+    print(f"iperf3 {direction} MTU {mtu}: {runs} Mbit/s vs payload share {RATE * share:.3f}")
+    assert ok(runs[-1]), runs
+    return runs
+
+
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_iperf3_tcp_throughput_matches_tbf_rate(lab, direction):
+    """The issue's bar, literally: iperf3's own figure within 5 % of the tbf rate. With jumbo
+    frames the framing costs 0.7 %, so the check measures the bucket, not the headers."""
+    runs = iperf3_goodput(lab, direction, 9000)
+    assert runs[-1] == pytest.approx(RATE, rel=0.05), runs
+
+
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_iperf3_tcp_goodput_is_the_payload_share_at_1500(lab, direction):
+    """At Ethernet's 1500 bytes, 1448 of every 1514 bytes tbf counts are payload (−4.4 %)."""
+    runs = iperf3_goodput(lab, direction, 1500)
+    assert runs[-1] <= RATE * frame_share(1500) * 1.005, runs
 
 
 def test_queue_size_sets_delay_under_load(lab):
