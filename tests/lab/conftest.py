@@ -30,6 +30,7 @@ import pytest
 
 from tests.lab.netlab import DelayerDied, Lab
 from tests.lab.netlab.env import missing_requirements
+from tests.lab.netlab.lifecycle import close_all, leftovers
 from tests.lab.netlab.services import (
     DnsServer,
     LabServer,
@@ -53,6 +54,19 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     ):
         signal.signal(signal.SIGTERM, _terminate)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The whole run, not only each lab, must leave nothing: a namespace or temp dir of a lab
+    this process made that is still there at the end fails the run."""
+    del exitstatus
+    left = leftovers(os.getpid())
+    if left:
+        close_all()  # what is still open in this process goes now, at the latest
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"network lab left behind: {', '.join(left)}", red=True)
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:
@@ -94,15 +108,21 @@ def lab_factory(_lab_requirements: None) -> Iterator[Callable[..., Lab]]:
         return lab.build()
 
     yield make
-    died: list[str] = []
-    for lab in labs:
+    problems: list[str] = []
+    for lab in labs:  # every lab is closed, whatever the check or another close raised
         try:
             lab.check()
         except DelayerDied as exc:
-            died.append(str(exc))
-        lab.close()
-    if died:
-        pytest.fail("; ".join(died), pytrace=False)
+            problems.append(str(exc))
+        except Exception as exc:
+            problems.append(f"checking {lab.tag}: {exc!r}")
+        finally:
+            try:
+                lab.close()
+            except Exception as exc:
+                problems.append(f"closing {lab.tag}: {exc!r}")
+    if problems:
+        pytest.fail("; ".join(problems), pytrace=False)
 
 
 @pytest.fixture

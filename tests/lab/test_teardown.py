@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.netlab import Lab, cleanup_stale
+from tests.lab.netlab import DelayerDied, Lab, cleanup_stale
 from tests.lab.netlab.ns import REPO_ROOT
 
 pytestmark = pytest.mark.lab
@@ -38,6 +38,22 @@ def test_exception_inside_lab_leaves_nothing():
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     lab.close()  # idempotent
+
+
+def test_crashed_delayer_then_teardown_leaves_nothing():
+    lab = Lab(routers=2)
+    with pytest.raises(DelayerDied), lab:
+        lab.set_link(0, "both", delay_ms=5)
+        victim = lab.delayers[1].proc
+        others = [h.proc.pid for h in lab.delayers.values() if h.proc is not victim]
+        victim.kill()  # the delayer crashes mid-test
+        victim.wait(5)
+        lab.set_link(0, "both", delay_ms=6)  # the next lab command notices, clearly
+    assert not {n for n in netns_names() if n.startswith(lab.tag)}
+    assert not lab.workdir.exists()
+    for pid in others:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 def test_concurrent_labs_do_not_collide():

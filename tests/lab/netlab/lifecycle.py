@@ -58,6 +58,18 @@ def cleanup_stale() -> list[str]:
     return removed
 
 
+def leftovers(pid: int) -> list[str]:
+    """Namespaces and temp dirs of labs made by process ``pid`` that still exist."""
+    mine = f"{PREFIX}-{pid}-"
+    found = (
+        [e.name for e in NETNS_DIR.iterdir() if e.name.startswith(mine)]
+        if NETNS_DIR.is_dir()
+        else []
+    )
+    found += [str(e) for e in Path(tempfile.gettempdir()).glob(f"{mine}*")]
+    return sorted(found)
+
+
 def close_all() -> None:
     """Tear down every lab still open in this process (atexit and signal handlers use this)."""
     for lab in list(LIVE):
