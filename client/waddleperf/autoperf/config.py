@@ -243,6 +243,11 @@ class StorageConfig(StrictModel):
     spool_max_bytes: int = Field(default=1 << 30, ge=1 << 20)
     #: Below this much free disk new bundles are refused with a warning (never a crash).
     spool_min_free_bytes: int = Field(default=64 << 20, ge=0)
+    #: Bundles the spool refused are kept in memory up to this many bytes (full + slim
+    #: archives) and this many bundles, and retried; past either, the oldest is dropped with an
+    #: ERROR. 0 keeps none (a refused bundle is dropped at once, with an ERROR).
+    pending_max_bytes: int = Field(default=64 << 20, ge=0, le=16 << 30)
+    pending_max_bundles: int = Field(default=100, ge=0, le=100_000)
     store: StoreConfig = Field(default_factory=StoreConfig)
 
 

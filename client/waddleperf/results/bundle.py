@@ -263,11 +263,73 @@ class BundleWriter:
                 _add(tar, buf.name, buf.file, buf.size, stamp)
         return manifest
 
-    def finalize(self, finished_at: datetime | None = None) -> SpoolReceipt:
+    @property
+    def filename(self) -> str:
+        """The bundle's spool file name."""
+        return bundle_filename(self.started_at, self.run_id)
+
+    def render(self, finished_at: datetime) -> bytes:
+        """The whole ``.tar.gz`` in memory (the same bytes :meth:`finalize` would write)."""
+        out = io.BytesIO()
+        self.write_archive(out, finished_at)
+        return out.getvalue()
+
+    def shed_expendable(self, reason: str, keep_raw: Iterable[str] = ()) -> int:
+        """Drop the reference tools' raw outputs so the bundle fits a nearly full disk.
+
+        What goes: every ``raw/<name>`` member not named in ``keep_raw``, and the ``raw``
+        field of every record (the tool's own text or JSON, which the record's metrics and
+        samples were parsed from). Measurements — metrics, samples, info, profiling — stay.
+        Each drop is listed in the manifest's ``rejected`` with ``reason`` (the records' raw
+        fields as one entry named ``results.ndjson#raw``). Returns the bytes shed (0: nothing
+        was expendable, the bundle is unchanged).
+        """
+        self._check_open()
+        kept = set(keep_raw)
+        shed = 0
+        for name in sorted(self._raw):
+            if name in kept:
+                continue
+            buf = self._raw.pop(name)
+            self._reject(buf.name, buf.size, reason)
+            shed += buf.size
+            buf.close()
+        slim = _MemberBuffer(RESULTS, self._spill)
+        dropped_records = dropped_bytes = 0
+        self._results.file.seek(0)
+        for line in self._results.file:
+            result = Result.from_json(line)
+            data = line
+            if result.raw is not None:
+                data = (result.model_copy(update={"raw": None}).to_json() + "\n").encode()
+                dropped_records += 1
+                dropped_bytes += len(line) - len(data)
+            slim.append(data, records=1)
+        if dropped_records:
+            self._results.close()
+            self._results = slim
+            shed += dropped_bytes
+            self._rejected[RESULTS + "#raw"] = Rejected(
+                name=RESULTS + "#raw", size_bytes=max(dropped_bytes, 0),
+                records=dropped_records, reason=reason,
+            )  # fmt: skip
+            log.warning(
+                "bundle %s: dropped the raw tool output of %d record(s) (%d bytes): %s",
+                self.run_id, dropped_records, dropped_bytes, reason,
+            )  # fmt: skip
+        else:
+            slim.close()
+        return shed
+
+    def finalize(
+        self, finished_at: datetime | None = None, *, keep_if_refused: bool = False
+    ) -> SpoolReceipt:
         """Write the bundle atomically into the spool; return where, its SHA-256 and status.
 
         Never raises for a full disk or spool: the receipt says ``refused`` and a warning is
-        logged. Call once; the writer is closed afterwards.
+        logged. Call once; the writer is closed afterwards — unless the spool refused the
+        bundle and ``keep_if_refused`` is set: the content then stays for :meth:`render` /
+        :meth:`shed_expendable` (call :meth:`close` when done).
         """
         self._check_open()
         if self._spool is None:
@@ -275,11 +337,15 @@ class BundleWriter:
         end = finished_at or utc_now()
         if end.tzinfo is None:
             raise ValueError("finished_at must be timezone-aware (UTC)")
-        name = bundle_filename(self.started_at, self.run_id)
+        receipt = None
         try:
-            return self._spool.write_bundle(name, lambda out: self.write_archive(out, end))
+            receipt = self._spool.write_bundle(
+                self.filename, lambda out: self.write_archive(out, end)
+            )
+            return receipt
         finally:
-            self.close()
+            if receipt is None or receipt.accepted or not keep_if_refused:
+                self.close()
 
     def close(self) -> None:
         """Release temp buffers (a finalized or abandoned writer)."""

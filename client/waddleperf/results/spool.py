@@ -121,6 +121,8 @@ class Spool:
         self._mutex = threading.Lock()
         self._entries: dict[str, EntryState] = {}
         self._refused_total = 0
+        #: Called (from the remover's thread) after a bundle left the spool: room was freed.
+        self.on_removed: Callable[[], None] | None = None
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -225,6 +227,10 @@ class Spool:
         st = os.statvfs(self.directory)
         return st.f_bavail * st.f_frsize
 
+    def headroom(self) -> int:
+        """Bytes a new bundle may take before free disk falls below the floor (may be < 0)."""
+        return self.free_bytes() - self.min_free_bytes
+
     def _refuse(self, name: str, reason: str) -> SpoolReceipt:
         with self._mutex:
             self._refused_total += 1
@@ -288,6 +294,8 @@ class Spool:
         with self._mutex:
             if self._entries.pop(path.name, None) is not None:
                 self._save_state()
+        if self.on_removed is not None:
+            self.on_removed()
 
     def quarantine(self, path: Path, reason: str) -> Path:
         """Move an invalid bundle aside (never deleted) so it stops blocking the queue."""

@@ -1,0 +1,149 @@
+"""Bundles the spool refused, held in memory until the disk has room again.
+
+A bundle the spool cannot take (its disk below the free-space floor, ENOSPC, a quota) is not
+thrown away: the agent keeps its bytes here, bounded by a byte and a count limit, and offers
+them to the spool again every cycle and whenever the uploader has freed space — oldest first,
+and never a newer one ahead of an older one that is still waiting.
+
+Each entry carries the full archive and, when the bundle had expendable parts (the reference
+tools' raw outputs), a *slim* archive without them: the full one is written when it fits,
+else the slim one, else the entry waits.
+
+Everything here is pure (no I/O, no clock): :class:`PendingQueue` decides, the caller writes.
+The one way data is lost: when the memory bound itself is exceeded, the oldest entries are
+dropped — returned to the caller, which must log an ERROR and record the drop.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+#: Extra room asked beyond a bundle's size: file-system blocks and the spool's state file.
+SLACK_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class PendingBundle:
+    """One refused bundle: its spool name, its full archive, and its slim archive if any."""
+
+    name: str
+    full: bytes
+    slim: bytes | None = None
+    #: What the slim archive leaves out, for the log (e.g. "3 raw outputs, 812 kB").
+    shed_note: str = ""
+
+    @property
+    def held_bytes(self) -> int:
+        """Memory this entry holds (what the byte bound counts)."""
+        return len(self.full) + (len(self.slim) if self.slim is not None else 0)
+
+
+class Choice(StrEnum):
+    """Which archive of a pending bundle to write now."""
+
+    FULL = "full"
+    SLIM = "slim"
+    WAIT = "wait"
+
+
+def choose(entry: PendingBundle, headroom: int, slack: int = SLACK_BYTES) -> Choice:
+    """The full archive if it fits ``headroom`` bytes, else the slim one, else wait."""
+    if len(entry.full) + slack <= headroom:
+        return Choice.FULL
+    if entry.slim is not None and len(entry.slim) + slack <= headroom:
+        return Choice.SLIM
+    return Choice.WAIT
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The in-memory bound: at most ``max_bundles`` entries and ``max_bytes`` held."""
+
+    max_bytes: int
+    max_bundles: int
+
+    def __post_init__(self) -> None:
+        if self.max_bytes < 0 or self.max_bundles < 0:
+            raise ValueError("pending limits must be ≥ 0")
+
+
+class PendingQueue:
+    """Refused bundles in arrival (= age) order, within :class:`Limits`. Not thread-safe."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._items: deque[PendingBundle] = deque()
+        self._bytes = 0
+        #: Bundles dropped because the bound was exceeded, since the agent started.
+        self.dropped_total = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[PendingBundle]:
+        return iter(self._items)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes held by all entries."""
+        return self._bytes
+
+    def names(self) -> list[str]:
+        """Entry names, oldest first."""
+        return [item.name for item in self._items]
+
+    def add(self, entry: PendingBundle) -> list[PendingBundle]:
+        """Queue ``entry`` (newest); return what the bound forced out, oldest first.
+
+        The oldest entries go first, so the queue keeps the most recent cycles. An entry that
+        alone exceeds the byte bound is dropped itself (older entries stay). A name already
+        queued is not queued twice.
+        """
+        if any(item.name == entry.name for item in self._items):
+            return []
+        if entry.held_bytes > self.limits.max_bytes or self.limits.max_bundles == 0:
+            self.dropped_total += 1
+            return [entry]
+        self._items.append(entry)
+        self._bytes += entry.held_bytes
+        dropped: list[PendingBundle] = []
+        while len(self._items) > self.limits.max_bundles or self._bytes > self.limits.max_bytes:
+            dropped.append(self._pop())
+        self.dropped_total += len(dropped)
+        return dropped
+
+    def _pop(self) -> PendingBundle:
+        item = self._items.popleft()
+        self._bytes -= item.held_bytes
+        return item
+
+    def head(self) -> PendingBundle | None:
+        """The oldest entry (the only one that may be written next)."""
+        return self._items[0] if self._items else None
+
+    def next_write(self, headroom: int, slack: int = SLACK_BYTES) -> tuple[PendingBundle, Choice]:
+        """The oldest entry and which archive of it fits ``headroom`` (WAIT: none does)."""
+        head = self.head()
+        if head is None:
+            raise IndexError("the pending queue is empty")
+        return head, choose(head, headroom, slack)
+
+    def written(self, name: str) -> PendingBundle:
+        """The oldest entry, ``name``, is in the spool now: remove it."""
+        head = self.head()
+        if head is None or head.name != name:
+            raise ValueError(f"{name} is not the oldest pending bundle")
+        return self._pop()
+
+    def take_all(self) -> list[PendingBundle]:
+        """Empty the queue (at exit: what could not be written), oldest first."""
+        items = list(self._items)
+        self._items.clear()
+        self._bytes = 0
+        return items
