@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +14,35 @@ import pytest
 
 from tests.integration.autoperf.conftest import quick_tiers, server_entry, write_agent
 from tests.integration.targets.launch import Running
+from tests.unit.client.schema_check import validate_record
+from tests.unit.results.test_schema_files import (
+    bundle_documents,
+    validate_manifest,
+    validate_profiling_line,
+)
 from waddleperf.autoperf.loadrun import LOAD_KIND
 from waddleperf.localstack import LocalServer
 from waddleperf.results.reader import read_bundle
 
+STATS_FLASK = "stats:\n  targets:\n    - {{name: flask, port: {port}}}\n"
 TIGHT = {"tier1": {"thresholds": {"rtt_ms": 0.0001}}, "tier2": {"thresholds": {"rtt_ms": 0.0001}}}
 
 
 def records(path: Path) -> list[Any]:
     return read_bundle(path).results
+
+
+def validate_documents(bundle: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Check every document of a bundle the agent wrote against the schemas in docs/: each
+    results.ndjson line (probe results, load records, autoperf.event escalations), the
+    manifest and each profiling.ndjson line. Returns the result records and profiling lines."""
+    manifest, results, profiling = bundle_documents(bundle.read_bytes())
+    validate_manifest(manifest)
+    for record in results:
+        validate_record(record)
+    for line in profiling:
+        validate_profiling_line(line)
+    return results, profiling
 
 
 def test_config_errors_name_the_key_and_exit_2(tmp_path: Path) -> None:
@@ -35,8 +56,10 @@ def test_config_errors_name_the_key_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_once_escalates_to_tier3_with_load_and_profiling(
-    tmp_path: Path, server: LocalServer, flask_target: Running
+    tmp_path: Path, server_factory: Callable[..., LocalServer], flask_target: Running
 ) -> None:
+    # The server reports the Flask target's processes (gunicorn, found by its port) in /stats.
+    server = server_factory(config_yaml=STATS_FLASK.format(port=flask_target.port))
     target = {"name": "flask", "url": flask_target.url, "users": 2, "spawn_rate": 2,
               "duration_s": 3, "stats_server": "lo"}  # fmt: skip
     tiers = quick_tiers(**TIGHT, tier3={"load": True})
@@ -53,6 +76,9 @@ def test_once_escalates_to_tier3_with_load_and_profiling(
     content = read_bundle(bundle)
     kinds = [(r.kind, r.tier) for r in content.results]
     assert (LOAD_KIND, 3) in kinds and ("probe.iperf", 3) in kinds and ("probe.udp", 2) in kinds
+    documents, profiling = validate_documents(bundle)
+    assert {"autoperf.event", LOAD_KIND} <= {d["kind"] for d in documents}
+    assert len(profiling) == len(content.profiling)
     events = [r for r in content.results if r.kind == "autoperf.event"]
     assert events[0].info["metric"] in {"rtt_avg_ms", "connect_avg_ms"}
     assert events[0].info["threshold"] == 0.0001
@@ -61,8 +87,14 @@ def test_once_escalates_to_tier3_with_load_and_profiling(
     assert load.status.value == "ok" and load.metrics["requests_count"]
     assert any(p["type"] == "Point" for p in content.profiling)
     # The agent itself is profiled beside the load generator and the target (through /stats).
-    sampled = {p["data"]["tags"]["target"] for p in content.profiling if p["type"] == "Point"}
-    assert {"agent", "generator"} <= sampled, sampled
+    points = [p for p in content.profiling if p["type"] == "Point"]
+    sampled = {p["data"]["tags"]["target"] for p in points}
+    assert {"agent", "generator", "target"} <= sampled, sampled
+    target_points = {
+        p["metric"]: p["data"]["value"] for p in points if p["data"]["tags"]["target"] == "target"
+    }
+    assert target_points.get("processes_count", 0) >= 1, target_points  # gunicorn and its worker
+    assert target_points.get("rss_mb", 0) > 0, target_points
     cycle = json.loads(content.raw["autoperf-cycle.json"])
     assert cycle["labels"] == {"site": "lab"} and content.manifest.geo.get("scope")
 
@@ -74,6 +106,7 @@ def test_clear_cycle_stays_at_tier1(tmp_path: Path, server: LocalServer) -> None
     assert "AutoPerf cycle 1" in proc.stdout and "why" in proc.stdout
     (bundle,) = run.bundles()
     assert {r.tier for r in records(bundle)} == {1}
+    validate_documents(bundle)
     # No speedtest ran, so the agent asked the server's getIP where it stands: on loopback.
     assert read_bundle(bundle).manifest.geo["scope"] == "loopback"
 
@@ -135,6 +168,8 @@ def test_sigterm_ends_the_step_within_5s_and_writes_the_cycle(
     print(f"stopped in {took:.2f} s")
     assert "STOPPED" in out
     (bundle,) = run.bundles()  # in the spool, or already uploaded by the background thread
+    documents, _ = validate_documents(bundle)  # a cancelled cycle's bundle too
+    assert "autoperf.event" in {d["kind"] for d in documents}
     cut = [r for r in records(bundle) if r.kind != "autoperf.event"]
     assert len(cut) == 1 and cut[0].status.value == "failed" and "cancelled" in (cut[0].error or "")
     assert _locusts_of(agent.pid) == []

@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tests.unit.client.schema_check import validate_record
 from tests.unit.results.factory import archive_bytes, filled_writer, profiling_lines
 from waddleperf.profiling import ndjson
 from waddleperf.results.manifest import Manifest
@@ -58,15 +59,20 @@ def validate_profiling_line(doc: Any) -> None:
     _validate("profiling", doc)
 
 
-def bundle_documents(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The parsed ``manifest.json`` and ``profiling.ndjson`` lines of a bundle's bytes."""
+def bundle_documents(data: bytes) -> tuple[dict[str, Any], list[Any], list[Any]]:
+    """A bundle's parsed ``manifest.json``, ``results.ndjson`` and ``profiling.ndjson`` lines,
+    read from its bytes as they are (not through the reader's models)."""
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         files = {}
         for info in tar:
             src = tar.extractfile(info)
             files[info.name] = src.read() if src else b""
-    lines = files["profiling.ndjson"].decode().splitlines()
-    return json.loads(files["manifest.json"]), [json.loads(line) for line in lines]
+
+    def ndjson_lines(name: str) -> list[Any]:
+        return [json.loads(line) for line in files[name].decode().splitlines()]
+
+    manifest: dict[str, Any] = json.loads(files["manifest.json"])
+    return manifest, ndjson_lines("results.ndjson"), ndjson_lines("profiling.ndjson")
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))
@@ -88,15 +94,18 @@ def test_the_module_prints_each_schema_and_refuses_an_unknown_name() -> None:
 
 
 def test_a_written_bundle_meets_the_committed_schemas() -> None:
-    manifest, lines = bundle_documents(archive_bytes(filled_writer(None)))
+    manifest, results, lines = bundle_documents(archive_bytes(filled_writer(None)))
     validate_manifest(manifest)
+    assert "autoperf.escalation" in {r["kind"] for r in results}
+    for record in results:
+        validate_record(record)
     assert {line["type"] for line in lines} == {"Metric", "Point"}
     for line in lines:
         validate_profiling_line(line)
 
 
 def test_manifest_schema_refuses_what_the_model_refuses() -> None:
-    manifest, _ = bundle_documents(archive_bytes(filled_writer(None)))
+    manifest, _, _ = bundle_documents(archive_bytes(filled_writer(None)))
     Manifest.model_validate(manifest)
     changes: list[tuple[dict[str, Any], str]] = [
         ({"bundle_format": 2}, "bundle_format"),
