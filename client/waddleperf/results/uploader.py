@@ -78,13 +78,17 @@ class Uploader:
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        wait: Callable[[float], object] | None = None,
     ) -> None:
+        """``clock``, ``rng`` and ``wait`` (the pause between passes in :meth:`run`: at most
+        the given seconds, ended early by :meth:`notify`) let a test simulate hours at once."""
         self.spool = spool
         self.store = store
         self.policy = policy or RetryPolicy()
         self._clock = clock
         self._rng = rng or random.Random()
         self._wake = threading.Event()
+        self._wait = wait or self._wake.wait
         self._stopping = threading.Event()
         # A final drain_once() at shutdown may overlap a run() pass that outlived its join.
         self._pass_lock = threading.Lock()
@@ -165,5 +169,5 @@ class Uploader:
             pause = idle_s
             if report.next_due is not None:
                 pause = min(idle_s, max(0.0, report.next_due - self._clock()))
-            self._wake.wait(pause)
+            self._wait(pause)
             self._wake.clear()
