@@ -15,7 +15,8 @@ APT_PACKAGES := iperf3 iputils-ping iproute2 nftables dnsmasq-base openssh-serve
 .PHONY: help setup system-deps venv run test lint typecheck unit integration lab lab-shell bench clean
 
 help:
-	@echo "make run    start a server on loopback, probe every service once, print a table"
+	@echo "make run    on loopback: probe every server service once and print a table, then run one"
+	@echo "           AutoPerf cycle through tier 3 (load + profiling), bundle stored in waddleperf-demo/"
 	@echo "make test   install what is missing, then lint, type-check and run the whole suite"
 	@echo "make bench  side-by-side benchmarks (figures go to docs/performance.md)"
 	@echo "make lab-shell ARGS=\"--routers 3 --delay-ms 20\"  a shell in a throw-away network lab"
