@@ -1,25 +1,75 @@
-"""Accuracy: the trace finds routers + 1 hops with the right addresses, agrees with mtr, and
-shows loss where it is injected and not before."""
+"""Accuracy: the trace finds routers + 1 hops with the right addresses; per hop, its RTT shows an
+injected delay only beyond the delayed link, within the promised tolerance of the truth and of
+``mtr --report`` on the same path; its loss shows where loss is injected and not before, inside
+the exact 99 % binomial bounds, equal to the lab's drop count and in line with mtr's Loss%."""
 
 from __future__ import annotations
 
-import re
+import subprocess
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from tests.lab.netlab.refstats import traceroute_hops
+from tests.lab.accuracy import ATTEMPTS, Check, off, print_checks, tolerance_ms
+from tests.lab.netlab import Lab
+from tests.lab.netlab.refstats import (
+    MtrHop,
+    binomial_bounds,
+    parse_mtr_report,
+    second_chance,
+    traceroute_hops,
+)
 from waddleperf.probes.base import run_probe
-from waddleperf.results.model import Status
+from waddleperf.results.model import Result, Status
 
 pytestmark = pytest.mark.lab
-MTR_ROW = re.compile(r"^\s*\d+\.\|--\s+(\S+)\s+([\d.]+)%", re.MULTILINE)
+RunInNs = Callable[..., "subprocess.CompletedProcess[str]"]
+
+# Delay on link 1 (router 1 — router 2), asymmetric so a hop cannot pass by showing twice one
+# way. Where the lab emulates it (docs/lab.md): the way back in router 1's delayer, which
+# forwards every reply from router 2 and beyond; the way out in router 2's delayer, which
+# forwards only what goes past router 2 — a probe that expires at router 2 is router 2's own
+# traffic and is not delayed. So hop 1 sees nothing, hop 2 DOWN_MS, hop 3 DOWN_MS + UP_MS.
+DOWN_MS, UP_MS = 15.0, 5.0
+DELAY_ROUNDS = 30
+# Loss on link 1's way back: the replies of hops 2 and 3 are dropped, those of hop 1 never.
+LOSS_PCT = 20.0
+LOSS_ROUNDS = 100
 
 
-def mtr_report(in_client, target: str, count: int) -> list[tuple[str, float]]:
-    """(address, loss %) per hop from ``mtr --report -n``."""
-    out = in_client(["mtr", "--report", "--no-dns", "-c", str(count), "-i", "0.1", target],
-                    timeout=60).stdout  # fmt: skip
-    return [(m.group(1), float(m.group(2))) for m in MTR_ROW.finditer(out)]
+def trace(client_call: Callable[..., Any], target: str, **options: Any) -> Result:
+    """One trace probe run from inside the client namespace."""
+    result: Result = client_call(run_probe, "trace", {"target": target, **options})
+    return result
+
+
+def rows(r: Result) -> list[dict[str, Any]]:
+    """The per-hop samples of a trace record."""
+    assert r.samples is not None, r.error
+    return [dict(s) for s in r.samples]
+
+
+def mtr(in_client: RunInNs, target: str, rounds: int, interval_s: float) -> list[MtrHop]:
+    """``mtr --report`` (ICMP, no DNS) from the client namespace; 1 s grace for late replies."""
+    argv = ["mtr", "--report", "--no-dns", "-c", str(rounds), "-i", str(interval_s),
+            "-G", "1", target]  # fmt: skip
+    return parse_mtr_report(in_client(argv, timeout=60).stdout)
+
+
+def late_ms(lab: Lab, passes: list[tuple[int, str]]) -> float:
+    """How late the delayers released packets since their last reset (mean ms), summed over
+    the (router, TUN device) passes one round trip makes: the lab's own error, part of the
+    delay the packets really saw."""
+    total = 0.0
+    for k, tun in passes:
+        total += float(lab.delayers[k].stats()["tuns"][tun]["late_mean_ms"])
+    return total
+
+
+def reset_delayers(lab: Lab) -> None:
+    for handle in lab.delayers.values():
+        handle.stats(reset=True)
 
 
 @pytest.mark.parametrize("lab", [2], indirect=True)
@@ -39,17 +89,108 @@ def test_hops_and_addresses(lab, client_call, in_client, mode, v6):
 
 
 @pytest.mark.parametrize("lab", [2], indirect=True)
-def test_loss_shows_at_the_hop_where_it_is_injected(lab, client_call, in_client):
-    # Link 1 "down" (router 2 → router 1) carries the replies of hop 2 and hop 3, not hop 1.
-    lab.set_link(1, "down", loss_pct=50)
-    rounds = 12
-    r = client_call(run_probe, "trace", {"target": lab.server_ip, "rounds": rounds,
-                                         "interval_s": 0.05, "timeout_s": 0.5})  # fmt: skip
-    assert [s["address"] for s in r.samples] == lab.hops()
-    losses = [float(s["loss_pct"]) for s in r.samples]
-    print(f"trace loss per hop: {losses}")
-    assert losses[0] == 0.0 and losses[1] > 0 and losses[2] > 0
-    mtr = mtr_report(in_client, lab.server_ip, rounds)
-    print(f"mtr: {mtr}")
-    assert [a for a, _ in mtr] == lab.hops()
-    assert mtr[0][1] == 0.0 and mtr[1][1] > 0 and mtr[2][1] > 0
+def test_rtt_per_hop_shows_the_delay_beyond_the_delayed_link(
+    lab: Lab, client_call: Callable[..., Any], in_client: RunInNs
+) -> None:
+    target = lab.server_ip
+    options = {"rounds": DELAY_ROUNDS, "interval_s": 0.02, "timeout_s": 1}
+    # The baseline goes through both delayers at zero delay, so the delayed runs differ from
+    # it by the delay alone.
+    lab.start_delayer(1)
+    lab.start_delayer(2)
+    base = trace(client_call, target, **options)
+    assert base.status is Status.OK, base.error
+    base_ms = [float(s["rtt_avg_ms"]) for s in rows(base)]
+    lab.set_link(1, "down", delay_ms=DOWN_MS)
+    lab.set_link(1, "up", delay_ms=UP_MS)
+    injected = [0.0, DOWN_MS, DOWN_MS + UP_MS]
+    # The delayer passes of each hop's round trip: out through r1 (and r2), back the same way.
+    passes = [
+        [],
+        [(1, "dly-up"), (1, "dly-dn")],
+        [(1, "dly-up"), (2, "dly-up"), (2, "dly-dn"), (1, "dly-dn")],
+    ]
+    tols = [tolerance_ms(ms) for ms in injected]
+
+    def measure() -> list[Check]:
+        """Per hop: the probe's avg against the truth, mtr's against its truth, and the two
+        against each other (ms)."""
+        reset_delayers(lab)
+        r = trace(client_call, target, **options)
+        truth = [b + i + late_ms(lab, p) for b, i, p in zip(base_ms, injected, passes, strict=True)]
+        reset_delayers(lab)
+        ref = mtr(in_client, target, DELAY_ROUNDS, 0.02)
+        mtr_truth = [
+            b + i + late_ms(lab, p) for b, i, p in zip(base_ms, injected, passes, strict=True)
+        ]
+        assert r.status is Status.OK, r.error
+        assert [s["address"] for s in rows(r)] == lab.hops()
+        assert [h.host for h in ref] == lab.hops()
+        assert all(s["received_count"] == DELAY_ROUNDS for s in rows(r)), rows(r)
+        assert all(h.sent == DELAY_ROUNDS and h.lost == 0 for h in ref), ref
+        checks: list[Check] = []
+        for k, (s, h) in enumerate(zip(rows(r), ref, strict=True)):
+            avg = float(s["rtt_avg_ms"])
+            # Nothing can come back before the injected delay has passed.
+            assert float(s["rtt_best_ms"]) >= injected[k], s
+            checks += [
+                (f"hop {k + 1} avg", avg, truth[k], tols[k]),
+                (f"hop {k + 1} mtr avg", h.avg_ms, mtr_truth[k], tols[k]),
+                (f"hop {k + 1} avg, against mtr avg as", avg, h.avg_ms, tols[k]),
+            ]
+        print(f"trace base per hop {[round(b, 3) for b in base_ms]} ms")
+        print_checks("trace", checks)
+        return checks
+
+    # Two cores shared with other test runs: a stall of the machine during a 1–2 s run moves
+    # an average of 30 by most of a millisecond, so a run that misses is measured again and
+    # every run is printed. A real bias fails all of them.
+    seen = second_chance(measure, lambda checks: not off(checks), ATTEMPTS)
+    assert not off(seen[-1]), seen
+
+
+@pytest.mark.parametrize("lab", [2], indirect=True)
+def test_loss_shows_at_the_hop_where_it_is_injected(
+    lab: Lab, client_call: Callable[..., Any], in_client: RunInNs
+) -> None:
+    target = lab.server_ip
+    lab.set_link(1, "down", loss_pct=LOSS_PCT)
+    lo, hi = binomial_bounds(LOSS_ROUNDS, LOSS_PCT / 100, 0.99)
+    # max_hops = the path's length: no probe goes past the server (the first round would
+    # otherwise send TTL 4 … 30 too), so every reply lost is one the lab's rule dropped.
+    options = {"rounds": LOSS_ROUNDS, "interval_s": 0.01, "timeout_s": 0.1,
+               "max_hops": lab.routers_count + 1}  # fmt: skip
+
+    def measure() -> tuple[list[int], int, list[int]]:
+        """Lost per hop of one trace run, the lab's drops during it, lost per hop of mtr."""
+        before = sum(lab.loss_drops().values())
+        r = trace(client_call, target, **options)
+        drops = sum(lab.loss_drops().values()) - before
+        ref = mtr(in_client, target, LOSS_ROUNDS, 0.02)
+        assert [s["address"] for s in rows(r)] == lab.hops()
+        assert [h.host for h in ref] == lab.hops()
+        assert all(s["sent_count"] == LOSS_ROUNDS for s in rows(r)), rows(r)
+        assert all(h.sent == LOSS_ROUNDS for h in ref), ref
+        lost = [int(s["sent_count"]) - int(s["received_count"]) for s in rows(r)]
+        assert [float(s["loss_pct"]) for s in rows(r)] == [100 * n / LOSS_ROUNDS for n in lost]
+        mtr_lost = [h.lost for h in ref]
+        print(
+            f"trace lost per hop of {LOSS_ROUNDS}: {lost} (nft dropped {drops}); mtr {mtr_lost};"
+            f" 99 % bounds {lo}..{hi} (p = {LOSS_PCT:g} %)"
+        )
+        return lost, drops, mtr_lost
+
+    def ok(run: tuple[list[int], int, list[int]]) -> bool:
+        lost, drops, mtr_lost = run
+        # A reply later than the 0.1 s timeout (a stall) counts as lost but was not dropped.
+        inside = all(lo <= n <= hi for n in lost[1:] + mtr_lost[1:])
+        return lost[0] == 0 and mtr_lost[0] == 0 and inside and sum(lost) == drops
+
+    # A correct probe lands outside 99 % bounds once in a hundred; another independent run
+    # must then be inside, so a bias still fails.
+    seen = second_chance(measure, ok, ATTEMPTS)
+    lost, drops, mtr_lost = seen[-1]
+    assert lost[0] == 0 and mtr_lost[0] == 0, seen  # no loss before the injected link
+    assert all(lo <= n <= hi for n in lost[1:]), seen
+    assert all(lo <= n <= hi for n in mtr_lost[1:]), seen
+    assert sum(lost) == drops, seen  # every loss the trace reports is a packet the lab dropped

@@ -13,6 +13,7 @@ from tests.lab.netlab.impair import Shaping
 from tests.lab.netlab.refstats import (
     binomial_bounds,
     iperf3_mbps,
+    parse_mtr_report,
     parse_ping,
     traceroute_hops,
 )
@@ -97,6 +98,27 @@ def test_traceroute_hops():
         " 1  10.250.0.2  0.360 ms\n 2  *\n 3  fd00:250:0:2::2  1.0 ms\n"
     )
     assert traceroute_hops(text) == ["10.250.0.2", "*", "fd00:250:0:2::2"]
+
+
+def test_parse_mtr_report():
+    text = (
+        "Start: 2026-11-22T04:06:16+0000\n"
+        "HOST: vm                          Loss%   Snt   Last   Avg  Best  Wrst StDev\n"
+        "  1.|-- 10.250.0.2                 0.0%   100    0.1   0.0   0.0   0.4   0.0\n"
+        "  2.|-- ???                       100.0   100    0.0   0.0   0.0   0.0   0.0\n"
+        "  3.|-- 10.250.2.2                23.0%   100    0.5   0.6   0.4   2.4   0.3\n"
+        "    |  `|-- 10.250.9.9\n"
+        "  4.|-- fd00:250:0:3::2            4.0%    25   20.4  20.4  20.3  20.6   0.1\n"
+    )
+    hops = parse_mtr_report(text)
+    assert [(h.hop, h.host) for h in hops] == [
+        (1, "10.250.0.2"), (2, "???"), (3, "10.250.2.2"), (4, "fd00:250:0:3::2")
+    ]  # fmt: skip
+    assert [h.lost for h in hops] == [0, 100, 23, 1]
+    h = hops[2]
+    assert (h.loss_pct, h.sent, h.last_ms, h.avg_ms) == (23.0, 100, 0.5, 0.6)
+    assert (h.best_ms, h.worst_ms, h.stdev_ms) == (0.4, 2.4, 0.3)
+    assert parse_mtr_report("mtr: unable to get raw sockets.\n") == []
 
 
 def test_iperf3_mbps():

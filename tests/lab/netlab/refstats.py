@@ -1,4 +1,4 @@
-"""Reading reference tools' output (ping, iperf3, traceroute) and the exact binomial bounds."""
+"""Reading reference tools' output (ping, iperf3, traceroute, mtr) and the exact binomial bounds."""
 
 from __future__ import annotations
 
@@ -69,6 +69,43 @@ def traceroute_hops(text: str) -> list[str]:
             continue
         hops.append(next((p for p in parts[1:] if _is_ip(p)), "*"))
     return hops
+
+
+_MTR_ROW = re.compile(
+    r"^\s*(\d+)\.\|--\s+(\S+)\s+([\d.]+)%?\s+(\d+)"
+    r"\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$",
+    re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class MtrHop:
+    """One row of ``mtr --report``: hop, host ("???" if silent), Loss%, Snt, and the RTT columns
+    Last/Avg/Best/Wrst/StDev in ms (mtr prints them to 0.1 ms)."""
+
+    hop: int
+    host: str
+    loss_pct: float
+    sent: int
+    last_ms: float
+    avg_ms: float
+    best_ms: float
+    worst_ms: float
+    stdev_ms: float
+
+    @property
+    def lost(self) -> int:
+        """Probes of this hop without a reply (Loss% is printed to 0.1 %, Snt exactly)."""
+        return round(self.loss_pct * self.sent / 100)
+
+
+def parse_mtr_report(text: str) -> list[MtrHop]:
+    """The hop rows of ``mtr --report`` (``--no-dns``); continuation lines of hops where more
+    than one address answered (``|  `|--``) are skipped."""
+    return [
+        MtrHop(int(m[1]), m[2], float(m[3]), int(m[4]), *(float(m[i]) for i in range(5, 10)))
+        for m in _MTR_ROW.finditer(text)
+    ]
 
 
 def _log_pmf(n: int, p: float, k: int) -> float:
