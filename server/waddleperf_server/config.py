@@ -28,6 +28,8 @@ class HttpConfig(StrictModel):
     rpm_upload_max_bytes: int = Field(default=8_589_934_592, ge=0)
     request_timeout_s: float = Field(default=60.0, gt=0)
     max_connections: int = Field(default=1000, ge=1)
+    max_connections_per_source: int = Field(default=32, ge=1)
+    max_request_head_bytes: int = Field(default=65536, ge=1024, le=1_048_576)
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -44,7 +46,9 @@ class TcpEchoConfig(StrictModel):
     port: int = Field(default=2001, ge=0, le=65535)
     idle_timeout_s: float = Field(default=30.0, gt=0)
     max_connections: int = Field(default=256, ge=1)
+    max_connections_per_source: int = Field(default=16, ge=1)
     max_bytes_per_connection: int = Field(default=1_073_741_824, ge=1)
+    max_lifetime_s: float = Field(default=600.0, gt=0)
 
 
 class UdpEchoConfig(StrictModel):

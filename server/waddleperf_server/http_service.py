@@ -16,22 +16,58 @@ from gevent.pywsgi import Input, LoggingLogAdapter, WSGIHandler, WSGIServer
 
 from waddleperf_server import bodies, logs, netutil
 from waddleperf_server.config import ServerConfig
+from waddleperf_server.conncap import SourceCounter, source_key
 from waddleperf_server.fastpath import FastPath
 from waddleperf_server.http_common import ABANDON_KEY, STATE_KEY
+from waddleperf_server.ratelimit import LogThrottle
 from waddleperf_server.runtime import Runtime
 
 log = logs.get("http")
 
 LINGER_S = 2.0  # after refusing a body, read (and drop) what is in flight this long
 LINGER_BYTES = bodies.DISCARD_BUDGET_BYTES
+LOG_INTERVAL_S = 10.0
 
 
-_REASONS = {400: "Bad Request", 414: "URI Too Long", 500: "Internal Server Error"}
+REFUSE_LINGER_S = 0.2  # after a 429, read what the client already sent this long at most
+REFUSE_WRITE_TIMEOUT_S = 1.0
+
+_REASONS = {
+    400: "Bad Request",
+    414: "URI Too Long",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+}
 _MESSAGES = {
     400: "malformed HTTP request",
     414: "request line too long",
+    429: "too many connections from this address",
+    431: "request head too large",
     500: "internal server error",
 }
+
+
+class _HeadTooLarge(ValueError):
+    """The request head (request line and headers) is over ``http.max_request_head_bytes``."""
+
+
+class _BoundedHead:
+    """The connection's reader as ``http.client.parse_headers`` sees it: ``readline`` stops
+    at a budget of bytes and raises :class:`_HeadTooLarge` past it, so the header block is
+    never read beyond the budget (parse_headers alone allows 100 lines of 64 KiB)."""
+
+    def __init__(self, rfile: Any, budget: int) -> None:
+        self._rfile = rfile
+        self._left = budget
+
+    def readline(self, limit: int = -1) -> bytes:
+        want = self._left + 1 if limit < 0 else min(limit, self._left + 1)
+        line: bytes = self._rfile.readline(want)
+        self._left -= len(line)
+        if self._left < 0:
+            raise _HeadTooLarge("request head too large")
+        return line
 
 
 def raw_json_error(code: int, message: str) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -127,6 +163,12 @@ class _Handler(WSGIHandler):  # type: ignore[misc]
         with gevent.Timeout(self.server.request_timeout_s, ValueError("request head too slow")):
             return super().read_request(raw_requestline)
 
+    def MessageClass(self, fp: Any, *args: Any) -> Any:  # gevent's name
+        # The headers are read through a budget: what is left of max_request_head_bytes
+        # after the request line (which gevent holds to 8 KiB on its own).
+        budget = self.server.max_head_bytes - len(self.requestline or "")
+        return super().MessageClass(_BoundedHead(fp, max(0, budget)), *args)
+
     def handle_one_request(self) -> Any:
         result = super().handle_one_request()
         if isinstance(result, tuple):
@@ -139,6 +181,8 @@ class _Handler(WSGIHandler):  # type: ignore[misc]
     def _handle_client_error(self, ex: BaseException) -> tuple[str, bytes]:
         # gevent would print a traceback for some of these; a bad client is one log line.
         log.info("bad request client=%s error=%s", self.client_address, ex)
+        if isinstance(ex, _HeadTooLarge):
+            return ("431", b"")
         return ("400", b"")  # body filled in by handle_one_request
 
     def _send_error_response_if_possible(self, error_code: int) -> None:
@@ -206,11 +250,42 @@ class _Handler(WSGIHandler):  # type: ignore[misc]
 class _Server(WSGIServer):  # type: ignore[misc]
     handler_class = _Handler
 
-    def __init__(self, *args: Any, request_timeout_s: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        request_timeout_s: float,
+        max_per_source: int,
+        max_head_bytes: int,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.request_timeout_s = request_timeout_s
+        self.max_head_bytes = max_head_bytes
+        self.sources = SourceCounter(max_per_source)
+        self.source_rejected = 0
         self.idle_handlers: dict[_Handler, Any] = {}  # handler -> its greenlet
         self.draining = False
+        self._throttle = LogThrottle(LOG_INTERVAL_S)
+
+    def handle(self, sock: Any, address: Any) -> None:
+        """Serve one connection, unless its source address already holds its share."""
+        key = source_key(address)
+        if not self.sources.acquire(key):
+            self.source_rejected += 1
+            self._throttle.log(
+                log,
+                "source",
+                time.monotonic(),
+                "refused %s: %d connections open from that address",
+                netutil.describe(address),
+                self.sources.count(key),
+            )
+            _refuse(sock)
+            return
+        try:
+            super().handle(sock, address)
+        finally:
+            self.sources.release(key)
 
     def shutdown(self, timeout: float) -> None:
         """Stop accepting, drop idle keep-alive connections now, give busy ones ``timeout``."""
@@ -219,6 +294,27 @@ class _Server(WSGIServer):  # type: ignore[misc]
         for greenlet in list(self.idle_handlers.values()):
             greenlet.kill(block=False)
         self.stop(timeout=timeout)
+
+
+def _refuse(sock: Any) -> None:
+    """Answer 429 in JSON and close, holding the slot for at most ~0.2 s more: half-close,
+    then read what the client already sent (closing with unread data would reset the
+    connection and could destroy the reply before the client reads it)."""
+    try:
+        sock.settimeout(REFUSE_WRITE_TIMEOUT_S)
+        sock.sendall(_raw_response(429, _MESSAGES[429]))
+        sock.shutdown(socket.SHUT_WR)
+        taken = 0
+        with gevent.Timeout(REFUSE_LINGER_S, False):
+            while taken < LINGER_BYTES:
+                data = sock.recv(bodies.READ_CHUNK)
+                if not data:
+                    break
+                taken += len(data)
+    except OSError:
+        pass
+    finally:
+        sock.close()
 
 
 class HttpService:
@@ -264,6 +360,8 @@ class HttpService:
             # Fixed, so gevent does not resolve the bind address's name at start-up.
             environ={"SERVER_NAME": self._config.bind, "SERVER_PORT": str(self._port)},
             request_timeout_s=cfg.request_timeout_s,
+            max_per_source=cfg.max_connections_per_source,
+            max_head_bytes=cfg.max_request_head_bytes,
         )
         try:
             self._server.start()
@@ -284,10 +382,15 @@ class HttpService:
         self._state = "stopped"
 
     def status(self) -> dict[str, Any]:
-        """``{"state", "port", "connections", "max_connections"}``."""
+        """``{"state", "port", "connections", "max_connections", "max_connections_per_source",
+        "sources", "source_rejected"}``."""
+        server = self._server
         return {
             "state": self._state,
             "port": self._port,
             "connections": len(self._pool) if self._pool is not None else 0,
             "max_connections": self._config.http.max_connections,
+            "max_connections_per_source": self._config.http.max_connections_per_source,
+            "sources": len(server.sources) if server is not None else 0,
+            "source_rejected": server.source_rejected if server is not None else 0,
         }

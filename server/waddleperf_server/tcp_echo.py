@@ -1,7 +1,9 @@
 """TCP echo: every byte received is sent back, within limits that keep the server safe.
 
 Limits: an idle timeout per connection (no byte received, or the peer not reading our echo,
-for ``idle_timeout_s``), a cap on concurrent connections (the excess is closed at once and
+for ``idle_timeout_s``), a total lifetime per connection (``max_lifetime_s``: a peer that
+trickles a byte just inside the idle timeout is still closed then), a cap on concurrent
+connections overall and another per source address (the excess is closed at once and
 counted), and a cap on bytes per connection (the connection is closed once that many have
 been echoed). Memory per connection is one fixed buffer: each chunk is fully sent before the
 next is read, so a peer that writes but never reads stalls itself, not our memory.
@@ -18,6 +20,7 @@ from gevent.server import StreamServer
 
 from waddleperf_server import logs
 from waddleperf_server.config import TcpEchoConfig
+from waddleperf_server.conncap import SourceCounter, source_key
 from waddleperf_server.netutil import bind_socket, describe
 from waddleperf_server.ratelimit import LogThrottle
 
@@ -44,9 +47,12 @@ class TcpEchoService:
         self.active = 0
         self.total = 0
         self.rejected = 0
+        self.source_rejected = 0
         self.bytes = 0
         self.idle_closed = 0
         self.limit_closed = 0
+        self.lifetime_closed = 0
+        self._sources = SourceCounter(cfg.max_connections_per_source)
 
     def start(self) -> None:
         """Bind and listen; connections are served on greenlets. OSError if the port is taken."""
@@ -55,11 +61,14 @@ class TcpEchoService:
         self._server.start()
         self._state = "running"
         self._log.info(
-            "listening on %s port=%d max_connections=%d idle_timeout_s=%g",
+            "listening on %s port=%d max_connections=%d per_source=%d idle_timeout_s=%g "
+            "max_lifetime_s=%g",
             self.bind,
             self.cfg.port,
             self.cfg.max_connections,
+            self.cfg.max_connections_per_source,
             self.cfg.idle_timeout_s,
+            self.cfg.max_lifetime_s,
         )
 
     def stop(self, timeout: float) -> None:
@@ -77,9 +86,12 @@ class TcpEchoService:
             "active": self.active,
             "total": self.total,
             "rejected": self.rejected,
+            "source_rejected": self.source_rejected,
+            "sources": len(self._sources),
             "bytes": self.bytes,
             "idle_closed": self.idle_closed,
             "limit_closed": self.limit_closed,
+            "lifetime_closed": self.lifetime_closed,
         }
 
     def _handle(self, sock: Any, addr: Any) -> None:
@@ -88,17 +100,38 @@ class TcpEchoService:
             self._event("rejected", "rejected %s: %d connections open", describe(addr), self.active)
             sock.close()
             return
+        source = source_key(addr)
+        if not self._sources.acquire(source):
+            self.rejected += 1
+            self.source_rejected += 1
+            self._event(
+                "source",
+                "rejected %s: %d connections open from that address",
+                describe(addr),
+                self._sources.count(source),
+            )
+            sock.close()
+            return
         self.active += 1
         self.total += 1
+        lifetime = gevent.Timeout(self.cfg.max_lifetime_s)
+        lifetime.start()
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.settimeout(self.cfg.idle_timeout_s)
             self._echo(sock, addr)
         except TimeoutError:
             self.idle_closed += 1
+        except gevent.Timeout as exc:
+            if exc is not lifetime:
+                raise
+            self.lifetime_closed += 1
+            self._event("lifetime", "closing %s: lifetime reached", describe(addr))
         except OSError as exc:  # resets and the like are the peer's business
             self._event("error", "connection %s ended: %s", describe(addr), exc)
         finally:
+            lifetime.close()
+            self._sources.release(source)
             self.active -= 1
             sock.close()
 

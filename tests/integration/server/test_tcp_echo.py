@@ -146,3 +146,65 @@ def test_ipv6_and_dual_stack(server_factory: Factory, host: str) -> None:
     for target in ["::1"] if host == "::1" else ["::1", "127.0.0.1"]:
         with socket.create_connection((target, srv.tcp_echo_port), timeout=5) as sock:
             assert _echo_once(sock, b"v6?") == b"v6?"
+
+
+def _connect_from(srv: LocalServer, source: str) -> socket.socket:
+    """A connection to the TCP echo from ``source`` (any 127.0.0.0/8 address is local)."""
+    return socket.create_connection(
+        (srv.host, srv.tcp_echo_port), timeout=10, source_address=(source, 0)
+    )
+
+
+def test_per_source_cap_refuses_one_source_and_serves_another(server_factory: Factory) -> None:
+    srv = _tcp_server(server_factory, "tcp_echo: {max_connections_per_source: 2}\n", with_http=True)
+    held = [_connect_from(srv, "127.0.0.2") for _ in range(2)]
+    try:
+        for i, sock in enumerate(held):
+            assert _echo_once(sock, b"h%d" % i) == b"h%d" % i  # accepted and counted
+        with _connect_from(srv, "127.0.0.2") as third:
+            assert _closed_by_peer(third, timeout=3)
+        start = time.monotonic()
+        with _connect_from(srv, "127.0.0.3") as other:
+            assert _echo_once(other, b"still served") == b"still served"
+        assert time.monotonic() - start < 1.0
+        status = srv.health()["services"]["tcp_echo"]
+        assert status["source_rejected"] == 1 and status["rejected"] == 1
+        held.pop().close()  # the cap frees when a connection closes
+
+        def _served_again() -> bool:
+            with _connect_from(srv, "127.0.0.2") as sock:
+                sock.settimeout(1)
+                try:
+                    return _echo_once(sock, b"back") == b"back"
+                except (AssertionError, OSError):
+                    return False
+
+        assert wait_until(_served_again, timeout=3)
+    finally:
+        for sock in held:
+            sock.close()
+    # Entries go when their count reaches zero: the table is empty once everyone has left.
+    assert wait_until(lambda: srv.health()["services"]["tcp_echo"]["sources"] == 0, timeout=3)
+
+
+def test_trickling_connection_is_closed_at_its_lifetime(server_factory: Factory) -> None:
+    srv = _tcp_server(
+        server_factory, "tcp_echo: {idle_timeout_s: 5, max_lifetime_s: 1}\n", with_http=True
+    )
+    with _connect(srv) as sock:
+        start = time.monotonic()
+        closed = False
+        while time.monotonic() - start < 5:
+            try:
+                sock.sendall(b"t")
+                sock.settimeout(1)
+                if sock.recv(1) == b"":
+                    closed = True
+                    break
+            except (ConnectionResetError, BrokenPipeError):
+                closed = True
+                break
+            time.sleep(0.2)  # well inside the idle timeout: only the lifetime ends this
+        assert closed
+        assert 0.8 < time.monotonic() - start < 3
+    assert srv.health()["services"]["tcp_echo"]["lifetime_closed"] == 1
