@@ -215,14 +215,17 @@ class BundleSink:
     def _hold(self, writer: BundleWriter, end: datetime) -> PendingBundle:
         full = writer.render(end)
         reason = (
-            f"spool disk nearly full ({max(self.spool.headroom(), 0)} B above the "
-            f"{self.spool.min_free_bytes} B free-disk floor)"
+            f"spool disk nearly full (free {self.spool.free_bytes()} B, "
+            f"floor {self.spool.min_free_bytes} B)"
         )
         slim: bytes | None = None
         note = ""
         if writer.shed_expendable(reason, KEEP_WHEN_SHEDDING):
             slim = writer.render(end)
-            note = f"raw tool outputs dropped: {len(full) - len(slim)} B less"
+            if len(slim) < len(full):
+                note = f"{len(full) - len(slim)} B less"
+            else:
+                slim = None  # shedding does not make it smaller (tiny raw outputs)
         return PendingBundle(writer.filename, full, slim, note)
 
     def _queue_locked(self, entry: PendingBundle) -> None:
@@ -249,7 +252,7 @@ class BundleSink:
                 run_id="dropped",
                 status=Status.FAILED,
                 error=f"bundle {lost.name} was dropped: {why} while the spool disk was full",
-                metrics={"size_bytes": len(lost.full), "dropped_total": total},
+                metrics={"size_bytes": len(lost.full), "dropped_count": total},
                 info={"bundle": lost.name},
             )
         )

@@ -291,7 +291,8 @@ class BundleWriter:
             if name in kept:
                 continue
             buf = self._raw.pop(name)
-            self._reject(buf.name, buf.size, reason)
+            # no log here: the caller says so if and when the slim bundle is written
+            self._rejected[buf.name] = Rejected(name=buf.name, size_bytes=buf.size, reason=reason)
             shed += buf.size
             buf.close()
         slim = _MemberBuffer(RESULTS, self._spill)
@@ -312,10 +313,6 @@ class BundleWriter:
             self._rejected[RESULTS + "#raw"] = Rejected(
                 name=RESULTS + "#raw", size_bytes=max(dropped_bytes, 0),
                 records=dropped_records, reason=reason,
-            )  # fmt: skip
-            log.warning(
-                "bundle %s: dropped the raw tool output of %d record(s) (%d bytes): %s",
-                self.run_id, dropped_records, dropped_bytes, reason,
             )  # fmt: skip
         else:
             slim.close()
