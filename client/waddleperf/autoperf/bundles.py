@@ -297,7 +297,7 @@ class BundleSink:
         if not receipt.accepted:
             return False
         self.pending.written(entry.name)
-        if data is entry.full:
+        if data is entry.full and not entry.full_is_slim:
             log.warning("pending bundle %s is in the spool now (kept in memory until the disk "
                         "had room)", entry.name)  # fmt: skip
         else:

@@ -35,10 +35,27 @@ class PendingBundle:
     #: What the slim archive leaves out, for the log (e.g. "3 raw outputs, 812 kB").
     shed_note: str = ""
 
+    #: True when ``full`` is itself the slim archive (the full one did not fit the bound).
+    full_is_slim: bool = False
+
     @property
     def held_bytes(self) -> int:
         """Memory this entry holds (what the byte bound counts)."""
         return len(self.full) + (len(self.slim) if self.slim is not None else 0)
+
+    def within(self, max_bytes: int) -> PendingBundle | None:
+        """This entry, or a smaller form of it that holds at most ``max_bytes``; None if none.
+
+        First the slim archive is given up (the full one stays), then the full one (only the
+        slim one stays — the raw tool outputs are lost, the measurements are not).
+        """
+        if self.held_bytes <= max_bytes:
+            return self
+        if len(self.full) <= max_bytes:
+            return PendingBundle(self.name, self.full, None, "", self.full_is_slim)
+        if self.slim is not None and len(self.slim) <= max_bytes:
+            return PendingBundle(self.name, self.slim, None, self.shed_note, True)
+        return None
 
 
 class Choice(StrEnum):
@@ -102,16 +119,17 @@ class PendingQueue:
         """Queue ``entry`` (newest); return what the bound forced out, oldest first.
 
         The oldest entries go first, so the queue keeps the most recent cycles. An entry that
-        alone exceeds the byte bound is dropped itself (older entries stay). A name already
-        queued is not queued twice.
+        alone exceeds the byte bound is first reduced (:meth:`PendingBundle.within`), else
+        dropped itself (older entries stay). A name already queued is not queued twice.
         """
         if any(item.name == entry.name for item in self._items):
             return []
-        if entry.held_bytes > self.limits.max_bytes or self.limits.max_bundles == 0:
+        fitted = entry.within(self.limits.max_bytes)
+        if fitted is None or self.limits.max_bundles == 0:
             self.dropped_total += 1
             return [entry]
-        self._items.append(entry)
-        self._bytes += entry.held_bytes
+        self._items.append(fitted)
+        self._bytes += fitted.held_bytes
         dropped: list[PendingBundle] = []
         while len(self._items) > self.limits.max_bundles or self._bytes > self.limits.max_bytes:
             dropped.append(self._pop())

@@ -96,3 +96,15 @@ def test_shedding_drops_raw_outputs_keeps_measurements_and_says_so(tmp_path: Pat
     assert slim.results[0].metrics == make_result().metrics  # measurements kept
     assert writer.shed_expendable("again", keep_raw=["autoperf-cycle.json"]) == 0
     writer.close()
+
+
+def test_an_entry_over_the_byte_bound_is_reduced_before_it_is_dropped() -> None:
+    q = PendingQueue(Limits(max_bytes=1000, max_bundles=5))
+    assert q.add(entry("a", 900, 300)) == []  # 1200 held: the slim copy is given up
+    (a,) = q
+    assert a.slim is None and len(a.full) == 900 and not a.full_is_slim
+    q = PendingQueue(Limits(max_bytes=500, max_bundles=5))
+    assert q.add(entry("b", 900, 300)) == []  # only the slim archive fits the bound
+    (b,) = q
+    assert b.full == b"s" * 300 and b.full_is_slim and q.held_bytes == 300
+    assert q.add(entry("c", 900, 600)) != [] and q.names() == ["b"]  # nothing fits: dropped
