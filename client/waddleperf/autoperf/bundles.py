@@ -207,10 +207,14 @@ class BundleSink:
                 writer.close()
             self._queue_locked(entry)
             self._flush_locked()  # the slim archive may fit where the full one did not
-            if entry.name not in self.pending.names():
+            if entry.name in self.pending.names():
+                self._warn_pending(entry.name)
+                return f"pending in memory (spool disk nearly full): {entry.name}"
+            if (self.spool.directory / entry.name).exists():
                 return str(self.spool.directory / entry.name)
-            self._warn_pending(entry.name)
-            return f"pending in memory (spool disk nearly full): {entry.name}"
+        # over the memory bound on its own: dropped (ERROR logged, record queued)
+        raise RuntimeError(f"bundle {entry.name} was dropped: the spool disk is full and it "
+                           "does not fit the in-memory bound for pending bundles")  # fmt: skip
 
     def _hold(self, writer: BundleWriter, end: datetime) -> PendingBundle:
         full = writer.render(end)

@@ -206,3 +206,19 @@ def test_pending_goes_out_once_an_upload_frees_space_and_at_close(
     sink.close(drain=False)  # as on SIGTERM: pending tried once more, left in the spool
     names = sorted(p.name for p in (small_fs / "spool").glob("*.tar.gz"))
     assert [n.split("_", 1)[1] for n in names] == ["c02.tar.gz", "c03.tar.gz"]
+
+
+def test_zero_bound_drops_at_once_loudly(
+    small_fs: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = _sink(small_fs, tmp_path, max_bundles=0)
+    _fill(small_fs, FLOOR // 2)
+    with pytest.raises(RuntimeError, match="was dropped"):  # the daemon logs it; output None
+        _cycle(sink, 1)
+    assert "DROPPED" in caplog.text and sink.pending.dropped_total == 1
+    (small_fs / "filler").unlink()
+    assert _cycle(sink, 2).endswith("_c02.tar.gz")
+    (path,) = sink.spool.bundles()
+    kinds = [r.kind for r in read_bundle(path).results]
+    assert "autoperf.bundle_dropped" in kinds
+    sink.close(drain=False)
