@@ -23,14 +23,18 @@ import pytest
 import yaml
 
 from tests.lab.netlab import Lab
+from tests.lab.netlab.refstats import binomial_bounds
 from tests.lab.netlab.services import LabServer
 
 pytestmark = pytest.mark.lab
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 
 
-def agent_config(tmp: Path, srv: LabServer, interval_s: float) -> Path:
-    doc = {
+def agent_config(
+    tmp: Path, srv: LabServer, interval_s: float, tiers: dict[str, Any] | None = None
+) -> Path:
+    """The agent's configuration; ``tiers`` replaces whole tier sections."""
+    doc: dict[str, Any] = {
         "servers": [{"name": "lab", "host": srv.host}],
         "tiers": {
             "interval_s": interval_s,
@@ -54,6 +58,7 @@ def agent_config(tmp: Path, srv: LabServer, interval_s: float) -> Path:
         "hysteresis": {"breaches": 2, "critical_breaches": 1, "cooldown_s": 0},
         "storage": {"spool_dir": str(tmp / "spool"), "store": {"dir": str(tmp / "store")}},
     }  # fmt: skip
+    doc["tiers"].update(tiers or {})
     path = tmp / "autoperf.yml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -94,8 +99,8 @@ class Agent:
 def agent_factory(lab: Lab, lab_server: LabServer, tmp_path: Path) -> Iterator[Any]:
     started: list[Agent] = []
 
-    def make(interval_s: float) -> Agent:
-        agent = Agent(lab, agent_config(tmp_path, lab_server, interval_s), tmp_path)
+    def make(interval_s: float, tiers: dict[str, Any] | None = None) -> Agent:
+        agent = Agent(lab, agent_config(tmp_path, lab_server, interval_s, tiers), tmp_path)
         started.append(agent)
         return agent
 
@@ -141,4 +146,72 @@ def test_critical_loss_goes_straight_to_tier3_and_clears(lab: Lab, agent_factory
     assert transitions(second) == [(3, 1)] and second["max_tier"] == 1
     third = agent.cycle()
     assert transitions(third) == [] and third["max_tier"] == 1
+    assert agent.stop() == 0
+
+
+# Tier 2 with a loss threshold of its own, reached through tier 1: loss on the way out, well past
+# tier 1's 2 % and tier 2's 3 %, no critical threshold (nothing may skip tier 2). Tier 1 is one
+# udp run, so the event names it (a lost SYN of a tcp step would be the worst breach instead).
+LOSS_PCT = 8.0
+T1_UDP, T2_UDP = 300, 400
+T1_LOSS_PCT, T2_LOSS_PCT = 2.0, 3.0
+TIERS_2_TO_3: dict[str, Any] = {
+    "tier1": {
+        "probes": [
+            {"probe": "udp", "options": {"count": T1_UDP, "interval_s": 0.002, "timeout_s": 1}},
+        ],
+        "thresholds": {"rtt_ms": 40, "loss_pct": T1_LOSS_PCT, "critical_loss_pct": None},
+    },
+    "tier2": {
+        "probes": [{"probe": "udp", "label": "udp_long",
+                    "options": {"count": T2_UDP, "interval_s": 0.002, "timeout_s": 1}}],
+        "thresholds": {"rtt_ms": None, "jitter_ms": None, "loss_pct": T2_LOSS_PCT},
+    },
+    # Tier 3 kept cheap: one short probe, no load.
+    "tier3": {"probes": [{"probe": "icmp", "label": "icmp_t3",
+                          "options": {"count": 3, "interval_s": 0.05, "timeout_s": 1}}],
+              "load": False},
+}  # fmt: skip
+
+
+def steps(summary: dict[str, Any], tier: int) -> list[dict[str, Any]]:
+    return [s for s in summary["steps"] if s["tier"] == tier]
+
+
+def test_tier2_breach_escalates_to_tier3_and_clears(lab: Lab, agent_factory: Any) -> None:
+    # The chance that a tier's udp run shows no breach at 8 % loss (at most 2 % of 300 lost, or
+    # 3 % of 400) is below 1e-4 per cycle (exact binomial tail): the path below is certain.
+    assert binomial_bounds(T1_UDP, LOSS_PCT / 100, 0.9998)[0] > T1_UDP * T1_LOSS_PCT / 100
+    assert binomial_bounds(T2_UDP, LOSS_PCT / 100, 0.9998)[0] > T2_UDP * T2_LOSS_PCT / 100
+    lab.set_link(0, "up", loss_pct=LOSS_PCT)
+    agent = agent_factory(4.0, TIERS_2_TO_3)
+    first = agent.cycle()
+    assert transitions(first) == [] and first["max_tier"] == 1, first
+    assert "breach cycle 1/2" in first["servers"][0]["notes"][0]
+    # K = 2 tier-1 breaches: tier 2 runs in the same cycle, its first breach counts 1/2.
+    second = agent.cycle()
+    assert transitions(second) == [(1, 2)] and second["max_tier"] == 2, second
+    up = second["events"][0]
+    assert (up["server"], up["step"], up["metric"]) == ("lab", "udp", "loss_pct"), up
+    assert up["threshold"] == T1_LOSS_PCT and up["value"] > T1_LOSS_PCT and not up["critical"]
+    assert [s["step"] for s in steps(second, 2)] == ["udp_long"]
+    assert "tier-2 breach cycle 1/2 consecutive" in second["servers"][0]["notes"], second
+    # Second tier-2 breach in a row: 2 → 3 after tier 2, and tier 3 runs in the same cycle.
+    third = agent.cycle()
+    assert transitions(third) == [(2, 3)] and third["max_tier"] == 3, third
+    assert third["servers"][0]["tiers_run"] == [1, 2, 3]
+    to3 = third["events"][0]
+    assert (to3["server"], to3["step"], to3["metric"]) == ("lab", "udp_long", "loss_pct"), to3
+    assert to3["threshold"] == T2_LOSS_PCT and to3["value"] > T2_LOSS_PCT, to3
+    assert to3["critical"] is False and str(to3["reason"]).startswith("tier-2 breach"), to3
+    # It ran (through the same 8 % loss: ok or degraded, not failed).
+    ran = [(s["step"], s["status"]) for s in steps(third, 3)]
+    assert ran in ([("icmp_t3", "ok")], [("icmp_t3", "degraded")]), third
+    print(f"escalation events: {second['events'] + third['events']}")
+    lab.set_link(0, "up", loss_pct=0)
+    fourth = agent.cycle()
+    assert transitions(fourth) == [(3, 1)] and fourth["max_tier"] == 1, fourth
+    assert str(fourth["events"][0]["reason"]).startswith("cleared")
+    fifth = agent.cycle()
+    assert transitions(fifth) == [] and fifth["max_tier"] == 1, fifth
     assert agent.stop() == 0
