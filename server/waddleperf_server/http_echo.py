@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import gevent
 from flask import Blueprint, Response, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import Rule
 
 from waddleperf_server import params
 from waddleperf_server.http_common import byte_response, client_ip, read_body, state
 
 bp = Blueprint("echo", __name__)
 
-ECHO_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+ECHO_ENDPOINT = "echo.echo"
 
 
-@bp.route("/echo", methods=ECHO_METHODS, provide_automatic_options=False)
+def _any_method_rule(setup: BlueprintSetupState) -> None:
+    # Flask's route() always names its methods (GET when none are given); a werkzeug Rule
+    # without ``methods`` matches every one, which is what /echo promises: GET, TRACE,
+    # PROPFIND or a made-up token alike (gevent's handler has already refused a method that
+    # is not an RFC 9110 token). No automatic OPTIONS or 405: the view answers them all.
+    setup.app.url_map.add(Rule("/echo", endpoint=ECHO_ENDPOINT))
+    setup.app.view_functions[ECHO_ENDPOINT] = echo
+
+
+bp.record_once(_any_method_rule)
+
+
 def echo() -> Response:
-    """Describe the request (method, path, query, headers, client, body size in bytes).
+    """Describe the request (method, path, query, headers, client, body size in bytes), for
+    any method.
 
     ``?size=N`` replies with N streamed bytes instead; ``?delay_ms=N`` waits N ms first
     (server-side delay, for calibrating latency probes).

@@ -7,6 +7,7 @@ import json
 import socket
 import time
 
+import pytest
 import requests
 
 from tests.integration.server.httphelp import (
@@ -93,3 +94,43 @@ def test_one_long_header_line_over_budget_gets_431(capped: LocalServer) -> None:
     with _connect_from(capped, "127.0.0.4") as sock:
         sock.sendall(request_bytes("GET", "/health", {"X-Long": "v" * 10_000}))
         assert ResponseReader(sock).read()[0] == 431
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PROPFIND", "FROBNICATE", "M-SEARCH", "PURGE"])
+def test_echo_accepts_any_token_method(capped: LocalServer, method: str) -> None:
+    with _connect_from(capped, "127.0.0.5") as sock:
+        reader = ResponseReader(sock)
+        sock.sendall(request_bytes(method, "/echo?a=1", body=b"b" * 1000))
+        status, headers, body = reader.read(method)
+        assert status == 200 and headers["content-type"] == "application/json"
+        doc = json.loads(body)
+        assert doc["method"] == method and doc["body_bytes"] == 1000
+        assert doc["query"] == {"a": ["1"]}
+        sock.sendall(request_bytes(method, "/echo?size=5"))  # same connection, still usable
+        status, _, body = reader.read(method)
+        assert status == 200 and len(body) == 5
+
+
+def test_echo_any_method_still_bounds_the_body(capped: LocalServer) -> None:
+    with _connect_from(capped, "127.0.0.5") as sock:
+        sock.sendall(request_bytes("FROBNICATE", "/echo", {"Content-Length": str(1 << 40)}))
+        status, _, body = ResponseReader(sock).read("FROBNICATE")
+        assert status == 413 and json.loads(body)["status"] == 413
+
+
+def test_other_paths_keep_their_methods(capped: LocalServer) -> None:
+    """Only /echo takes any method; the fast path's empty.php and Flask's routes still 405."""
+    for path in ("/empty.php", "/backend/empty.php", "/rpm/small", "/health"):
+        with _connect_from(capped, "127.0.0.5") as sock:
+            sock.sendall(request_bytes("FROBNICATE", path))
+            status, headers, _ = ResponseReader(sock).read("FROBNICATE")
+            assert status == 405 and "allow" in headers, path
+
+
+@pytest.mark.parametrize("method", [b"GE(T", b"G\x01T", b"G\xc3\xa9T"])
+def test_method_that_is_not_a_token_is_400(capped: LocalServer, method: bytes) -> None:
+    with _connect_from(capped, "127.0.0.5") as sock:
+        sock.sendall(method + b" /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, body = ResponseReader(sock).read()
+        assert status == 400 and json.loads(body)["status"] == 400
+        assert closed_by_peer(sock, within=3)
