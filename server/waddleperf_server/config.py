@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from waddleperf_common.config import StrictModel, load_config
 
@@ -74,11 +74,26 @@ class GeoIPConfig(StrictModel):
     asn_db: Path | None = None
 
 
+#: The keys that say how a stats target's process is found; a target names exactly one.
+TARGET_SELECTORS = ("pid_file", "process_name", "port")
+
+
 class StatsTarget(StrictModel):
     name: str
     pid_file: Path | None = None
     process_name: str | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> StatsTarget:
+        given = [key for key in TARGET_SELECTORS if getattr(self, key) is not None]
+        if len(given) != 1:
+            got = " and ".join(given) if given else "none"
+            raise ValueError(
+                f"stats target {self.name!r} must name exactly one of pid_file, process_name "
+                f"or port (got {got})"
+            )
+        return self
 
 
 class StatsConfig(StrictModel):

@@ -50,6 +50,12 @@ def _run_with(
         ("", ("--tcp-echo-port", "70000"), None, ("tcp_echo.port", "70000")),
         ("", (), {"WADDLEPERF_SERVER_UDP_ECHO_PORT": "x"},
          ("udp_echo.port", "'x'", "WADDLEPERF_SERVER_UDP_ECHO_PORT")),
+        ("stats: {targets: [{name: flask}]}\n", (), None,
+         ("stats.targets.0", "exactly one of pid_file, process_name or port", "got none")),
+        ("stats: {targets: [{name: f, port: 8000, process_name: gunicorn}]}\n", (), None,
+         ("stats.targets.0", "got process_name and port")),
+        ("http: {max_connections_per_source: 0}\n", (), None,
+         ("http.max_connections_per_source",)),
     ],
 )  # fmt: skip
 def test_bad_config_exits_2_with_one_message(

@@ -1,0 +1,64 @@
+"""The server configuration model's own rules (no I/O but the shipped base.yml)."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from waddleperf_common.config import ConfigError
+from waddleperf_server import config
+from waddleperf_server.config import StatsTarget
+
+
+@pytest.mark.parametrize(
+    ("fields", "got"),
+    [
+        ({}, "got none"),
+        ({"pid_file": "/run/x.pid", "port": 80}, "got pid_file and port"),
+        ({"process_name": "gunicorn", "port": 80}, "got process_name and port"),
+        (
+            {"pid_file": "/p", "process_name": "g", "port": 1},
+            "got pid_file and process_name and port",
+        ),
+    ],
+)
+def test_stats_target_needs_exactly_one_selector(fields: dict[str, object], got: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        StatsTarget.model_validate({"name": "flask", **fields})
+    message = str(info.value)
+    assert "exactly one of pid_file, process_name or port" in message and got in message
+
+
+@pytest.mark.parametrize("fields", [{"pid_file": "/p"}, {"process_name": "g"}, {"port": 8000}])
+def test_stats_target_with_one_selector_is_valid(fields: dict[str, object]) -> None:
+    StatsTarget.model_validate({"name": "flask", **fields})
+
+
+def test_bad_target_is_a_config_error_naming_the_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        config.load(
+            environ={}, overrides={"stats.targets": [{"name": "ok", "port": 1}, {"name": "x"}]}
+        )
+    assert "stats.targets.1" in str(info.value) and "'x'" in str(info.value)
+
+
+def test_new_limits_have_documented_defaults() -> None:
+    cfg = config.load(environ={})
+    assert cfg.http.max_connections_per_source == 32
+    assert cfg.http.max_request_head_bytes == 65536
+    assert cfg.tcp_echo.max_connections_per_source == 16
+    assert cfg.tcp_echo.max_lifetime_s == 600
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("http.max_connections_per_source", 0),
+        ("tcp_echo.max_connections_per_source", 0),
+        ("http.max_request_head_bytes", 100),
+        ("tcp_echo.max_lifetime_s", 0),
+    ],
+)
+def test_new_limits_are_validated(key: str, value: int) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        config.load(environ={}, overrides={key: value})
