@@ -30,10 +30,12 @@ def _read(path: Path) -> bool | None:
 def echo_state(root: Path = PROC_SYS) -> dict[str, Any]:
     """``{ipv4_echo, ipv6_echo, source}``: whether the kernel answers ping on each family.
 
-    ``ipv6_echo`` is null on kernels without the IPv6 switch (they always answer).
+    Either is None (null: unknown) when its sysctl cannot be read or holds no number, e.g. in
+    a sandbox without /proc/sys or on kernels without the IPv6 switch (they always answer).
+    Unknown is never reported as "off".
     """
     return {
-        "ipv4_echo": bool(_read(root / IPV4_KEY)),
+        "ipv4_echo": _read(root / IPV4_KEY),
         "ipv6_echo": _read(root / IPV6_KEY),
         "source": str(PROC_SYS / IPV4_KEY),
     }

@@ -218,6 +218,18 @@ def test_icmp_state_reads_sysctls(tmp_path: Path) -> None:
     assert icmp.parse_ignore_all("garbage") is None
 
 
+def test_icmp_state_unreadable_is_unknown_not_off(tmp_path: Path) -> None:
+    """A sysctl that is missing, unreadable or not a number is null (unknown), never false."""
+    assert icmp.echo_state(tmp_path)["ipv4_echo"] is None  # missing
+    (tmp_path / "net/ipv4").mkdir(parents=True)
+    (tmp_path / icmp.IPV4_KEY).write_text("garbage\n")
+    assert icmp.echo_state(tmp_path)["ipv4_echo"] is None
+    (tmp_path / icmp.IPV4_KEY).unlink()
+    (tmp_path / icmp.IPV4_KEY).mkdir()  # reading a directory fails with an OSError
+    state = icmp.echo_state(tmp_path)
+    assert state["ipv4_echo"] is None and state["ipv6_echo"] is None
+
+
 def test_nq_document_parses_and_keeps_brackets() -> None:
     doc = nq.parse(json.dumps(nq_document("http", "[::1]:8080")))
     assert doc.small_download_url == "http://[::1]:8080/rpm/small"
