@@ -95,12 +95,15 @@ def test_rtt_per_hop_shows_the_delay_beyond_the_delayed_link(
     target = lab.server_ip
     options = {"rounds": DELAY_ROUNDS, "interval_s": 0.02, "timeout_s": 1}
     # The baseline goes through both delayers at zero delay, so the delayed runs differ from
-    # it by the delay alone.
+    # it by the delay alone. Per hop the least average of three runs: a stall of the machine
+    # can only raise an average (one reply of hop 1 held 100–180 ms was seen under load 9,
+    # and a baseline spoiled by it makes every later run look wrong).
     lab.start_delayer(1)
     lab.start_delayer(2)
-    base = trace(client_call, target, **options)
-    assert base.status is Status.OK, base.error
-    base_ms = [float(s["rtt_avg_ms"]) for s in rows(base)]
+    bases = [trace(client_call, target, **options) for _ in range(3)]
+    assert all(b.status is Status.OK for b in bases), [b.error for b in bases]
+    base_runs = [[float(s["rtt_avg_ms"]) for s in rows(b)] for b in bases]
+    base_ms = [min(hop) for hop in zip(*base_runs, strict=True)]
     lab.set_link(1, "down", delay_ms=DOWN_MS)
     lab.set_link(1, "up", delay_ms=UP_MS)
     injected = [0.0, DOWN_MS, DOWN_MS + UP_MS]
@@ -138,7 +141,7 @@ def test_rtt_per_hop_shows_the_delay_beyond_the_delayed_link(
                 (f"hop {k + 1} mtr avg", h.avg_ms, mtr_truth[k], tols[k]),
                 (f"hop {k + 1} avg, against mtr avg as", avg, h.avg_ms, tols[k]),
             ]
-        print(f"trace base per hop {[round(b, 3) for b in base_ms]} ms")
+        print(f"trace base per hop {[round(b, 3) for b in base_ms]} ms (runs {base_runs})")
         print_checks("trace", checks)
         return checks
 
