@@ -72,7 +72,7 @@ _V4_KINDS: tuple[tuple[str, str], ...] = (
 _V6_KINDS: tuple[tuple[str, str], ...] = (
     ("::1/128", "localhost IPv6 access"),
     ("fe80::/10", "link-local IPv6 access"),
-    ("fc00::/7", "unique local IPv6 access"),
+    ("fc00::/7", "ULA IPv6 access"),
 )
 _KINDS = tuple((ipaddress.ip_network(n), label) for n, label in _V4_KINDS + _V6_KINDS)
 
