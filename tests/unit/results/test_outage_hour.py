@@ -210,7 +210,10 @@ def test_an_hour_without_s3_then_recovery(spool: Spool, monkeypatch: pytest.Monk
     assert max(gaps) <= policy.cap_s + IDLE_S + MINUTE, max(gaps)
 
     # Spool order: every pass tries the bundles that are due oldest first, so attempts made
-    # at the same moment are in spool (cycle) order, and so are the first attempts.
+    # at the same moment are in spool (cycle) order, and so are the first attempts. The order
+    # of *delivery* is not the spool's: back-off is per bundle (so one bad bundle cannot block
+    # the queue), and after recovery fresh bundles go out while the backlog still waits for
+    # its jittered back-off (measured below as "stored before an older one").
     by_moment: dict[float, list[str]] = {}
     for a in sim.store.attempts:
         by_moment.setdefault(a.at, []).append(a.key)
