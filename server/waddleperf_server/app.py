@@ -95,7 +95,7 @@ def _install_error_handlers(app: Flask) -> None:
         log.warning(
             "unhandled error method=%s path=%s error=%s: %s",
             request.method,
-            request.path,
+            logs.printable(request.path),
             type(exc).__name__,
             exc,
             exc_info=log.isEnabledFor(10),
@@ -115,7 +115,7 @@ def _log_request(resp: Response) -> Response:
             level,
             "request method=%s path=%s status=%d length=%s client=%s ms=%.1f",
             request.method,
-            request.path,
+            logs.printable(request.path),
             resp.status_code,
             resp.content_length,
             request.environ.get("REMOTE_ADDR", "-"),

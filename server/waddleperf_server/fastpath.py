@@ -113,7 +113,7 @@ def _log(environ: dict[str, Any], length: int, started: float) -> None:
         log.debug(
             "request method=%s path=%s status=%d length=%s client=%s ms=%.1f",
             environ["REQUEST_METHOD"],
-            environ["PATH_INFO"],
+            logs.printable(environ["PATH_INFO"]),
             200,
             length,
             environ.get("REMOTE_ADDR", "-"),

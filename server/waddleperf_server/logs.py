@@ -18,6 +18,16 @@ def setup(level: str = "INFO") -> None:
     root.propagate = False
 
 
+# C0 controls, DEL and C1 controls become \xNN: a client's %0A must not start a log line.
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped as ``\\xNN``, for values a client chose
+    (request paths) in log lines: no forged lines, no terminal escape sequences."""
+    return text if text.isprintable() else text.translate(_ESCAPES)
+
+
 def get(component: str) -> logging.Logger:
     """The logger of one server component (``waddleperf.server.<component>``)."""
     return logging.getLogger(f"waddleperf.server.{component}")

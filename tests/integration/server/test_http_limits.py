@@ -134,3 +134,18 @@ def test_method_that_is_not_a_token_is_400(capped: LocalServer, method: bytes) -
         status, _, body = ResponseReader(sock).read()
         assert status == 400 and json.loads(body)["status"] == 400
         assert closed_by_peer(sock, within=3)
+
+
+chatty = module_http_server("chatty", "log_level: DEBUG\n")
+
+
+def test_encoded_newline_in_path_cannot_forge_a_log_line(chatty: LocalServer) -> None:
+    forged = "2026-01-01T00:00:00 WARNING waddleperf.server.http: forged"
+    path = "/nowhere%0A" + forged.replace(" ", "%20") + "%1B[2J"
+    with _connect_from(chatty, "127.0.0.1") as sock:
+        sock.sendall(request_bytes("GET", path))
+        assert ResponseReader(sock).read()[0] == 404
+    assert wait_until(lambda: "path=/nowhere\\x0a" in chatty.log(), timeout=3)
+    lines = chatty.log().splitlines()
+    assert not any(line.startswith(forged[:19]) for line in lines)
+    assert not any("\x1b" in line for line in lines)

@@ -315,3 +315,30 @@ def test_same_debug_log_line(caplog: pytest.LogCaptureFixture) -> None:
     assert spy.calls == 0
     assert via_flask and via_fast == via_flask
     assert small_via_flask and small_via_fast == small_via_flask
+
+
+def test_control_characters_in_logged_paths_are_escaped(caplog: pytest.LogCaptureFixture) -> None:
+    """A %0A in the URL arrives as a newline in PATH_INFO; the log line must not break there
+    (log injection). Both paths escape alike, so the fast path stays word for word Flask's."""
+    env = _environ("GET", "/x")
+    env["PATH_INFO"] = "/no\nsuch\x1b[2J\x7f"
+    with caplog.at_level(logging.DEBUG, logger="waddleperf.server.http"):
+        _call(_fast(_Spy(_app())), env)  # not a fast-path route: Flask answers (404)
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("request ")]
+    assert "path=/no\\x0asuch\\x1b[2J\\x7f status=404" in line
+    assert "\n" not in line and "\x1b" not in line
+
+
+@pytest.mark.parametrize(
+    ("raw", "logged"),
+    [
+        ("/plain/path", "/plain/path"),
+        ("/a\r\nb", "/a\\x0d\\x0ab"),
+        ("/\x00\x85", "/\\x00\\x85"),
+        ("/caf\xe9 \xa0", "/caf\xe9 \xa0"),  # printable latin-1 and spaces stay as they are
+    ],
+)
+def test_printable(raw: str, logged: str) -> None:
+    from waddleperf_server.logs import printable
+
+    assert printable(raw) == logged
