@@ -22,7 +22,7 @@ nice -10 and the generator at nice -5, for the process and for its session's aut
 `sched_autogroup` on, the kernel shares CPU fairly between sessions first, so a process's own
 nice value alone does not lift it above other sessions). Affinity and nice are set before
 `exec`, so every thread and child inherits them. Measured so, under a load average of ~9 on
-2 cores: busy 0.83-0.98 cores, within 0.01 of the kernel; idle at most 0.02 cores.
+2 cores: busy 0.83-0.99 cores, within 0.01 of the kernel; idle at most 0.02 cores.
 """
 
 from __future__ import annotations
