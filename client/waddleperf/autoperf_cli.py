@@ -141,9 +141,10 @@ def _run(
     agent = Agent(cfg, sink, stop=stop, events=events)
     every = f"every {cfg.tiers.interval_s:g} s ± {cfg.tiers.jitter_pct:g} %"
     err.print(f"[dim]autoperf[/] agent {agent.agent}: {len(cfg.servers)} server(s), {every}")
+    lost = 0
     try:
         agent.run_forever(show, max_cycles=cycles, once=once, force_tier=force_tier)
     finally:
         notifier.flush(FLUSH_STOP_S if stop.is_set() else FLUSH_S)
-        sink.close(drain=not stop.is_set())
-    return EXIT_WRITE if unwritten else 0
+        lost = sink.close(drain=not stop.is_set())
+    return EXIT_WRITE if unwritten or lost else 0

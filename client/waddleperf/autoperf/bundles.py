@@ -330,11 +330,12 @@ class BundleSink:
         """Wake the uploader: a bundle is waiting."""
         self.uploader.notify()
 
-    def close(self, drain: bool = True) -> None:
+    def close(self, drain: bool = True) -> int:
         """Stop the uploader; with ``drain``, one last pass so a ``--once`` run is stored.
 
         Bundles pending in memory are offered to the spool once more (also when stopping on a
-        signal); what still does not fit is lost, each with an ERROR.
+        signal); what still does not fit is lost, each with an ERROR. Returns how many bundles
+        were dropped over the sink's life.
         """
         self.flush_pending()
         self.uploader.stop()
@@ -353,3 +354,4 @@ class BundleSink:
                 self._dropped(lost, "the agent stopped")
         self.tagger.close()
         self.spool.close()
+        return self.pending.dropped_total

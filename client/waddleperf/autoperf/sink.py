@@ -49,8 +49,9 @@ class Sink(Protocol):
     def begin_cycle(self, agent: str, run_id: str, started_at: datetime) -> CycleSink:
         """Start collecting the cycle ``run_id``."""
 
-    def close(self, drain: bool = True) -> None:
-        """Release what is held between cycles; ``drain``: deliver what is pending first."""
+    def close(self, drain: bool = True) -> int:
+        """Release what is held between cycles; ``drain``: deliver what is pending first.
+        Returns how many bundles were lost over the sink's life (0: none)."""
 
 
 class _DirectoryCycle:
@@ -98,8 +99,9 @@ class DirectorySink:
         stamp = started_at.strftime("%Y%m%dT%H%M%S%fZ")
         return _DirectoryCycle(self.root / f"{stamp}_{run_id}")
 
-    def close(self, drain: bool = True) -> None:
-        """Nothing is held between cycles."""
+    def close(self, drain: bool = True) -> int:
+        """Nothing is held between cycles, so nothing is lost here."""
+        return 0
 
 
 def read_cycle(directory: Path) -> list[Result]:

@@ -115,6 +115,27 @@ def test_full_spool_disk_keeps_bundles_in_memory_until_room(
         assert not manifest.rejected  # room came back: the full bundles, nothing shed
 
 
+def test_once_on_a_disk_that_stays_full_exits_1_and_says_the_bundle_is_lost(
+    tmp_path: Path, small_fs: Path, server: LocalServer
+) -> None:
+    tiers = quick_tiers(
+        tier1={"probes": [{"probe": "tcp", "options": {"count": 2}}]},
+        tier2={"probes": []},
+        tier3={"probes": [], "load": False},
+    )
+    run = write_agent(tmp_path, {
+        "servers": [server_entry(server)], "tiers": tiers,
+        "storage": {"spool_dir": str(small_fs / "spool"), "store": {"dir": str(tmp_path / "store")},
+                    "spool_max_bytes": 1 << 20, "spool_min_free_bytes": FLOOR},
+    })  # fmt: skip
+    (small_fs / "filler").write_bytes(b"\0" * (1800 * KiB))  # below the floor, and it stays
+    proc = run.popen("--once")
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err  # a lost bundle is never a success
+    assert KEPT.search(err) and "DROPPED" in err, err
+    assert not list((tmp_path / "store").rglob("*.tar.gz"))
+
+
 # -- the production sink on the same small disk, driven directly ---------------------------
 
 
