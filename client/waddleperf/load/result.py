@@ -58,14 +58,27 @@ def _status(
 
 
 def during_load(
-    samples: Sequence[Mapping[str, Any]], summary: Mapping[str, Any] | None
+    samples: Sequence[Mapping[str, Any]],
+    summary: Mapping[str, Any] | None,
+    interval_s: float = 1.0,
 ) -> list[dict[str, Any]]:
-    """The samples taken while Locust generated load (start-up and shutdown idle left out,
-    so averages describe the load); all of them when the window is unknown."""
+    """The samples that describe the load: each covers the time since its source's previous
+    sample (``interval_s`` for a source's first), and is kept when at least half of that lies
+    inside Locust's run, so start-up and shutdown idle do not dilute averages. All samples when
+    the window is unknown (or none falls in it)."""
     if not summary or "started_at" not in summary or "finished_at" not in summary:
         return [dict(s) for s in samples]
     lo, hi = float(summary["started_at"]), float(summary["finished_at"])
-    kept = [dict(s) for s in samples if lo <= float(s.get("time", lo)) <= hi + 1.0]
+    previous: dict[str, float] = {}
+    kept = []
+    for sample in sorted(samples, key=lambda s: float(s.get("time", lo))):
+        end = float(sample.get("time", lo))
+        key = str(sample.get("source", ""))
+        start = previous.get(key, end - interval_s)
+        previous[key] = end
+        inside = min(end, hi) - max(start, lo)
+        if end <= start or inside >= (end - start) / 2:
+            kept.append(dict(sample))
     return kept or [dict(s) for s in samples]
 
 

@@ -59,8 +59,17 @@ def test_profile_metrics_cover_the_load_window_only() -> None:
     samples = [
         {"source": "target", "time": 995.0, "cpu_pct": 0.0},  # Locust still starting
         {"source": "target", "time": 1005.0, "cpu_pct": 40.0},
-        {"source": "target", "time": 1012.5, "cpu_pct": 0.0},  # after the run
+        {"source": "target", "time": 1016.0, "cpu_pct": 0.0},  # mostly after the run
     ]
     rec = to_record(PLAN, _outcome(SUMMARY), samples)
     assert rec.metrics["target_cpu_avg_pct"] == 40.0
     assert during_load(samples, None) == samples
+
+
+def test_samples_mostly_outside_the_run_are_left_out() -> None:
+    # A 1 s sampler out of step with a run from 1000.0 to 1010.0: the sample at 1000.3 covers
+    # 999.3–1000.3 (70 % idle start-up) and the one at 1010.3 covers 1009.3–1010.3 (70 % in).
+    times = [999.3 + i for i in range(13)]  # 999.3 … 1011.3
+    samples = [{"source": "target", "time": t, "cpu_pct": 50.0} for t in times]
+    kept = [s["time"] for s in during_load(samples, SUMMARY)]
+    assert [round(t, 1) for t in kept] == [round(1001.3 + i, 1) for i in range(10)]
