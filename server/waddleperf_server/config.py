@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from waddleperf_common.config import StrictModel, load_config
 
@@ -51,6 +52,25 @@ class TcpEchoConfig(StrictModel):
     max_lifetime_s: float = Field(default=600.0, gt=0)
 
 
+#: A key file larger than this is a mistake (a wrong path, /dev/zero), not a key.
+MAX_KEY_FILE_BYTES = 4096
+
+
+def read_key_file(path: Path) -> bytes:
+    """The HMAC key held in ``path``, surrounding whitespace stripped.
+
+    Raises OSError when the file cannot be read, is empty or is over MAX_KEY_FILE_BYTES.
+    """
+    with path.open("rb") as fh:
+        data = fh.read(MAX_KEY_FILE_BYTES + 1)
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise OSError(errno.EFBIG, f"over {MAX_KEY_FILE_BYTES} bytes", str(path))
+    key = data.strip()
+    if not key:
+        raise OSError(errno.EINVAL, "empty", str(path))
+    return key
+
+
 class UdpEchoConfig(StrictModel):
     port: int = Field(default=2000, ge=0, le=65535)
     rate_limit_pps: float = Field(default=1000.0, gt=0)
@@ -59,6 +79,20 @@ class UdpEchoConfig(StrictModel):
     hmac_key_file: Path | None = None
     hmac_key_env: str | None = "WADDLEPERF_UDP_KEY"
     max_tracked_sources: int = Field(default=65536, ge=16)
+
+    @field_validator("hmac_key_file")
+    @classmethod
+    def _key_file_usable(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        # Checked with the rest of the configuration, so a missing, unreadable or empty key
+        # file is a configuration error (exit 2) naming this key, before anything starts.
+        # Only when the service runs: a disabled UDP echo needs no key.
+        if value is not None and info.data.get("port"):
+            try:
+                read_key_file(value)
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                raise ValueError(f"unusable UDP HMAC key file: {reason}") from None
+        return value
 
 
 class IperfConfig(StrictModel):

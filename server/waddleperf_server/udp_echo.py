@@ -10,7 +10,6 @@ received and cannot be turned into a flood source by spoofed requests.
 
 from __future__ import annotations
 
-import errno
 import os
 import socket
 import time
@@ -21,7 +20,7 @@ import gevent
 
 from waddleperf_common import udp_wire
 from waddleperf_server import logs
-from waddleperf_server.config import UdpEchoConfig
+from waddleperf_server.config import UdpEchoConfig, read_key_file
 from waddleperf_server.netutil import bind_socket, describe
 from waddleperf_server.ratelimit import LogThrottle, TokenBucketLimiter
 
@@ -41,10 +40,9 @@ def load_key(cfg: UdpEchoConfig, environ: dict[str, str] | None = None) -> bytes
     meant to protect must not silently run unprotected.
     """
     if cfg.hmac_key_file is not None:
-        key = Path(cfg.hmac_key_file).read_bytes().strip()
-        if not key:
-            raise OSError(errno.EINVAL, f"UDP HMAC key file {cfg.hmac_key_file} is empty")
-        return key
+        # Already checked when the configuration was loaded (exit 2); read again here, so a
+        # file that vanished since is still a start-up error (exit 1), never "no key".
+        return read_key_file(Path(cfg.hmac_key_file))
     env = os.environ if environ is None else environ
     if cfg.hmac_key_env:
         value = env.get(cfg.hmac_key_env, "")

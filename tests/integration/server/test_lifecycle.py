@@ -125,11 +125,25 @@ def test_signal_exits_0_within_5s(server_factory: Factory, sig: signal.Signals) 
     assert "stopped" in srv.log()
 
 
-def test_missing_hmac_key_file_exits_1(tmp_path: Path) -> None:
-    missing = tmp_path / "nope.key"
-    run = _run_with(tmp_path, f"udp_echo: {{port: {free_port()}, hmac_key_file: {missing}}}\n")
-    assert run.returncode == 1
-    assert "cannot start udp_echo" in run.stderr and str(missing) in run.stderr
+@pytest.mark.parametrize(
+    ("content", "reason"), [(None, "No such file or directory"), (b" \n", "empty")]
+)
+def test_unusable_hmac_key_file_is_a_config_error(
+    tmp_path: Path, content: bytes | None, reason: str
+) -> None:
+    """A key file that is missing or empty is a configuration error (exit 2, one line naming
+    the key and the file), found before anything starts; it used to be a start failure (1)."""
+    key_file = tmp_path / "udp.key"
+    if content is not None:
+        key_file.write_bytes(content)
+    run = _run_with(tmp_path, f"udp_echo: {{port: {free_port()}, hmac_key_file: {key_file}}}\n")
+    assert run.returncode == 2, run.stderr
+    _one_clear_message(run.stderr, "udp_echo.hmac_key_file", str(key_file), reason)
+
+
+def test_hmac_key_file_of_a_disabled_udp_echo_is_not_read(tmp_path: Path) -> None:
+    run = _run_with(tmp_path, f"udp_echo: {{port: 0, hmac_key_file: {tmp_path / 'nope'}}}\n")
+    assert run.returncode == 2 and "no service enabled" in run.stderr, run.stderr
 
 
 def test_no_service_enabled_exits_2(tmp_path: Path) -> None:

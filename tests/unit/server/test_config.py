@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -62,3 +64,23 @@ def test_new_limits_have_documented_defaults() -> None:
 def test_new_limits_are_validated(key: str, value: int) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         config.load(environ={}, overrides={key: value})
+
+
+def test_hmac_key_file_is_checked_with_the_configuration(tmp_path: Path) -> None:
+    good = tmp_path / "good.key"
+    good.write_bytes(b"  0123456789abcdef0123456789abcdef\n")
+    assert config.read_key_file(good) == b"0123456789abcdef0123456789abcdef"
+    assert config.load(environ={}, overrides={"udp_echo.hmac_key_file": str(good)})
+    empty = tmp_path / "empty.key"
+    empty.write_bytes(b"\n\t ")
+    huge = tmp_path / "huge.key"
+    huge.write_bytes(b"k" * (config.MAX_KEY_FILE_BYTES + 1))
+    for path, reason in [(empty, "empty"), (huge, "over 4096 bytes"), (tmp_path / "no", "No such")]:
+        with pytest.raises(ConfigError) as info:
+            config.load(environ={}, overrides={"udp_echo.hmac_key_file": str(path)})
+        message = str(info.value)
+        assert "udp_echo.hmac_key_file" in message and str(path) in message and reason in message
+    # A disabled UDP echo's key file is not read.
+    config.load(
+        environ={}, overrides={"udp_echo.port": 0, "udp_echo.hmac_key_file": str(tmp_path / "no")}
+    )
