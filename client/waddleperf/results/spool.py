@@ -210,6 +210,17 @@ class Spool:
             self._save_state()
             return EntryState(**asdict(entry))
 
+    def clear_backoff(self, now: float) -> int:
+        """Make every bundle waiting for its back-off due now (the store is known to work
+        again); returns how many were waiting. Attempt counts stay, for the record."""
+        with self._mutex:
+            waiting = [e for e in self._entries.values() if e.next_try > now]
+            for entry in waiting:
+                entry.next_try = 0.0
+            if waiting:
+                self._save_state()
+            return len(waiting)
+
     # -- bundles --------------------------------------------------------------------------
 
     def bundles(self) -> list[Path]:

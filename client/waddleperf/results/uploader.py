@@ -131,6 +131,11 @@ class Uploader:
                 continue
             try:
                 self.upload_one(path, report)
+                # The store works (again): the backlog need not sit out its back-off, which
+                # after a long outage is up to the cap (10 min). The next pass, due at once,
+                # takes it oldest first.
+                if self.spool.clear_backoff(now):
+                    log.info("store %s answers again: retrying the backlog now", self.store.name)
             except Exception as exc:  # any failure: keep the bundle, back off
                 failures += 1
                 wait = self.policy.delay(entry.attempts + 1, self._rng)
