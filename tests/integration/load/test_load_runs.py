@@ -16,6 +16,8 @@ import pytest
 from tests.integration.load.conftest import CLI_TIMEOUT_S, WADDLEPERF, waddleperf
 from tests.integration.targets.launch import Running
 from tests.support.net import free_port
+from tests.unit.client.schema_check import validate_record
+from tests.unit.results.test_schema_files import validate_profiling_line
 from waddleperf.load.hdr import PERCENTILE_METRICS
 from waddleperf.results import Result, Status
 
@@ -25,7 +27,15 @@ SMALL = ["--users", "4", "--spawn-rate", "4", "--duration", "5", "--wait", "0.05
 
 
 def _record(directory: Path) -> Result:
-    return Result.from_json((directory / "result.json").read_text())
+    """The run's load.locust record, checked against docs/result.schema.json as written, and
+    its k6 profile lines (when profiled) against docs/profiling.schema.json."""
+    text = (directory / "result.json").read_text()
+    validate_record(json.loads(text))
+    profile = directory / "profile.ndjson"
+    if profile.exists():
+        for line in profile.read_text().splitlines():
+            validate_profiling_line(json.loads(line))
+    return Result.from_json(text)
 
 
 def _load_run(
@@ -161,6 +171,7 @@ def test_open_model_constant_arrival_rate(flask_target: Running, tmp_path: Path)
         out,
         tmp_path,
     )
+    validate_record(json.loads(res.stdout))
     assert Result.from_json(res.stdout) == rec  # --json: stdout is exactly the record
     assert rec.params["open_model"] is True and rec.params["coordinated_omission_corrected"]
     assert rec.params["user_class"] == "ArrivalRateUser"
