@@ -29,7 +29,7 @@ class HttpConfig(StrictModel):
     rpm_upload_max_bytes: int = Field(default=8_589_934_592, ge=0)
     request_timeout_s: float = Field(default=60.0, gt=0)
     max_connections: int = Field(default=1000, ge=1)
-    max_connections_per_source: int = Field(default=32, ge=1)
+    max_connections_per_source: int = Field(default=96, ge=1)
     max_request_head_bytes: int = Field(default=65536, ge=1024, le=1_048_576)
 
     @field_validator("trusted_proxies")

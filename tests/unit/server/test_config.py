@@ -46,7 +46,7 @@ def test_bad_target_is_a_config_error_naming_the_key() -> None:
 
 def test_new_limits_have_documented_defaults() -> None:
     cfg = config.load(environ={})
-    assert cfg.http.max_connections_per_source == 32
+    assert cfg.http.max_connections_per_source == 96
     assert cfg.http.max_request_head_bytes == 65536
     assert cfg.tcp_echo.max_connections_per_source == 16
     assert cfg.tcp_echo.max_lifetime_s == 600
