@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -151,18 +152,35 @@ def test_sigterm_ends_the_step_within_5s_and_writes_the_cycle(
     run = write_agent(tmp_path, {"servers": [server_entry(server)], "targets": [target],
                                  "tiers": tiers})  # fmt: skip
     agent = run.popen("--force-tier", "2" if where == "probe" else "3")
-    try:
-        time.sleep(4)  # well into the step (the load: Locust started)
-        assert agent.poll() is None, agent.communicate()
+    assert agent.stderr is not None and agent.stdout is not None
+    err_lines: list[str] = []
+    reader = threading.Thread(target=lambda: err_lines.extend(agent.stderr or []), daemon=True)
+    reader.start()
+
+    def in_step() -> bool:
+        # the step has begun: the forced transition is logged (the probe runs right after it),
+        # or Locust is up. A fixed sleep was not enough on a busy machine: a SIGTERM during the
+        # agent's start-up ends it before any cycle, with nothing to show.
         if where == "load":
-            assert _locusts_of(agent.pid), "Locust should be running by now"
+            return bool(_locusts_of(agent.pid))
+        return any("→ 2" in line for line in list(err_lines))
+
+    try:
+        deadline = time.monotonic() + 60
+        while not in_step() and agent.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # well into the step
+        assert agent.poll() is None, "".join(err_lines)
+        assert in_step(), "".join(err_lines)
         began = time.monotonic()
         agent.send_signal(signal.SIGTERM)
-        out, err = agent.communicate(timeout=10)
+        agent.wait(timeout=10)
         took = time.monotonic() - began
     finally:
         if agent.poll() is None:
             agent.kill()
+    reader.join(10)
+    out, err = agent.stdout.read(), "".join(err_lines)
     assert agent.returncode == 0, err
     assert took < 5, f"took {took:.1f} s to stop"
     print(f"stopped in {took:.2f} s")
