@@ -77,6 +77,8 @@ BUSY_MIN_CORES = 0.70
 #: Pinned to one CPU the target cannot exceed one core: a reading above this counts some CPU
 #: twice (e.g. a process both as a root and as a child) or is not per core.
 BUSY_MAX_CORES = 1.10
+#: Overload runs at most, when the machine keeps the target from being busy (the kernel says).
+BUSY_ATTEMPTS = 3
 #: Profile against the kernel over the same window, cores (sampling jitter, 0.2 s polling).
 TRUTH_TOLERANCE_CORES = 0.10
 #: Idle bound, cores: an idle gunicorn worker wakes about once a second (heartbeat), ~0.1 %.
@@ -253,12 +255,31 @@ def test_busy_target_reads_one_core_and_idle_reads_none(target: Target, tmp_path
     assert all(s["processes_count"] == 2 for s in idle), idle
     assert max(idle_cores) <= IDLE_MAX_CORES, idle_cores
 
-    # Busy: the CLI profiles the target by its port while Locust overloads it.
-    record, kernel = _run_load(target, tmp_path / "run")
+    # Busy: the CLI profiles the target by its port while Locust overloads it. The profile
+    # must match the kernel in every run; "near one core" is the machine's doing too: when
+    # the kernel itself says another process kept the target from being busy, run again.
+    for attempt in range(1, BUSY_ATTEMPTS + 1):
+        record, profiled, truth, detail = _busy_run(target, tmp_path / f"run{attempt}")
+        print(f"busy run {attempt}: {detail}")
+        if truth >= BUSY_MIN_CORES:
+            break
+    assert profiled >= BUSY_MIN_CORES, detail
+    # and the record's summary says the same (its window keeps only mostly-loaded samples)
+    assert record["metrics"]["target_cpu_core_max_ratio"] >= BUSY_MIN_CORES
+    assert record["metrics"]["target_cpu_core_avg_ratio"] >= BUSY_MIN_CORES
+    print(
+        f"idle max {max(idle_cores):.3f} cores; busy {profiled:.3f} cores "
+        f"(kernel {truth:.3f}), record avg {record['metrics']['target_cpu_core_avg_ratio']}"
+    )
+
+
+def _busy_run(target: Target, out: Path) -> tuple[dict[str, Any], float, float, str]:
+    """One overload run: its record, the profiled and the kernel's cores over the load."""
+    record, kernel = _run_load(target, out)
     summary = record["raw"]
     lo, hi = float(summary["started_at"]), float(summary["finished_at"])
     assert record["metrics"]["requests_count"] > 0
-    profile = tmp_path / "run" / "profile.ndjson"
+    profile = out / "profile.ndjson"
     cores = _target_points(profile, "cpu_core_ratio")
     machine = dict(_target_points(profile, "cpu_pct"))
     counts = dict(_target_points(profile, "processes_count"))
@@ -271,15 +292,9 @@ def test_busy_target_reads_one_core_and_idle_reads_none(target: Target, tmp_path
     truth = (_interpolate(kernel, end) - _interpolate(kernel, start)) / (end - start)
     detail = f"profile {[v for *_, v in loaded]}, kernel {truth:.3f} cores"
     assert abs(profiled - truth) <= TRUTH_TOLERANCE_CORES, detail
-    assert profiled >= BUSY_MIN_CORES, detail
     assert max(v for *_, v in loaded) <= BUSY_MAX_CORES, detail
     # cpu_pct is the same figure as a share of the whole machine
     ncpu = psutil.cpu_count() or 1
     for _, t1, value in loaded:
         assert machine[t1] == pytest.approx(100 * value / ncpu, abs=0.1)
-    # and the record's summary says the same (its window may include a part-idle edge sample)
-    assert record["metrics"]["target_cpu_core_max_ratio"] >= BUSY_MIN_CORES
-    print(
-        f"idle max {max(idle_cores):.3f} cores; busy {profiled:.3f} cores "
-        f"(kernel {truth:.3f}), record avg {record['metrics']['target_cpu_core_avg_ratio']}"
-    )
+    return record, profiled, truth, detail
