@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import struct
+from typing import cast
 
 import pytest
 from scapy.compat import raw
@@ -10,6 +12,7 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 from scapy.packet import Raw
 
+from waddleperf.probes import trace as trace_probe
 from waddleperf.probes import trace_wire as tw
 from waddleperf.probes.trace import tcp_reply_filter
 from waddleperf.probes.trace_stats import Observation, destination_ttl, hop_rows, trace_metrics
@@ -193,3 +196,28 @@ def test_ipv6_time_exceeded_and_final_answers(mode):
         rst = raw(TCP(sport=80, dport=40_000, flags="RA", ack=(f.tcp_seq_base + 41 + 1)))
         assert tw.parse_reply6(f, rst, DST6, 6) == tw.Reply(41, DST6, True, None, None)
         assert tw.parse_reply6(f, rst, ROUTER6, 6) is None
+
+
+def test_a_round_builds_every_probe_before_sending_the_first(monkeypatch):
+    # A reply the kernel did not stamp on arrival is stamped when read; building the later
+    # probes between sends (milliseconds each under load) would then land in hop 1's RTT.
+    calls: list[tuple[str, int]] = []
+    flow = tw.Flow(mode="icmp", src="10.0.0.1", dst="10.0.0.9", sport=0, dport=0, ident=7)
+
+    def build(f: tw.Flow, ttl: int, probe_id: int) -> bytes:
+        calls.append(("build", ttl))
+        return tw.build_probe(f, ttl, probe_id)
+
+    class Sender:
+        def sendto(self, packet: bytes, addr: tuple[str, int]) -> int:
+            calls.append(("send", IP(packet).ttl))
+            return len(packet)
+
+    monkeypatch.setattr(trace_probe, "build_probe", build)
+    tracer = object.__new__(trace_probe._Tracer)
+    tracer.flow, tracer.send_sock, tracer.recv = flow, cast(socket.socket, Sender()), []
+    observations = tracer.round(2, 3, 30, 0.01, flow.dst)
+    assert calls == [("build", 1), ("build", 2), ("build", 3),
+                     ("send", 1), ("send", 2), ("send", 3)]  # fmt: skip
+    assert [(o.round, o.ttl, o.address) for o in observations] == [(2, 1, None), (2, 2, None),
+                                                                   (2, 3, None)]  # fmt: skip
