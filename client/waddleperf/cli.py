@@ -41,11 +41,21 @@ def server(
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML file over the defaults.")
     ] = None,
-    bind: Annotated[str | None, typer.Option(help="Address to bind (:: for dual stack).")] = None,
-    http_port: Annotated[int | None, typer.Option(help="HTTP port; 0 disables.")] = None,
-    tcp_echo_port: Annotated[int | None, typer.Option(help="TCP echo port; 0 disables.")] = None,
-    udp_echo_port: Annotated[int | None, typer.Option(help="UDP echo port; 0 disables.")] = None,
-    iperf_port: Annotated[int | None, typer.Option(help="iperf3 port; 0 disables.")] = None,
+    bind: Annotated[
+        str | None, typer.Option(help="Address to bind (default 0.0.0.0; :: for dual stack).")
+    ] = None,
+    http_port: Annotated[
+        int | None, typer.Option(help="HTTP port (default 8080); 0 disables.")
+    ] = None,
+    tcp_echo_port: Annotated[
+        int | None, typer.Option(help="TCP echo port (default 2001); 0 disables.")
+    ] = None,
+    udp_echo_port: Annotated[
+        int | None, typer.Option(help="UDP echo port (default 2000); 0 disables.")
+    ] = None,
+    iperf_port: Annotated[
+        int | None, typer.Option(help="iperf3 port (default 5201); 0 disables.")
+    ] = None,
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = None,
 ) -> None:
     """Run the WaddlePerf server (HTTP, LibreSpeed, RPM, TCP/UDP echo, iperf3, /stats)."""
