@@ -233,18 +233,11 @@ class _Handler(WSGIHandler):  # type: ignore[misc]
         sock = self.socket
         if sock is None:
             return
-        deadline = time.monotonic() + LINGER_S
-        received = 0
         try:
             sock.shutdown(socket.SHUT_WR)
-            while received < LINGER_BYTES and (left := deadline - time.monotonic()) > 0:
-                sock.settimeout(left)
-                data = sock.recv(bodies.READ_CHUNK)
-                if not data:
-                    break
-                received += len(data)
         except OSError:
-            pass
+            return
+        netutil.discard_incoming(sock, LINGER_S, LINGER_BYTES)
 
     def handle_error(self, t: type[BaseException], v: BaseException, tb: Any) -> None:
         # Errors outside Flask (Flask answers its own): mostly a client that stalled or
@@ -314,13 +307,7 @@ def _refuse(sock: Any) -> None:
         sock.settimeout(REFUSE_WRITE_TIMEOUT_S)
         sock.sendall(_raw_response(429, _MESSAGES[429]))
         sock.shutdown(socket.SHUT_WR)
-        taken = 0
-        with gevent.Timeout(REFUSE_LINGER_S, False):
-            while taken < LINGER_BYTES:
-                data = sock.recv(bodies.READ_CHUNK)
-                if not data:
-                    break
-                taken += len(data)
+        netutil.discard_incoming(sock, REFUSE_LINGER_S, LINGER_BYTES)
     except OSError:
         pass
     finally:

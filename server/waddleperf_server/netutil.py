@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+import gevent
 from gevent import socket as gsocket
 
 
@@ -39,3 +40,22 @@ def describe(address: Any) -> str:
     except (TypeError, IndexError):
         return str(address)
     return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
+
+def discard_incoming(sock: Any, seconds: float, max_bytes: int) -> None:
+    """Read and drop what the peer still sends, for at most ``seconds`` s or ``max_bytes`` B.
+
+    Used after a half-close: closing with unread data makes the kernel send RST, which can
+    destroy the last reply before the peer reads it. Socket errors end the wait quietly.
+    """
+    scratch = bytearray(min(max_bytes, 64 * 1024) or 1)
+    taken = 0
+    try:
+        with gevent.Timeout(seconds, False):
+            while taken < max_bytes:
+                n = sock.recv_into(scratch)
+                if n == 0:
+                    return
+                taken += n
+    except OSError:
+        pass

@@ -21,7 +21,7 @@ from gevent.server import StreamServer
 from waddleperf_server import logs
 from waddleperf_server.config import TcpEchoConfig
 from waddleperf_server.conncap import SourceCounter, source_key
-from waddleperf_server.netutil import bind_socket, describe
+from waddleperf_server.netutil import bind_socket, describe, discard_incoming
 from waddleperf_server.ratelimit import LogThrottle
 
 BUFFER_BYTES = 65536
@@ -149,19 +149,7 @@ class TcpEchoService:
         self.limit_closed += 1
         self._event("limit", "closing %s: byte limit reached", describe(addr))
         sock.shutdown(socket.SHUT_WR)
-        _discard(sock, LINGER_S, LINGER_MAX_BYTES)
+        discard_incoming(sock, LINGER_S, LINGER_MAX_BYTES)
 
     def _event(self, kind: str, fmt: str, *args: object) -> None:
         self._throttle.log(self._log, kind, time.monotonic(), fmt, *args)
-
-
-def _discard(sock: Any, seconds: float, max_bytes: int) -> None:
-    """Read and drop what the peer still sends, for at most ``seconds`` s or ``max_bytes`` B."""
-    scratch = bytearray(BUFFER_BYTES)
-    taken = 0
-    with gevent.Timeout(seconds, False):
-        while taken < max_bytes:
-            n = sock.recv_into(scratch)
-            if n == 0:
-                return
-            taken += n
