@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.autoperf.conftest import quick_tiers, server_entry, write_agent
+from tests.integration.autoperf.conftest import AgentRun, quick_tiers, server_entry, write_agent
 from tests.unit.results.factory import T0, make_result
 from waddleperf.autoperf.bundles import BundleSink
 from waddleperf.localstack import LocalServer
@@ -56,19 +56,24 @@ def _wait(what: str, ok: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def test_full_spool_disk_keeps_bundles_in_memory_until_room(
-    tmp_path: Path, small_fs: Path, server: LocalServer
-) -> None:
+def _tier1_agent(tmp_path: Path, small_fs: Path, server: LocalServer) -> AgentRun:
+    """An agent with one short tcp probe per cycle, its spool on the small file system."""
     tiers = quick_tiers(
         tier1={"probes": [{"probe": "tcp", "options": {"count": 2}}]},
         tier2={"probes": []},
         tier3={"probes": [], "load": False},
     )
-    run = write_agent(tmp_path, {
+    return write_agent(tmp_path, {
         "servers": [server_entry(server)], "tiers": tiers,
         "storage": {"spool_dir": str(small_fs / "spool"), "store": {"dir": str(tmp_path / "store")},
                     "spool_max_bytes": 1 << 20, "spool_min_free_bytes": FLOOR},
     })  # fmt: skip
+
+
+def test_full_spool_disk_keeps_bundles_in_memory_until_room(
+    tmp_path: Path, small_fs: Path, server: LocalServer
+) -> None:
+    run = _tier1_agent(tmp_path, small_fs, server)
     filler = small_fs / "filler"
     filler.write_bytes(b"\0" * (1800 * KiB))  # leaves ~250 KiB free: below the 512 KiB floor
 
@@ -118,16 +123,7 @@ def test_full_spool_disk_keeps_bundles_in_memory_until_room(
 def test_once_on_a_disk_that_stays_full_exits_1_and_says_the_bundle_is_lost(
     tmp_path: Path, small_fs: Path, server: LocalServer
 ) -> None:
-    tiers = quick_tiers(
-        tier1={"probes": [{"probe": "tcp", "options": {"count": 2}}]},
-        tier2={"probes": []},
-        tier3={"probes": [], "load": False},
-    )
-    run = write_agent(tmp_path, {
-        "servers": [server_entry(server)], "tiers": tiers,
-        "storage": {"spool_dir": str(small_fs / "spool"), "store": {"dir": str(tmp_path / "store")},
-                    "spool_max_bytes": 1 << 20, "spool_min_free_bytes": FLOOR},
-    })  # fmt: skip
+    run = _tier1_agent(tmp_path, small_fs, server)
     (small_fs / "filler").write_bytes(b"\0" * (1800 * KiB))  # below the floor, and it stays
     proc = run.popen("--once")
     _out, err = proc.communicate(timeout=60)
