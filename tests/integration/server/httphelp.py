@@ -94,6 +94,18 @@ def request_bytes(
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+def read_interim(sock: socket.socket, timeout: float = 5.0) -> bytes:
+    """The interim response head (e.g. ``100 Continue``) the server sends before the body."""
+    sock.settimeout(timeout)
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            raise ConnectionError(f"closed after {head!r}")
+        head += chunk
+    return head
+
+
 def closed_by_peer(sock: socket.socket, within: float) -> bool:
     """Whether the server closes ``sock`` (EOF or reset) within ``within`` seconds."""
     sock.settimeout(within)

@@ -18,6 +18,7 @@ from tests.integration.server.httphelp import (
     ResponseReader,
     closed_by_peer,
     http_server,
+    read_interim,
     request_bytes,
 )
 from waddleperf_server.app import create_app
@@ -208,11 +209,7 @@ def test_huge_declared_length_and_expect_continue(srv: _Server) -> None:
                 "POST", "/empty.php", {"Content-Length": "4000", "Expect": "100-continue"}
             )
         )
-        sock.settimeout(5)
-        interim = b""
-        while not interim.endswith(b"\r\n\r\n"):
-            interim += sock.recv(1)
-        assert interim.startswith(b"HTTP/1.1 100 Continue")
+        assert read_interim(sock).startswith(b"HTTP/1.1 100 Continue")
         sock.sendall(b"d" * 4000)
         status, _, body = ResponseReader(sock).read("POST")
         assert status == 200 and body == b""

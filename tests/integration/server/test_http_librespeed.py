@@ -21,6 +21,7 @@ from tests.integration.server.httphelp import (
     closed_by_peer,
     connect,
     module_http_server,
+    read_interim,
     request_bytes,
 )
 from waddleperf.localstack import LocalServer
@@ -307,11 +308,7 @@ def test_expect_continue_within_limit_is_invited(srv: LocalServer) -> None:
         sock.sendall(
             request_bytes("POST", "/echo", {"Content-Length": "5000", "Expect": "100-continue"})
         )
-        sock.settimeout(5)
-        interim = b""
-        while not interim.endswith(b"\r\n\r\n"):
-            interim += sock.recv(1)
-        assert interim.startswith(b"HTTP/1.1 100 Continue")
+        assert read_interim(sock).startswith(b"HTTP/1.1 100 Continue")
         sock.sendall(b"b" * 5000)
         status, _, body = ResponseReader(sock).read("POST")
         assert status == 200 and b'"body_bytes":5000' in body
