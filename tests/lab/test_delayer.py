@@ -156,6 +156,15 @@ def test_delayer_started_from_a_short_lived_thread_survives_it(lab):
     worker.join()
     time.sleep(0.3)
     lab.check()  # raises DelayerDied if PDEATHSIG had fired with the thread
-    out = lab.client.ns.run(["ping", "-n", "-c", "3", "-i", "0.1", lab.server_ip]).stdout
-    avg = parse_ping(out).rtt_avg_ms
-    assert avg is not None and avg == pytest.approx(5.0, abs=1.0)
+
+    def avg_ms() -> float | None:
+        out = lab.client.ns.run(["ping", "-n", "-c", "3", "-i", "0.1", lab.server_ip]).stdout
+        return parse_ping(out).rtt_avg_ms
+
+    def ok(avg: float | None) -> bool:
+        return avg is not None and abs(avg - 5.0) <= 1.0
+
+    # Three pings: one stall of the machine moves their average (6.4 ms seen in CI), so a run
+    # that misses is measured again; a delayer that died or lost its delay misses every time.
+    runs = second_chance(avg_ms, ok)
+    assert ok(runs[-1]), runs
