@@ -2,7 +2,7 @@
 
 Like Locust's ``env.py`` it owns nothing clever itself: the policy decides (pure), the step
 runner measures, the load runner loads, the sink keeps, the event hooks tell the notifier and
-the display. One :meth:`Agent.run_cycle` is:
+the display. One :meth:`Agent.run_cycle` is (the order is :func:`policy.cycle`'s):
 
 1. tier 1 for every server, all probes in parallel;
 2. the policy looks at each server's tier-1 breaches → stay, escalate or return to tier 1;
@@ -218,12 +218,17 @@ class Agent:
         servers: Iterable[str],
     ) -> None:
         for label in servers:
-            decision = decide(self.states[label], label)
-            self.states[label] = decision.state
-            if decision.note:
-                summary.servers[label].notes.append(decision.note)
-            for tr in decision.transitions:
-                self._transition(out, summary, run_id, tr)
+            self._apply(out, summary, run_id, label, decide(self.states[label], label))
+
+    def _apply(
+        self, out: CycleSink, summary: CycleSummary, run_id: str, label: str, d: policy.Decision
+    ) -> None:
+        """Keep ``label``'s new state, note the decision, record and announce its transitions."""
+        self.states[label] = d.state
+        if d.note:
+            summary.servers[label].notes.append(d.note)
+        for tr in d.transitions:
+            self._transition(out, summary, run_id, tr)
 
     def _transition(
         self, out: CycleSink, summary: CycleSummary, run_id: str, tr: policy.Transition
@@ -236,41 +241,24 @@ class Agent:
     def _tiers(
         self, out: CycleSink, summary: CycleSummary, run_id: str, cfg: policy.PolicyConfig
     ) -> None:
+        """Tiers 1 to 3 in the policy's order (:func:`policy.cycle`); the I/O is here."""
         runner = self._runner(out, summary, run_id)
+
+        def run(tier: int, servers: list[str]) -> dict[str, list[policy.Breach]] | None:
+            if tier == 3:
+                self._tier3(out, summary, run_id, servers)
+                return {}
+            results = self._run_tier(runner, tier, servers, summary)
+            if self.stop.is_set():
+                return None
+            lim = self._t1 if tier == 1 else self._t2
+            return {label: policy.find_breaches(obs, lim) for label, obs in _group(results).items()}
+
+        def decided(label: str, decision: policy.Decision) -> None:
+            self._apply(out, summary, run_id, label, decision)
+
         labels = [s.label for s in self.cfg.servers]
-        if not self._judged_tier(out, summary, run_id, runner, 1, labels, cfg):
-            return
-        up = [label for label in labels if self.states[label].tier >= 2]
-        if not up or not self._judged_tier(out, summary, run_id, runner, 2, up, cfg):
-            return
-        top = [label for label in labels if self.states[label].tier == 3]
-        if top:
-            self._tier3(out, summary, run_id, top)
-
-    def _judged_tier(
-        self,
-        out: CycleSink,
-        summary: CycleSummary,
-        run_id: str,
-        runner: StepRunner,
-        tier: int,
-        servers: list[str],
-        cfg: policy.PolicyConfig,
-    ) -> bool:
-        """Run tier 1 or 2 for ``servers``, then let the policy judge each one's breaches.
-
-        False when the agent was stopped during the run (nothing was decided).
-        """
-        results = self._run_tier(runner, tier, servers, summary)
-        if self.stop.is_set():
-            return False
-        after, lim = (policy.after_tier1, self._t1) if tier == 1 else (policy.after_tier2, self._t2)
-        now = self.clock()
-        by_server = _group(results)
-        self._decide(out, summary, run_id, lambda st, label: after(
-            st, label, policy.find_breaches(by_server.get(label, []), lim), now, cfg
-        ), servers)  # fmt: skip
-        return True
+        policy.cycle({label: self.states[label] for label in labels}, run, self.clock, cfg, decided)
 
     def _run_tier(
         self, runner: StepRunner, tier: int, servers: list[str], summary: CycleSummary

@@ -1,9 +1,10 @@
 """The tier policy, pure: (observations + thresholds + state) → decision with a reason.
 
 No I/O, no clock, no randomness: the caller passes ``now`` and a uniform draw, so every rule
-here is unit-tested exhaustively. The daemon turns probe records into :class:`Observation`\\ s,
-asks :func:`after_tier1` (and, when tier 2 ran, :func:`after_tier2`) what to do, runs it, and
-keeps the returned :class:`ServerState` for the next cycle.
+here is unit-tested exhaustively. The daemon turns probe records into :class:`Observation`\\ s
+and hands :func:`cycle` a way to run a tier; :func:`cycle` fixes the order (tier 1 judged by
+:func:`after_tier1`, tier 2 for servers above tier 1 judged by :func:`after_tier2`, tier 3) and
+the daemon keeps each returned :class:`ServerState` for the next cycle.
 
 Rules (docs/autoperf.md):
 
@@ -17,7 +18,7 @@ Rules (docs/autoperf.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -333,6 +334,42 @@ def after_tier2(
     if not st.may_escalate(3, now, cfg):
         return Decision(st, (), "tier-2 breach, but tier 3 is in its cooldown window")
     return _escalate(st, server, 3, now, crit or breaches, "tier-2 breach")
+
+
+#: Runs ``tier`` for ``servers``; each server's breaches, or None when stopped during the run.
+TierRunner = Callable[[int, list[str]], Mapping[str, Sequence[Breach]] | None]
+
+
+def cycle(
+    states: Mapping[str, ServerState],
+    run: TierRunner,
+    now: Callable[[], float],
+    cfg: PolicyConfig,
+    decided: Callable[[str, Decision], None],
+) -> dict[str, ServerState]:
+    """One cycle's order, the only copy of it; returns the states to keep.
+
+    Tier 1 runs for every server in ``states`` and each is judged (``decided`` hears every
+    decision before the next tier runs); tier 2 runs for the servers then above tier 1 and is
+    judged; tier 3 runs for those then at tier 3. ``now`` is read after each judged run. A run
+    that answers None (the agent was stopped) ends the cycle with nothing more decided.
+    """
+    current = dict(states)
+    judges = ((1, after_tier1, lambda s: True), (2, after_tier2, lambda s: s.tier >= 2))
+    for tier, judge, due in judges:
+        servers = [label for label, st in current.items() if due(st)]
+        found = run(tier, servers) if servers else None
+        if found is None:
+            return current
+        at = now()
+        for label in servers:
+            decision = judge(current[label], label, found.get(label, ()), at, cfg)
+            current[label] = decision.state
+            decided(label, decision)
+    top = [label for label, st in current.items() if st.tier == 3]
+    if top:
+        run(3, top)
+    return current
 
 
 def forced(state: ServerState, server: str, tier: int) -> Decision:
