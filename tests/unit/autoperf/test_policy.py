@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings, target
 from hypothesis import strategies as st
 
 from waddleperf.autoperf import policy
@@ -222,57 +222,112 @@ TIER2 = {
 }
 
 
+Cycles = list[tuple[str, str, float]]
+TIER1 = {"clear": [], "slow": slow(), "critical": critical()}
+
+
 def _simulate(
     cfg: PolicyConfig, cycles: Sequence[tuple[str, str, float]]
 ) -> list[tuple[str, ServerState, ServerState, list[policy.Transition], float]]:
-    """Run the agent's cycle logic; one entry per cycle: (t1 kind, before, after, trs, now)."""
-    tier1 = {"clear": [], "slow": slow(), "critical": critical()}
+    """The daemon's own cycle order (policy.cycle) on one server whose tiers answer as scripted;
+    one entry per cycle: (t1 kind, before, after, transitions, now)."""
     state, now, out = ServerState(), 0.0, []
     for t1, t2, gap in cycles:
         now += gap
+        script = {1: TIER1[t1], 2: TIER2[t2], 3: []}
+        trs: list[policy.Transition] = []
+
+        def run(
+            tier: int, servers: list[str], script: dict[int, list[Breach]] = script
+        ) -> Mapping[str, Sequence[Breach]]:
+            return dict.fromkeys(servers, script[tier])
+
+        def decided(_label: str, d: policy.Decision, trs: list[policy.Transition] = trs) -> None:
+            trs.extend(d.transitions)
+
+        def clock(now: float = now) -> float:
+            return now
+
         before = state
-        d = after_tier1(state, "s", tier1[t1], now, cfg)
-        trs = list(d.transitions)
-        state = d.state
-        if state.tier >= 2:
-            d2 = after_tier2(state, "s", TIER2[t2], now, cfg)
-            trs += d2.transitions
-            state = d2.state
+        state = policy.cycle({"s": state}, run, clock, cfg, decided)["s"]
         out.append((t1, before, state, trs, now))
     return out
 
 
-@settings(max_examples=300, deadline=None)
-@given(CONFIGS, st.lists(CYCLE, min_size=1, max_size=30))
-def test_never_skips_1_to_3_without_a_critical_condition(
-    cfg: PolicyConfig, cycles: list[tuple[str, str, float]]
-) -> None:
+def _checked_skips(cfg: PolicyConfig, cycles: Cycles) -> int:
+    """Assert every 1 → 3 transition had a critical tier-1 cause; how many there were."""
+    checked = 0
     for t1, _before, _after, trs, _now in _simulate(cfg, cycles):
         for tr in trs:
             if tr.from_tier == 1 and tr.to_tier == 3:
                 assert t1 == "critical" and tr.cause is not None and tr.cause.critical
+                checked += 1
+    return checked
 
 
-@settings(max_examples=300, deadline=None)
-@given(CONFIGS, st.lists(CYCLE, min_size=1, max_size=30))
-def test_escalations_to_a_tier_respect_the_cooldown(
-    cfg: PolicyConfig, cycles: list[tuple[str, str, float]]
-) -> None:
+def _checked_repeats(cfg: PolicyConfig, cycles: Cycles) -> int:
+    """Assert a second escalation to a tier waits the cooldown; how many second ones there were."""
     last: dict[int, float] = {}
+    checked = 0
     for _t1, _before, _after, trs, now in _simulate(cfg, cycles):
         for tr in trs:
             if tr.escalation:
                 if tr.to_tier in last:
                     assert now - last[tr.to_tier] >= cfg.cooldown_s
+                    checked += 1
                 last[tr.to_tier] = now
+    return checked
+
+
+QUICK = PolicyConfig(breaches=1, critical_breaches=1, cooldown_s=100.0, max_cycles={2: 1, 3: 1})
+#: A 1 → 3 skip: one slow cycle, then a critical one.
+SKIP: tuple[PolicyConfig, Cycles] = (CFG, [("slow", "clear", 1.0), ("critical", "clear", 1.0)])
+#: A second climb to tier 2 (after a blocked one in the cooldown) and a second one to tier 3.
+REPEAT_2: tuple[PolicyConfig, Cycles] = (
+    QUICK,
+    [("slow", "clear", 1.0), ("slow", "clear", 1.0), ("slow", "clear", 50.0),
+     ("slow", "clear", 200.0)],
+)  # fmt: skip
+REPEAT_3: tuple[PolicyConfig, Cycles] = (
+    QUICK,
+    [("critical", "clear", 1.0), ("critical", "clear", 1.0), ("critical", "clear", 150.0)],
+)
+
+
+CLEAR = ("clear", "clear", 1.0)
+
+
+def test_the_examples_reach_the_branches_the_properties_check() -> None:
+    # a clear cycle at tier 3 (test_clear_tier1_always_means_tier1 appends one to each case)
+    assert _simulate(REPEAT_3[0], [*REPEAT_3[1], CLEAR])[-1][1].tier == 3
+    assert _checked_skips(*SKIP) == 1
+    assert _checked_repeats(*REPEAT_2) == 1
+    assert _checked_repeats(*REPEAT_3) == 1
+    # 1 → 2 → 3 within one cycle is two steps, not a skip
+    assert _checked_skips(QUICK, [("slow", "floor", 1.0)]) == 0
 
 
 @settings(max_examples=300, deadline=None)
 @given(CONFIGS, st.lists(CYCLE, min_size=1, max_size=30))
-def test_clear_tier1_always_means_tier1(
-    cfg: PolicyConfig, cycles: list[tuple[str, str, float]]
-) -> None:
-    for t1, before, after, trs, _now in _simulate(cfg, cycles):
+@example(*SKIP)
+@example(QUICK, [("slow", "floor", 1.0)])
+def test_never_skips_1_to_3_without_a_critical_condition(cfg: PolicyConfig, cycles: Cycles) -> None:
+    target(float(_checked_skips(cfg, cycles)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(CONFIGS, st.lists(CYCLE, min_size=1, max_size=30))
+@example(*REPEAT_2)
+@example(*REPEAT_3)
+def test_escalations_to_a_tier_respect_the_cooldown(cfg: PolicyConfig, cycles: Cycles) -> None:
+    target(float(_checked_repeats(cfg, cycles)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(CONFIGS, st.lists(CYCLE, min_size=1, max_size=30))
+@example(*REPEAT_3)
+def test_clear_tier1_always_means_tier1(cfg: PolicyConfig, cycles: Cycles) -> None:
+    for t1, before, after, trs, _now in _simulate(cfg, [*cycles, CLEAR]):
         if t1 == "clear":
             assert after.tier == 1
             assert [(t.from_tier, t.to_tier) for t in trs] == (
@@ -282,7 +337,9 @@ def test_clear_tier1_always_means_tier1(
 
 @settings(max_examples=300, deadline=None)
 @given(CONFIGS, st.lists(CYCLE, min_size=1, max_size=30))
-def test_state_stays_consistent(cfg: PolicyConfig, cycles: list[tuple[str, str, float]]) -> None:
+@example(*REPEAT_2)
+@example(*REPEAT_3)
+def test_state_stays_consistent(cfg: PolicyConfig, cycles: Cycles) -> None:
     for _t1, before, after, trs, _now in _simulate(cfg, cycles):
         assert after.tier in (1, 2, 3)
         if after.tier > 1:
@@ -293,3 +350,47 @@ def test_state_stays_consistent(cfg: PolicyConfig, cycles: list[tuple[str, str, 
             assert tr.from_tier == tier != tr.to_tier and tr.reason
             tier = tr.to_tier
         assert tier == after.tier
+
+
+# -- the cycle's order (policy.cycle) ----------------------------------------------------------
+
+
+def _order(
+    states: dict[str, ServerState], answers: dict[int, dict[str, list[Breach]] | None]
+) -> tuple[list[tuple[object, ...]], dict[str, ServerState]]:
+    log: list[tuple[object, ...]] = []
+
+    def run(tier: int, servers: list[str]) -> Mapping[str, Sequence[Breach]] | None:
+        log.append(("run", tier, servers))
+        return answers.get(tier, {})
+
+    def decided(label: str, d: policy.Decision) -> None:
+        log.append(("decided", label, d.tier))
+
+    return log, policy.cycle(states, run, lambda: 0.0, CFG.once(), decided)
+
+
+def test_cycle_judges_every_server_on_tier1_then_runs_tier2_only_above_tier1() -> None:
+    states = {"a": ServerState(), "b": ServerState(), "c": ServerState()}
+    log, after = _order(states, {1: {"b": slow(), "c": critical()}})
+    assert log == [
+        ("run", 1, ["a", "b", "c"]),
+        ("decided", "a", 1), ("decided", "b", 2), ("decided", "c", 3),
+        ("run", 2, ["b", "c"]),
+        ("decided", "b", 2), ("decided", "c", 3),
+        ("run", 3, ["c"]),
+    ]  # fmt: skip
+    assert [after[k].tier for k in "abc"] == [1, 2, 3]
+
+
+def test_cycle_stops_where_a_run_was_stopped() -> None:
+    log, after = _order({"a": ServerState()}, {1: None})
+    assert log == [("run", 1, ["a"])] and after == {"a": ServerState()}
+    log, after = _order({"a": ServerState()}, {1: {"a": slow()}, 2: None})
+    assert log == [("run", 1, ["a"]), ("decided", "a", 2), ("run", 2, ["a"])]
+    assert after["a"].tier == 2
+
+
+def test_cycle_without_a_server_above_tier1_runs_tier1_only() -> None:
+    log, _ = _order({"a": ServerState()}, {})
+    assert log == [("run", 1, ["a"]), ("decided", "a", 1)]
