@@ -15,7 +15,9 @@ from waddleperf.autoperf.plan import Step
 from waddleperf.probes.base import RunContext
 from waddleperf.results.model import Result, Status, utc_now
 
-#: Healthy figures per probe kind (well inside the default thresholds).
+#: Healthy figures per probe kind (well inside the default thresholds), one per metric a
+#: threshold rule watches: tests/unit/autoperf/test_rule_metrics.py checks the keys against
+#: policy.TIER1_RULES/TIER2_RULES, and those against what the probes really emit.
 HEALTHY: dict[str, dict[str, float]] = {
     "icmp": {"rtt_avg_ms": 1.0, "loss_pct": 0.0, "jitter_ms": 0.1},
     "udp": {"rtt_avg_ms": 1.0, "loss_pct": 0.0, "jitter_ms": 0.1},
@@ -23,6 +25,7 @@ HEALTHY: dict[str, dict[str, float]] = {
     "http": {"total_avg_ms": 5.0, "failure_pct": 0.0},
     "dns": {"query_avg_ms": 2.0},
     "iperf": {"received_throughput_mbps": 900.0},
+    "speedtest": {"download_throughput_mbps": 900.0},
 }
 
 
