@@ -44,18 +44,25 @@ def test_healthy_cycle_runs_tier1_only(tmp_path: Path) -> None:
 
 
 def test_once_escalates_through_all_tiers_in_one_cycle(tmp_path: Path) -> None:
+    # One breach per tier, each in its own step: tier 1's slow icmp, tier 2's jittery udp_long
+    # (a label of its own, so tier 1's udp step stays healthy and cannot be the cause).
     probes = FakeProbes()
-    probes.figures = {"icmp": SLOW, "udp": {"jitter_ms": 99.0}}
-    ag, load = agent(tmp_path, probes)
+    probes.figures = {"icmp": SLOW, "udp_long": {"jitter_ms": 99.0}}
+    tier2 = {"probes": [{"probe": "udp", "label": "udp_long"}, "iperf"]}
+    ag, load = agent(tmp_path, probes, tiers={"tier2": tier2})
     summary = ag.run_cycle(once=True)
-    assert probes.names(2) == ["udp", "iperf"] and probes.names(3) == ["iperf_down"]
+    assert probes.names(2) == ["udp_long", "iperf"] and probes.names(3) == ["iperf_down"]
     assert [s.name for s in load.specs] == ["flask"]
     assert load.specs[0].stats_url == "http://127.0.0.1:8080/stats"
     records = read_cycle(Path(summary.output or ""))
     assert events_of(records) == [(1, 2), (2, 3)]
-    first = next(r for r in records if r.kind == EVENT_KIND)
-    assert first.info["server"] == "lo" and first.info["threshold"] is not None
-    assert first.info["metric"] in {"rtt_avg_ms", "jitter_ms"} and first.info["reason"]
+    first, second = (r.info for r in records if r.kind == EVENT_KIND)
+    causes = [
+        (i["server"], i["step"], i["metric"], i["value"], i["threshold"]) for i in (first, second)
+    ]
+    assert causes == [("lo", "icmp", "rtt_avg_ms", 150.0, 100.0),
+                      ("lo", "udp_long", "jitter_ms", 99.0, 30.0)]  # fmt: skip
+    assert "rtt_avg_ms 150 > 100" in str(first["reason"])
     load_rec = next(r for r in records if r.kind == LOAD_KIND)
     assert load_rec.tier == 3 and load_rec.run_id == summary.run_id
     profiling = (Path(summary.output or "") / "profiling.ndjson").read_text()
