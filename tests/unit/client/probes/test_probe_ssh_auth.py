@@ -115,15 +115,39 @@ def run(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     return go
 
 
-def test_password_accepted(run: Callable[..., Result]) -> None:
+class FakeClock:
+    """``time.perf_counter_ns`` for the probe: moves only when a fake phase takes time."""
+
+    def __init__(self) -> None:
+        self.ns = 10**12
+
+    def perf_counter_ns(self) -> int:
+        return self.ns
+
+    def take(self, ms: float) -> None:
+        self.ns += round(ms * 1e6)
+
+
+def test_password_accepted_and_auth_ms_is_the_time_auth_took(
+    run: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(ssh_probe, "time", clock)  # the probe's only use of time is its clock
+    monkeypatch.setattr(FakeTransport, "start_client", lambda t, timeout=None: clock.take(7.0))
+
     def ok(t: FakeTransport) -> list[str]:
+        clock.take(42.5)  # the server's answer took 42.5 ms
         t.authenticated = True
         return []
 
     r = run(ok)
     assert r.status is Status.OK, r.error
     assert FakeTransport.instances[0].seen == ("wpftest", "s3cret")
-    assert float(r.metrics["auth_ms"] or 0) >= 0 and r.error is None
+    assert r.error is None
+    # each phase holds exactly its own time: key exchange 7 ms, authentication 42.5 ms
+    assert r.metrics["auth_ms"] == pytest.approx(42.5)
+    assert r.metrics["kex_ms"] == pytest.approx(7.0) and r.metrics["connect_ms"] == 0
+    assert r.metrics["total_ms"] == pytest.approx(49.5)
 
 
 def test_auth_timeout_is_the_probes_timeout_and_reported_as_a_timeout(
