@@ -54,6 +54,12 @@ def _tree_cpu_s(pid: int) -> float:
     return sum(p.cpu_times().user + p.cpu_times().system for p in procs)
 
 
+def _ctx_switches(pids: list[int]) -> tuple[int, int]:
+    """psutil's voluntary and involuntary context switches, summed over ``pids``."""
+    counts = [psutil.Process(pid).num_ctx_switches() for pid in pids]
+    return sum(c.voluntary for c in counts), sum(c.involuntary for c in counts)
+
+
 class CpuWitness:
     """Measures a process tree's CPU share over the same interval as the sampler does.
 
@@ -139,8 +145,11 @@ def test_sampler_busy_vs_idle(targets: Targets, tmp_path: Path) -> None:
     gone = _by_name(first, "gone")
     assert gone["found"] is False and "missing.pid" in str(gone["error"])
     time.sleep(1.0)
+    watched = {name: _by_name(first, name)["pids"] for name in ("tree", "idle", "named")}
+    ctx_before = {name: _ctx_switches(pids) for name, pids in watched.items()}
     second = sampler.snapshot(wanted)
     truth = witness.percent()
+    ctx_after = {name: _ctx_switches(pids) for name, pids in watched.items()}
     tree = _by_name(second, "tree")
     idle = _by_name(second, "idle")
     named = _by_name(second, "named")
@@ -153,10 +162,14 @@ def test_sampler_busy_vs_idle(targets: Targets, tmp_path: Path) -> None:
     # after the first would show ~0 %)
     assert _by_name(second, "tree-again")["cpu_raw_pct"] == tree["cpu_raw_pct"]
     assert idle["cpu_raw_pct"] < 5, idle
-    for entry in (tree, idle, named):
+    for name, entry in (("tree", tree), ("idle", idle), ("named", named)):
         assert entry["rss_mb"] > 1 and entry["uss_mb"] is not None and entry["uss_mb"] > 0
         assert entry["threads"] >= 1 and entry["num_fds"] >= 3
-        assert entry["ctx_switches"]["voluntary"] >= 0
+        # the kernel's own counts, read just before and just after the snapshot, bracket it
+        # (every one of these processes has slept, so voluntary switches cannot be 0)
+        ctx, low, high = entry["ctx_switches"], ctx_before[name], ctx_after[name]
+        assert 1 <= low[0] <= ctx["voluntary"] <= high[0], (name, ctx, low, high)
+        assert low[1] <= ctx["involuntary"] <= high[1], (name, ctx, low, high)
         assert entry["io"] is not None
     assert len(second["system"]["per_cpu_pct"]) == psutil.cpu_count()
     assert second["timestamp"].endswith("Z")
