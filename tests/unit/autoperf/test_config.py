@@ -64,9 +64,10 @@ def test_env_sets_nested_thresholds_and_lists(tmp_path: Path) -> None:
     assert cfg.servers[0].host == "10.0.0.5" and cfg.servers[0].ports.http == 8080
 
 
-def test_foreign_variables_are_not_errors(tmp_path: Path) -> None:
-    load(tmp_path, WADDLEPERF_AGENT="a1", WADDLEPERF_UDP_KEY="k",
-         WADDLEPERF_SERVER_HTTP_PORT="1", WADDLEPERF_APM="0")  # fmt: skip
+def test_foreign_variables_are_not_errors_and_change_nothing(tmp_path: Path) -> None:
+    cfg = load(tmp_path, WADDLEPERF_AGENT="a1", WADDLEPERF_UDP_KEY="k",
+               WADDLEPERF_SERVER_HTTP_PORT="1", WADDLEPERF_APM="0")  # fmt: skip
+    assert cfg == load(tmp_path)
 
 
 def test_unknown_env_variable_is_named(tmp_path: Path) -> None:

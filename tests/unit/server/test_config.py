@@ -33,7 +33,12 @@ def test_stats_target_needs_exactly_one_selector(fields: dict[str, object], got:
 
 @pytest.mark.parametrize("fields", [{"pid_file": "/p"}, {"process_name": "g"}, {"port": 8000}])
 def test_stats_target_with_one_selector_is_valid(fields: dict[str, object]) -> None:
-    StatsTarget.model_validate({"name": "flask", **fields})
+    target = StatsTarget.model_validate({"name": "flask", **fields})
+    ((key, value),) = fields.items()
+    assert str(getattr(target, key)) == str(value)
+    assert [k for k in ("pid_file", "process_name", "port") if getattr(target, k) is not None] == [
+        key
+    ]
 
 
 def test_bad_target_is_a_config_error_naming_the_key() -> None:
