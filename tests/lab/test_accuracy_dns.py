@@ -12,7 +12,16 @@ from typing import Any
 
 import pytest
 
-from tests.lab.accuracy import ATTEMPTS, Check, delayer_late_ms, off, print_checks, tolerance_ms
+from tests.lab.accuracy import (
+    ATTEMPTS,
+    Check,
+    hold_ms,
+    off,
+    path_ms,
+    print_checks,
+    reset_holds,
+    tolerance_ms,
+)
 from tests.lab.netlab import Lab
 from tests.lab.netlab.refstats import second_chance
 from tests.lab.netlab.services import DnsServer
@@ -83,17 +92,21 @@ def test_query_time_matches_injected_rtt_and_dig(
     def measure() -> list[Check]:
         """(what, measured, truth, tolerance) of one run, its baselines measured anew (ms)."""
         lab.set_link(0, "both", delay_ms=0)
+        # Two round trips per query over TCP; the mean hold per packet stands for each of them.
+        reset_holds(lab)
         base = dns_probe(client_call, dns_server.host).metrics
+        base_hold = {stat: hold_ms(lab, stat) for stat in ("mean", "p50")}
+        reset_holds(lab)
         base_tcp = dns_probe(client_call, dns_server.host, tcp=True).metrics
+        base_hold_tcp = {stat: 2 * hold_ms(lab, stat) for stat in ("mean", "p50")}
         lab.set_link(0, "up", delay_ms=UP_MS)
         lab.set_link(0, "down", delay_ms=DOWN_MS)
-        lab.delayers[1].stats(reset=True)
+        reset_holds(lab)
         r = dns_probe(client_call, dns_server.host)
-        late = {stat: delayer_late_ms(lab, stat) for stat in ("mean", "p50")}
-        lab.delayers[1].stats(reset=True)
+        held = {stat: hold_ms(lab, stat) for stat in ("mean", "p50")}
+        reset_holds(lab)
         over_tcp = dns_probe(client_call, dns_server.host, tcp=True)
-        # Two round trips per query; the mean lateness per packet stands for each of them.
-        late_tcp = {stat: 2 * delayer_late_ms(lab, stat) for stat in ("mean", "p50")}
+        held_tcp = {stat: 2 * hold_ms(lab, stat) for stat in ("mean", "p50")}
         dig = dig_times(in_client, dns_server.host, ["server.lab.test"] * DIG_QUERIES)
         for res in (r, over_tcp):
             assert res.status is Status.OK, res.error
@@ -103,8 +116,10 @@ def test_query_time_matches_injected_rtt_and_dig(
         assert len(dig) == DIG_QUERIES
         checks: list[Check] = []
         for stat, of in (("avg", "mean"), ("p50", "p50")):
-            udp_truth = RTT_MS + float(base[f"query_{stat}_ms"] or 0) + late[of]
-            tcp_truth = 2 * RTT_MS + float(base_tcp[f"query_{stat}_ms"] or 0) + late_tcp[of]
+            udp_path = path_ms(float(base[f"query_{stat}_ms"] or 0), base_hold[of])
+            tcp_path = path_ms(float(base_tcp[f"query_{stat}_ms"] or 0), base_hold_tcp[of])
+            udp_truth = udp_path + held[of]
+            tcp_truth = tcp_path + held_tcp[of]
             checks.append((f"udp {stat}", float(m[f"query_{stat}_ms"] or 0), udp_truth, tol))
             checks.append((f"tcp {stat}", float(t[f"query_{stat}_ms"] or 0), tcp_truth, tol_tcp))
         # dig prints whole milliseconds, rounded down: the time lies within [n, n + 1), so the
@@ -118,7 +133,7 @@ def test_query_time_matches_injected_rtt_and_dig(
         print(f"dig query times (ms): {dig}")
         return checks
 
-    # Shared cores: a stall of the delayer is in its lateness (added to the truth), a stall of
+    # Shared cores: a stall of the delayer is in what it held (the truth), a stall of
     # dnsmasq or of the client (the query time ends when Python has parsed the answer) is not;
     # a run that misses is measured again (baselines included), every run printed. A real bias
     # fails all of them.

@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 
-from tests.lab.accuracy import ATTEMPTS, Check, off, print_checks, tolerance_ms
+from tests.lab.accuracy import (
+    ATTEMPTS,
+    Check,
+    hold_ms,
+    off,
+    path_ms,
+    print_checks,
+    reset_holds,
+    tolerance_ms,
+)
 from tests.lab.netlab import Lab
 from tests.lab.netlab.refstats import second_chance
 from tests.lab.netlab.services import LabServer
@@ -50,12 +59,11 @@ def figures(samples: Sequence[Sample] | None, *phases: str) -> dict[str, float]:
 
 
 def timed_by_lab(lab: Lab, run: Callable[[], Result]) -> tuple[Result, float]:
-    """``run()``'s result and how late the delayer released its packets, both directions summed
-    (ms, median per packet): the lab's own error, part of what each round trip really took."""
-    lab.delayers[1].stats(reset=True)
+    """``run()``'s result and how long the delayer really held its packets, both directions
+    summed (ms, median per packet): what each round trip of the run spent in the lab."""
+    reset_holds(lab)
     result = run()
-    tuns = lab.delayers[1].stats()["tuns"]
-    return result, float(tuns["dly-up"]["late_p50_ms"]) + float(tuns["dly-dn"]["late_p50_ms"])
+    return result, hold_ms(lab, "p50")
 
 
 def test_phases_against_injected_rtt(
@@ -71,11 +79,10 @@ def test_phases_against_injected_rtt(
         """The checks of one run, its baselines measured anew."""
         # Baselines through the idle delayer hold the server's and the client's own time.
         lab.set_link(0, "both", delay_ms=0)
-        base = figures(http(client_call, url, 30).samples, "connect", "ttfb", "total")
-        base_ka = figures(
-            [s for s in http(client_call, url, 30, keep_alive=True).samples or () if s["reused"]],
-            "ttfb",
-        )
+        plain, base_held = timed_by_lab(lab, lambda: http(client_call, url, 30))
+        base = figures(plain.samples, "connect", "ttfb", "total")
+        kept, base_held_ka = timed_by_lab(lab, lambda: http(client_call, url, 30, keep_alive=True))
+        base_ka = figures([s for s in kept.samples or () if s["reused"]], "ttfb")
         lab.set_link(0, "up", delay_ms=UP_MS)
         lab.set_link(0, "down", delay_ms=DOWN_MS)
         r, late = timed_by_lab(lab, lambda: http(client_call, url, COUNT))
@@ -88,12 +95,12 @@ def test_phases_against_injected_rtt(
         got_ka = figures(reused, "ttfb")
         checks: list[Check] = []
         for phase, rtts in (("connect", 1), ("ttfb", 1), ("total", 2)):
-            truth = rtts * (RTT_MS + late) + base[f"{phase}_p50"]
+            truth = rtts * late + path_ms(base[f"{phase}_p50"], rtts * base_held)
             checks.append((f"{phase} p50", got[f"{phase}_p50"], truth, tolerance_ms(rtts * RTT_MS)))
             print(
                 f"http {phase} avg: {got[f'{phase}_avg']:.3f} (baseline {base[f'{phase}_avg']:.3f})"
             )
-        truth = RTT_MS + late_ka + base_ka["ttfb_p50"]
+        truth = late_ka + path_ms(base_ka["ttfb_p50"], base_held_ka)
         checks.append(("reused ttfb p50", got_ka["ttfb_p50"], truth, tolerance_ms(RTT_MS)))
         print(
             f"http reused ttfb avg: {got_ka['ttfb_avg']:.3f} (baseline {base_ka['ttfb_avg']:.3f})"

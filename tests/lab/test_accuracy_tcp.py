@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.lab.accuracy import ATTEMPTS, delayer_late_ms, tolerance_ms, within
+from tests.lab.accuracy import ATTEMPTS, hold_ms, path_ms, reset_holds, tolerance_ms, within
 from tests.lab.netlab import Lab
 from tests.lab.netlab.refstats import second_chance
 from waddleperf.probes.base import run_probe
@@ -57,19 +57,20 @@ def connect_time_matches(
 ) -> None:
     """Baseline through the idle delayer, then connect times against the injected RTT."""
     lab.start_delayer(1)
+    reset_holds(lab)
     base = tcp(client_call, host, port, 50)
     assert base.status is Status.OK, base.error
-    base_ms = float(base.metrics["connect_p50_ms"] or 0)
+    base_ms = path_ms(float(base.metrics["connect_p50_ms"] or 0), hold_ms(lab, "p50"))
     lab.set_link(0, "up", delay_ms=UP_MS)
     lab.set_link(0, "down", delay_ms=DOWN_MS)
     tol = tolerance_ms(RTT_MS)
 
     def measure() -> tuple[float, float]:
         """Errors (ms) of one run's connect avg and p50 against the truth."""
-        lab.delayers[1].stats(reset=True)
+        reset_holds(lab)
         r = tcp(client_call, host, port, COUNT)
-        truth = RTT_MS + base_ms + delayer_late_ms(lab)
-        truth50 = RTT_MS + base_ms + delayer_late_ms(lab, "p50")
+        truth = base_ms + hold_ms(lab)
+        truth50 = base_ms + hold_ms(lab, "p50")
         assert r.status is Status.OK, r.error
         m = r.metrics
         assert m["ok_count"] == COUNT

@@ -11,7 +11,16 @@ from typing import Any
 
 import pytest
 
-from tests.lab.accuracy import ATTEMPTS, Check, off, print_checks, tolerance_ms
+from tests.lab.accuracy import (
+    ATTEMPTS,
+    Check,
+    hold_ms,
+    off,
+    path_ms,
+    print_checks,
+    reset_holds,
+    tolerance_ms,
+)
 from tests.lab.netlab import Lab
 from tests.lab.netlab.refstats import (
     MtrHop,
@@ -57,21 +66,6 @@ def mtr(in_client: RunInNs, target: str, rounds: int, interval_s: float) -> list
     return parse_mtr_report(in_client(argv, timeout=60).stdout)
 
 
-def late_ms(lab: Lab, passes: list[tuple[int, str]]) -> float:
-    """How late the delayers released packets since their last reset (mean ms), summed over
-    the (router, TUN device) passes one round trip makes: the lab's own error, part of the
-    delay the packets really saw."""
-    total = 0.0
-    for k, tun in passes:
-        total += float(lab.delayers[k].stats()["tuns"][tun]["late_mean_ms"])
-    return total
-
-
-def reset_delayers(lab: Lab) -> None:
-    for handle in lab.delayers.values():
-        handle.stats(reset=True)
-
-
 @pytest.mark.parametrize("lab", [2], indirect=True)
 @pytest.mark.parametrize("mode", ["icmp", "udp", "tcp"])
 @pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
@@ -94,38 +88,44 @@ def test_rtt_per_hop_shows_the_delay_beyond_the_delayed_link(
 ) -> None:
     target = lab.server_ip
     options = {"rounds": DELAY_ROUNDS, "interval_s": 0.02, "timeout_s": 1}
-    # The baseline goes through both delayers at zero delay, so the delayed runs differ from
-    # it by the delay alone. Per hop the least average of three runs: a stall of the machine
-    # can only raise an average (one reply of hop 1 held 100–180 ms was seen under load 9,
-    # and a baseline spoiled by it makes every later run look wrong).
+    # The baseline goes through both delayers at zero delay; less what they held its packets it
+    # is each hop's own round trip. Per hop the least of three runs: a stall of the machine
+    # outside the delayers can only raise an average (one reply of hop 1 held 100–180 ms was
+    # seen under load 9, and a baseline spoiled by it makes every later run look wrong).
     lab.start_delayer(1)
     lab.start_delayer(2)
-    bases = [trace(client_call, target, **options) for _ in range(3)]
-    assert all(b.status is Status.OK for b in bases), [b.error for b in bases]
-    base_runs = [[float(s["rtt_avg_ms"]) for s in rows(b)] for b in bases]
-    base_ms = [min(hop) for hop in zip(*base_runs, strict=True)]
-    lab.set_link(1, "down", delay_ms=DOWN_MS)
-    lab.set_link(1, "up", delay_ms=UP_MS)
-    injected = [0.0, DOWN_MS, DOWN_MS + UP_MS]
     # The delayer passes of each hop's round trip: out through r1 (and r2), back the same way.
-    passes = [
+    passes: list[list[tuple[int, str]]] = [
         [],
         [(1, "dly-up"), (1, "dly-dn")],
         [(1, "dly-up"), (2, "dly-up"), (2, "dly-dn"), (1, "dly-dn")],
     ]
+
+    def baseline() -> list[float]:
+        reset_holds(lab)
+        b = trace(client_call, target, **options)
+        assert b.status is Status.OK, b.error
+        return [
+            path_ms(float(s["rtt_avg_ms"]), hold_ms(lab, "mean", p))
+            for s, p in zip(rows(b), passes, strict=True)
+        ]
+
+    base_runs = [baseline() for _ in range(3)]
+    base_ms = [min(hop) for hop in zip(*base_runs, strict=True)]
+    lab.set_link(1, "down", delay_ms=DOWN_MS)
+    lab.set_link(1, "up", delay_ms=UP_MS)
+    injected = [0.0, DOWN_MS, DOWN_MS + UP_MS]
     tols = [tolerance_ms(ms) for ms in injected]
 
     def measure() -> list[Check]:
         """Per hop: the probe's avg against the truth, mtr's against its truth, and the two
         against each other (ms)."""
-        reset_delayers(lab)
+        reset_holds(lab)
         r = trace(client_call, target, **options)
-        truth = [b + i + late_ms(lab, p) for b, i, p in zip(base_ms, injected, passes, strict=True)]
-        reset_delayers(lab)
+        truth = [b + hold_ms(lab, "mean", p) for b, p in zip(base_ms, passes, strict=True)]
+        reset_holds(lab)
         ref = mtr(in_client, target, DELAY_ROUNDS, 0.02)
-        mtr_truth = [
-            b + i + late_ms(lab, p) for b, i, p in zip(base_ms, injected, passes, strict=True)
-        ]
+        mtr_truth = [b + hold_ms(lab, "mean", p) for b, p in zip(base_ms, passes, strict=True)]
         assert r.status is Status.OK, r.error
         assert [s["address"] for s in rows(r)] == lab.hops()
         assert [h.host for h in ref] == lab.hops()

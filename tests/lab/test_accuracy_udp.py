@@ -15,7 +15,9 @@ import pytest
 from tests.lab.accuracy import (
     ATTEMPTS,
     counting_drops,
-    delayer_late_ms,
+    hold_ms,
+    path_ms,
+    reset_holds,
     set_echo_loss,
     tolerance_ms,
     within,
@@ -64,15 +66,16 @@ def test_rtt_matches_injected_delay(
         """Errors (ms) of one run's avg and p50 against the truth, its baseline measured anew."""
         # The baseline (delayer in the path at zero delay) holds the echo server's own time.
         lab.set_link(0, "both", delay_ms=0)
+        reset_holds(lab)
         base = udp(client_call, lab_server, 100, 0.005)
         assert base.status is Status.OK, base.error
-        base_ms = float(base.metrics["rtt_p50_ms"] or 0)
+        base_ms = path_ms(float(base.metrics["rtt_p50_ms"] or 0), hold_ms(lab, "p50"))
         lab.set_link(0, "up", delay_ms=UP_MS)
         lab.set_link(0, "down", delay_ms=DOWN_MS)
-        lab.delayers[1].stats(reset=True)
+        reset_holds(lab)
         r = udp(client_call, lab_server, COUNT, 0.01)
-        truth = RTT_MS + base_ms + delayer_late_ms(lab)
-        truth50 = RTT_MS + base_ms + delayer_late_ms(lab, "p50")
+        truth = base_ms + hold_ms(lab)
+        truth50 = base_ms + hold_ms(lab, "p50")
         assert r.status is Status.OK, r.error
         assert r.info["receive_timestamps"] == "kernel"
         m = r.metrics

@@ -18,13 +18,7 @@ from tests.lab.netlab.refstats import (
     traceroute_hops,
 )
 from tests.lab.netlab.topology import Lab, link_addr
-
-
-def ipv4_header(ttl: int, rng: random.Random) -> bytearray:
-    hdr = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 84, rng.randrange(65536), 0, ttl, 1, 0,
-                                rng.randbytes(4), rng.randbytes(4)))  # fmt: skip
-    hdr[10:12] = struct.pack("!H", ipv4_checksum(hdr))
-    return hdr
+from tests.support.packets import ipv4_header
 
 
 def test_restore_hop_keeps_ipv4_checksum_valid():

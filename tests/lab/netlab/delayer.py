@@ -42,8 +42,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING or __package__:
     from tests.lab.netlab.delaysched import Schedule, Stage, Tun, recv_line, restore_hop
+    from tests.lab.netlab.delaytruth import SNAP
 else:  # run as a script (``python delayer.py``): this folder is sys.path[0]; stdlib only
     from delaysched import Schedule, Stage, Tun, recv_line, restore_hop
+    from delaytruth import SNAP
 
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
@@ -64,6 +66,20 @@ DEMOTE_ABOVE = 0.5  # share of one CPU
 PROMOTE_BELOW = 0.25
 MAX_PACKET = 65_536
 RT_PRIORITY = 10
+# The truth socket (delaytruth): a packet socket on each device, kernel-timestamped copies.
+SOL_PACKET = 263
+PACKET_STATISTICS = 6
+PACKET_OUTGOING = 4  # a copy of what the kernel sends into the device: an arrival
+SO_TIMESTAMPNS = 35
+SO_RCVBUFFORCE = 33
+ETH_P_ALL = 0x0003
+TRUTH_RCVBUF = 64 << 20
+TRUTH_BATCH = 256
+# Copies are read while the next release is at least this far off, at the latest every
+# TRUTH_EVERY_S (a steady stream never leaves that much room), and for every stats request.
+# Their kernel stamps do not age in the queue.
+TRUTH_IDLE_S = 0.001
+TRUTH_EVERY_S = 0.02
 
 
 def open_tun(name: str) -> int:
@@ -74,11 +90,55 @@ def open_tun(name: str) -> int:
     return fd
 
 
+def open_truth(name: str) -> socket.socket:
+    """A packet socket on device ``name`` that gets a kernel-stamped copy (the first SNAP
+    bytes) of every packet going into it and coming out of it."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, TRUTH_RCVBUF)
+    sock.bind((name, ETH_P_ALL))
+    sock.setblocking(False)
+    return sock
+
+
+def drain_truth(sock: socket.socket, tun: Tun, limit: int) -> bool:
+    """Hand up to ``limit`` queued copies to ``tun.truth``; True when none is left."""
+    truth = tun.truth
+    for _ in range(limit):
+        try:
+            data, ancillary, _flags, addr = sock.recvmsg(SNAP, 64)
+        except BlockingIOError:
+            return True
+        except OSError as exc:  # ENETDOWN until the device is up: nothing went through it
+            if exc.errno != errno.ENETDOWN:
+                raise
+            return True
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, nsec = struct.unpack("qq", payload[:16])
+                truth.sniffed(data, sec + nsec * 1e-9, addr[2] == PACKET_OUTGOING)
+    return False
+
+
+def truth_drops(sock: socket.socket) -> int:
+    """Copies the kernel dropped for want of buffer since the last call."""
+    _packets, drops = struct.unpack("II", sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+    return int(drops)
+
+
 class Delayer:
     """The event loop: read packets, schedule them on a heap by release time, write them back."""
 
-    def __init__(self, tuns: list[Tun], control: socket.socket, parent_pid: int, seed: int) -> None:
+    def __init__(
+        self,
+        tuns: list[Tun],
+        control: socket.socket,
+        parent_pid: int,
+        seed: int,
+        truth: dict[str, socket.socket] | None = None,
+    ) -> None:
         self.tuns = {t.name: t for t in tuns}
+        self.truth = truth or {}
         self.by_fd = {t.fd: t for t in tuns}
         self.control = control
         self.parent_pid = parent_pid
@@ -96,14 +156,14 @@ class Delayer:
             now = time.monotonic()
             if heap[0][0] > now:
                 return
-            release, _, tun, data = heapq.heappop(heap)
+            release, _, tun, data, injected = heapq.heappop(heap)
             try:
                 os.write(tun.fd, data)
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EINVAL, errno.EIO):
                     raise
                 continue
-            tun.record_late(now - release)
+            tun.record_write(data, now - release, injected)
 
     def read_tun(self, tun: Tun) -> None:
         """Drain what the kernel queued on the device (bounded so releases are not starved)."""
@@ -119,7 +179,7 @@ class Delayer:
                 buf = bytearray(pkt)
                 restore_hop(buf)
                 os.write(tun.fd, buf)
-                tun.tx += 1
+                tun.record_write(bytes(buf), 0.0, 0.0)
 
     def handle_control(self) -> None:
         """Answer one control request."""
@@ -151,6 +211,11 @@ class Delayer:
             tun.stages = new
             return {"ok": True}
         if cmd == "stats":
+            for name, sock in self.truth.items():
+                tun = self.tuns[name]
+                while not drain_truth(sock, tun, 10_000):
+                    pass
+                tun.truth.dropped += truth_drops(sock)
             out = {name: t.stats() for name, t in self.tuns.items()}
             for name, t in self.tuns.items():  # packets of this device held right now
                 out[name]["held"] = self.schedule.held(t)
@@ -189,11 +254,19 @@ class Delayer:
         """Run until stopped, signalled, or orphaned."""
         fds = [*self.by_fd, self.control.fileno()]
         ctl_fd = self.control.fileno()
-        last_parent_check = last_guard = time.monotonic()
+        last_parent_check = last_guard = last_truth = time.monotonic()
         last_cpu = time.process_time()
         while self.running:
             self.release_due()
             now = time.monotonic()
+            if self.truth and (
+                not self.heap
+                or self.heap[0][0] - now > TRUTH_IDLE_S
+                or now - last_truth > TRUTH_EVERY_S
+            ):
+                for name, sock in self.truth.items():
+                    drain_truth(sock, self.tuns[name], TRUTH_BATCH)
+                last_truth = now = time.monotonic()
             timeout = 0.5
             if self.heap:
                 timeout = min(timeout, max(0.0, self.heap[0][0] - now - SPIN_S))
@@ -249,11 +322,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
     tuns = [Tun(name, open_tun(name)) for name in args.tun]
+    # Opened before any traffic: the kernel switches receive stamps on with a delay, and a copy
+    # queued before that would be stamped when read. WPL_TRUTH=0 measures the delayer without.
+    truth = {} if os.environ.get("WPL_TRUTH") == "0" else {t.name: open_truth(t.name) for t in tuns}
     control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     control.bind(args.control)
     control.listen(16)
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big")
-    delayer = Delayer(tuns, control, args.parent_pid, seed)
+    delayer = Delayer(tuns, control, args.parent_pid, seed, truth)
     delayer.realtime = delayer.promoted = realtime
     print("ready", flush=True)
     try:
@@ -262,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         control.close()
         for t in tuns:
             os.close(t.fd)
+        for sock in truth.values():
+            sock.close()
     return 0
 
 

@@ -13,9 +13,14 @@ import random
 import socket
 import struct
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING or __package__:
+    from tests.lab.netlab.delaytruth import Histogram, Truth
+else:  # imported by the delayer run as a script: this folder is sys.path[0]
+    from delaytruth import Histogram, Truth
 
 MAX_HELD = 200_000  # packets held at once before new ones are dropped (bounds memory)
-LATE_BUCKETS = 10_000
 
 
 def restore_hop(pkt: bytearray) -> None:
@@ -56,6 +61,17 @@ class Stage:
     duplicate_pct: float = 0.0
     reorder_pct: float = 0.0
     prev_release: float = 0.0
+    held_n: int = 0  # packets this stage held, and the holds it scheduled for them (s)
+    held_sum: float = 0.0
+
+    def stats(self) -> dict[str, float]:
+        """The stage's setting and what it scheduled (ms) for the packets it held."""
+        return {
+            "delay_ms": self.delay_ms,
+            "jitter_ms": self.jitter_ms,
+            "held": self.held_n,
+            "injected_mean_ms": self.held_sum / self.held_n * 1000 if self.held_n else 0.0,
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, float]) -> Stage:
@@ -85,51 +101,42 @@ class Tun:
     duplicated: int = 0
     reordered: int = 0
     overflow: int = 0
-    late_sum: float = 0.0
-    late_max: float = 0.0
-    # Lateness histogram in 10 µs buckets (the last one holds everything from 100 ms on):
-    # percentiles say more than a mean that one scheduling stall can move.
-    late_hist: list[int] = field(default_factory=lambda: [0] * LATE_BUCKETS)
+    # When each write came against its release time (10 µs buckets; the last one holds
+    # everything from 100 ms on). Only the write side of the lab's error: ``truth`` has all of it.
+    write_late: Histogram = field(default_factory=Histogram)
+    truth: Truth = field(default_factory=Truth)
 
-    def record_late(self, late: float) -> None:
-        """Account one write that came ``late`` seconds after its release time."""
+    def record_write(self, data: bytes, late: float, injected: float) -> None:
+        """Account one write that came ``late`` seconds after its release time, of a packet
+        whose stages scheduled an ``injected``-second hold."""
         self.tx += 1
-        self.late_sum += late
-        if late > self.late_max:
-            self.late_max = late
-        self.late_hist[min(int(late * 1e5), LATE_BUCKETS - 1)] += 1
+        self.write_late.add(late)
+        self.truth.wrote(data, injected)
 
-    def late_percentile_ms(self, q: float) -> float:
-        """Upper edge (ms) of the bucket holding the q-quantile of lateness."""
-        total = sum(self.late_hist)
-        if not total:
-            return 0.0
-        rank, seen = q * total, 0
-        for i, n in enumerate(self.late_hist):
-            seen += n
-            if seen >= rank:
-                return (i + 1) * 0.01
-        return LATE_BUCKETS * 0.01
-
-    def stats(self) -> dict[str, float]:
-        """Counters, and how late (ms) the writes were against their release times."""
+    def stats(self) -> dict[str, Any]:
+        """Counters; the kernel's view of the holds and the lab's error (``truth``, ms); how
+        late the writes were against their release times (``write_late_*``, ms)."""
         return {
             "rx": self.rx,
             "tx": self.tx,
             "duplicated": self.duplicated,
             "reordered": self.reordered,
             "overflow": self.overflow,
-            "late_mean_ms": (self.late_sum / self.tx * 1000) if self.tx else 0.0,
-            "late_p50_ms": self.late_percentile_ms(0.5),
-            "late_p99_ms": self.late_percentile_ms(0.99),
-            "late_max_ms": self.late_max * 1000,
+            **self.truth.stats(),
+            "write_late_mean_ms": self.write_late.mean_ms(),
+            "write_late_p50_ms": self.write_late.percentile_ms(0.5),
+            "write_late_p99_ms": self.write_late.percentile_ms(0.99),
+            "write_late_max_ms": self.write_late.high * 1000,
+            "stages": [st.stats() for st in self.stages],
         }
 
     def reset(self) -> None:
         """Zero the counters (the stages stay)."""
         self.rx = self.tx = self.duplicated = self.reordered = self.overflow = 0
-        self.late_sum = self.late_max = 0.0
-        self.late_hist = [0] * LATE_BUCKETS
+        self.write_late = Histogram()
+        self.truth.reset()
+        for st in self.stages:
+            st.held_n, st.held_sum = 0, 0.0
 
 
 class Schedule:
@@ -137,8 +144,9 @@ class Schedule:
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
-        # (release time, sequence, tun, packet): the sequence keeps FIFO order for equal times.
-        self.heap: list[tuple[float, int, Tun, bytes]] = []
+        # (release time, sequence, tun, packet, hold scheduled): the sequence keeps FIFO order
+        # for equal times.
+        self.heap: list[tuple[float, int, Tun, bytes, float]] = []
         self.seq = 0
 
     def add(self, tun: Tun, pkt: bytes, now: float) -> None:
@@ -161,14 +169,17 @@ class Schedule:
                 hold = st.delay_ms
                 if st.jitter_ms:
                     hold += self.rng.uniform(-st.jitter_ms, st.jitter_ms)
+                before = release
                 release = max(release + max(hold, 0.0) / 1000.0, st.prev_release)
                 st.prev_release = release
+                st.held_n += 1
+                st.held_sum += release - before
             if st.duplicate_pct and rand() * 100 < st.duplicate_pct:
                 copies += 1
                 tun.duplicated += 1
         for _ in range(copies):
             self.seq += 1
-            heapq.heappush(self.heap, (release, self.seq, tun, data))
+            heapq.heappush(self.heap, (release, self.seq, tun, data, release - now))
 
     def held(self, tun: Tun) -> int:
         """Packets of ``tun`` held right now."""
