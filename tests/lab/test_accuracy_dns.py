@@ -25,6 +25,7 @@ from tests.lab.accuracy import (
 from tests.lab.netlab import Lab
 from tests.lab.netlab.refstats import second_chance
 from tests.lab.netlab.services import DnsServer
+from tests.support.metrics import figure
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Result, Status
 
@@ -73,7 +74,7 @@ def test_answers_and_outcomes(lab: Lab, dns_server: DnsServer, client_call: Clie
     assert nx.metrics["nxdomain_count"] == 3 and nx.metrics["noerror_count"] == 0
     assert "3 NXDOMAIN (the name does not exist)" in (nx.error or "")
     # Answered, so still timed: one round trip.
-    assert float(nx.metrics["query_min_ms"] or 0) >= 10.0
+    assert figure(nx.metrics, "query_min_ms") >= 10.0
     refused = dns_probe(client_call, dns_server.host, "elsewhere.test", count=1)
     assert refused.status is Status.FAILED and refused.metrics["refused_count"] == 1
     empty = dns_probe(client_call, dns_server.host, "v4only.lab.test", count=1, record_type="AAAA")
@@ -111,24 +112,22 @@ def test_query_time_matches_injected_rtt_and_dig(
         for res in (r, over_tcp):
             assert res.status is Status.OK, res.error
             assert res.metrics["noerror_count"] == COUNT
-            assert float(res.metrics["query_min_ms"] or 0) >= RTT_MS
+            assert figure(res.metrics, "query_min_ms") >= RTT_MS
         m, t = r.metrics, over_tcp.metrics
         assert len(dig) == DIG_QUERIES
         checks: list[Check] = []
         for stat, of in (("avg", "mean"), ("p50", "p50")):
-            udp_path = path_ms(float(base[f"query_{stat}_ms"] or 0), base_hold[of])
-            tcp_path = path_ms(float(base_tcp[f"query_{stat}_ms"] or 0), base_hold_tcp[of])
+            udp_path = path_ms(figure(base, f"query_{stat}_ms"), base_hold[of])
+            tcp_path = path_ms(figure(base_tcp, f"query_{stat}_ms"), base_hold_tcp[of])
             udp_truth = udp_path + held[of]
             tcp_truth = tcp_path + held_tcp[of]
-            checks.append((f"udp {stat}", float(m[f"query_{stat}_ms"] or 0), udp_truth, tol))
-            checks.append((f"tcp {stat}", float(t[f"query_{stat}_ms"] or 0), tcp_truth, tol_tcp))
+            checks.append((f"udp {stat}", figure(m, f"query_{stat}_ms"), udp_truth, tol))
+            checks.append((f"tcp {stat}", figure(t, f"query_{stat}_ms"), tcp_truth, tol_tcp))
         # dig prints whole milliseconds, rounded down: the time lies within [n, n + 1), so the
         # comparison is with n + 0.5 and half a millisecond more tolerance. Medians: dig shows
         # an occasional +4 ms of its own (see the printed times) that the path does not.
         dig_p50 = statistics.median_low(dig) + 0.5
-        checks.append(
-            ("udp p50 vs dig p50 + 0.5", float(m["query_p50_ms"] or 0), dig_p50, tol + 0.5)
-        )
+        checks.append(("udp p50 vs dig p50 + 0.5", figure(m, "query_p50_ms"), dig_p50, tol + 0.5))
         print_checks("dns", checks)
         print(f"dig query times (ms): {dig}")
         return checks

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.metrics import figure
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Result, Status
 
@@ -31,8 +32,8 @@ def check_bounds(r: Result) -> None:
     for d in ("download", "upload"):
         intervals = [s for s in r.samples or [] if s["kind"] == "interval" and s["phase"] == d]
         assert 1 <= len(intervals) <= MAX_S / ID_S + 1
-        assert int(m[f"{d}_load_connections_count"] or 0) <= MAX_PARALLEL
-        assert float(m[f"{d}_loaded_duration_s"] or 0) <= MAX_S + 5 + 1  # + one probe timeout
+        assert int(figure(m, f"{d}_load_connections_count")) <= MAX_PARALLEL
+        assert figure(m, f"{d}_loaded_duration_s") <= MAX_S + 5 + 1  # + one probe timeout
         assert info[f"{d}_rpm_confidence"] in {"high", "medium", "low"}
 
 

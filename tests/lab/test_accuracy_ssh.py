@@ -14,6 +14,7 @@ from tests.lab.accuracy import ATTEMPTS, tolerance_ms
 from tests.lab.netlab import Lab
 from tests.lab.netlab.refstats import second_chance
 from tests.lab.netlab.services import SshServer
+from tests.support.metrics import figure
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Result, Status
 
@@ -41,7 +42,7 @@ def ssh(client_call: ClientCall, srv: SshServer, host: str) -> Result:
 
 def medians(results: list[Result]) -> dict[str, float]:
     """Each phase's median over several runs (ms): sshd's CPU time varies run to run."""
-    return {p: statistics.median(float(r.metrics[p] or 0) for r in results) for p in PHASES}
+    return {p: statistics.median(figure(r.metrics, p) for r in results) for p in PHASES}
 
 
 def test_phases_against_injected_rtt(
@@ -62,12 +63,12 @@ def test_phases_against_injected_rtt(
         runs.append(ssh(client_call, ssh_server, host6))
         delayed = medians(runs)
         for p in PHASES:
-            each = " ".join(f"{float(r.metrics[p] or 0):.2f}" for r in runs)
+            each = " ".join(f"{figure(r.metrics, p):.2f}" for r in runs)
             extra = (delayed[p] - base[p]) / RTT_MS
             print(f"ssh {p}: base {base[p]:.2f} delayed {delayed[p]:.2f} (+{extra:.2f} RTT)"
                   f" runs {each}")  # fmt: skip
         for r in runs:
-            m = {p: float(r.metrics[p] or 0) for p in PHASES}
+            m = {p: figure(r.metrics, p) for p in PHASES}
             # Lower bounds every run must respect: the TCP handshake is one round trip; the
             # server's KEXINIT comes back after the client's banner (1 RTT), the ECDH reply
             # after the client's ECDH init (1 RTT); authentication is a service request and a

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from tests.lab.netlab import Lab
 from tests.lab.netlab.sshd_password import USER, PasswordSshServer, start_password_sshd
+from tests.support.metrics import figure
 from tests.support.net import wait_until
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Result, Status
@@ -130,13 +131,13 @@ def test_correct_password(
         assert r.error is None
         assert r.info["user"] == USER and r.info["host_key_checked"] is True
         for phase in ("connect_ms", "kex_ms", "auth_ms", "command_ms", "total_ms"):
-            assert float(r.metrics[phase] or 0) > 0, (phase, r.metrics)
+            assert figure(r.metrics, phase) > 0, (phase, r.metrics)
         assert r.metrics["command_exit_code"] == 0
         assert r.metrics["command_output_bytes"] == len("wpl\n")
     # Authentication alone (no command) is a measurement too.
     r = probe(client_call, pw_sshd)
     assert r.status is Status.OK, r.error
-    assert float(r.metrics["auth_ms"] or 0) > 0 and "command_ms" not in r.metrics
+    assert figure(r.metrics, "auth_ms") > 0 and "command_ms" not in r.metrics
     # A command that fails: the session ran as the user, the probe says degraded.
     r = probe(client_call, pw_sshd, command="exit 3")
     assert r.status is Status.DEGRADED and r.metrics["command_exit_code"] == 3, r.error
@@ -158,10 +159,10 @@ def test_wrong_password(
     assert r.status is Status.FAILED
     assert r.error == f"Authentication as {USER} failed: Authentication failed.", r.error
     assert "no answer" not in r.error
-    assert float(r.metrics["kex_ms"] or 0) > 0
+    assert figure(r.metrics, "kex_ms") > 0
     assert "auth_ms" not in r.metrics and "command_ms" not in r.metrics
     # A rejected password is an answer, not a timeout: well inside the 10 s budget.
-    assert float(r.metrics["total_ms"] or 0) < 5_000, r.metrics
+    assert figure(r.metrics, "total_ms") < 5_000, r.metrics
     # An empty password is refused the same way (PermitEmptyPasswords no).
     monkeypatch.setenv(ENV, "")
     r = probe(client_call, pw_sshd)
@@ -214,7 +215,7 @@ def test_host_key_checked_before_the_password_is_sent(
         insecure_accept_host_key=True, command="true",
     )  # fmt: skip
     assert r.status is Status.OK, r.error
-    assert r.info["host_key_checked"] is False and float(r.metrics["auth_ms"] or 0) > 0
+    assert r.info["host_key_checked"] is False and figure(r.metrics, "auth_ms") > 0
 
 
 def test_partial_success_is_not_a_login(
@@ -232,5 +233,5 @@ def test_partial_success_is_not_a_login(
                 "requires publickey."
             ), r.error
             assert "auth_ms" not in r.metrics and "command_ms" not in r.metrics
-            assert float(r.metrics["total_ms"] or 0) < 5_000  # not a channel-open timeout
+            assert figure(r.metrics, "total_ms") < 5_000  # not a channel-open timeout
         assert f"Partial password for {USER}" in srv.log()

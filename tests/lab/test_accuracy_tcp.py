@@ -12,6 +12,7 @@ import pytest
 from tests.lab.accuracy import ATTEMPTS, hold_ms, path_ms, reset_holds, tolerance_ms, within
 from tests.lab.netlab import Lab
 from tests.lab.netlab.refstats import second_chance
+from tests.support.metrics import figure
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Result, Status
 
@@ -60,7 +61,7 @@ def connect_time_matches(
     reset_holds(lab)
     base = tcp(client_call, host, port, 50)
     assert base.status is Status.OK, base.error
-    base_ms = path_ms(float(base.metrics["connect_p50_ms"] or 0), hold_ms(lab, "p50"))
+    base_ms = path_ms(figure(base.metrics, "connect_p50_ms"), hold_ms(lab, "p50"))
     lab.set_link(0, "up", delay_ms=UP_MS)
     lab.set_link(0, "down", delay_ms=DOWN_MS)
     tol = tolerance_ms(RTT_MS)
@@ -74,8 +75,8 @@ def connect_time_matches(
         assert r.status is Status.OK, r.error
         m = r.metrics
         assert m["ok_count"] == COUNT
-        avg, p50 = float(m["connect_avg_ms"] or 0), float(m["connect_p50_ms"] or 0)
-        low = float(m["connect_min_ms"] or 0)
+        avg, p50 = figure(m, "connect_avg_ms"), figure(m, "connect_p50_ms")
+        low = figure(m, "connect_min_ms")
         print(
             f"tcp {family}: base {base_ms:.3f} truth {truth:.3f} avg {avg:.3f}"
             f" ({avg - truth:+.3f}) p50 {p50:.3f} ({p50 - truth50:+.3f}) min {low:.3f}"

@@ -25,6 +25,7 @@ from tests.lab.accuracy import (
 from tests.lab.netlab import Lab
 from tests.lab.netlab.refstats import binomial_bounds, second_chance
 from tests.lab.netlab.services import LabServer
+from tests.support.metrics import figure
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Result, Status
 
@@ -69,7 +70,7 @@ def test_rtt_matches_injected_delay(
         reset_holds(lab)
         base = udp(client_call, lab_server, 100, 0.005)
         assert base.status is Status.OK, base.error
-        base_ms = path_ms(float(base.metrics["rtt_p50_ms"] or 0), hold_ms(lab, "p50"))
+        base_ms = path_ms(figure(base.metrics, "rtt_p50_ms"), hold_ms(lab, "p50"))
         lab.set_link(0, "up", delay_ms=UP_MS)
         lab.set_link(0, "down", delay_ms=DOWN_MS)
         reset_holds(lab)
@@ -80,12 +81,12 @@ def test_rtt_matches_injected_delay(
         assert r.info["receive_timestamps"] == "kernel"
         m = r.metrics
         assert m["received_count"] == COUNT
-        avg, p50, low = float(m["rtt_avg_ms"] or 0), float(m["rtt_p50_ms"] or 0), m["rtt_min_ms"]
+        avg, p50, low = figure(m, "rtt_avg_ms"), figure(m, "rtt_p50_ms"), figure(m, "rtt_min_ms")
         print(
             f"udp: base {base_ms:.3f} truth {truth:.3f} avg {avg:.3f} ({avg - truth:+.3f})"
             f" p50 {p50:.3f} ({p50 - truth50:+.3f}) min {low:.3f}"
         )
-        assert float(low or 0) >= RTT_MS
+        assert low >= RTT_MS
         return avg - truth, p50 - truth50
 
     # Shared cores: a stall of the Python echo server is not in the delayer's lateness, so a run
@@ -104,7 +105,7 @@ def test_loss_and_duplicates_counted_exactly(
         """Datagrams one probe run lost (checked against the nftables drops)."""
         r, drops = counting_drops(lab, lambda: udp(client_call, lab_server, SEQ_COUNT, 0.005))
         m = r.metrics
-        lost = int(m["lost_count"] or 0)
+        lost = int(figure(m, "lost_count"))
         print(f"udp loss: {lost} of {SEQ_COUNT}, nft dropped {drops}, 99 % bounds {lo}..{hi}")
         assert r.status is Status.DEGRADED, r.error
         assert m["sent_count"] == SEQ_COUNT and m["received_count"] == SEQ_COUNT - lost
@@ -168,7 +169,7 @@ def jitter_failures(client_call: ClientCall, srv: LabServer, jittery: str) -> li
     # one back behind another: transits are exactly delay ± uniform(jitter).
     r = udp(client_call, srv, COUNT, 0.015)
     assert r.status is Status.OK, r.error
-    m = {k: float(v or 0) for k, v in r.metrics.items() if isinstance(v, int | float)}
+    m = {k: float(v) for k, v in r.metrics.items() if isinstance(v, int | float)}
     sd = JITTER_MS / math.sqrt(3)  # standard deviation of uniform ±J
     print(
         f"udp jitter on {jittery}: jitter_ms {m['jitter_ms']:.3f} jitter_fwd_ms"
