@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
-import os
 import secrets
-import shutil
 import socket
 import ssl
 import subprocess
@@ -24,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.support.net import free_port, udp_stub, wait_until
+from tests.support.require import require_root, require_tool
 from tests.support.server import LocalServer, start_server
 
 SSHD = "/usr/sbin/sshd"
@@ -47,10 +46,17 @@ class Netns:
 
 
 @pytest.fixture
+def raw_sockets() -> None:
+    """Use it (``pytest.mark.usefixtures("raw_sockets")``) in tests that open raw sockets: they
+    need root, and skip without it (fail under CI=true)."""
+    require_root("raw sockets")
+
+
+@pytest.fixture
 def netns() -> Iterator[Netns]:
     """A namespace of our own: nothing the probes do in it can reach another host."""
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("needs root and iproute2")
+    require_root("network namespaces")
+    require_tool("ip", "iproute2")
     name = f"wpprobe{secrets.token_hex(3)}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
@@ -107,8 +113,8 @@ def _keygen(path: Path) -> None:
 @pytest.fixture
 def sshd(tmp_path: Path) -> Iterator[Sshd]:
     """An OpenSSH server on 127.0.0.1 accepting one user key for root (this test's user)."""
-    if not os.path.exists(SSHD) or os.geteuid() != 0:
-        pytest.skip("needs /usr/sbin/sshd and root")
+    require_tool(SSHD, "openssh-server")
+    require_root("sshd logs in as root")
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
     host_key, user_key, other_key = tmp_path / "host", tmp_path / "user", tmp_path / "other"
     for key in (host_key, user_key, other_key):
@@ -153,9 +159,7 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
 @pytest.fixture
 def dnsmasq(tmp_path: Path) -> Iterator[int]:
     """dnsmasq on 127.0.0.1:<free port>: *.lab.test → 127.0.0.1, *.nx.test → NXDOMAIN."""
-    binary = shutil.which("dnsmasq")
-    if binary is None:
-        pytest.skip("needs dnsmasq")
+    binary = require_tool("dnsmasq", "dnsmasq-base")
     port = free_port()
     cmd = [
         binary, "--no-daemon", "--no-resolv", "--no-hosts", "--listen-address=127.0.0.1",

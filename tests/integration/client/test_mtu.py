@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from tests.unit.client.schema_check import validate_record
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Status
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets need root")
+pytestmark = pytest.mark.usefixtures("raw_sockets")
 
 
 def lo_mtu() -> int:

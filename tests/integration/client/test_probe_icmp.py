@@ -6,18 +6,18 @@ import contextlib
 import fcntl
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.require import require_tool
 from waddleperf.probes.base import run_probe
 from waddleperf.probes.icmp import PING_GROUP_RANGE
 from waddleperf.results.model import Status
 
-root_only = pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets need root")
+root_only = pytest.mark.usefixtures("raw_sockets")
 
 
 def _ping_avg_ms(host: str) -> float:
@@ -61,8 +61,7 @@ def dgram_allowed() -> Iterator[None]:
 @root_only
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
 def test_raw_matches_iputils_ping(host):
-    if shutil.which("ping") is None:
-        pytest.skip("needs iputils ping")
+    require_tool("ping", "iputils-ping")
     # Both figures are tens of microseconds; one scheduling hiccup on a busy machine moves
     # an average of 20 by more than the bound, so a second pair of runs is allowed.
     for _attempt in range(2):
@@ -114,8 +113,7 @@ def test_icmp_errors_are_reported_in_a_namespace(netns):
     """In a throw-away namespace, nftables rejects our pings with host-unreachable."""
     import json
 
-    if shutil.which("nft") is None:
-        pytest.skip("needs nftables")
+    require_tool("nft", "nftables")
     rules = (
         "table inet t {\n chain out {\n  type filter hook output priority 0;\n"
         "  ip daddr 127.0.0.2 icmp type echo-request reject with icmp type host-unreachable\n"
@@ -143,8 +141,7 @@ def _as_nobody(*args: str):
 def test_auto_mode_without_root_uses_dgram_or_explains_the_range():
     import json
 
-    if shutil.which("setpriv") is None:
-        pytest.skip("needs setpriv (util-linux)")
+    require_tool("setpriv", "util-linux")
     with ping_range("1 0"):  # nobody may open ICMP datagram sockets
         proc = _as_nobody("icmp", "127.0.0.1", "--count", "2", "--interval", "0.01", "--json")
     assert proc.returncode == 1, proc.stderr

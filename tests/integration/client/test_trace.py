@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.require import require_tool
 from tests.unit.client.schema_check import validate_record
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Status
 
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets need root")
+pytestmark = pytest.mark.usefixtures("raw_sockets")
 
 
 @pytest.mark.parametrize("target", ["127.0.0.1", "::1"])
@@ -65,8 +64,8 @@ def test_cli_usage_errors_exit_2():
         assert args[0] in proc.stderr
 
 
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
 def test_without_privileges_the_error_says_what_is_needed():
+    require_tool("setpriv", "util-linux")
     code = (
         "from waddleperf.probes.base import run_probe\n"
         "for kind in ('trace', 'mtu'):\n"

@@ -19,6 +19,7 @@ from tests.integration.server.httphelp import (
     module_http_server,
     request_bytes,
 )
+from tests.support.require import require
 from waddleperf.localstack import LocalServer, child_env, server_argv
 
 impatient = module_http_server("impatient", "http:\n  request_timeout_s: 1\n")
@@ -120,7 +121,12 @@ def _ipv6_available() -> bool:
         return False
 
 
-needs_ipv6 = pytest.mark.skipif(not _ipv6_available(), reason="no IPv6 loopback")
+needs_ipv6 = pytest.mark.usefixtures("_ipv6")
+
+
+@pytest.fixture
+def _ipv6() -> None:
+    require(_ipv6_available(), "needs IPv6 on loopback (::1)")
 
 
 @needs_ipv6

@@ -9,10 +9,12 @@ import pytest
 
 from tests.integration.targets.launch import MARIADBD, Running, call, start_mariadb, start_target
 from tests.support.net import wait_until
+from tests.support.require import require
 
-pytestmark = pytest.mark.skipif(
-    not Path(MARIADBD).exists(), reason="needs Debian's mariadb-server-core (mariadbd)"
-)
+
+@pytest.fixture(scope="module", autouse=True)
+def _mariadbd() -> None:
+    require(Path(MARIADBD).exists(), "needs mariadbd (Debian package mariadb-server-core)")
 
 
 @pytest.fixture(scope="module")

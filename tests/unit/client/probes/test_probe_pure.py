@@ -76,7 +76,6 @@ def test_http_judge():
 
 
 def test_cert_expiry_days_from_der():
-    pytest.importorskip("cryptography")
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
