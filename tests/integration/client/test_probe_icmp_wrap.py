@@ -20,9 +20,21 @@ from waddleperf.probes.icmp_wire import SEQ_MODULUS
 
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux; root may exceed rmem_max
 COUNT = SEQ_MODULUS + 4_464  # 70 000: one full wrap and then some
+FLOOR_S = COUNT * 0.001  # the session at the probe's 1 ms interval floor
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets need root")
+def _kernel_drops(sock: socket.socket) -> int:
+    """Packets the kernel dropped for ``sock`` (a full receive buffer), from /proc/net/raw."""
+    inode = os.fstat(sock.fileno()).st_ino
+    with open("/proc/net/raw") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            if int(fields[9]) == inode:
+                return int(fields[12])
+    raise AssertionError(f"socket inode {inode} not in /proc/net/raw")
+
+
+@pytest.mark.usefixtures("raw_sockets")
 def test_seventy_thousand_echoes_wrap_without_misattribution() -> None:
     sock, kind = open_socket(4, "raw")
     with sock:
@@ -33,14 +45,19 @@ def test_seventy_thousand_echoes_wrap_without_misattribution() -> None:
         started = time.monotonic()
         out = run_session(transport, COUNT, 0.0, 2.0)
         elapsed = time.monotonic() - started
+        dropped = _kernel_drops(sock)
     metrics, _samples = summarize_session(out)
     assert out.sent == COUNT and not out.send_errors
-    assert elapsed < 20, f"{COUNT} echoes took {elapsed:.1f} s"
+    # At the 1 ms floor 70 000 echoes take 70 s at least: well under that, the floor was not
+    # applied (the bound is generous for a busy machine; a free one takes a few seconds).
+    assert elapsed < FLOOR_S * 0.85, f"{COUNT} echoes took {elapsed:.1f} s"
     received = metrics["received_count"]
     assert isinstance(received, int)
-    # Loopback loses nothing on the wire, but a busy machine can overflow the socket buffer;
-    # what matters here is what did arrive.
-    assert received > COUNT // 2, metrics
+    # Loopback loses nothing on the wire, but a busy machine can overflow the socket buffer:
+    # the kernel counts what it dropped there (requests or replies), so every reply either
+    # reached the probe or is among those drops.
+    assert received + dropped >= COUNT, (metrics, dropped)
+    assert received > COUNT // 10, (metrics, dropped)  # enough to judge the wrap by
     indexes = sorted({r.seq for r in out.replies})
     assert indexes[-1] >= SEQ_MODULUS, "no reply past the wrap"
     assert sum(1 for i in indexes if i >= SEQ_MODULUS) > 1_000
