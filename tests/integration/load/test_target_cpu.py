@@ -10,7 +10,10 @@ climb to the master and take the whole tree). The figures are checked two ways:
   0.2 s while the run goes on, over exactly the window each profile sample covers. A profiler
   that samples the wrong process, only the master, or reads 0 fails here;
 * absolutely: while Locust offers far more than one worker serves (open model, 3 000 req/s,
-  at most 500 requests in flight), the worker always has work, so it reads near one core.
+  at most 500 requests in flight), the worker always has work, so the kernel says it used
+  near one core. When the kernel says other work kept it from that, the run is repeated; the
+  criterion for repeating is exactly what is finally asserted, and the profile itself is only
+  ever judged against the kernel, never against a fixed figure.
 
 The machine is shared (2 cores, other suites running on both), and the load generator competes
 with the target for CPU: measured unshielded, the target read only 0.4-0.6 cores, not because
@@ -46,7 +49,9 @@ import pytest
 
 from tests.integration.load.conftest import CLI_TIMEOUT_S, WADDLEPERF
 from tests.integration.targets.launch import SERVE, target_env
+from tests.support.cpu import KernelWitness, procs_cpu_s
 from tests.support.net import free_port, wait_until
+from tests.support.require import require
 from waddleperf.profiling.sampler import ProcessTreeSource, Sampler
 
 #: Sets this process's CPUs and nice value, then becomes the given program (threads and
@@ -83,23 +88,13 @@ BUSY_ATTEMPTS = 3
 TRUTH_TOLERANCE_CORES = 0.10
 #: Idle bound, cores: an idle gunicorn worker wakes about once a second (heartbeat), ~0.1 %.
 IDLE_MAX_CORES = 0.05
+#: Idle samples judged (0.5 s apart).
+IDLE_TICKS = 6
 
 
 def pinned(argv: Sequence[str], cpus: set[int], nice: int) -> list[str]:
     """``argv`` run on ``cpus`` at ``nice`` (or at the inherited nice value when not allowed)."""
     return [sys.executable, "-c", PIN, ",".join(map(str, sorted(cpus))), str(nice), *argv]
-
-
-def tree_cpu_s(procs: Sequence[psutil.Process]) -> float:
-    """CPU seconds (user + system) the given processes have used: the kernel's figure."""
-    total = 0.0
-    for proc in procs:
-        try:
-            times = proc.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
 
 
 def _answers(url: str) -> bool:
@@ -127,8 +122,7 @@ class Target:
 def target(tmp_path: Path) -> Iterator[Target]:
     """The Flask target, one gunicorn worker, pinned to the first CPU this test may use."""
     cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2:
-        pytest.skip("needs two CPUs: one for the target, one for the load generator")
+    require(len(cpus) >= 2, "needs two CPUs: one for the target, one for the load generator")
     port = free_port()
     log = tmp_path / "target.log"
     argv = [sys.executable, str(SERVE), "flask", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
@@ -221,10 +215,11 @@ def _run_load(target: Target, out: Path) -> tuple[dict[str, Any], list[tuple[flo
         try:
             while cli.poll() is None and time.monotonic() < deadline:
                 before = time.time()
-                seconds = tree_cpu_s(procs)
+                seconds = procs_cpu_s(procs)
                 kernel.append(((before + time.time()) / 2, seconds))
                 time.sleep(0.2)
             assert cli.poll() is not None, "the load run overran its bound"
+            kernel.append((time.time(), procs_cpu_s(procs)))  # covers the CLI's last sample
             stdout = cli.stdout.read() if cli.stdout else b""
         finally:
             if cli.poll() is None:
@@ -245,32 +240,46 @@ def test_busy_target_reads_one_core_and_idle_reads_none(target: Target, tmp_path
         for thread in proc.threads():
             assert os.sched_getaffinity(thread.id) == {target.cpu}
 
-    # Idle: the profiler as `--target-port` builds it, on the target nobody talks to.
-    time.sleep(1.0)  # the warm-up request's tail
-    sampler = Sampler([ProcessTreeSource("target", port=target.port)], interval_s=0.5).start()
-    time.sleep(3.1)
-    idle = sampler.stop()
-    idle_cores = [float(s["cpu_core_ratio"]) for s in idle]
-    assert len(idle) >= 4, idle  # 6 ticks in 3.1 s; fewer only if this process is starved
+    # Idle: the profiler as `--target-port` builds it, on the target nobody talks to, once the
+    # kernel says the warm-up request's tail is over; each sample is witnessed by the kernel.
+    assert wait_until(lambda: _quiet(tree), 60), "the idle target never went quiet (kernel)"
+    witness = KernelWitness(ProcessTreeSource("target", port=target.port), target.proc.pid)
+    sampler = Sampler([witness], interval_s=0.5).start()
+    try:
+        ticked = wait_until(lambda: len(witness.witnessed) >= IDLE_TICKS, 60)
+    finally:
+        idle = sampler.stop()
+    assert ticked, f"the sampler took {len(witness.witnessed)} of {IDLE_TICKS} ticks in 60 s"
     assert all(s["processes_count"] == 2 for s in idle), idle
-    assert max(idle_cores) <= IDLE_MAX_CORES, idle_cores
+    idle_cores = [float(w.sample["cpu_core_ratio"]) for w in witness.witnessed]
+    kernel_cores = [w.kernel_pct * witness.cores / 100 for w in witness.witnessed]
+    assert max(idle_cores) <= IDLE_MAX_CORES, (idle_cores, kernel_cores)
+    for read, kernel in zip(idle_cores, kernel_cores, strict=True):
+        assert abs(read - kernel) <= IDLE_MAX_CORES, (idle_cores, kernel_cores)
 
     # Busy: the CLI profiles the target by its port while Locust overloads it. The profile
     # must match the kernel in every run; "near one core" is the machine's doing too: when
-    # the kernel itself says another process kept the target from being busy, run again.
+    # the kernel itself says another process kept the target from being busy, run again, and
+    # what is finally asserted is that same criterion.
+    details = []
     for attempt in range(1, BUSY_ATTEMPTS + 1):
         record, profiled, truth, detail = _busy_run(target, tmp_path / f"run{attempt}")
+        details.append(detail)
         print(f"busy run {attempt}: {detail}")
         if truth >= BUSY_MIN_CORES:
             break
-    assert profiled >= BUSY_MIN_CORES, detail
-    # and the record's summary says the same (its window keeps only mostly-loaded samples)
-    assert record["metrics"]["target_cpu_core_max_ratio"] >= BUSY_MIN_CORES
-    assert record["metrics"]["target_cpu_core_avg_ratio"] >= BUSY_MIN_CORES
+    assert truth >= BUSY_MIN_CORES, f"the kernel never let the target be busy: {details}"
     print(
         f"idle max {max(idle_cores):.3f} cores; busy {profiled:.3f} cores "
         f"(kernel {truth:.3f}), record avg {record['metrics']['target_cpu_core_avg_ratio']}"
     )
+
+
+def _quiet(procs: Sequence[psutil.Process]) -> bool:
+    """True when the kernel says ``procs`` used under half of IDLE_MAX_CORES for 0.5 s."""
+    before = procs_cpu_s(procs)
+    time.sleep(0.5)
+    return procs_cpu_s(procs) - before < 0.5 * IDLE_MAX_CORES / 2
 
 
 def _busy_run(target: Target, out: Path) -> tuple[dict[str, Any], float, float, str]:
@@ -297,4 +306,20 @@ def _busy_run(target: Target, out: Path) -> tuple[dict[str, Any], float, float, 
     ncpu = psutil.cpu_count() or 1
     for _, t1, value in loaded:
         assert machine[t1] == pytest.approx(100 * value / ncpu, abs=0.1)
+    # The record's summary agrees with the kernel over the samples it keeps: those with at
+    # least half of their interval (1 s before a first sample) inside the load (docs/load.md).
+    intervals = [(t - 1.0, t, v) for t, v in cores[:1]]
+    intervals += [(t0, t1, v) for (t0, _), (t1, v) in pairwise(cores)]
+    kept = [(t0, t1, v) for t0, t1, v in intervals if min(t1, hi) - max(t0, lo) >= (t1 - t0) / 2]
+    kernel_kept = [
+        (_interpolate(kernel, t1) - _interpolate(kernel, t0)) / (t1 - t0) for t0, t1, _ in kept
+    ]
+    metrics = record["metrics"]
+    record_detail = f"record {metrics}; kept {kept}; kernel {kernel_kept}"
+    kernel_avg = sum(kernel_kept) / len(kernel_kept)
+    assert abs(metrics["target_cpu_core_avg_ratio"] - kernel_avg) <= TRUTH_TOLERANCE_CORES, (
+        record_detail
+    )
+    assert max(v for *_, v in loaded) - 0.001 <= metrics["target_cpu_core_max_ratio"], record_detail
+    assert metrics["target_cpu_core_max_ratio"] <= BUSY_MAX_CORES, record_detail
     return record, profiled, truth, detail
