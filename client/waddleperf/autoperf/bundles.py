@@ -7,10 +7,12 @@ on a signal: the bundle is safe in the spool and goes out at the next start).
 
 A bundle the spool refuses (its disk nearly full) is not lost: it is kept in memory
 (:mod:`waddleperf.results.pending`, bounded by ``storage.pending_max_bytes`` and
-``pending_max_bundles``) and offered to the spool again every cycle, whenever the uploader has
-freed space, and once more at exit — without the reference tools' raw outputs if only that fits.
-Only exceeding the memory bound (or exiting with the disk still full) drops a bundle, with an
-ERROR, and the next bundle carries an ``autoperf.bundle_dropped`` record of it.
+``pending_max_bundles``), the uploader is woken to send it straight to the store (it leaves
+memory once the store confirmed it), and it is offered to the spool again every cycle, whenever
+the uploader has freed space, and once more at exit — without the reference tools' raw outputs
+if only that fits. Only exceeding the memory bound (or exiting with the disk still full and the
+store unreachable) drops a bundle, with an ERROR, and the next bundle carries an
+``autoperf.bundle_dropped`` record of it.
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ class BundleSink:
         spool.on_removed = self._space_freed
         self._discover = discover
         self._discovered: str | None = None
-        self.uploader = Uploader(spool, store)
+        self.uploader = Uploader(spool, store, held=self)
         self.tagger = tagger
         self.public_ip = public_ip
         self.labels = dict(labels or {})
@@ -209,6 +211,7 @@ class BundleSink:
             self._flush_locked()  # the slim archive may fit where the full one did not
             if entry.name in self.pending.names():
                 self._warn_pending(entry.name)
+                self.uploaded_soon()  # the store may take it straight from memory
                 return f"pending in memory (spool disk nearly full): {entry.name}"
             if (self.spool.directory / entry.name).exists():
                 return str(self.spool.directory / entry.name)
@@ -264,10 +267,10 @@ class BundleSink:
     def _warn_pending(self, name: str) -> None:
         log.warning(
             "spool disk nearly full: bundle %s kept in memory, not lost (free %d B, floor %d B); "
-            "%d bundle(s), %d B pending in memory (bound: %d bundles, %d B); retried every "
-            "cycle and after uploads", name, self.spool.free_bytes(), self.spool.min_free_bytes,
-            len(self.pending), self.pending.held_bytes, self.pending.limits.max_bundles,
-            self.pending.limits.max_bytes,
+            "%d bundle(s), %d B pending in memory (bound: %d bundles, %d B); it goes straight "
+            "to the store when that takes writes, or to the spool when it has room", name,
+            self.spool.free_bytes(), self.spool.min_free_bytes, len(self.pending),
+            self.pending.held_bytes, self.pending.limits.max_bundles, self.pending.limits.max_bytes,
         )  # fmt: skip
 
     def _flush_locked(self) -> int:
@@ -321,6 +324,34 @@ class BundleSink:
         finally:
             self._pending_lock.release()
 
+    # -- the uploader's view of the pending queue (results.uploader.HeldBundles) ------------
+
+    def held_names(self) -> list[str]:
+        """Names of the bundles pending in memory, oldest first."""
+        with self._pending_lock:
+            return self.pending.names()
+
+    def checkout(self, name: str) -> bytes | None:
+        """Claim a pending bundle for an upload straight to the store; its best archive."""
+        with self._pending_lock:
+            entry = self.pending.claim(name)
+            return None if entry is None else entry.full
+
+    def checkin(self, name: str, location: str | None) -> None:
+        """The upload of a claimed bundle ended: stored at ``location`` (it leaves memory), or
+        failed (None: it stays, for the spool or the next try)."""
+        with self._pending_lock:
+            if location is None:
+                self.pending.release(name)
+                return
+            entry = self.pending.stored(name)
+            log.warning(
+                "pending bundle %s is in the store now, sent straight from memory%s (%s); "
+                "%d bundle(s) still pending in memory", name,
+                " WITHOUT its raw tool outputs" if entry.full_is_slim else "", location,
+                len(self.pending),
+            )  # fmt: skip
+
     def flush_pending(self) -> int:
         """Offer the pending bundles to the spool now; return how many went in."""
         with self._pending_lock:
@@ -347,11 +378,17 @@ class BundleSink:
                 report = self.uploader.drain_once()  # the final pass made room for them
             if report.remaining:
                 log.warning("%d bundle(s) left in the spool for the next run", report.remaining)
+        elif self.pending:
+            # On a signal the spool keeps its bundles for the next start; these have no copy.
+            self.uploader.drain_once(memory_only=True)
         with self._pending_lock:
             self.spool.on_removed = None
             for lost in self.pending.take_all():
                 self.pending.dropped_total += 1
                 self._dropped(lost, "the agent stopped")
+        if self.pending.kept_total or self.pending.dropped_total:  # the counts, once, at exit
+            level = logging.ERROR if self.pending.dropped_total else logging.WARNING
+            log.log(level, "%s", self.pending.summary())
         self.tagger.close()
         self.spool.close()
         return self.pending.dropped_total

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import tarfile
 import zlib
@@ -169,11 +170,13 @@ def _verify_member(path: Path, expect: Member, data: IO[bytes] | bytes) -> None:
         )
 
 
-def _scan(path: Path, keep_raw: bool) -> Bundle:
+def _scan(path: Path, keep_raw: bool, content: bytes | None = None) -> Bundle:
+    """Validate the bundle at ``path``, or ``content`` (its bytes; ``path`` then names it)."""
     bundle: Bundle | None = None
     current: str | None = None
+    source: Path | io.BytesIO = path if content is None else io.BytesIO(content)
     try:
-        with gzip.open(path, "rb") as gz, tarfile.open(fileobj=gz, mode="r|") as tar:
+        with gzip.open(source, "rb") as gz, tarfile.open(fileobj=gz, mode="r|") as tar:
             first = tar.next()
             if first is None or first.name != MANIFEST:
                 found = "nothing" if first is None else repr(first.name)
@@ -236,6 +239,11 @@ def read_bundle(path: Path) -> Bundle:
 def verify_bundle(path: Path) -> Manifest:
     """Fully validate a bundle without keeping raw outputs in memory; return its manifest."""
     return _scan(Path(path), keep_raw=False).manifest
+
+
+def verify_bundle_bytes(name: str, data: bytes) -> Manifest:
+    """:func:`verify_bundle` for a bundle held in memory (``name``: its file name, for errors)."""
+    return _scan(Path(name), keep_raw=False, content=data).manifest
 
 
 def read_manifest(path: Path) -> Manifest:

@@ -1,5 +1,6 @@
 """The real agent with its spool on a nearly full 2 MiB tmpfs: a clear warning, no crash, every
-cycle's bundle kept in memory until the disk has room, then stored — each exactly once."""
+cycle's bundle kept in memory until the store (straight from memory) or the spool takes it, then
+stored — each exactly once."""
 
 from __future__ import annotations
 
@@ -56,7 +57,9 @@ def _wait(what: str, ok: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def _tier1_agent(tmp_path: Path, small_fs: Path, server: LocalServer) -> AgentRun:
+def _tier1_agent(
+    tmp_path: Path, small_fs: Path, server: LocalServer, store: Path | None = None
+) -> AgentRun:
     """An agent with one short tcp probe per cycle, its spool on the small file system."""
     tiers = quick_tiers(
         tier1={"probes": [{"probe": "tcp", "options": {"count": 2}}]},
@@ -65,7 +68,8 @@ def _tier1_agent(tmp_path: Path, small_fs: Path, server: LocalServer) -> AgentRu
     )
     return write_agent(tmp_path, {
         "servers": [server_entry(server)], "tiers": tiers,
-        "storage": {"spool_dir": str(small_fs / "spool"), "store": {"dir": str(tmp_path / "store")},
+        "storage": {"spool_dir": str(small_fs / "spool"),
+                    "store": {"dir": str(store or tmp_path / "store")},
                     "spool_max_bytes": 1 << 20, "spool_min_free_bytes": FLOOR},
     })  # fmt: skip
 
@@ -120,16 +124,37 @@ def test_full_spool_disk_keeps_bundles_in_memory_until_room(
         assert not manifest.rejected  # room came back: the full bundles, nothing shed
 
 
-def test_once_on_a_disk_that_stays_full_exits_1_and_says_the_bundle_is_lost(
+def test_once_on_a_full_disk_with_the_store_down_exits_1_and_says_the_bundle_is_lost(
+    tmp_path: Path, small_fs: Path, server: LocalServer
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the store's directory should be: every put fails")
+    run = _tier1_agent(tmp_path, small_fs, server, store=blocker / "store")
+    (small_fs / "filler").write_bytes(b"\0" * (1800 * KiB))  # below the floor, and it stays
+    proc = run.popen("--once")
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err  # a lost bundle is never a success
+    assert KEPT.search(err) and "DROPPED" in err, err
+    assert "(held in memory) failed" in err
+    assert "kept in memory since start: 1 (stored straight from memory: 0" in err
+    assert "dropped, their results lost: 1" in err
+
+
+def test_once_on_a_full_disk_stores_the_bundle_straight_from_memory(
     tmp_path: Path, small_fs: Path, server: LocalServer
 ) -> None:
     run = _tier1_agent(tmp_path, small_fs, server)
     (small_fs / "filler").write_bytes(b"\0" * (1800 * KiB))  # below the floor, and it stays
     proc = run.popen("--once")
     _out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 1, err  # a lost bundle is never a success
-    assert KEPT.search(err) and "DROPPED" in err, err
-    assert not list((tmp_path / "store").rglob("*.tar.gz"))
+    assert proc.returncode == 0, err
+    (kept,) = KEPT.findall(err)
+    assert f"pending bundle {kept} is in the store now, sent straight from memory" in err
+    assert "DROPPED" not in err and "dropped, their results lost: 0" in err
+    (stored,) = (tmp_path / "store").rglob("*.tar.gz")
+    assert stored.name == kept.split("_", 1)[1]
+    verify_bundle(stored)
+    assert not list((small_fs / "spool").glob("*.tar.gz"))
 
 
 # -- the production sink on the same small disk, driven directly ---------------------------

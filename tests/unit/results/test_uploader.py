@@ -12,7 +12,7 @@ import pytest
 from tests.unit.results.factory import T0, write_bundle
 from waddleperf.results.atomic import sha256_file
 from waddleperf.results.spool import Spool
-from waddleperf.results.stores import PutConfirmation, Store, StoreError
+from waddleperf.results.stores import BundleBody, PutConfirmation, Store, StoreError
 from waddleperf.results.uploader import RetryPolicy, Uploader
 
 
@@ -29,7 +29,7 @@ class MemoryStore:
 
     def put(
         self,
-        bundle_path: Path,
+        bundle: BundleBody,
         key: str,
         sha256: str,
         tags: Mapping[str, str],
@@ -41,7 +41,8 @@ class MemoryStore:
             raise StoreError("endpoint unreachable")
         if self.head(key) == sha256:
             return PutConfirmation(key, sha256, "mem", skipped=True)
-        self.objects[key] = (sha256, bundle_path.read_bytes(), dict(tags), dict(metadata))
+        data = bundle.read_bytes() if isinstance(bundle, Path) else bundle
+        self.objects[key] = (sha256, data, dict(tags), dict(metadata))
         return PutConfirmation(key, "0" * 64 if self.confirm_wrong else sha256, "mem")
 
     def head(self, key: str) -> str | None:
@@ -114,29 +115,43 @@ def test_backoff_grows_is_capped_and_jittered() -> None:
 
 def test_failures_back_off_and_bound_each_pass(spool: Spool) -> None:
     paths = _fill(spool, 4)
+    names = [p.name for p in paths]
     clock, store = Clock(), MemoryStore(failures=3)
     up = Uploader(spool, store, POLICY, clock=clock, rng=random.Random(0))
     first = up.drain_once()
     # Two failures end the pass: the endpoint is down, no point trying every bundle.
-    assert first.failed == [paths[0].name, paths[1].name] and len(first.deferred) == 2
-    assert first.next_due is not None and clock.now + 5 <= first.next_due <= clock.now + 10
-    assert store.puts == [store.puts[0], store.puts[1]]
-    second = up.drain_once()  # nothing is due yet except the untried ones
-    assert second.failed == [paths[2].name] and second.uploaded == [paths[3].name]
-    clock.now += 11
+    assert first.failed == names[:2] and first.deferred == names[2:]
+    for path in paths[:2]:  # per-bundle back-off: 10 s, half of it random
+        assert clock.now + 5 <= spool.entry(path).next_try <= clock.now + 10
+    # ... but the store is probed again within probe_s
+    assert first.next_due is not None
+    assert clock.now + POLICY.probe_s / 2 <= first.next_due <= clock.now + POLICY.probe_s
+    # The untried ones are due; the oldest goes first (a probe: not counted as an attempt).
+    second = up.drain_once()
+    assert second.failed == [names[0]] and spool.entry(paths[0]).attempts == 1
+    # r2 finds the store back: every back-off ends, and as r1 was skipped the pass stops
+    # there and asks for the next one at once, which starts again from the oldest.
+    assert second.uploaded == [names[2]] and second.again and second.deferred == [names[1]]
     third = up.drain_once()
-    assert third.uploaded == [p.name for p in paths[:3]] and third.drained
+    assert third.uploaded == [names[0], names[1], names[3]] and third.drained
+    assert not third.again and third.next_due is None
+    assert [k.split("/")[-1] for k in store.puts] == [f"r{i}.tar.gz" for i in (0, 1, 0, 2, 0, 1, 3)]
 
 
 def test_backoff_survives_a_restart(spool: Spool, tmp_path: Path) -> None:
     [path] = _fill(spool, 1)
     clock = Clock()
     Uploader(spool, MemoryStore(failures=5), POLICY, clock=clock).drain_once()
+    persisted = spool.entry(path)
     spool.close()
     with Spool(tmp_path / "spool", min_free_bytes=0) as reopened:
-        store = MemoryStore(failures=1)
+        store = MemoryStore(failures=2)
         up = Uploader(reopened, store, POLICY, clock=clock)
-        assert up.drain_once().deferred == [path.name] and store.puts == []
+        # A restarted uploader probes the store once at once (its backlog may be in a long
+        # back-off while the store works); a failed probe leaves the persisted back-off alone.
+        assert up.drain_once().failed == [path.name] and len(store.puts) == 1
+        assert reopened.entry(path) == persisted
+        assert up.drain_once().deferred == [path.name] and len(store.puts) == 1
         clock.now += 10
         assert up.drain_once().failed == [path.name]
         assert reopened.entry(path).attempts == 2  # the second delay is longer

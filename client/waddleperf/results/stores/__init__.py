@@ -10,15 +10,36 @@ Partition values are percent-encoded like Hive does, so any agent name stays one
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 from urllib.parse import quote
 
 from waddleperf.results.manifest import Manifest
 
 LAYOUT_VERSION = "v1"
+
+
+#: A bundle to store: its spool file, or its archive's bytes (a bundle held in memory because the
+#: spool's disk could not take it).
+BundleBody = Path | bytes
+
+
+def open_body(body: BundleBody) -> BinaryIO:
+    """The bundle's bytes as a binary file (close it after use)."""
+    return body.open("rb") if isinstance(body, Path) else io.BytesIO(body)
+
+
+def body_size(body: BundleBody) -> int:
+    """The bundle's size in bytes."""
+    return body.stat().st_size if isinstance(body, Path) else len(body)
+
+
+def body_name(body: BundleBody) -> str:
+    """A name for messages: the spool file's name, or "bundle in memory"."""
+    return body.name if isinstance(body, Path) else "bundle in memory"
 
 
 class StoreError(RuntimeError):
@@ -44,13 +65,14 @@ class Store(Protocol):
 
     def put(
         self,
-        bundle_path: Path,
+        bundle: BundleBody,
         key: str,
         sha256: str,
         tags: Mapping[str, str],
         metadata: Mapping[str, str],
     ) -> PutConfirmation:
-        """Store the file under ``key`` unless it is already there with ``sha256``; confirm it.
+        """Store the bundle (a file or bytes) under ``key`` unless it is already there with
+        ``sha256``; confirm it.
 
         Raises :class:`StoreError` when the bytes could not be stored and verified.
         """
@@ -116,11 +138,15 @@ def bundle_metadata(manifest: Manifest, sha256: str) -> dict[str, str]:
 
 __all__ = [
     "LAYOUT_VERSION",
+    "BundleBody",
     "PutConfirmation",
     "Store",
     "StoreError",
+    "body_name",
+    "body_size",
     "bundle_metadata",
     "bundle_tags",
     "check_key",
     "hive_key",
+    "open_body",
 ]

@@ -19,7 +19,14 @@ from waddleperf.results.atomic import (
     copy_hashing,
     sha256_file,
 )
-from waddleperf.results.stores import PutConfirmation, StoreError, check_key
+from waddleperf.results.stores import (
+    BundleBody,
+    PutConfirmation,
+    StoreError,
+    body_name,
+    check_key,
+    open_body,
+)
 
 log = logging.getLogger("waddleperf.results.stores.local")
 META_SUFFIX = ".meta.json"
@@ -66,13 +73,14 @@ class LocalStore:
 
     def put(
         self,
-        bundle_path: Path,
+        bundle: BundleBody,
         key: str,
         sha256: str,
         tags: Mapping[str, str],
         metadata: Mapping[str, str],
     ) -> PutConfirmation:
-        """Copy the bundle to ``ROOT/KEY`` atomically unless it is there already; verify it."""
+        """Copy the bundle (a file or bytes) to ``ROOT/KEY`` atomically unless it is there
+        already; verify it."""
         dest = self._path(key)
         sidecar = dest.with_name(dest.name + META_SUFFIX)
         meta = json.dumps({"tags": dict(tags), "metadata": dict(metadata)}, sort_keys=True)
@@ -87,14 +95,14 @@ class LocalStore:
             dest.parent.mkdir(parents=True, exist_ok=True)
             _sweep_stale_temps(dest.parent)
             atomic_write_bytes(sidecar, meta.encode())
-            with bundle_path.open("rb") as src, atomic_writer(dest) as out:
+            with open_body(bundle) as src, atomic_writer(dest) as out:
                 copied, _ = copy_hashing(src, out)
                 if copied != sha256:
                     raise _Mismatch(copied)
             stored = sha256_file(dest)
         except _Mismatch as exc:
             raise StoreError(
-                f"local store: {bundle_path.name} hashes to {exc.args[0][:12]}…, "
+                f"local store: {body_name(bundle)} hashes to {exc.args[0][:12]}…, "
                 f"not the expected {sha256[:12]}…"
             ) from None
         except OSError as exc:

@@ -20,7 +20,6 @@ import base64
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -28,7 +27,15 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from waddleperf.results.stores import PutConfirmation, StoreError, check_key
+from waddleperf.results.stores import (
+    BundleBody,
+    PutConfirmation,
+    StoreError,
+    body_name,
+    body_size,
+    check_key,
+    open_body,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -150,7 +157,7 @@ class S3Store:
 
     def put(
         self,
-        bundle_path: Path,
+        bundle: BundleBody,
         key: str,
         sha256: str,
         tags: Mapping[str, str],
@@ -160,12 +167,15 @@ class S3Store:
         location = f"s3://{self.config.bucket}/{self._full(key)}"
         if self.head(key) == sha256:
             return PutConfirmation(key, sha256, location, skipped=True)
-        size = bundle_path.stat().st_size
+        try:
+            size = body_size(bundle)
+        except OSError as exc:
+            raise StoreError(f"cannot read {body_name(bundle)}: {exc}") from exc
         extra: dict[str, Any] = {}
         if self.config.send_checksum:
             extra["ChecksumSHA256"] = base64.b64encode(bytes.fromhex(sha256)).decode()
         try:
-            with bundle_path.open("rb") as body:
+            with open_body(bundle) as body:
                 self._client.put_object(
                     Bucket=self.config.bucket,
                     Key=self._full(key),
@@ -179,7 +189,7 @@ class S3Store:
         except (BotoCoreError, ClientError) as exc:
             raise self._fail("PutObject", key, exc) from exc
         except OSError as exc:
-            raise StoreError(f"cannot read {bundle_path}: {exc}") from exc
+            raise StoreError(f"cannot read {body_name(bundle)}: {exc}") from exc
         self._confirm(key, sha256, size)
         return PutConfirmation(key, sha256, location)
 
