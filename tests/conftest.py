@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import durations
 from tests.support.factory import stopping
 from tests.support.server import LocalServer, start_server
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Record every test's time for the suite's report across phases (``WPL_DURATIONS``)."""
+    durations.register(config)
 
 
 @pytest.fixture
