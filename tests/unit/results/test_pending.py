@@ -108,3 +108,36 @@ def test_an_entry_over_the_byte_bound_is_reduced_before_it_is_dropped() -> None:
     (b,) = q
     assert b.full == b"s" * 300 and b.full_is_slim and q.held_bytes == 300
     assert q.add(entry("c", 900, 600)) != [] and q.names() == ["b"]  # nothing fits: dropped
+
+
+def test_a_claimed_entry_waits_for_the_store_and_is_not_evicted() -> None:
+    q = PendingQueue(Limits(max_bytes=10_000, max_bundles=2))
+    q.add(entry("a", 10))
+    q.add(entry("b", 10))
+    claimed = q.claim("a")
+    assert claimed is not None and claimed.name == "a" and q.claimed("a")
+    assert q.claim("a") is None and q.claim("zz") is None  # once, and only what is queued
+    assert q.next_write(10_000, slack=0)[1] is Choice.WAIT  # the spool leaves it alone
+    dropped = q.add(entry("c", 10))  # over the count bound: not the one in flight
+    assert [d.name for d in dropped] == ["b"] and q.names() == ["a", "c"]
+    q.release("a")
+    assert not q.claimed("a") and q.next_write(10_000, slack=0)[1] is Choice.FULL
+    q.claim("c")
+    assert q.stored("c").name == "c" and q.names() == ["a"] and q.held_bytes == 10
+    with pytest.raises(KeyError):
+        q.stored("c")
+    assert q.written("a").name == "a" and not q
+
+
+def test_counts_since_start_say_where_each_kept_bundle_went() -> None:
+    q = PendingQueue(Limits(max_bytes=10_000, max_bundles=2))
+    for name in "abcd":
+        q.add(entry(name, 10))  # a and b are pushed out by c and d
+    q.claim("c")
+    q.stored("c")
+    q.written("d")
+    assert (q.kept_total, q.dropped_total, q.stored_total, q.spooled_total) == (4, 2, 1, 1)
+    assert q.summary() == (
+        "bundles kept in memory since start: 4 (stored straight from memory: 1, written to "
+        "the spool later: 1); dropped, their results lost: 2"
+    )
