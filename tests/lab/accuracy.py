@@ -57,6 +57,22 @@ def hold_ms(lab: Lab, stat: str = "mean", passes: Sequence[tuple[int, str]] | No
     return total
 
 
+def hold_spread_ms(lab: Lab, passes: Sequence[tuple[int, str]] | None = None) -> float:
+    """The standard deviation (ms) of a round trip's time in the delayers since their last
+    reset: the devices' hold variances summed (each device's holds are independent of the
+    others'), over ``passes`` as in :func:`hold_ms`. What an RTT's spread truly was."""
+    if passes is None:
+        passes = [(k, tun) for k in lab.delayers for tun in (TUN_UP, TUN_DOWN)]
+    stats = {k: lab.delayers[k].stats()["tuns"] for k in {k for k, _ in passes}}
+    return float(sum(float(stats[k][tun]["hold_sd_ms"]) ** 2 for k, tun in passes) ** 0.5)
+
+
+def hold_jitter_ms(lab: Lab, router: int, tun: str) -> float:
+    """RFC 3550's interarrival jitter (ms) over one device's actual holds since the last reset:
+    what a receiver of exactly those packets reports when that device is the only spread."""
+    return float(lab.delayers[router].stats()["tuns"][tun]["hold_jitter_ms"])
+
+
 def path_ms(baseline_ms: float, baseline_hold_ms: float) -> float:
     """The path's own round trip: a baseline measured through the delayers (at zero delay)
     less what they held its packets — reading a packet takes a wake-up even with no delay."""

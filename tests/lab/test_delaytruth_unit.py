@@ -104,3 +104,20 @@ def test_stages_report_what_they_scheduled():
     assert [s["injected_mean_ms"] for s in st["stages"]] == pytest.approx([5.0, 7.0])
     tun.reset()
     assert tun.stats()["stages"][0]["held"] == 0
+
+
+def test_spread_and_jitter_of_the_holds():
+    truth = Truth()
+    holds = [0.010, 0.014, 0.010, 0.014]  # sd 2 ms; each |difference| 4 ms
+    for seq, hold in enumerate(holds):
+        truth.sniffed(icmp_packet(seq), float(seq), arriving=True)
+        truth.wrote(icmp_packet(seq), hold)
+        truth.sniffed(icmp_packet(seq), seq + hold, arriving=False)
+    st = truth.stats()
+    assert st["hold_sd_ms"] == pytest.approx(2.0, abs=1e-6)
+    j = 0.0
+    for _ in range(3):
+        j += (0.004 - j) / 16
+    assert st["hold_jitter_ms"] == pytest.approx(j * 1000, abs=1e-9)
+    truth.reset()
+    assert truth.stats()["hold_sd_ms"] == 0.0 and truth.stats()["hold_jitter_ms"] == 0.0

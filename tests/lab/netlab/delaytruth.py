@@ -7,7 +7,8 @@ So each device also has a packet socket (``delayer.py``) that gets a kernel-time
 every packet going into the device (an *arrival*) and of every packet written back (a
 *release*). This module pairs the two copies of each packet and keeps, per device:
 
-- ``hold``: release − arrival, the delay the packet actually spent in the lab's delayer;
+- ``hold``: release − arrival, the delay the packet actually spent in the lab's delayer (mean,
+  standard deviation, and RFC 3550's interarrival jitter over the holds in release order);
 - ``injected``: the hold the delayer's stages scheduled for that packet (delay ± jitter, the
   order-keeping wait included);
 - ``late``: hold − injected, the lab's own error for that packet (wake-up to read it plus
@@ -89,7 +90,12 @@ class Truth:
     written: list[tuple[bytes, float]] = field(default_factory=list)  # not yet keyed
     tracked: int = 0
     hold_sum: float = 0.0
+    hold_squares: float = 0.0
     injected_sum: float = 0.0
+    # RFC 3550's interarrival jitter run over the holds in the order packets left: what a
+    # receiver timing this device's packets would report (its delay variation is theirs).
+    jitter: float = 0.0
+    last_hold: float | None = None
     late: Histogram = field(default_factory=Histogram)
     unmatched: int = 0  # releases whose arrival was not seen (sniffer overflow, reset)
     dropped: int = 0  # copies the kernel could not queue to the truth socket
@@ -144,15 +150,23 @@ class Truth:
             return
         hold = stamp - arrival
         self.hold_sum += hold
+        self.hold_squares += hold * hold
+        if self.last_hold is not None:
+            self.jitter += (abs(hold - self.last_hold) - self.jitter) / 16
+        self.last_hold = hold
         self.injected_sum += injected
         self.late.add(hold - injected)
 
     def stats(self) -> dict[str, float]:
         """Paired packets, their mean actual and injected hold (ms), and the lab's error (ms)."""
         n = self.late.count
+        mean = self.hold_sum / n if n else 0.0
+        variance = max(self.hold_squares / n - mean * mean, 0.0) if n else 0.0
         return {
             "truth_count": n,
-            "hold_mean_ms": self.hold_sum / n * 1000 if n else 0.0,
+            "hold_mean_ms": mean * 1000,
+            "hold_sd_ms": variance**0.5 * 1000,
+            "hold_jitter_ms": self.jitter * 1000,
             "injected_mean_ms": self.injected_sum / n * 1000 if n else 0.0,
             "late_mean_ms": self.late.mean_ms(),
             "late_p50_ms": self.late.percentile_ms(0.5),
@@ -165,6 +179,7 @@ class Truth:
 
     def reset(self) -> None:
         """Zero the figures; packets in flight stay tracked so their releases still pair."""
-        self.hold_sum = self.injected_sum = 0.0
+        self.hold_sum = self.hold_squares = self.injected_sum = self.jitter = 0.0
+        self.last_hold = None
         self.late = Histogram()
         self.unmatched = self.dropped = 0
