@@ -17,6 +17,9 @@ from tests.support.net import wait_until
 from waddleperf.localstack import LocalServer
 from waddleperf.profiling.sampler import ProcessTreeSource, RemoteStatsSource, Sampler
 
+# CPU figures judged against the kernel need the cores to themselves: run in the serial phase.
+pytestmark = pytest.mark.serial
+
 CORES = psutil.cpu_count() or 1
 # A parent and CORES-1 children spinning until killed: the whole tree fills the machine if the
 # kernel lets it.

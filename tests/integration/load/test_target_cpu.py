@@ -54,6 +54,9 @@ from tests.support.net import free_port, wait_until
 from tests.support.require import require
 from waddleperf.profiling.sampler import ProcessTreeSource, Sampler
 
+# CPU figures judged against the kernel need the cores to themselves: run in the serial phase.
+pytestmark = pytest.mark.serial
+
 #: Sets this process's CPUs and nice value, then becomes the given program (threads and
 #: children made later inherit both). argv: cpus (comma-separated), nice, program, args...
 PIN = (
