@@ -41,6 +41,7 @@ from tests.lab.netlab.services import (
 )
 from tests.lab.netlab.topology import Node
 from tests.support.factory import stopping
+from tests.support.require import require
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,11 +83,7 @@ def lab_unavailable_reason() -> str | None:
 def require_lab() -> None:
     """Skip (or, under CI=true, fail) the current test when the lab cannot run here."""
     reason = lab_unavailable_reason()
-    if reason is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"lab test cannot run but CI=true forbids skipping: {reason}", pytrace=False)
-    pytest.skip(f"network lab unavailable: {reason}")
+    require(reason is None, f"network lab unavailable: {reason}")
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from tests.integration.server.httphelp import http_server
+from tests.support.cpu import tree_cpu_s
 from tests.support.net import free_port, wait_until
 from waddleperf_server.config import StatsTarget
 from waddleperf_server.stats import ProcessSampler
@@ -48,12 +49,6 @@ class Targets:
     named: str
 
 
-def _tree_cpu_s(pid: int) -> float:
-    """CPU seconds used so far by ``pid`` and its descendants (the ground truth)."""
-    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-    return sum(p.cpu_times().user + p.cpu_times().system for p in procs)
-
-
 def _ctx_switches(pids: list[int]) -> tuple[int, int]:
     """psutil's voluntary and involuntary context switches, summed over ``pids``."""
     counts = [psutil.Process(pid).num_ctx_switches() for pid in pids]
@@ -69,11 +64,11 @@ class CpuWitness:
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.cpu0 = _tree_cpu_s(pid)
+        self.cpu0 = tree_cpu_s(pid)
         self.t0 = time.monotonic()
 
     def percent(self) -> float:
-        return 100 * (_tree_cpu_s(self.pid) - self.cpu0) / (time.monotonic() - self.t0)
+        return 100 * (tree_cpu_s(self.pid) - self.cpu0) / (time.monotonic() - self.t0)
 
 
 def _kill_tree(proc: subprocess.Popen[bytes]) -> None:

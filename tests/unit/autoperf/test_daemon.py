@@ -132,7 +132,9 @@ def test_stop_cancels_a_hanging_probe_and_still_writes_the_cycle(tmp_path: Path)
     threading.Timer(0.3, ag.stop.set).start()
     began = time.monotonic()
     summary = ag.run_cycle()
-    assert time.monotonic() - began < 2
+    # The probe would hang 30 s: ending in well under half of that is the cancellation, on a
+    # machine however busy (a bound near 0.3 s would be a verdict on its scheduling).
+    assert time.monotonic() - began < 15
     assert summary.stopped
     records = read_cycle(Path(summary.output or ""))
     icmp = next(r for r in records if r.info["step"] == "icmp")
