@@ -7,8 +7,10 @@ Bundles the spool could not take (its disk full) are held in memory by the agent
 once the store confirmed them. Spooled and held bundles form one queue, oldest first.
 
 A failed upload is retried with capped exponential back-off and jitter; attempts and the next
-try time live in the spool's state file, so a restart keeps the back-off. A pass stops after
-``max_failures_per_pass`` failures, so a dead endpoint costs a few attempts, not one per bundle.
+try time live in the spool's state file, so a restart keeps the back-off. A store failure ends
+the pass (a newer bundle never goes out ahead of an older one that just failed), except for a
+bundle that has failed ``holds_back_attempts`` times already; other failures end it after
+``max_failures_per_pass``, so a dead endpoint costs one attempt a pass, not one per bundle.
 While uploads fail, the oldest waiting bundle *probes* the store every ``probe_s`` seconds (and
 whenever any other bundle is due), so a store that comes back is noticed within seconds; the
 first success ends every back-off and the next pass starts at once, oldest first.
@@ -55,6 +57,11 @@ class RetryPolicy:
     #: (jittered like the back-off): how soon a store that came back is noticed. One request
     #: per probe against a dead S3 endpoint (the put's first call is a HEAD, with no body).
     probe_s: float = 2.5
+    #: A store failure ends the pass — no newer bundle is tried after an older one failed, so
+    #: none can go out ahead of it when the store comes back mid-pass — unless the failing
+    #: bundle has already failed this many attempts: then it may be its own problem, and the
+    #: newer ones behind it are tried after each of its scheduled retries.
+    holds_back_attempts: int = 10
 
     def delay(self, attempts: int, rng: random.Random) -> float:
         """Seconds to wait after the ``attempts``-th consecutive failure."""
@@ -241,6 +248,11 @@ class Uploader:
             except Exception as exc:  # any failure: keep the bundle, back off
                 failures += 1
                 self._failed(name, path, state, exc, now, report, probe=state.next_try > now)
+                if isinstance(exc, StoreError) and (
+                    state.next_try > now or state.attempts + 1 < self.policy.holds_back_attempts
+                ):
+                    report.deferred.extend(n for n, _ in waiting[index + 1 :])
+                    break
                 continue
             was_down, self._down, self._next_probe = self._down, False, math.inf
             # The store works (again): the backlog need not sit out its back-off, which after

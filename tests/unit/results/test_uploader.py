@@ -113,29 +113,53 @@ def test_backoff_grows_is_capped_and_jittered() -> None:
     assert RetryPolicy().delay(10_000, rng) <= RetryPolicy().cap_s
 
 
-def test_failures_back_off_and_bound_each_pass(spool: Spool) -> None:
+def test_failures_back_off_and_end_the_pass(spool: Spool) -> None:
     paths = _fill(spool, 4)
     names = [p.name for p in paths]
-    clock, store = Clock(), MemoryStore(failures=3)
+    clock, store = Clock(), MemoryStore(failures=2)
     up = Uploader(spool, store, POLICY, clock=clock, rng=random.Random(0))
     first = up.drain_once()
-    # Two failures end the pass: the endpoint is down, no point trying every bundle.
-    assert first.failed == names[:2] and first.deferred == names[2:]
-    for path in paths[:2]:  # per-bundle back-off: 10 s, half of it random
-        assert clock.now + 5 <= spool.entry(path).next_try <= clock.now + 10
+    # A store failure ends the pass: the endpoint is down, and no newer bundle may go out
+    # ahead of the oldest should it come back mid-pass.
+    assert first.failed == names[:1] and first.deferred == names[1:]
+    # per-bundle back-off: 10 s, half of it random ...
+    assert clock.now + 5 <= spool.entry(paths[0]).next_try <= clock.now + 10
     # ... but the store is probed again within probe_s
     assert first.next_due is not None
     assert clock.now + POLICY.probe_s / 2 <= first.next_due <= clock.now + POLICY.probe_s
-    # The untried ones are due; the oldest goes first (a probe: not counted as an attempt).
+    # The untried ones are due, so the oldest goes first (a probe: not counted as an attempt).
     second = up.drain_once()
     assert second.failed == [names[0]] and spool.entry(paths[0]).attempts == 1
-    # r2 finds the store back: every back-off ends, and as r1 was skipped the pass stops
-    # there and asks for the next one at once, which starts again from the oldest.
-    assert second.uploaded == [names[2]] and second.again and second.deferred == [names[1]]
+    assert second.deferred == names[1:]
+    # The store is back: the oldest goes, every back-off ends, the rest follow in order.
     third = up.drain_once()
-    assert third.uploaded == [names[0], names[1], names[3]] and third.drained
+    assert third.uploaded == names and third.drained
     assert not third.again and third.next_due is None
-    assert [k.split("/")[-1] for k in store.puts] == [f"r{i}.tar.gz" for i in (0, 1, 0, 2, 0, 1, 3)]
+    assert [k.split("/")[-1] for k in store.puts] == [f"r{i}.tar.gz" for i in (0, 0, 0, 1, 2, 3)]
+
+
+def test_a_bundle_failing_on_its_own_stops_holding_back_the_newer_ones(spool: Spool) -> None:
+    paths = _fill(spool, 3)
+    names = [p.name for p in paths]
+    clock = Clock()
+    policy = RetryPolicy(base_s=1, cap_s=1, jitter=0, max_failures_per_pass=2,
+                         holds_back_attempts=3)  # fmt: skip
+
+    class RefusesR0(MemoryStore):
+        def put(self, bundle: BundleBody, key: str, *args: object, **kw: object) -> PutConfirmation:
+            if key.endswith("/r0.tar.gz"):
+                self.puts.append(key)
+                raise StoreError("AccessDenied for this key")
+            return super().put(bundle, key, *args, **kw)  # type: ignore[arg-type]
+
+    store = RefusesR0()
+    up = Uploader(spool, store, policy, clock=clock, rng=random.Random(0))
+    for _ in range(2):  # two scheduled attempts fail: still holding the others back
+        assert up.drain_once().deferred == names[1:]
+        clock.now += 1.0
+    report = up.drain_once()  # the third: from now on the newer ones are tried behind it
+    assert report.failed == names[:1] and report.uploaded == names[1:]
+    assert spool.bundles() == paths[:1] and spool.entry(paths[0]).attempts == 3
 
 
 def test_backoff_survives_a_restart(spool: Spool, tmp_path: Path) -> None:

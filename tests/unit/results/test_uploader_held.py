@@ -186,19 +186,26 @@ def test_outage_ends_backlog_goes_oldest_first_in_one_go(spool: Spool) -> None:
 
 
 def test_a_newer_bundle_that_finds_the_store_back_restarts_the_pass(spool: Spool) -> None:
-    """If the probe (the oldest) still fails but a newer bundle then succeeds, the older ones
-    skipped in that pass are not left to an idle pause: the next pass is due at once."""
+    """When the oldest fails on its own (here: every failure counts as such) and a newer bundle
+    then succeeds, the older ones skipped in that pass are not left to an idle pause: the pass
+    ends there and the next one, due at once, starts again from the oldest."""
     paths = [_spooled(spool, i) for i in range(3)]
+    names = [p.name for p in paths]
     clock = Clock()
+    policy = RetryPolicy(base_s=10, cap_s=60, jitter=0, max_failures_per_pass=2,
+                         holds_back_attempts=1)  # fmt: skip
     store = MemoryStore(failures=2)
-    up = Uploader(spool, store, POLICY, clock=clock, rng=random.Random(1))
-    up.drain_once()  # r0, r1 fail; r2 deferred (two failures a pass)
-    store.failures = 1  # the oldest's probe fails once more, then the store works
+    up = Uploader(spool, store, policy, clock=clock, rng=random.Random(1))
+    first = up.drain_once()  # r0, r1 fail; r2 deferred (two failures a pass)
+    assert first.failed == names[:2] and first.deferred == names[2:]
+    spool.record_failure(paths[1], "still waiting", clock.now + 3600)  # r1: a long back-off
+    clock.now += 10  # r0's back-off has ended
+    store.failures = 1  # r0 fails once more, then the store works
     report = up.drain_once()
-    assert report.failed == [paths[0].name] and report.deferred == [paths[1].name]
-    assert report.uploaded == [paths[2].name] and report.again
+    assert report.failed == names[:1] and report.deferred == names[1:2]
+    assert report.uploaded == names[2:] and report.again
     again = up.drain_once()
-    assert again.uploaded == [paths[0].name, paths[1].name] and again.drained
+    assert again.uploaded == names[:2] and again.drained
 
 
 def test_memory_only_pass_leaves_the_spool_alone(spool: Spool) -> None:
