@@ -49,7 +49,9 @@ class Recorder:
 
 def register(config: pytest.Config) -> None:
     """Install the recorder when ``WPL_DURATIONS`` names a file (not in xdist workers)."""
-    target = os.environ.get(ENV)
+    # Taken out of the environment: a test that runs pytest itself (the lab's teardown and
+    # skip checks do) must not add its inner tests to the suite's record.
+    target = os.environ.pop(ENV, None)
     if target and not hasattr(config, "workerinput"):
         config.pluginmanager.register(Recorder(Path(target)), "wpl-durations")
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from tests.support.require import require
 
 __all__ = ["fill", "small_tmpfs"]
 
@@ -20,8 +20,7 @@ def small_tmpfs(mountpoint: Path, size: str = "2m") -> Iterator[Path]:
     mountpoint.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mountpoint)],
                           capture_output=True, text=True, check=False)  # fmt: skip
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    require(done.returncode == 0, f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
         yield mountpoint
     finally:

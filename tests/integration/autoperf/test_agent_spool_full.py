@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.autoperf.conftest import AgentRun, quick_tiers, server_entry, write_agent
+from tests.support.tmpfs import small_tmpfs
 from tests.unit.results.factory import T0, make_result
 from waddleperf.autoperf.bundles import BundleSink
 from waddleperf.localstack import LocalServer
@@ -37,16 +37,8 @@ KEPT = re.compile(r"bundle (\S+\.tar\.gz) kept in memory, not lost")
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
-                          capture_output=True, text=True, check=False)  # fmt: skip
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "mnt") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=True)
 
 
 def _wait(what: str, ok: Callable[[], bool], timeout: float = 30.0) -> None:

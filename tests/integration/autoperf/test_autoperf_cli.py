@@ -81,9 +81,15 @@ def test_once_escalates_to_tier3_with_load_and_profiling(
     assert {"autoperf.event", LOAD_KIND} <= {d["kind"] for d in documents}
     assert len(profiling) == len(content.profiling)
     events = [r for r in content.results if r.kind == "autoperf.event"]
-    assert events[0].info["metric"] in {"rtt_avg_ms", "connect_avg_ms"}
-    assert events[0].info["threshold"] == 0.0001
-    assert events[0].info["value"] is not None and events[0].info["server"] == "lo"
+    # Every RTT breaches the 0.1 µs threshold; the event names the worst one, which is the
+    # largest round trip the tier-1 records of this bundle hold (rule rtt_ms: icmp and udp
+    # rtt_avg_ms, tcp connect_avg_ms), with that record's value.
+    watched = {"probe.icmp": "rtt_avg_ms", "probe.udp": "rtt_avg_ms", "probe.tcp": "connect_avg_ms"}
+    tier1 = [(r, watched[r.kind]) for r in content.results if r.tier == 1 and r.kind in watched]
+    rtts = [(float(v), m) for r, m in tier1 if (v := r.metrics.get(m)) is not None]
+    worst_value, worst_metric = max(rtts)
+    assert (events[0].info["metric"], events[0].info["value"]) == (worst_metric, worst_value)
+    assert events[0].info["threshold"] == 0.0001 and events[0].info["server"] == "lo"
     load = next(r for r in content.results if r.kind == LOAD_KIND)
     assert load.status.value == "ok" and load.metrics["requests_count"]
     assert any(p["type"] == "Point" for p in content.profiling)

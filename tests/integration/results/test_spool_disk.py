@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.tmpfs import small_tmpfs
 from tests.unit.results.factory import filled_writer
 from waddleperf.results.reader import verify_bundle
 from waddleperf.results.spool import Spool, SpoolReceipt, SpoolStatus
@@ -22,20 +22,8 @@ KiB = 1024
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "mnt") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=True)
 
 
 def _bundle(spool: Spool, i: int, raw_kib: int) -> SpoolReceipt:
