@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -20,20 +21,52 @@ from typing import Any
 
 LOOPBACK = "127.0.0.1"
 SERVICES = ("http", "tcp_echo", "udp_echo", "iperf")
+BIND_ATTEMPTS = 3  # start_server picks new ports when one was taken meanwhile
+
+
+#: Where :func:`free_port` looks: below the kernel's ephemeral range, so no outgoing
+#: connection of another process can take a port between the pick and the server's bind.
+PICK_LOW = 10_000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _pick_range() -> range:
+    try:
+        low = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(PICK_LOW, max(low, PICK_LOW + 1000))
+
+
+def _free(family: socket.AddressFamily, host: str, port: int) -> int | None:
+    """``port`` (0: the kernel's pick) if it binds for both TCP and UDP on ``host`` now."""
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as tcp:
+            tcp.bind((host, port))
+            port = int(tcp.getsockname()[1])
+            with socket.socket(family, socket.SOCK_DGRAM) as udp:
+                udp.bind((host, port))
+    except OSError:
+        return None
+    return port
 
 
 def free_port(host: str = LOOPBACK) -> int:
-    """A port number free for both TCP and UDP on ``host`` right now (the kernel picks it)."""
+    """A port number free for both TCP and UDP on ``host`` right now.
+
+    Picked at random below the ephemeral range: a port the kernel hands out for ``bind(0)`` is
+    also what it hands out for outgoing connections, which other processes make all the time,
+    so such a pick can be taken before the server binds it (seen with four test workers).
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(50):
-        with socket.socket(family, socket.SOCK_STREAM) as tcp:
-            tcp.bind((host, 0))
-            port = int(tcp.getsockname()[1])
-            try:
-                with socket.socket(family, socket.SOCK_DGRAM) as udp:
-                    udp.bind((host, port))
-            except OSError:
-                continue
+    candidates = _pick_range()
+    for _ in range(200):
+        port = _free(family, host, secrets.choice(candidates))
+        if port is not None:
+            return port
+    for _ in range(50):  # that range all taken: the kernel's pick
+        port = _free(family, host, 0)
+        if port is not None:
             return port
     raise RuntimeError(f"no port free for both TCP and UDP on {host}")
 
@@ -177,14 +210,22 @@ def start_server(
     bound, ``/health`` answering when HTTP is on); RuntimeError with its log if it is not
     within ``ready_timeout`` seconds.
     """
-    ports = {name: free_port(host) if name in services else 0 for name in SERVICES}
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            server_argv(host, ports, extra_args), stdout=log, stderr=log, env=child_env(env)
-        )
-    server = LocalServer(proc, log_path, host, ports)
-    server.wait_ready(ready_timeout)
-    return server
+    for attempt in range(BIND_ATTEMPTS):
+        ports = {name: free_port(host) if name in services else 0 for name in SERVICES}
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                server_argv(host, ports, extra_args), stdout=log, stderr=log, env=child_env(env)
+            )
+        server = LocalServer(proc, log_path, host, ports)
+        try:
+            server.wait_ready(ready_timeout)
+        except RuntimeError:
+            # Another process took a picked port before the server bound it: pick again.
+            if attempt + 1 < BIND_ATTEMPTS and "Address already in use" in server.log_tail():
+                continue
+            raise
+        return server
+    raise AssertionError("unreachable")
 
 
 def _answers(url: str) -> bool:

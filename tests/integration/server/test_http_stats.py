@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psutil
 import pytest
@@ -39,6 +40,9 @@ def _idle_listener(port: int) -> str:
         "s.listen()\n"
         "time.sleep(120)\n"
     )
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -71,6 +75,23 @@ class CpuWitness:
         return 100 * (tree_cpu_s(self.pid) - self.cpu0) / (time.monotonic() - self.t0)
 
 
+def kernel_window(pid: int, take: Callable[[], T], attempts: int = 3) -> tuple[T, float]:
+    """``take()`` about 1 s after the last reading, and the kernel's CPU share (%) of ``pid``'s
+    tree over that window. A window in which the kernel gave the busy child almost nothing (a
+    busy machine) cannot tell a right reading from 0, so it is taken again, ``attempts`` at
+    most; the last must be above 20 % (every attempt listed otherwise)."""
+    truths: list[float] = []
+    for _ in range(attempts):
+        witness = CpuWitness(pid)
+        time.sleep(1.0)
+        result = take()
+        truths.append(witness.percent())
+        if truths[-1] > 20:
+            break
+    assert truths[-1] > 20, f"the busy child hardly got a CPU in any window: {truths} %"
+    return result, truths[-1]
+
+
 def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
     try:
         kids = psutil.Process(proc.pid).children(recursive=True)
@@ -86,8 +107,9 @@ def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
 def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
     tmp = tmp_path_factory.mktemp("targets")
     port = free_port()
-    # A uniquely named interpreter so a process_name lookup finds only this process.
-    named = tmp / "wpbusytarget"
+    # A uniquely named interpreter so a process_name lookup finds only this process (unique
+    # per fixture: two test workers may each hold one).
+    named = tmp / f"wpbt{secrets.token_hex(4)}"
     named.symlink_to(sys.executable)
     procs = [
         subprocess.Popen([sys.executable, "-c", TREE]),
@@ -132,24 +154,24 @@ def test_sampler_busy_vs_idle(targets: Targets, tmp_path: Path) -> None:
         _target(name="tree-again", pid_file=targets.tree_pid_file),
     ]
     sampler = ProcessSampler()
-    witness = CpuWitness(targets.tree_pid)
     first = sampler.snapshot(wanted)
     tree = _by_name(first, "tree")
     assert tree["found"] is True and tree["process_count"] == 2
     assert tree["cpu_pct"] is None and tree["cpu_raw_pct"] is None  # primed, no interval yet
     gone = _by_name(first, "gone")
     assert gone["found"] is False and "missing.pid" in str(gone["error"])
-    time.sleep(1.0)
     watched = {name: _by_name(first, name)["pids"] for name in ("tree", "idle", "named")}
-    ctx_before = {name: _ctx_switches(pids) for name, pids in watched.items()}
-    second = sampler.snapshot(wanted)
-    truth = witness.percent()
-    ctx_after = {name: _ctx_switches(pids) for name, pids in watched.items()}
+
+    def take() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        before = {name: _ctx_switches(pids) for name, pids in watched.items()}
+        snapshot = sampler.snapshot(wanted)
+        return before, snapshot, {name: _ctx_switches(pids) for name, pids in watched.items()}
+
+    (ctx_before, second, ctx_after), truth = kernel_window(targets.tree_pid, take)
     tree = _by_name(second, "tree")
     idle = _by_name(second, "idle")
     named = _by_name(second, "named")
     assert tree["pids"][0] == targets.tree_pid
-    assert truth > 20, "the busy child did not get a CPU at all"
     assert tree["cpu_raw_pct"] == pytest.approx(truth, abs=12), (tree, truth)
     assert tree["cpu_pct"] == pytest.approx(tree["cpu_raw_pct"] / psutil.cpu_count(), abs=0.02)
     assert named["process_count"] == 1 and named["cpu_raw_pct"] < 5, named
@@ -188,17 +210,13 @@ def test_stats_endpoint(targets: Targets, tmp_path_factory: pytest.TempPathFacto
     )
     with http_server(tmp_path_factory.mktemp("stats"), cfg) as srv:
         url = srv.base_url + "/stats"
-        witness = CpuWitness(targets.tree_pid)
         first = requests.get(url, timeout=10).json()
         assert first["targets"][0]["cpu_pct"] is None
-        time.sleep(1.0)
-        r = requests.get(url, timeout=10)
-        truth = witness.percent()
+        r, truth = kernel_window(targets.tree_pid, lambda: requests.get(url, timeout=10))
         assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
         doc = r.json()
         tree, idle = doc["targets"]
         assert tree["name"] == "tree" and tree["process_count"] == 2
-        assert truth > 20
         assert tree["cpu_raw_pct"] == pytest.approx(truth, abs=12), (tree, truth)
         assert idle["cpu_raw_pct"] < 5
         assert doc["server"]["pids"][0] == srv.proc.pid
