@@ -12,14 +12,6 @@ APT_PACKAGES := iperf3 iputils-ping iproute2 nftables dnsmasq-base openssh-serve
                 traceroute mtr-tiny dnsutils procps libpcap0.8 psmisc docker-compose wrk redis-server mariadb-server-core \
                 openssl python3 python3-venv
 
-# Where the suite's phases record each test's time (tests/support/durations.py).
-DURATIONS := .pytest-durations.jsonl
-PYTEST    := $(VENV)/bin/pytest -q
-# Phase 1: what is not timing-sensitive, on two workers. Phase 2: the network lab and the tests
-# that need the whole machine (marker serial), one at a time. docs/testing.md says why.
-PARALLEL  := -n 2 -m "not lab and not serial"
-SERIAL    := -p no:xdist -m "lab or serial"
-
 .PHONY: help setup system-deps venv run test lint typecheck unit integration lab lab-shell bench clean
 
 help:
@@ -59,27 +51,19 @@ typecheck: venv
 	$(VENV)/bin/mypy
 
 unit: venv
-	$(PYTEST) -n 2 tests/unit
+	$(VENV)/bin/pytest -q -n 2 tests/unit
 
 integration: setup
-	$(PYTEST) -n 2 -m "not serial" tests/integration
-	$(PYTEST) -p no:xdist -m serial tests/integration
+	$(VENV)/bin/pytest -q -n 2 -m "not serial" tests/integration
+	$(VENV)/bin/pytest -q -p no:xdist -m serial tests/integration
 
 lab: setup
-	$(PYTEST) -p no:xdist tests/lab
+	$(VENV)/bin/pytest -q -p no:xdist tests/lab
 
-# Both phases run even when the first fails (one report); the exit status is theirs.
+# The lab in the background beside lint, types and the parallel tests, then the whole-machine
+# tests alone, then the slowest tests and one count line: tests/suite.sh, docs/testing.md.
 test: setup
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy
-	@rm -f $(DURATIONS); rc=0; \
-	echo "== phase 1: unit and integration tests, two workers"; \
-	WPL_DURATIONS=$(DURATIONS) $(PYTEST) $(PARALLEL) || rc=$$?; \
-	echo "== phase 2: network lab and whole-machine tests, one at a time"; \
-	WPL_DURATIONS=$(DURATIONS) $(PYTEST) $(SERIAL) || rc=$$?; \
-	$(VENV)/bin/python -m tests.support.durations $(DURATIONS) 15 || rc=1; \
-	[ $$rc -eq 0 ] || rc=1; exit $$rc
+	VENV=$(VENV) bash tests/suite.sh
 
 bench: setup
 	$(VENV)/bin/python -m bench.server
@@ -89,4 +73,4 @@ lab-shell: setup
 	$(VENV)/bin/python -m tests.lab.shell $(ARGS)
 
 clean:
-	rm -rf .tools $(VENV) .pytest_cache .mypy_cache .ruff_cache $(DURATIONS)
+	rm -rf .tools $(VENV) .pytest_cache .mypy_cache .ruff_cache .suite

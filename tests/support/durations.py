@@ -3,16 +3,18 @@
 A pytest plugin (registered by ``tests/conftest.py``) appends one JSON line per test — node id,
 outcome, seconds of setup + call + teardown — to the file named by ``WPL_DURATIONS``, from the
 controlling process only (xdist workers forward their reports to it). ``python -m
-tests.support.durations FILE [N]`` then prints the N slowest tests of all phases and the
-suite's closing count line.
+tests.support.durations [--slowest N] FILE...`` then prints the N slowest tests of all parts
+and the suite's closing count line.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +58,14 @@ def register(config: pytest.Config) -> None:
         config.pluginmanager.register(Recorder(Path(target)), "wpl-durations")
 
 
-def report(path: Path, slowest: int = 15) -> tuple[list[str], Counter[str]]:
+def report(paths: Sequence[Path], slowest: int = 15) -> tuple[list[str], Counter[str]]:
     """The lines to print (slowest tests, then the count line) and the outcome counts."""
-    tests = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    tests = [
+        json.loads(line)
+        for path in paths
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line
+    ]
     counts = Counter(t["outcome"] for t in tests)
     lines = [f"{min(slowest, len(tests))} slowest tests of {len(tests)} (setup + call + teardown):"]
     for t in sorted(tests, key=lambda t: -t["seconds"])[:slowest]:
@@ -71,11 +78,16 @@ def report(path: Path, slowest: int = 15) -> tuple[list[str], Counter[str]]:
 
 
 def main(argv: list[str]) -> int:
-    """Print the report of FILE; exit 1 when a test failed or none ran."""
-    if not argv or not Path(argv[0]).is_file():
-        print("usage: python -m tests.support.durations FILE [N]", file=sys.stderr)
+    """Print the report of the given record files; exit 1 when a test failed or none ran."""
+    parser = argparse.ArgumentParser(prog="python -m tests.support.durations")
+    parser.add_argument("files", nargs="+", type=Path, help="records (WPL_DURATIONS files)")
+    parser.add_argument("--slowest", type=int, default=15, help="how many tests to list")
+    args = parser.parse_args(argv)
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        print(f"no such record: {', '.join(missing)}", file=sys.stderr)
         return 2
-    lines, counts = report(Path(argv[0]), int(argv[1]) if len(argv) > 1 else 15)
+    lines, counts = report(args.files, args.slowest)
     print("\n".join(lines))
     return 1 if counts["failed"] or counts["error"] or not counts["passed"] else 0
 

@@ -19,15 +19,16 @@ def write(path: Path, *tests: tuple[str, str, float]) -> None:
 
 def test_report_lists_the_slowest_of_all_phases_and_one_count_line(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
+    other = tmp_path / "e.jsonl"
     write(path, ("a::one", "passed", 1.0), ("a::two", "skipped", 0.1))
-    write(path, ("lab::three", "passed", 9.5), ("lab::four", "failed", 3.0), ("x", "error", 0.2))
-    lines, counts = durations.report(path, slowest=2)
+    write(other, ("lab::three", "passed", 9.5), ("lab::four", "failed", 3.0), ("x", "error", 0.2))
+    lines, counts = durations.report([path, other], slowest=2)
     assert lines[0] == "2 slowest tests of 5 (setup + call + teardown):"
     assert lines[1].split() == ["9.50s", "lab::three"]
     assert lines[2].split() == ["3.00s", "lab::four"]
     assert lines[-1] == "suite: 2 passed, 2 failed, 1 skipped"
     assert counts["error"] == 1
-    assert durations.main([str(path)]) == 1
+    assert durations.main([str(path), str(other)]) == 1
 
 
 def test_all_passed_exits_0_and_nothing_run_or_no_file_does_not(
@@ -35,7 +36,7 @@ def test_all_passed_exits_0_and_nothing_run_or_no_file_does_not(
 ) -> None:
     path = tmp_path / "d.jsonl"
     write(path, ("a", "passed", 0.5))
-    assert durations.main([str(path), "15"]) == 0
+    assert durations.main(["--slowest", "15", str(path)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "suite: 1 passed, 0 failed, 0 skipped"
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
