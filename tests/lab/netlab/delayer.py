@@ -75,11 +75,13 @@ SO_RCVBUFFORCE = 33
 ETH_P_ALL = 0x0003
 TRUTH_RCVBUF = 64 << 20
 TRUTH_BATCH = 256
-# Copies are read while the next release is at least this far off, at the latest every
-# TRUTH_EVERY_S (a steady stream never leaves that much room), and for every stats request.
-# Their kernel stamps do not age in the queue.
-TRUTH_IDLE_S = 0.001
-TRUTH_EVERY_S = 0.02
+# Copies are read in the slack before the next release — as many as its time allows at
+# TRUTH_COST_S each (a steady stream leaves room between its packets) — and all of them for
+# every stats request; reading them never makes a release late. Their kernel stamps do not age
+# in the queue. WPL_TRUTH=stats reads them only for stats requests (the loop as it is without
+# them, to measure it); WPL_TRUTH=0 opens no truth sockets at all.
+TRUTH_COST_S = 10e-6
+TRUTH_MODE = os.environ.get("WPL_TRUTH", "slack")
 
 
 def open_tun(name: str) -> int:
@@ -254,19 +256,18 @@ class Delayer:
         """Run until stopped, signalled, or orphaned."""
         fds = [*self.by_fd, self.control.fileno()]
         ctl_fd = self.control.fileno()
-        last_parent_check = last_guard = last_truth = time.monotonic()
+        last_parent_check = last_guard = time.monotonic()
         last_cpu = time.process_time()
         while self.running:
             self.release_due()
             now = time.monotonic()
-            if self.truth and (
-                not self.heap
-                or self.heap[0][0] - now > TRUTH_IDLE_S
-                or now - last_truth > TRUTH_EVERY_S
-            ):
-                for name, sock in self.truth.items():
-                    drain_truth(sock, self.tuns[name], TRUTH_BATCH)
-                last_truth = now = time.monotonic()
+            if self.truth and TRUTH_MODE != "stats":
+                slack = self.heap[0][0] - now - SPIN_S if self.heap else 1.0
+                budget = min(TRUTH_BATCH, int(slack / TRUTH_COST_S)) // len(self.truth)
+                if budget > 0:
+                    for name, sock in self.truth.items():
+                        drain_truth(sock, self.tuns[name], budget)
+                    now = time.monotonic()
             timeout = 0.5
             if self.heap:
                 timeout = min(timeout, max(0.0, self.heap[0][0] - now - SPIN_S))
@@ -324,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     tuns = [Tun(name, open_tun(name)) for name in args.tun]
     # Opened before any traffic: the kernel switches receive stamps on with a delay, and a copy
     # queued before that would be stamped when read. WPL_TRUTH=0 measures the delayer without.
-    truth = {} if os.environ.get("WPL_TRUTH") == "0" else {t.name: open_truth(t.name) for t in tuns}
+    truth = {} if TRUTH_MODE == "0" else {t.name: open_truth(t.name) for t in tuns}
     control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     control.bind(args.control)
     control.listen(16)

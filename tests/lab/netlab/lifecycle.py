@@ -78,13 +78,20 @@ def close_all() -> None:
 
 
 def install_signal_handlers() -> None:
-    """Turn SIGTERM/SIGHUP into SystemExit so ``finally`` blocks and atexit tear labs down."""
+    """Turn SIGTERM/SIGHUP into SystemExit and SIGINT into KeyboardInterrupt, so ``finally``
+    blocks and atexit tear labs down.
+
+    SIGINT is set even where it came in ignored: a shell starts a background job (``cmd &``,
+    as the suite runs the lab) with SIGINT ignored, and Python then installs no handler — a lab
+    in such a process would ignore Ctrl-C and a SIGINT meant to stop it.
+    """
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         raise SystemExit(128 + signum)
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 atexit.register(close_all)
