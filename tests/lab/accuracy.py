@@ -115,8 +115,9 @@ def counting_drops(lab: Lab, run: Callable[[], T]) -> tuple[T, int]:
 
 #: The lab's precision, per delayer device: how late, on average, it hands a packet on against
 #: the hold its stages scheduled (wake-up to read it plus lateness of the write), as the kernel
-#: saw it. docs/lab.md gives the measured distribution; a mean past this is a lab fault.
-PRECISION_MEAN_MS = 0.5
+#: saw it. Measured (docs/lab.md): 0.1–0.3 ms on a quiet machine, up to ~0.5 ms beside the rest
+#: of the suite; a mean past this bound is a lab fault (a demoted or stalled delayer).
+PRECISION_MEAN_MS = 1.0
 
 
 def lateness(lab: Lab) -> dict[str, dict[str, float]]:

@@ -53,11 +53,13 @@ IFF_NO_PI = 0x1000
 PR_SET_PDEATHSIG = 1
 PR_SET_TIMERSLACK = 29
 READ_BATCH = 256
-# A wake-up from select() comes up to ~0.1 ms late on this kind of VM, so the loop sleeps until
-# this close to a release and then polls. At high packet rates that is near-constant polling,
-# which the CPU guard below keeps from running as real-time.
+# A wake-up from select() comes late on this kind of VM, so the loop sleeps until this close to
+# a release and then polls. Measured by the kernel's truth (docs/lab.md, 20 runs of the
+# 3-router path): 0.1 ms left the writes 0.05 ms late per device on average, 0.3 ms 0.015.
+# At high packet rates that is near-constant polling, which the CPU guard below keeps from
+# running as real-time.
 # WPL_SPIN_S and WPL_SCHED (normal/nice/fifo) exist to measure the alternatives (docs/lab.md).
-SPIN_S = float(os.environ.get("WPL_SPIN_S", "0.0001"))
+SPIN_S = float(os.environ.get("WPL_SPIN_S", "0.0003"))
 # Real-time priority only while the delayer needs little CPU: one that is CPU-bound (unshaped
 # TCP through it) would hit the kernel's RT throttling — 50 ms stalls for every RT task on that
 # CPU, other labs' delayers included — and starve the machine. Measured every GUARD_S.
