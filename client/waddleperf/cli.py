@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -101,6 +102,9 @@ def demo() -> None:
 
 def main() -> None:
     """Entry point of the ``waddleperf`` script."""
+    # Ctrl-C (SIGINT) always stops a command cleanly, as it does ping: a shell starts
+    # background jobs with SIGINT ignored, and Python then installs no handler of its own.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         app()
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import time
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,19 @@ def key_warning(key: bytes | None) -> str | None:
     return None
 
 
+SO_TIMESTAMPNS = 35  # Linux; SCM_TIMESTAMPNS has the same number
+_ANCILLARY = socket.CMSG_SPACE(16)
+
+
+def kernel_rx_ns(ancillary: list[tuple[int, int, bytes]]) -> int | None:
+    """The kernel's receive time (Unix ns) from a recvmsg's ancillary data, if it is there."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = struct.unpack("qq", data[:16])
+            return int(sec * 1_000_000_000 + nsec)
+    return None
+
+
 class UdpEchoService:
     """The UDP echo service (see the module docstring for what it answers)."""
 
@@ -90,6 +104,9 @@ class UdpEchoService:
         if (warning := key_warning(self._key)) is not None:
             self._log.warning(warning)
         self._sock = bind_socket(self.bind, self.cfg.port, socket.SOCK_DGRAM)
+        # The receive time written into replies is the kernel's (a busy server's scheduling
+        # is not the path's delay): the forward transit the client's jitter_fwd_ms is made of.
+        self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self._state = "running"
         self._loop = gevent.spawn(self._serve)
         self._log.info(
@@ -134,14 +151,14 @@ class UdpEchoService:
         burst = 0
         while True:
             try:
-                n, addr = self._sock.recvfrom_into(buf)
+                n, ancillary, _flags, addr = self._sock.recvmsg_into([buf], _ANCILLARY)
             except OSError as exc:
                 if self._state != "running":
                     return
                 self._event("recv_error", "recv failed: %s", exc)
                 gevent.sleep(0.01)
                 continue
-            rx_ns = time.time_ns()
+            rx_ns = kernel_rx_ns(ancillary) or time.time_ns()
             self._handle(view[:n], addr, rx_ns)
             burst += 1
             if burst >= YIELD_EVERY:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.net import free_port
+from tests.support.net import free_port, wait_until
 from tests.unit.client.schema_check import validate_record
 
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
@@ -76,9 +77,25 @@ def test_http_json_against_server(shared_server):
     validate_record(json.loads(proc.stdout))
 
 
+def icmp_socket_open(pid: int) -> bool:
+    """Whether process ``pid`` holds an ICMP socket, raw or datagram (its inode listed in
+    /proc/net/raw or /proc/net/icmp)."""
+    inodes = set()
+    for table in ("raw", "raw6", "icmp", "icmp6"):
+        try:
+            lines = Path("/proc/net", table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        inodes |= {line.split()[9] for line in lines}
+    try:
+        links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    except OSError:
+        return False
+    return any(link[8:-1] in inodes for link in links if link.startswith("socket:["))
+
+
 def test_ctrl_c_stops_cleanly():
     import signal
-    import time
 
     proc = subprocess.Popen(
         [WADDLEPERF, "probe", "icmp", "127.0.0.1", "--count", "1000", "--interval", "0.05"],
@@ -86,7 +103,9 @@ def test_ctrl_c_stops_cleanly():
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.0)
+    # Interrupted once it is probing (its raw socket is open), not after a guessed second: a
+    # busy machine can take longer than that to start Python and import the probe.
+    assert wait_until(lambda: icmp_socket_open(proc.pid), 30), "the probe never opened its socket"
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=10)
     assert proc.returncode == 130, err
