@@ -20,25 +20,22 @@ from __future__ import annotations
 import collections
 import hashlib
 import http.server
-import json
 import os
 import re
 import select
 import shutil
-import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.integration.autoperf.conftest import AgentRun, quick_tiers, server_entry, write_agent
 from tests.integration.results.conftest import admin_client, stored_keys
 from tests.integration.results.s3support import AWS_ENV, FaultProxy, Moto
+from tests.support.agentproc import AgentProcess
 from tests.support.net import wait_until
 from waddleperf.localstack import LocalServer
 from waddleperf.results.reader import read_manifest, verify_bundle
@@ -106,51 +103,23 @@ class HoldingProxy(FaultProxy):
 
 
 @dataclass
-class Agent:
-    """One ``waddleperf autoperf`` process, its output in files (no pipe can fill up)."""
-
-    proc: subprocess.Popen[bytes]
-    out: Path
-    err: Path
-
-    def summaries(self) -> list[dict[str, Any]]:
-        """The ``--json`` cycle lines it printed (a line cut by SIGKILL is left out)."""
-        found = []
-        for line in self.out.read_text().splitlines():
-            try:
-                found.append(json.loads(line))
-            except ValueError:
-                continue
-        return found
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)  # only the agent this test started
-        self.proc.wait(timeout=10)
-
-
-@dataclass
 class Lab:
     run: AgentRun
     proxy: HoldingProxy
     moto: Moto
     bucket: str
-    agents: list[Agent] = field(default_factory=list)
+    agents: list[AgentProcess] = field(default_factory=list)
 
     @property
     def spool(self) -> Path:
         return self.run.spool
 
-    def start(self, *args: str) -> Agent:
+    def start(self, *args: str) -> AgentProcess:
         tag = f"agent{len(self.agents)}"
         env = self.run.env(AWS_ENV)
         for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
             env.pop(key, None)
-        out, err = self.run.tmp / f"{tag}.out", self.run.tmp / f"{tag}.err"
-        with out.open("wb") as o, err.open("wb") as e:
-            proc = subprocess.Popen(self.run.argv("--json", *args), env=env, stdout=o,
-                                    stderr=e, cwd=self.run.tmp)  # fmt: skip
-        agent = Agent(proc, out, err)
+        agent = AgentProcess.start(self.run.argv("--json", *args), env, self.run.tmp, tag)
         self.agents.append(agent)
         return agent
 
