@@ -38,7 +38,7 @@ $(UV):
 	.tools/bin/pip install -q uv==$(UV_VER)
 
 venv: $(UV)
-	$(UV) sync --frozen --python python3 -q
+	$(UV) sync --frozen --all-extras --python python3 -q
 
 run: setup
 	$(VENV)/bin/waddleperf demo

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from waddleperf import extras
+
 if TYPE_CHECKING:
     from waddleperf.autoperf.config import AutoPerfConfig
     from waddleperf.autoperf.sink import Sink
@@ -79,6 +81,8 @@ def autoperf(
         cfg = ap_config.load(user_file=config, overrides=overrides)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
+    if cfg.targets and cfg.tiers.tier3.load:  # tier 3 would run Locust against them
+        extras.require("autoperf (tier-3 load of targets)", "load")
     logging.basicConfig(
         level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from waddleperf import __version__, autoperf_cli, load_cli, probe_cli
+from waddleperf import __version__, autoperf_cli, extras, load_cli, probe_cli
 
 app = typer.Typer(
     name="waddleperf",
@@ -60,6 +60,7 @@ def server(
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = None,
 ) -> None:
     """Run the WaddlePerf server (HTTP, LibreSpeed, RPM, TCP/UDP echo, iperf3, /stats)."""
+    extras.require("server", "server")
     # gevent must patch the standard library before the server's modules load.
     from gevent import monkey
 
@@ -95,7 +96,14 @@ app.command("autoperf")(autoperf_cli.autoperf)
 @app.command()
 def demo() -> None:
     """The main job on loopback: target + server, each service probed, one AutoPerf cycle."""
-    from waddleperf.demo import run_demo
+    extras.require("demo", "server", "load", "targets")
+    from waddleperf.demo import CHECKOUT, run_demo
+
+    if not (CHECKOUT / "targets" / "serve.py").is_file():
+        typer.echo(
+            "waddleperf demo: serves targets/ from a WaddlePerf checkout: run it there", err=True
+        )
+        raise typer.Exit(EXIT_USAGE)
 
     raise typer.Exit(run_demo())
 

@@ -5,7 +5,7 @@
 2. Probes each server service once (HTTP echo, LibreSpeed, TCP echo, UDP echo, ICMP, iperf3)
    and prints one table.
 3. Runs one AutoPerf cycle (``waddleperf autoperf --once``) with the demo thresholds of
-   ``client/vars/demo.yml``, which escalate through all three tiers; the bundle is stored
+   ``waddleperf/vars/demo.yml``, which escalate through all three tiers; the bundle is stored
    locally under ``waddleperf-demo/`` and the agent prints what ran in each tier and why.
 4. Stops everything — also when a step fails or the user presses Ctrl-C.
 """
@@ -23,6 +23,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from waddleperf.autoperf.config import VARS_DIR
 from waddleperf.localstack import (
     LocalProcess,
     LocalServer,
@@ -113,8 +114,9 @@ def summary_table(rows: list[tuple[Step, Result]]) -> Table:
     return table
 
 
+#: The checkout that holds ``targets/`` (the demo serves the Flask target from it).
 CHECKOUT = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = CHECKOUT / "client" / "vars" / "demo.yml"
+DEMO_CONFIG = VARS_DIR / "demo.yml"
 
 
 def agent_config(server: LocalServer, target_url: str, out: Path) -> Path:

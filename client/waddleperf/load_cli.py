@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import typer
 
+from waddleperf import extras
+
 if TYPE_CHECKING:
     from waddleperf.load.compare import Comparison
     from waddleperf.load.runner import LoadPlan
@@ -237,6 +239,7 @@ def run(
     ] = False,
 ) -> None:
     """One load run; writes a load.locust record, k6 NDJSON profile and PNG plots."""
+    extras.require("load run", "load")
     if master and worker:
         raise _fail("--master and --worker exclude each other")
     if not worker and not host:
@@ -311,6 +314,7 @@ def compare(
     plots: Plots = True,
 ) -> None:
     """Run one profile against A then B (or B against a baseline); exit 1 on regression."""
+    extras.require("load compare", "load")
     from waddleperf.load.compare import Rules, overhead
     from waddleperf.load.compare import compare as compare_metrics
     from waddleperf.load.session import execute, load_record, save_json

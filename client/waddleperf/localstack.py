@@ -187,9 +187,15 @@ class LocalServer(LocalProcess):
         raise RuntimeError(f"the server did not become ready:\n{self.log_tail()}")
 
 
-def server_argv(host: str, ports: Mapping[str, int], extra_args: Sequence[str] = ()) -> list[str]:
-    """``waddleperf server`` bound to ``host`` with the given service ports (missing or 0: off)."""
-    argv = [*waddleperf_command(), "server", "--bind", host]
+def server_argv(
+    host: str,
+    ports: Mapping[str, int],
+    extra_args: Sequence[str] = (),
+    command: Sequence[str] | None = None,
+) -> list[str]:
+    """``waddleperf server`` bound to ``host`` with the given service ports (missing or 0: off);
+    ``command`` is another installation's ``waddleperf`` (default: this one's)."""
+    argv = [*(command or waddleperf_command()), "server", "--bind", host]
     for name in SERVICES:
         argv += [f"--{name.replace('_', '-')}-port", str(ports.get(name, 0))]
     return [*argv, *extra_args]
@@ -202,19 +208,26 @@ def start_server(
     extra_args: Sequence[str] = (),
     ready_timeout: float = 20.0,
     env: Mapping[str, str] | None = None,
+    command: Sequence[str] | None = None,
+    cwd: Path | None = None,
 ) -> LocalServer:
     """Start ``waddleperf server`` on free ports of ``host`` for ``services`` (the others off).
 
     Its output goes to ``log_path``; its environment is this one without ``WADDLEPERF_*``
-    variables, with ``env`` laid over it. Returns once the server is ready (every service
-    bound, ``/health`` answering when HTTP is on); RuntimeError with its log if it is not
-    within ``ready_timeout`` seconds.
+    variables, with ``env`` laid over it; ``command`` and ``cwd`` as in :func:`server_argv`
+    and :class:`subprocess.Popen` (an installed wheel's command, run outside the checkout).
+    Returns once the server is ready (every service bound, ``/health`` answering when HTTP is
+    on); RuntimeError with its log if it is not within ``ready_timeout`` seconds.
     """
     for attempt in range(BIND_ATTEMPTS):
         ports = {name: free_port(host) if name in services else 0 for name in SERVICES}
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                server_argv(host, ports, extra_args), stdout=log, stderr=log, env=child_env(env)
+                server_argv(host, ports, extra_args, command),
+                stdout=log,
+                stderr=log,
+                env=child_env(env),
+                cwd=cwd,
             )
         server = LocalServer(proc, log_path, host, ports)
         try:

@@ -1,7 +1,7 @@
 """One configuration system for every component.
 
-Layers, lowest first: the component's ``vars/base.yml``, a user YAML file, environment
-variables ``<PREFIX><DOTTED_KEY_WITH_UNDERSCORES>`` and flags. The merged document is
+Layers, lowest first: the component's ``vars/base.yml`` (package data), a user YAML file,
+environment variables ``<PREFIX><DOTTED_KEY_WITH_UNDERSCORES>`` and flags. The merged document is
 validated once by a pydantic model; any failure becomes a :class:`ConfigError` naming
 the key, the bad value and where it came from.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,7 +46,7 @@ def env_name(prefix: str, path: str) -> str:
     return prefix + path.replace(".", "_").upper()
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Traversable) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -103,7 +104,7 @@ def _lookup(doc: Mapping[str, Any], loc: tuple[int | str, ...]) -> Any:
 
 def load_config(
     model: type[M],
-    base_file: Path,
+    base_file: Traversable,
     user_file: Path | None = None,
     env_prefix: str = "",
     environ: Mapping[str, str] | None = None,

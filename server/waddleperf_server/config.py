@@ -1,10 +1,12 @@
-"""The server's configuration model; defaults live in ``server/vars/base.yml``."""
+"""The server's configuration model; defaults live in ``waddleperf_server/vars/base.yml``
+(package data, so an installed wheel has them too)."""
 
 from __future__ import annotations
 
 import errno
 import ipaddress
 from collections.abc import Mapping
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from waddleperf_common.config import StrictModel, load_config
 
-BASE_FILE = Path(__file__).resolve().parent.parent / "vars" / "base.yml"
+BASE_FILE = files("waddleperf_server") / "vars" / "base.yml"
 ENV_PREFIX = "WADDLEPERF_SERVER_"
 
 

@@ -1,4 +1,4 @@
-"""AutoPerf's configuration model; the defaults live in ``client/vars/base.yml``.
+"""AutoPerf's configuration model; the defaults live in ``waddleperf/vars/base.yml`` (package data).
 
 Loaded through the one layered loader (``waddleperf_common.config``): base file < user file
 < ``WADDLEPERF_<KEY>`` variables < flags, validated once at start-up. Every fault is a
@@ -10,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -18,7 +20,9 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from waddleperf_common.config import StrictModel, load_config
 
-BASE_FILE = Path(__file__).resolve().parents[2] / "vars" / "base.yml"
+#: The agent's shipped YAML files (package data, so an installed wheel has them too).
+VARS_DIR = files("waddleperf") / "vars"
+BASE_FILE = VARS_DIR / "base.yml"
 ENV_PREFIX = "WADDLEPERF_"
 #: Variables under our prefix that belong to someone else: the server's own settings, the
 #: UDP HMAC key, the load targets' APM switch.
@@ -335,7 +339,7 @@ def load(
     user_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
-    base_file: Path = BASE_FILE,
+    base_file: Traversable = BASE_FILE,
 ) -> AutoPerfConfig:
     """Load the AutoPerf configuration from all layers (raises ConfigError naming the key)."""
     env = os.environ if environ is None else environ

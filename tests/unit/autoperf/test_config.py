@@ -9,7 +9,7 @@ import pytest
 from waddleperf.autoperf import config
 from waddleperf_common.config import ConfigError
 
-DEMO = config.BASE_FILE.with_name("demo.yml")
+DEMO = Path(__file__).resolve().parents[3] / "client" / "waddleperf" / "vars" / "demo.yml"
 
 
 def load(tmp_path: Path, yaml: str | None = None, **env: str) -> config.AutoPerfConfig:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from waddleperf.cli import app
 
-BASE = Path(__file__).resolve().parents[3] / "server" / "vars" / "base.yml"
+BASE = Path(__file__).resolve().parents[3] / "server" / "waddleperf_server" / "vars" / "base.yml"
 
 
 def test_help_shows_the_default_ports_of_base_yml() -> None:
