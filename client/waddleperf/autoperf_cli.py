@@ -24,8 +24,35 @@ FLUSH_S, FLUSH_STOP_S = 30.0, 1.0
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    typer.echo(f"waddleperf autoperf: {message}", err=True)
+    for line in message.splitlines():
+        typer.echo(f"waddleperf autoperf: {line}", err=True)
     return typer.Exit(code)
+
+
+def load_checked(config: Path | None, overrides: dict[str, Any]) -> AutoPerfConfig:
+    """The configuration from every layer with every tier's probes checked (plan.check);
+    raises typer.Exit(2) naming each bad key and value."""
+    from waddleperf.autoperf import config as ap_config
+    from waddleperf.autoperf import plan
+    from waddleperf_common.config import ConfigError
+
+    try:
+        cfg = ap_config.load(user_file=config, overrides=overrides)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    errors = plan.check(cfg)
+    if errors:
+        raise _fail("invalid configuration:\n" + "\n".join(errors))
+    return cfg
+
+
+def describe(cfg: AutoPerfConfig) -> str:
+    """One line saying what a checked configuration will run."""
+    tiers = "/".join(str(len(cfg.tiers.tier(n).probes)) for n in (1, 2, 3))
+    return (
+        f"{len(cfg.servers)} server(s), {len(cfg.targets)} load target(s), "
+        f"tier 1/2/3 probes {tiers}, every {cfg.tiers.interval_s:g} s"
+    )
 
 
 def make_sink(cfg: AutoPerfConfig) -> Sink:
@@ -55,15 +82,17 @@ def autoperf(
     agent_id: Annotated[str | None, typer.Option(help="This agent's id.")] = None,
     spool_dir: Annotated[Path | None, typer.Option(help="Spool directory (locked).")] = None,
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = None,
+    check_config: Annotated[
+        bool,
+        typer.Option("--check-config", help="Validate the configuration, probe nothing, exit."),
+    ] = False,
 ) -> None:
     """Run tiered probes unattended: connectivity → diagnostics → load, on thresholds."""
     import logging
     import signal
     import threading
 
-    from waddleperf.autoperf import config as ap_config
     from waddleperf.results.spool import SpoolLockedError
-    from waddleperf_common.config import ConfigError
 
     if force_tier is not None and force_tier not in (1, 2, 3):
         raise _fail(f"--force-tier must be 1, 2 or 3, got {force_tier}")
@@ -75,10 +104,10 @@ def autoperf(
         "storage.spool_dir": str(spool_dir) if spool_dir else None,
         "log_level": log_level.upper() if log_level else None,
     }
-    try:
-        cfg = ap_config.load(user_file=config, overrides=overrides)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
+    cfg = load_checked(config, overrides)
+    if check_config:
+        typer.echo(f"config OK: {describe(cfg)}")
+        raise typer.Exit(0)
     logging.basicConfig(
         level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

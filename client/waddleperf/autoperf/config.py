@@ -120,8 +120,9 @@ class LoadTarget(StrictModel):
 class ProbeSpec(StrictModel):
     """One probe of a tier: the registered probe name, a label, extra options.
 
-    ``target``/``port`` are filled in from the server; ``options`` adds or overrides the rest
-    (validated by the probe itself when it runs: a bad option is a failed record, not a crash).
+    ``target``/``port`` are filled in from the server; ``options`` adds or overrides the rest.
+    At start-up :func:`waddleperf.autoperf.plan.check` validates ``probe`` and ``options``
+    against the probe's own options model: a typo is a configuration error, never a breach.
     """
 
     probe: str = Field(min_length=1)
@@ -197,6 +198,11 @@ class Tiers(StrictModel):
     tier1: Tier1
     tier2: Tier2
     tier3: Tier3
+
+    def tier(self, number: int) -> Tier1 | Tier2 | Tier3:
+        """Tier ``number`` (1, 2 or 3)."""
+        tiers: dict[int, Tier1 | Tier2 | Tier3] = {1: self.tier1, 2: self.tier2, 3: self.tier3}
+        return tiers[number]
 
 
 class Hysteresis(StrictModel):

@@ -196,11 +196,7 @@ class Agent:
         return StepRunner(self.stop, ctx_for, self._probe, on_result)
 
     def _plan(self, tier: int, servers: Iterable[str], summary: CycleSummary) -> list[Step]:
-        specs = {
-            1: self.cfg.tiers.tier1.probes,
-            2: self.cfg.tiers.tier2.probes,
-            3: self.cfg.tiers.tier3.probes,
-        }[tier]
+        specs = self.cfg.tiers.tier(tier).probes
         steps: list[Step] = []
         for label in servers:
             planned, skipped = plan_tier(self.cfg.server(label), tier, specs)
@@ -265,12 +261,7 @@ class Agent:
     ) -> list[Result]:
         """Plan and run ``tier``'s probes for ``servers``: tier 1 in parallel, others in turn."""
         steps = self._plan(tier, servers, summary)
-        tiers = self.cfg.tiers
-        timeout = {
-            1: tiers.tier1.step_timeout_s,
-            2: tiers.tier2.step_timeout_s,
-            3: tiers.tier3.step_timeout_s,
-        }[tier]
+        timeout = self.cfg.tiers.tier(tier).step_timeout_s
         return runner.run(steps, parallel=tier == 1, timeout_s=timeout)
 
     def _tier3(
