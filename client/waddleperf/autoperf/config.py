@@ -1,5 +1,9 @@
 """AutoPerf's configuration model; the defaults live in ``client/vars/base.yml``.
 
+Settings other modules take over (hysteresis and hold limits for the policy, the pending-bundle
+bounds for the sink) have no default here: base.yml is their one source, and the consumers
+derive theirs from the loaded model.
+
 Loaded through the one layered loader (``waddleperf_common.config``): base file < user file
 < ``WADDLEPERF_<KEY>`` variables < flags, validated once at start-up. Every fault is a
 ``ConfigError`` that names the key.
@@ -177,7 +181,7 @@ class Tier2(StrictModel):
 
     probes: list[ProbeSpec]
     thresholds: Tier2Thresholds = Field(default_factory=Tier2Thresholds)
-    max_cycles: int = Field(default=3, ge=1)
+    max_cycles: int = Field(ge=1)
     step_timeout_s: float = Field(default=180.0, gt=0, le=3600)
 
 
@@ -186,7 +190,7 @@ class Tier3(StrictModel):
 
     probes: list[ProbeSpec]
     load: bool = True
-    max_cycles: int = Field(default=1, ge=1)
+    max_cycles: int = Field(ge=1)
     step_timeout_s: float = Field(default=600.0, gt=0, le=7200)
 
 
@@ -206,11 +210,11 @@ class Tiers(StrictModel):
 
 
 class Hysteresis(StrictModel):
-    """How eagerly the agent climbs and how long it stays up."""
+    """How eagerly the agent climbs and how long it stays up (policy.PolicyConfig's fields)."""
 
-    breaches: int = Field(default=2, ge=1)
-    critical_breaches: int = Field(default=1, ge=1)
-    cooldown_s: float = Field(default=900.0, ge=0)
+    breaches: int = Field(ge=1)
+    critical_breaches: int = Field(ge=1)
+    cooldown_s: float = Field(ge=0)
 
 
 class S3Store(StrictModel):
@@ -252,8 +256,8 @@ class StorageConfig(StrictModel):
     #: Bundles the spool refused are kept in memory up to this many bytes (full + slim
     #: archives) and this many bundles, and retried; past either, the oldest is dropped with an
     #: ERROR. 0 keeps none (a refused bundle is dropped at once, with an ERROR).
-    pending_max_bytes: int = Field(default=64 << 20, ge=0, le=16 << 30)
-    pending_max_bundles: int = Field(default=100, ge=0, le=100_000)
+    pending_max_bytes: int = Field(ge=0, le=16 << 30)
+    pending_max_bundles: int = Field(ge=0, le=100_000)
     store: StoreConfig = Field(default_factory=StoreConfig)
 
 
@@ -313,8 +317,8 @@ class AutoPerfConfig(StrictModel):
     servers: list[ServerTarget] = Field(min_length=1)
     targets: list[LoadTarget] = Field(default_factory=list)
     tiers: Tiers
-    hysteresis: Hysteresis = Field(default_factory=Hysteresis)
-    storage: StorageConfig = Field(default_factory=StorageConfig)
+    hysteresis: Hysteresis
+    storage: StorageConfig
     geoip: GeoConfig = Field(default_factory=GeoConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

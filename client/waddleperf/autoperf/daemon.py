@@ -31,7 +31,7 @@ from waddleperf.autoperf.config import AutoPerfConfig, LoadTarget
 from waddleperf.autoperf.events import Events, event_record
 from waddleperf.autoperf.loadrun import LoadOutcome, LoadSpec, run_load
 from waddleperf.autoperf.plan import Step, plan_tier
-from waddleperf.autoperf.sink import CycleSink, Sink, safe_name
+from waddleperf.autoperf.sink import CYCLE_MEMBER, CycleSink, Sink, safe_name
 from waddleperf.autoperf.steps import ProbeRunner, StepRunner, call_probe
 from waddleperf.autoperf.summary import CycleSummary, ServerLine
 from waddleperf.probes.base import RunContext
@@ -45,8 +45,6 @@ from waddleperf.results.model import (
 )
 
 log = logging.getLogger("waddleperf.autoperf")
-#: The cycle summary (with the agent's labels) rides in each cycle's output as this raw member.
-CYCLE_MEMBER = "autoperf-cycle.json"
 LoadRunner = Callable[[LoadSpec, Path, threading.Event, float], LoadOutcome]
 
 
@@ -63,14 +61,9 @@ def observation(result: Result) -> policy.Observation:
 
 
 def policy_config(cfg: AutoPerfConfig) -> policy.PolicyConfig:
-    """The policy's hysteresis settings from the configuration."""
-    h = cfg.hysteresis
-    return policy.PolicyConfig(
-        breaches=h.breaches,
-        critical_breaches=h.critical_breaches,
-        cooldown_s=h.cooldown_s,
-        max_cycles={2: cfg.tiers.tier2.max_cycles, 3: cfg.tiers.tier3.max_cycles},
-    )
+    """The policy's settings: ``hysteresis`` as it is, each upper tier's ``max_cycles``."""
+    held = {2: cfg.tiers.tier2.max_cycles, 3: cfg.tiers.tier3.max_cycles}
+    return policy.PolicyConfig(**cfg.hysteresis.model_dump(), max_cycles=held)
 
 
 class Agent:
