@@ -71,21 +71,9 @@ def make_store(cfg: AutoPerfConfig) -> Store:
     """The configured store: a local directory (default) or an S3 bucket."""
     store = cfg.storage.store
     if store.kind == "s3" and store.s3 is not None:
-        from waddleperf.results.stores.s3 import S3Config, S3Store
+        from waddleperf.results.stores.s3 import S3Store
 
-        s3 = store.s3
-        return S3Store(
-            S3Config(
-                s3.bucket,
-                s3.prefix,
-                s3.endpoint_url,
-                s3.region,
-                addressing_style=s3.addressing_style,
-                connect_timeout_s=s3.connect_timeout_s,
-                read_timeout_s=s3.read_timeout_s,
-                verify_tls=s3.verify_tls,
-            )
-        )
+        return S3Store(store.s3)
     from waddleperf.results.stores.local import LocalStore
 
     return LocalStore(store.dir)

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from waddleperf.results.stores.s3_config import S3Config
 from waddleperf_common.config import StrictModel, load_config
 
 BASE_FILE = Path(__file__).resolve().parents[2] / "vars" / "base.yml"
@@ -217,26 +218,13 @@ class Hysteresis(StrictModel):
     cooldown_s: float = Field(ge=0)
 
 
-class S3Store(StrictModel):
-    """An S3 bucket (credentials from the environment / instance role, never here)."""
-
-    bucket: str = Field(min_length=3)
-    prefix: str = ""
-    endpoint_url: str | None = None
-    region: str | None = None
-    #: "path" for MinIO and most self-hosted S3 services; "auto" lets boto3 choose.
-    addressing_style: Literal["auto", "path", "virtual"] = "auto"
-    connect_timeout_s: float = Field(default=5.0, gt=0, le=300)
-    read_timeout_s: float = Field(default=60.0, gt=0, le=3600)
-    verify_tls: bool = True
-
-
 class StoreConfig(StrictModel):
     """Where finished bundles go: a local directory (default) or S3."""
 
     kind: Literal["local", "s3"] = "local"
     dir: Path = Path("waddleperf-results")
-    s3: S3Store | None = None
+    #: The S3 store's own settings model (results.stores.s3_config), used as it is.
+    s3: S3Config | None = None
 
     @model_validator(mode="after")
     def _s3_needs_bucket(self) -> StoreConfig:
