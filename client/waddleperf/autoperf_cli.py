@@ -143,7 +143,7 @@ def _run(
     from rich.console import Console
 
     from waddleperf.autoperf.daemon import Agent
-    from waddleperf.autoperf.events import Events
+    from waddleperf.autoperf.events import Events, TransitionEvent
     from waddleperf.autoperf.notify import Notifier
     from waddleperf.autoperf.summary import CycleSummary, render
 
@@ -153,9 +153,9 @@ def _run(
     events.step.add_listener(lambda line: err.print(f"[dim]autoperf[/] {line}", highlight=False))
 
     @events.transition.add_listener
-    def _notify(record: Any) -> None:
-        if notifier.wants(record.info.get("event") == "escalation"):
-            notifier.submit(record.to_dict())
+    def _notify(event: TransitionEvent) -> None:
+        if notifier.wants(event.transition.escalation):
+            notifier.submit(event.record.to_dict())
 
     unwritten = 0
 
