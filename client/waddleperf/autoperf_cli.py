@@ -26,8 +26,35 @@ FLUSH_S, FLUSH_STOP_S = 30.0, 1.0
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    typer.echo(f"waddleperf autoperf: {message}", err=True)
+    for line in message.splitlines():
+        typer.echo(f"waddleperf autoperf: {line}", err=True)
     return typer.Exit(code)
+
+
+def load_checked(config: Path | None, overrides: dict[str, Any]) -> AutoPerfConfig:
+    """The configuration from every layer with every tier's probes checked (plan.check);
+    raises typer.Exit(2) naming each bad key and value."""
+    from waddleperf.autoperf import config as ap_config
+    from waddleperf.autoperf import plan
+    from waddleperf_common.config import ConfigError
+
+    try:
+        cfg = ap_config.load(user_file=config, overrides=overrides)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    errors = plan.check(cfg)
+    if errors:
+        raise _fail("invalid configuration:\n" + "\n".join(errors))
+    return cfg
+
+
+def describe(cfg: AutoPerfConfig) -> str:
+    """One line saying what a checked configuration will run."""
+    tiers = "/".join(str(len(cfg.tiers.tier(n).probes)) for n in (1, 2, 3))
+    return (
+        f"{len(cfg.servers)} server(s), {len(cfg.targets)} load target(s), "
+        f"tier 1/2/3 probes {tiers}, every {cfg.tiers.interval_s:g} s"
+    )
 
 
 def make_sink(cfg: AutoPerfConfig) -> Sink:
@@ -57,15 +84,17 @@ def autoperf(
     agent_id: Annotated[str | None, typer.Option(help="This agent's id.")] = None,
     spool_dir: Annotated[Path | None, typer.Option(help="Spool directory (locked).")] = None,
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = None,
+    check_config: Annotated[
+        bool,
+        typer.Option("--check-config", help="Validate the configuration, probe nothing, exit."),
+    ] = False,
 ) -> None:
     """Run tiered probes unattended: connectivity → diagnostics → load, on thresholds."""
     import logging
     import signal
     import threading
 
-    from waddleperf.autoperf import config as ap_config
     from waddleperf.results.spool import SpoolLockedError
-    from waddleperf_common.config import ConfigError
 
     if force_tier is not None and force_tier not in (1, 2, 3):
         raise _fail(f"--force-tier must be 1, 2 or 3, got {force_tier}")
@@ -77,10 +106,10 @@ def autoperf(
         "storage.spool_dir": str(spool_dir) if spool_dir else None,
         "log_level": log_level.upper() if log_level else None,
     }
-    try:
-        cfg = ap_config.load(user_file=config, overrides=overrides)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
+    cfg = load_checked(config, overrides)
+    if check_config:
+        typer.echo(f"config OK: {describe(cfg)}")
+        raise typer.Exit(0)
     if cfg.targets and cfg.tiers.tier3.load:  # tier 3 would run Locust against them
         extras.require("autoperf (tier-3 load of targets)", "load")
     logging.basicConfig(
@@ -118,7 +147,7 @@ def _run(
     from rich.console import Console
 
     from waddleperf.autoperf.daemon import Agent
-    from waddleperf.autoperf.events import Events
+    from waddleperf.autoperf.events import Events, TransitionEvent
     from waddleperf.autoperf.notify import Notifier
     from waddleperf.autoperf.summary import CycleSummary, render
 
@@ -128,9 +157,9 @@ def _run(
     events.step.add_listener(lambda line: err.print(f"[dim]autoperf[/] {line}", highlight=False))
 
     @events.transition.add_listener
-    def _notify(record: Any) -> None:
-        if notifier.wants(record.info.get("event") == "escalation"):
-            notifier.submit(record.to_dict())
+    def _notify(event: TransitionEvent) -> None:
+        if notifier.wants(event.transition.escalation):
+            notifier.submit(event.record.to_dict())
 
     unwritten = 0
 

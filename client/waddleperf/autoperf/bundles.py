@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from waddleperf.autoperf.config import AutoPerfConfig
+from waddleperf.autoperf.sink import CYCLE_MEMBER
 from waddleperf.results.bundle import BundleWriter
 from waddleperf.results.geo import GeoTagger
 from waddleperf.results.model import Result, Status, utc_now
@@ -41,9 +42,8 @@ JOIN_S, JOIN_STOP_S = 10.0, 0.5
 
 
 #: Raw members kept when raw outputs are shed: the cycle summary (small; the only copy of the
-#: agent's labels). Same name as ``daemon.CYCLE_MEMBER``.
-KEEP_WHEN_SHEDDING = ("autoperf-cycle.json",)
-DEFAULT_PENDING = Limits(max_bytes=64 << 20, max_bundles=100)
+#: agent's labels).
+KEEP_WHEN_SHEDDING = (CYCLE_MEMBER,)
 #: Record kind of a bundle the agent had to drop (memory bound exceeded with the disk full).
 DROPPED_KIND = "autoperf.bundle_dropped"
 
@@ -71,21 +71,9 @@ def make_store(cfg: AutoPerfConfig) -> Store:
     """The configured store: a local directory (default) or an S3 bucket."""
     store = cfg.storage.store
     if store.kind == "s3" and store.s3 is not None:
-        from waddleperf.results.stores.s3 import S3Config, S3Store
+        from waddleperf.results.stores.s3 import S3Store
 
-        s3 = store.s3
-        return S3Store(
-            S3Config(
-                s3.bucket,
-                s3.prefix,
-                s3.endpoint_url,
-                s3.region,
-                addressing_style=s3.addressing_style,
-                connect_timeout_s=s3.connect_timeout_s,
-                read_timeout_s=s3.read_timeout_s,
-                verify_tls=s3.verify_tls,
-            )
-        )
+        return S3Store(store.s3)
     from waddleperf.results.stores.local import LocalStore
 
     return LocalStore(store.dir)
@@ -127,8 +115,9 @@ class BundleSink:
         labels: Mapping[str, str] | None = None,
         background: bool = True,
         discover: Callable[[], str | None] | None = None,
-        pending: Limits = DEFAULT_PENDING,
         agent: str | None = None,
+        *,
+        pending: Limits,
     ) -> None:
         self.spool = spool
         self.agent = agent

@@ -1,5 +1,9 @@
 """AutoPerf's configuration model; the defaults live in ``waddleperf/vars/base.yml`` (package data).
 
+Settings other modules take over (hysteresis and hold limits for the policy, the pending-bundle
+bounds for the sink) have no default here: base.yml is their one source, and the consumers
+derive theirs from the loaded model.
+
 Loaded through the one layered loader (``waddleperf_common.config``): base file < user file
 < ``WADDLEPERF_<KEY>`` variables < flags, validated once at start-up. Every fault is a
 ``ConfigError`` that names the key.
@@ -18,6 +22,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from waddleperf.results.stores.s3_config import S3Config
 from waddleperf_common.config import StrictModel, load_config
 
 #: The agent's shipped YAML files (package data, so an installed wheel has them too).
@@ -124,8 +129,9 @@ class LoadTarget(StrictModel):
 class ProbeSpec(StrictModel):
     """One probe of a tier: the registered probe name, a label, extra options.
 
-    ``target``/``port`` are filled in from the server; ``options`` adds or overrides the rest
-    (validated by the probe itself when it runs: a bad option is a failed record, not a crash).
+    ``target``/``port`` are filled in from the server; ``options`` adds or overrides the rest.
+    At start-up :func:`waddleperf.autoperf.plan.check` validates ``probe`` and ``options``
+    against the probe's own options model: a typo is a configuration error, never a breach.
     """
 
     probe: str = Field(min_length=1)
@@ -180,7 +186,7 @@ class Tier2(StrictModel):
 
     probes: list[ProbeSpec]
     thresholds: Tier2Thresholds = Field(default_factory=Tier2Thresholds)
-    max_cycles: int = Field(default=3, ge=1)
+    max_cycles: int = Field(ge=1)
     step_timeout_s: float = Field(default=180.0, gt=0, le=3600)
 
 
@@ -189,7 +195,7 @@ class Tier3(StrictModel):
 
     probes: list[ProbeSpec]
     load: bool = True
-    max_cycles: int = Field(default=1, ge=1)
+    max_cycles: int = Field(ge=1)
     step_timeout_s: float = Field(default=600.0, gt=0, le=7200)
 
 
@@ -202,27 +208,18 @@ class Tiers(StrictModel):
     tier2: Tier2
     tier3: Tier3
 
+    def tier(self, number: int) -> Tier1 | Tier2 | Tier3:
+        """Tier ``number`` (1, 2 or 3)."""
+        tiers: dict[int, Tier1 | Tier2 | Tier3] = {1: self.tier1, 2: self.tier2, 3: self.tier3}
+        return tiers[number]
+
 
 class Hysteresis(StrictModel):
-    """How eagerly the agent climbs and how long it stays up."""
+    """How eagerly the agent climbs and how long it stays up (policy.PolicyConfig's fields)."""
 
-    breaches: int = Field(default=2, ge=1)
-    critical_breaches: int = Field(default=1, ge=1)
-    cooldown_s: float = Field(default=900.0, ge=0)
-
-
-class S3Store(StrictModel):
-    """An S3 bucket (credentials from the environment / instance role, never here)."""
-
-    bucket: str = Field(min_length=3)
-    prefix: str = ""
-    endpoint_url: str | None = None
-    region: str | None = None
-    #: "path" for MinIO and most self-hosted S3 services; "auto" lets boto3 choose.
-    addressing_style: Literal["auto", "path", "virtual"] = "auto"
-    connect_timeout_s: float = Field(default=5.0, gt=0, le=300)
-    read_timeout_s: float = Field(default=60.0, gt=0, le=3600)
-    verify_tls: bool = True
+    breaches: int = Field(ge=1)
+    critical_breaches: int = Field(ge=1)
+    cooldown_s: float = Field(ge=0)
 
 
 class StoreConfig(StrictModel):
@@ -230,7 +227,8 @@ class StoreConfig(StrictModel):
 
     kind: Literal["local", "s3"] = "local"
     dir: Path = Path("waddleperf-results")
-    s3: S3Store | None = None
+    #: The S3 store's own settings model (results.stores.s3_config), used as it is.
+    s3: S3Config | None = None
 
     @model_validator(mode="after")
     def _s3_needs_bucket(self) -> StoreConfig:
@@ -250,8 +248,8 @@ class StorageConfig(StrictModel):
     #: Bundles the spool refused are kept in memory up to this many bytes (full + slim
     #: archives) and this many bundles, and retried; past either, the oldest is dropped with an
     #: ERROR. 0 keeps none (a refused bundle is dropped at once, with an ERROR).
-    pending_max_bytes: int = Field(default=64 << 20, ge=0, le=16 << 30)
-    pending_max_bundles: int = Field(default=100, ge=0, le=100_000)
+    pending_max_bytes: int = Field(ge=0, le=16 << 30)
+    pending_max_bundles: int = Field(ge=0, le=100_000)
     store: StoreConfig = Field(default_factory=StoreConfig)
 
 
@@ -311,8 +309,8 @@ class AutoPerfConfig(StrictModel):
     servers: list[ServerTarget] = Field(min_length=1)
     targets: list[LoadTarget] = Field(default_factory=list)
     tiers: Tiers
-    hysteresis: Hysteresis = Field(default_factory=Hysteresis)
-    storage: StorageConfig = Field(default_factory=StorageConfig)
+    hysteresis: Hysteresis
+    storage: StorageConfig
     geoip: GeoConfig = Field(default_factory=GeoConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

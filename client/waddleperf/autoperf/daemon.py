@@ -23,20 +23,21 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from waddleperf.autoperf import policy
 from waddleperf.autoperf.config import AutoPerfConfig, LoadTarget
-from waddleperf.autoperf.events import Events, event_record
+from waddleperf.autoperf.events import Events, TransitionEvent, event_info, event_record
 from waddleperf.autoperf.loadrun import LoadOutcome, LoadSpec, run_load
 from waddleperf.autoperf.plan import Step, plan_tier
-from waddleperf.autoperf.sink import CycleSink, Sink, safe_name
-from waddleperf.autoperf.steps import ProbeRunner, StepRunner, call_probe
+from waddleperf.autoperf.sink import CYCLE_MEMBER, CycleSink, Sink, safe_name
+from waddleperf.autoperf.steps import ProbeRunner, StepOutcome, StepRunner, call_probe
 from waddleperf.autoperf.summary import CycleSummary, ServerLine
 from waddleperf.probes.base import RunContext
 from waddleperf.results.model import (
     Result,
+    Scalar,
     Status,
     default_agent,
     format_time,
@@ -45,17 +46,19 @@ from waddleperf.results.model import (
 )
 
 log = logging.getLogger("waddleperf.autoperf")
-#: The cycle summary (with the agent's labels) rides in each cycle's output as this raw member.
-CYCLE_MEMBER = "autoperf-cycle.json"
-LoadRunner = Callable[[LoadSpec, Path, threading.Event, float], LoadOutcome]
+#: ``run_load``'s shape: spec, work directory, stop flag, time limit, run context, info.
+LoadRunner = Callable[
+    [LoadSpec, Path, threading.Event, float, RunContext, Mapping[str, Scalar]], LoadOutcome
+]
 
 
-def observation(result: Result) -> policy.Observation:
-    """A record as the policy sees it."""
+def observation(outcome: StepOutcome) -> policy.Observation:
+    """A step's record as the policy sees it (server, label and kind from the step)."""
+    step, result = outcome.step, outcome.result
     return policy.Observation(
-        server=str(result.info.get("server", result.target)),
-        step=str(result.info.get("step", result.kind)),
-        probe=result.kind.removeprefix("probe."),
+        server=step.server,
+        step=step.name,
+        probe=step.probe,
         metrics={k: v for k, v in result.metrics.items()},
         failed=result.status is Status.FAILED,
         error=result.error,
@@ -63,14 +66,9 @@ def observation(result: Result) -> policy.Observation:
 
 
 def policy_config(cfg: AutoPerfConfig) -> policy.PolicyConfig:
-    """The policy's hysteresis settings from the configuration."""
-    h = cfg.hysteresis
-    return policy.PolicyConfig(
-        breaches=h.breaches,
-        critical_breaches=h.critical_breaches,
-        cooldown_s=h.cooldown_s,
-        max_cycles={2: cfg.tiers.tier2.max_cycles, 3: cfg.tiers.tier3.max_cycles},
-    )
+    """The policy's settings: ``hysteresis`` as it is, each upper tier's ``max_cycles``."""
+    held = {2: cfg.tiers.tier2.max_cycles, 3: cfg.tiers.tier3.max_cycles}
+    return policy.PolicyConfig(**cfg.hysteresis.model_dump(), max_cycles=held)
 
 
 class Agent:
@@ -177,30 +175,30 @@ class Agent:
             summary.finish(utc_now(), self.stop.is_set(), output)
         return summary
 
-    def _keep(self, out: CycleSink, summary: CycleSummary, result: Result) -> None:
+    def _keep(self, out: CycleSink, result: Result) -> None:
         out.add_result(result)
-        summary.add_result(result)
         self.events.result.fire(result)
+
+    def _context(self, tier: int, run_id: str) -> RunContext:
+        return RunContext(agent=self.agent, tier=tier, run_id=run_id)
 
     def _runner(self, out: CycleSink, summary: CycleSummary, run_id: str) -> StepRunner:
         def ctx_for(step: Step) -> RunContext:
-            return RunContext(agent=self.agent, tier=step.tier, run_id=run_id)
+            return self._context(step.tier, run_id)
 
-        def on_result(result: Result) -> None:
-            self._keep(out, summary, result)
+        def on_result(outcome: StepOutcome) -> None:
+            step, result = outcome.step, outcome.result
+            self._keep(out, result)
+            summary.add_step(step.server, step.name, result)
             self.events.step.fire(
-                f"tier {result.tier} {result.info.get('server')}: {result.info.get('step')} "
-                f"{result.status.value}" + (f" — {result.error}" if result.error else "")
+                f"tier {step.tier} {step.server}: {step.name} {result.status.value}"
+                + (f" — {result.error}" if result.error else "")
             )
 
         return StepRunner(self.stop, ctx_for, self._probe, on_result)
 
     def _plan(self, tier: int, servers: Iterable[str], summary: CycleSummary) -> list[Step]:
-        specs = {
-            1: self.cfg.tiers.tier1.probes,
-            2: self.cfg.tiers.tier2.probes,
-            3: self.cfg.tiers.tier3.probes,
-        }[tier]
+        specs = self.cfg.tiers.tier(tier).probes
         steps: list[Step] = []
         for label in servers:
             planned, skipped = plan_tier(self.cfg.server(label), tier, specs)
@@ -234,8 +232,9 @@ class Agent:
         self, out: CycleSink, summary: CycleSummary, run_id: str, tr: policy.Transition
     ) -> None:
         record = event_record(tr, self.agent, run_id, self.cfg.server(tr.server).host)
-        self._keep(out, summary, record)
-        self.events.transition.fire(record)
+        self._keep(out, record)
+        summary.add_event(event_info(tr))
+        self.events.transition.fire(TransitionEvent(tr, record))
         self.events.step.fire(f"{tr.server}: tier {tr.from_tier} → {tr.to_tier}: {tr.reason}")
 
     def _tiers(
@@ -248,11 +247,12 @@ class Agent:
             if tier == 3:
                 self._tier3(out, summary, run_id, servers)
                 return {}
-            results = self._run_tier(runner, tier, servers, summary)
+            outcomes = self._run_tier(runner, tier, servers, summary)
             if self.stop.is_set():
                 return None
             lim = self._t1 if tier == 1 else self._t2
-            return {label: policy.find_breaches(obs, lim) for label, obs in _group(results).items()}
+            grouped = _group(outcomes).items()
+            return {label: policy.find_breaches(obs, lim) for label, obs in grouped}
 
         def decided(label: str, decision: policy.Decision) -> None:
             self._apply(out, summary, run_id, label, decision)
@@ -262,15 +262,10 @@ class Agent:
 
     def _run_tier(
         self, runner: StepRunner, tier: int, servers: list[str], summary: CycleSummary
-    ) -> list[Result]:
+    ) -> list[StepOutcome]:
         """Plan and run ``tier``'s probes for ``servers``: tier 1 in parallel, others in turn."""
         steps = self._plan(tier, servers, summary)
-        tiers = self.cfg.tiers
-        timeout = {
-            1: tiers.tier1.step_timeout_s,
-            2: tiers.tier2.step_timeout_s,
-            3: tiers.tier3.step_timeout_s,
-        }[tier]
+        timeout = self.cfg.tiers.tier(tier).step_timeout_s
         return runner.run(steps, parallel=tier == 1, timeout_s=timeout)
 
     def _tier3(
@@ -309,20 +304,22 @@ class Agent:
         )
         self.events.step.fire(f"tier 3 load {target.name}: {target.url} ({target.profile})")
         directory = self.work_dir / run_id / safe_name(f"load-{target.name}")
-        outcome = self.load(spec, directory, self.stop, self.cfg.tiers.tier3.step_timeout_s)
-        info = {**outcome.record.info, "server": target.stats_server, "step": f"load {target.name}"}
-        record = outcome.record.model_copy(
-            update={"agent": self.agent, "run_id": run_id, "tier": 3, "info": info}
-        )
-        self._keep(out, summary, record)
+        step = f"load {target.name}"
+        info: dict[str, Scalar] = {"server": target.stats_server, "step": step}
+        timeout = self.cfg.tiers.tier3.step_timeout_s
+        outcome = self.load(spec, directory, self.stop, timeout, self._context(3, run_id), info)
+        record = outcome.record
+        self._keep(out, record)
+        # the summary's server column as it always was for a load run: its stats server
+        summary.add_step(str(target.stats_server), step, record)
         self.events.step.fire(f"tier 3 load {target.name}: {record.status.value}")
         _keep_load_files(out, outcome, run_id, target.name)
 
 
-def _group(results: Sequence[Result]) -> dict[str, list[policy.Observation]]:
+def _group(outcomes: Sequence[StepOutcome]) -> dict[str, list[policy.Observation]]:
     grouped: dict[str, list[policy.Observation]] = {}
-    for result in results:
-        obs = observation(result)
+    for outcome in outcomes:
+        obs = observation(outcome)
         grouped.setdefault(obs.server, []).append(obs)
     return grouped
 

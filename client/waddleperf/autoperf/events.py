@@ -2,17 +2,20 @@
 
 An escalation or de-escalation is one record of kind ``autoperf.event`` whose ``info`` holds
 ``from_tier``, ``to_tier``, ``reason``, ``metric``, ``value``, ``threshold`` and ``server``: the
-same store and the same analysis as every measurement.
+same store and the same analysis as every measurement. The ``transition`` hook hears the
+policy's :class:`Transition` beside that record (:class:`TransitionEvent`), so listeners decide
+from the transition and send the record as it is.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from waddleperf.autoperf.policy import Transition
-from waddleperf.results.model import Result, Status, utc_now
+from waddleperf.results.model import Result, Scalar, Status, utc_now
 
 EVENT_KIND = "autoperf.event"
 log = logging.getLogger("waddleperf.autoperf")
@@ -44,20 +47,44 @@ class EventHook(Generic[T]):
                 log.exception("listener of %s failed", self.name)
 
 
+@dataclass(frozen=True)
+class TransitionEvent:
+    """A change of tier and the ``autoperf.event`` record that keeps it."""
+
+    transition: Transition
+    record: Result
+
+
 class Events:
-    """The agent's hooks: ``transition`` (an event record), ``result`` (any record), ``step``
-    (a progress line for people)."""
+    """The agent's hooks: ``transition`` (a tier change with its record), ``result`` (any
+    record), ``step`` (a progress line for people)."""
 
     def __init__(self) -> None:
-        self.transition: EventHook[Result] = EventHook("transition")
+        self.transition: EventHook[TransitionEvent] = EventHook("transition")
         self.result: EventHook[Result] = EventHook("result")
         self.step: EventHook[str] = EventHook("step")
+
+
+def event_info(tr: Transition) -> dict[str, Scalar]:
+    """What an event record (and the cycle summary) says of one transition."""
+    cause = tr.cause
+    return {
+        "event": "escalation" if tr.escalation else "deescalation",
+        "server": tr.server,
+        "from_tier": tr.from_tier,
+        "to_tier": tr.to_tier,
+        "reason": tr.reason,
+        "metric": cause.metric if cause else None,
+        "step": cause.step if cause else None,
+        "value": cause.value if cause else None,
+        "threshold": cause.threshold if cause else None,
+        "critical": cause.critical if cause else None,
+    }
 
 
 def event_record(tr: Transition, agent: str, run_id: str, target: str) -> Result:
     """The ``autoperf.event`` record of one transition (``target`` is the server's host)."""
     now = utc_now()
-    cause = tr.cause
     return Result(
         kind=EVENT_KIND,
         target=target,
@@ -67,17 +94,6 @@ def event_record(tr: Transition, agent: str, run_id: str, target: str) -> Result
         tier=tr.to_tier,
         run_id=run_id,
         params={},
-        info={
-            "event": "escalation" if tr.escalation else "deescalation",
-            "server": tr.server,
-            "from_tier": tr.from_tier,
-            "to_tier": tr.to_tier,
-            "reason": tr.reason,
-            "metric": cause.metric if cause else None,
-            "step": cause.step if cause else None,
-            "value": cause.value if cause else None,
-            "threshold": cause.threshold if cause else None,
-            "critical": cause.critical if cause else None,
-        },
+        info=event_info(tr),
         status=Status.OK,
     )

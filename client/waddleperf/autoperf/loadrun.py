@@ -6,6 +6,10 @@ turns that into SystemExit so the load engine's ``finally`` tears Locust down â€
 short grace, SIGKILLs the child's whole process group, so no Locust outlives the agent's
 5-second stop budget. The child leaves ``result.json`` (the load engine's record) and
 ``samples.json`` (profiler samples of the agent, the generator and the target).
+
+A run is given the agent's run context (agent, tier, run id) and what the agent calls it
+(``info``); every record it returns carries them, set once where the record is made here (the
+load engine's own record knows no agent: it is given them when read back from the child).
 """
 
 from __future__ import annotations
@@ -18,13 +22,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from waddleperf.load.result import KIND as LOAD_KIND
-from waddleperf.results.model import Result, Status, utc_now
+from waddleperf.probes.base import RunContext
+from waddleperf.results.model import Result, Scalar, Status, utc_now
 
 # LOAD_KIND is re-exported: the kind of a load run's record, for the agent and its tests.
 __all__ = ["LOAD_KIND", "LoadOutcome", "LoadSpec", "run_load"]
@@ -58,23 +64,44 @@ class LoadOutcome:
     directory: Path | None = None
 
 
-def _failed(spec: LoadSpec, error: str, started: Any) -> Result:
+def _context(ctx: RunContext, info: Mapping[str, Scalar]) -> dict[str, Any]:
+    return {"agent": ctx.agent or "unknown", "tier": ctx.tier, "run_id": ctx.run_id or "unknown",
+            "info": dict(info)}  # fmt: skip
+
+
+def _failed(
+    spec: LoadSpec, error: str, started: Any, ctx: RunContext, info: Mapping[str, Scalar]
+) -> Result:
     return Result(
         kind=LOAD_KIND,
         target=spec.url,
         started_at=started,
         finished_at=max(utc_now(), started),
-        tier=3,
         params={"profile": spec.profile, "target": spec.name},
         status=Status.FAILED,
         error=error,
+        **_context(ctx, info),
     )
 
 
+def _in_context(record: Result, ctx: RunContext, info: Mapping[str, Scalar]) -> Result:
+    own = _context(ctx, info)
+    return record.model_copy(update={**own, "info": {**record.info, **own["info"]}})
+
+
 def run_load(
-    spec: LoadSpec, directory: Path, stop: threading.Event, timeout_s: float
+    spec: LoadSpec,
+    directory: Path,
+    stop: threading.Event,
+    timeout_s: float,
+    context: RunContext,
+    info: Mapping[str, Scalar] | None = None,
 ) -> LoadOutcome:
-    """Run ``spec`` in a child process; a failed record if it is stopped, times out or dies."""
+    """Run ``spec`` in a child process; a failed record if it is stopped, times out or dies.
+
+    The record carries ``context`` (agent, tier, run id) and ``info`` whatever happened.
+    """
+    info = dict(info or {})
     directory.mkdir(parents=True, exist_ok=True)
     (directory / SPEC_FILE).write_text(json.dumps(asdict(spec)))
     started = utc_now()
@@ -95,14 +122,16 @@ def run_load(
                 if stop.is_set()
                 else (f"did not finish within tier 3's step_timeout_s ({timeout_s:g} s)")
             )
-            return LoadOutcome(_failed(spec, why, started), directory=directory)
+            return LoadOutcome(_failed(spec, why, started, context, info), directory=directory)
     try:
-        record = Result.from_json((directory / "result.json").read_text())
+        record = _in_context(
+            Result.from_json((directory / "result.json").read_text()), context, info
+        )
         samples = json.loads((directory / "samples.json").read_text())
     except (OSError, ValueError) as exc:
         tail = (directory / "autoperf-load.log").read_text(errors="replace")[-600:].strip()
         error = f"the load run left no result ({exc}); exit {proc.returncode}: {tail}"
-        return LoadOutcome(_failed(spec, error, started), directory=directory)
+        return LoadOutcome(_failed(spec, error, started, context, info), directory=directory)
     return LoadOutcome(record, samples if isinstance(samples, list) else [], directory)
 
 

@@ -3,16 +3,21 @@
 Each probe name knows how to aim at a WaddlePerf server (host, the right port, the HTTP base
 URL); the tier's ``options`` are laid over that. A step that cannot be aimed (dns for an IP
 literal with no name configured, ssh with no ssh section, a port set to 0) is skipped with
-the reason — a configuration choice, not a failure.
+the reason — a configuration choice, not a failure. :func:`check` validates every tier's
+probes against each probe's own options model before the agent runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from waddleperf.autoperf.config import ProbeSpec, ServerTarget
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from waddleperf.autoperf.config import TIERS, AutoPerfConfig, ProbeSpec, ServerTarget, Tiers
+from waddleperf.probes import base as probes
 
 
 @dataclass(frozen=True)
@@ -117,3 +122,68 @@ def plan_tier(
             continue
         steps.append(Step(server.label, tier, spec.name, spec.probe, {**aimed, **spec.options}))
     return steps, skipped
+
+
+def _tier_specs(tiers: Tiers) -> list[tuple[str, Sequence[ProbeSpec]]]:
+    return [(f"tier{n}", tiers.tier(n).probes) for n in TIERS]
+
+
+def _aimed(server: ServerTarget, probe: str) -> dict[str, Any]:
+    # A step skipped for this server is still checked, aimed like an unknown probe.
+    aim = AIMS.get(probe)
+    aimed = aim(server) if aim else {"target": server.host}
+    return {"target": server.host} if isinstance(aimed, str) else aimed
+
+
+def _errors(model: type[BaseModel], data: dict[str, Any]) -> list[ErrorDetails]:
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        return exc.errors()
+    return []
+
+
+def _key(err: ErrorDetails) -> tuple[tuple[int | str, ...], str]:
+    return tuple(err["loc"]), err["msg"]
+
+
+def _describe(path: str, spec: ProbeSpec, err: ErrorDetails, fields: Iterable[str]) -> str:
+    loc = err["loc"]
+    msg = err["msg"].removeprefix("Value error, ")
+    if not loc:
+        return f"{path}.options: {spec.options!r}: {msg}"
+    key = ".".join(str(p) for p in loc)
+    value = spec.options.get(str(loc[0]), err.get("input"))
+    if err["type"] == "extra_forbidden":
+        takes = f"{spec.probe} takes: {', '.join(sorted(fields))}"
+        return f"{path}.options.{key}: unknown option {loc[0]!s} = {value!r} ({takes})"
+    return f"{path}.options.{key}: invalid value {value!r}: {msg}"
+
+
+def check(cfg: AutoPerfConfig) -> list[str]:
+    """Every tier's probes against the probe registry and each probe's own options model.
+
+    Each step is validated as it will run: aimed at each server, the tier's ``options`` laid
+    over. Only faults the tier's entry brings in are reported (a fault of the aim alone, such
+    as a server's unset HMAC-key variable, stays a failed record at run time). Each error names
+    the key (``tiers.tier1.probes[0].options.cnt``) and the value. Imports the probe modules.
+    """
+    found: list[str] = []
+    for tier, specs in _tier_specs(cfg.tiers):
+        for index, spec in enumerate(specs):
+            path = f"tiers.{tier}.probes[{index}]"
+            try:
+                model = probes.get(spec.probe).options_model
+            except probes.UnknownProbeError:
+                known = ", ".join(probes.names())
+                found.append(f"{path}.probe: unknown probe {spec.probe!r} (known: {known})")
+                continue
+            for server in cfg.servers:
+                aimed = _aimed(server, spec.probe)
+                alone = {_key(e) for e in _errors(model, aimed)}
+                for err in _errors(model, {**aimed, **spec.options}):
+                    if _key(err) not in alone:
+                        line = _describe(path, spec, err, model.model_fields)
+                        if line not in found:
+                            found.append(line)
+    return found

@@ -183,12 +183,16 @@ def worst(breaches: Sequence[Breach]) -> Breach | None:
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    """Hysteresis settings; ``max_cycles`` by tier (2 and 3)."""
+    """Hysteresis settings; ``max_cycles`` by tier (2 and 3).
 
-    breaches: int = 2
-    critical_breaches: int = 1
-    cooldown_s: float = 900.0
-    max_cycles: Mapping[int, int] = field(default_factory=lambda: {2: 3, 3: 1})
+    No defaults: the caller derives them from the configuration (``hysteresis`` and
+    ``tiers.tierN.max_cycles`` in base.yml, their one source; ``daemon.policy_config``).
+    """
+
+    breaches: int
+    critical_breaches: int
+    cooldown_s: float
+    max_cycles: Mapping[int, int]
 
     def once(self) -> PolicyConfig:
         """The settings for a single ``--once`` cycle: no history, so one breach is enough."""

@@ -19,6 +19,8 @@ from typing import Any, Protocol
 from waddleperf.results.model import Result
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
+#: The cycle summary (with the agent's labels) rides in each cycle's output as this raw member.
+CYCLE_MEMBER = "autoperf-cycle.json"
 
 
 def safe_name(name: str) -> str:

@@ -6,6 +6,7 @@ headline figures; then the load runs and the tier transitions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -84,20 +85,21 @@ class CycleSummary:
     events: list[dict[str, Any]] = field(default_factory=list)
     load: list[StepLine] = field(default_factory=list)
 
-    def add_result(self, result: Result) -> None:
-        """File a record under steps, load runs or events."""
-        if result.kind == "autoperf.event":
-            self.events.append(dict(result.info))
-            return
+    def add_step(self, server: str, step: str, result: Result) -> None:
+        """File the record of ``server``'s step ``step`` under steps or load runs."""
         line = StepLine(
-            server=str(result.info.get("server", result.target)),
+            server=server,
             tier=result.tier or 0,
-            step=str(result.info.get("step", result.kind)),
+            step=step,
             status=result.status.value,
             figures=headline(result),
             error=result.error,
         )
         (self.load if is_load(result) else self.steps).append(line)
+
+    def add_event(self, info: Mapping[str, Any]) -> None:
+        """File a tier transition (what its event record says, ``events.event_info``)."""
+        self.events.append(dict(info))
 
     def finish(self, finished_at: Any, stopped: bool, output: str | None) -> None:
         """Close the summary with the end time, whether it was cut short, where it went."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from waddleperf.autoperf import config
 from waddleperf.autoperf.loadrun import LOAD_KIND, LoadOutcome, LoadSpec
 from waddleperf.autoperf.plan import Step
 from waddleperf.probes.base import RunContext
-from waddleperf.results.model import Result, Status, utc_now
+from waddleperf.results.model import Result, Scalar, Status, utc_now
 
 #: Healthy figures per probe kind (well inside the default thresholds), one per metric a
 #: threshold rule watches: tests/unit/autoperf/test_rule_metrics.py checks the keys against
@@ -34,6 +35,8 @@ class FakeProbes:
 
     def __init__(self) -> None:
         self.figures: dict[str, dict[str, float]] = {}
+        #: ``info`` of every record answered
+        self.info: dict[str, str] = {}
         self.hang: set[str] = set()
         self.calls: list[Step] = []
         self.lock = threading.Lock()
@@ -51,7 +54,7 @@ class FakeProbes:
         return Result(
             kind=f"probe.{step.probe}", target=step.target, started_at=now, finished_at=now,
             agent=ctx.agent or "x", tier=ctx.tier, run_id=ctx.run_id or "x",
-            metrics=metrics, status=Status.OK,
+            metrics=metrics, info=dict(self.info), status=Status.OK,
         )  # fmt: skip
 
     def names(self, tier: int) -> list[str]:
@@ -63,13 +66,23 @@ class FakeLoad:
 
     def __init__(self) -> None:
         self.specs: list[LoadSpec] = []
+        self.contexts: list[RunContext] = []
 
     def __call__(
-        self, spec: LoadSpec, directory: Path, stop: threading.Event, timeout_s: float
+        self,
+        spec: LoadSpec,
+        directory: Path,
+        stop: threading.Event,
+        timeout_s: float,
+        context: RunContext,
+        info: Mapping[str, Scalar],
     ) -> LoadOutcome:
         self.specs.append(spec)
+        self.contexts.append(context)
         now = utc_now()
         record = Result(kind=LOAD_KIND, target=spec.url, started_at=now, finished_at=now,
+                        agent=context.agent or "x", tier=context.tier,
+                        run_id=context.run_id or "x", info=dict(info),
                         metrics={"throughput_rps": 50.0}, status=Status.OK)  # fmt: skip
         samples = [{"source": "target", "time": time.time(), "cpu_pct": 12.5, "rss_mb": 40.0}]
         return LoadOutcome(record, samples, None)

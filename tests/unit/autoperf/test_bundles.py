@@ -68,6 +68,7 @@ def test_storage_and_geo_settings_reach_the_spool_store_and_tagger(tmp_path: Pat
     )  # fmt: skip
     store = make_store(cfg)
     assert isinstance(store, S3Store)
+    assert store.config is cfg.storage.store.s3  # the config's section, not a copy of it
     assert (store.config.addressing_style, store.config.read_timeout_s) == ("path", 7)
     assert store.config.verify_tls is False
     (tmp_path / "b").mkdir()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from waddleperf.autoperf import config
 from waddleperf_common.config import ConfigError
@@ -116,3 +117,46 @@ def test_server_label_base_url_and_dns_name() -> None:
     assert srv.resolve_name is None
     assert config.ServerTarget(host="perf.example").resolve_name == "perf.example"
     assert config.ServerTarget(host="::1", dns_name="x.test").resolve_name == "x.test"
+
+
+def test_base_yml_is_the_one_source_of_policy_and_pending_settings(tmp_path: Path) -> None:
+    import dataclasses
+
+    import yaml as pyyaml
+
+    from waddleperf.autoperf import bundles, daemon, policy
+
+    doc = pyyaml.safe_load(config.BASE_FILE.read_text())
+    doc["hysteresis"] = {"breaches": 5, "critical_breaches": 4, "cooldown_s": 33}
+    doc["tiers"]["tier2"]["max_cycles"] = 7
+    doc["storage"].update(pending_max_bytes=12345, pending_max_bundles=6,
+                          spool_dir=str(tmp_path / "spool"))  # fmt: skip
+    base = tmp_path / "base.yml"
+    base.write_text(pyyaml.safe_dump(doc))
+    cfg = config.load(environ={}, base_file=base)
+    assert (cfg.hysteresis.breaches, cfg.hysteresis.cooldown_s) == (5, 33)
+    assert daemon.policy_config(cfg) == policy.PolicyConfig(
+        breaches=5, critical_breaches=4, cooldown_s=33.0, max_cycles={2: 7, 3: 1}
+    )
+    # the policy takes the hysteresis section field for field, nothing of its own
+    fields = {f.name for f in dataclasses.fields(policy.PolicyConfig)}
+    assert fields == set(config.Hysteresis.model_fields) | {"max_cycles"}
+    assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(policy.PolicyConfig))
+    sink = bundles.BundleSink.from_config(cfg)
+    try:
+        assert (sink.pending.limits.max_bytes, sink.pending.limits.max_bundles) == (12345, 6)
+    finally:
+        sink.close(drain=False)
+
+
+def test_policy_and_pending_settings_have_no_second_default(tmp_path: Path) -> None:
+    models: list[tuple[type[BaseModel], tuple[str, ...]]] = [
+        (config.Hysteresis, ("breaches", "critical_breaches", "cooldown_s")),
+        (config.Tier2, ("max_cycles",)),
+        (config.Tier3, ("max_cycles",)),
+        (config.StorageConfig, ("pending_max_bytes", "pending_max_bundles")),
+    ]
+    for model, keys in models:
+        for key in keys:
+            assert model.model_fields[key].is_required(), f"{model.__name__}.{key}"
+    assert "hysteresis.breaches" in error(tmp_path, "hysteresis: {breaches: null}")

@@ -9,13 +9,17 @@ from pathlib import Path
 import pytest
 
 from tests.unit.autoperf.fakes import FakeLoad, FakeProbes, make_config
-from waddleperf.autoperf.daemon import Agent
-from waddleperf.autoperf.events import EVENT_KIND, Events
+from waddleperf.autoperf.daemon import Agent, observation
+from waddleperf.autoperf.events import EVENT_KIND, Events, TransitionEvent
 from waddleperf.autoperf.loadrun import LOAD_KIND
+from waddleperf.autoperf.plan import Step
 from waddleperf.autoperf.sink import DirectorySink, read_cycle
+from waddleperf.autoperf.steps import StepOutcome
+from waddleperf.probes.base import RunContext
 from waddleperf.results.model import Result
 
 SLOW = {"rtt_avg_ms": 150.0}
+CTX = RunContext(agent="a", tier=1, run_id="r")
 
 
 def agent(tmp_path: Path, probes: FakeProbes, **sections: object) -> tuple[Agent, FakeLoad]:
@@ -65,6 +69,11 @@ def test_once_escalates_through_all_tiers_in_one_cycle(tmp_path: Path) -> None:
     assert "rtt_avg_ms 150 > 100" in str(first["reason"])
     load_rec = next(r for r in records if r.kind == LOAD_KIND)
     assert load_rec.tier == 3 and load_rec.run_id == summary.run_id
+    # the load run is given the run's context; the agent patches nothing onto its record
+    assert load.contexts == [RunContext(agent=ag.agent, tier=3, run_id=summary.run_id)]
+    assert load_rec.agent == ag.agent
+    assert (load_rec.info["server"], load_rec.info["step"]) == ("lo", "load flask")
+    assert [(x.server, x.step) for x in summary.load] == [("lo", "load flask")]
     profiling = (Path(summary.output or "") / "profiling.ndjson").read_text()
     assert '"cpu_pct"' in profiling
     assert summary.servers["lo"].tiers_run == [1, 2, 3]
@@ -90,11 +99,13 @@ def test_critical_loss_goes_to_tier3_and_events_fire(tmp_path: Path) -> None:
     probes = FakeProbes()
     probes.figures = {"udp": {"loss_pct": 40.0}}
     events = Events()
-    seen: list[Result] = []
-    events.transition.add_listener(seen.append)
+    heard: list[TransitionEvent] = []
+    events.transition.add_listener(heard.append)
     ag, load = agent(tmp_path, probes)
     ag.events = events
     ag.run_cycle()
+    seen = [e.record for e in heard]
+    assert [(e.transition.from_tier, e.transition.to_tier) for e in heard] == [(1, 3)]
     assert [(r.info["from_tier"], r.info["to_tier"]) for r in seen] == [(1, 3)]
     assert seen[0].info["value"] == 40.0 and seen[0].info["threshold"] == 10.0
     assert len(load.specs) == 1
@@ -176,3 +187,21 @@ def test_a_failing_cycle_does_not_end_the_daemon(tmp_path: Path) -> None:
     calls.clear()
     with pytest.raises(RuntimeError, match="display broke"):  # --once reports it to the caller
         ag.run_forever(show, once=True)
+
+
+def test_decisions_take_server_and_step_from_the_step_not_the_record(tmp_path: Path) -> None:
+    # A record whose info names another server and step (a probe is free to put anything in
+    # info) changes nothing: the policy and the summary hear what the step says.
+    probes = FakeProbes()
+    probes.figures = {"icmp": SLOW}
+    probes.info = {"server": "elsewhere", "step": "bogus"}
+    ag, _load = agent(tmp_path, probes)
+    summary = ag.run_cycle(once=True)
+    assert summary.servers["lo"].tier_after == 2
+    assert [e["step"] for e in summary.events] == ["icmp"]
+    assert {s.server for s in summary.steps} == {"lo"} and "bogus" not in {
+        s.step for s in summary.steps
+    }
+    outcome = StepOutcome(Step("lo", 1, "udp_long", "udp"), probes(Step("x", 1, "y", "tcp"), CTX))
+    obs = observation(outcome)
+    assert (obs.server, obs.step, obs.probe) == ("lo", "udp_long", "udp")

@@ -61,12 +61,16 @@ def test_runner_turns_exceptions_and_bad_options_into_failed_records() -> None:
         raise RuntimeError("kaput")
 
     runner = StepRunner(threading.Event(), ctx, boom)
-    (rec,) = runner.run([Step("s", 1, "x", "icmp", {"target": "h"})], True, 5)
+    step = Step("s", 1, "x", "icmp", {"target": "h"})
+    (outcome,) = runner.run([step], True, 5)
+    rec = outcome.result
+    assert outcome.step is step
     assert rec.status.value == "failed" and "kaput" in (rec.error or "")
     assert rec.kind == "probe.icmp" and rec.info == {"server": "s", "step": "x"}
     real = StepRunner(threading.Event(), ctx)
     (bad,) = real.run([Step("s", 1, "icmp", "icmp", {"target": "h", "count": 0})], False, 5)
-    assert bad.status.value == "failed" and (bad.error or "").startswith("invalid option count")
+    assert bad.result.status.value == "failed"
+    assert (bad.result.error or "").startswith("invalid option count")
 
 
 def _cat_to(path: Path) -> list[str]:

@@ -163,7 +163,7 @@ def test_max_cycles_at_a_tier_then_back_to_1() -> None:
 
 
 def test_cooldown_blocks_a_second_escalation() -> None:
-    cfg = PolicyConfig(breaches=1, cooldown_s=1000.0, max_cycles={2: 1, 3: 1})
+    cfg = PolicyConfig(breaches=1, critical_breaches=1, cooldown_s=1000.0, max_cycles={2: 1, 3: 1})
     st = after_tier1(ServerState(), "s", slow(), 0.0, cfg).state
     assert st.tier == 2
     st = after_tier1(st, "s", slow(), 60.0, cfg).state  # max cycles reached: back to 1

@@ -19,8 +19,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 import boto3
@@ -36,6 +35,9 @@ from waddleperf.results.stores import (
     check_key,
     open_body,
 )
+from waddleperf.results.stores.s3_config import S3Config
+
+__all__ = ["MAX_TAGS", "S3Config", "S3Store", "s3_metadata", "s3_tag", "s3_tags"]
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -45,23 +47,6 @@ MAX_TAGS = 10
 _TAG_BAD = re.compile(r"[^\w +\-=.:/@]")
 _META_KEY_BAD = re.compile(r"[^a-z0-9-]")
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
-
-
-@dataclass(frozen=True)
-class S3Config:
-    """Where and how to reach the bucket. No credentials here, on purpose."""
-
-    bucket: str
-    prefix: str = ""
-    endpoint_url: str | None = None  # None: AWS; set for MinIO or another S3 service
-    region: str | None = None
-    addressing_style: Literal["auto", "path", "virtual"] = "auto"  # MinIO wants "path"
-    connect_timeout_s: float = 5.0
-    read_timeout_s: float = 60.0
-    #: botocore's own attempts per call; the uploader's back-off does the long-term retrying.
-    client_attempts: int = 2
-    send_checksum: bool = True  # off for services that reject x-amz-checksum-sha256
-    verify_tls: bool | str = True  # or a CA bundle path
 
 
 def s3_tag(text: str, limit: int) -> str:
