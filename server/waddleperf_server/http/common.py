@@ -10,11 +10,12 @@ from typing import Any, cast
 from flask import Response, current_app, jsonify, request
 from werkzeug.sansio.utils import get_content_length
 
-from waddleperf_server import bodies, clientaddr
 from waddleperf_server.config import ServerConfig
-from waddleperf_server.geo import GeoLookup
+from waddleperf_server.host.geo import GeoLookup
+from waddleperf_server.host.stats import ProcessSampler
+from waddleperf_server.http import bodies
+from waddleperf_server.net import clientaddr
 from waddleperf_server.runtime import Runtime
-from waddleperf_server.stats import ProcessSampler
 
 RANDOM_BUFFER_BYTES = 1024 * 1024
 STATE_KEY = "waddleperf"

@@ -7,8 +7,8 @@ from flask import Blueprint, Response, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import Rule
 
-from waddleperf_server import params
-from waddleperf_server.http_common import byte_response, client_ip, read_body, state
+from waddleperf_server.http import params
+from waddleperf_server.http.common import byte_response, client_ip, read_body, state
 
 bp = Blueprint("echo", __name__)
 
