@@ -11,9 +11,11 @@ from waddleperf_server import logs
 from waddleperf_server.config import ServerConfig
 from waddleperf_server.host.geo import GeoLookup
 from waddleperf_server.host.stats import ProcessSampler
-from waddleperf_server.http.common import STATE_KEY, AppState, BodyError, json_error
 from waddleperf_server.http.endpoints import echo, librespeed, responsiveness, status
 from waddleperf_server.http.params import ParamError
+from waddleperf_server.http.replies import json_error
+from waddleperf_server.http.request_body import BodyError
+from waddleperf_server.http.state import STATE_KEY, AppState
 from waddleperf_server.net import clientaddr
 from waddleperf_server.runtime import Runtime
 

@@ -24,7 +24,7 @@ from werkzeug.wrappers import Request
 
 from waddleperf_server import logs
 from waddleperf_server.http import wire
-from waddleperf_server.http.common import PENDING_BODY_ERROR_KEY, drain_environ_body
+from waddleperf_server.http.request_body import PENDING_BODY_ERROR_KEY, drain_environ_body
 
 log = logs.get("http")
 

@@ -19,8 +19,9 @@ from waddleperf_server import logs
 from waddleperf_server.config import ServerConfig
 from waddleperf_server.http import bodies
 from waddleperf_server.http.app import create_app
-from waddleperf_server.http.common import ABANDON_KEY, STATE_KEY
 from waddleperf_server.http.fastpath import FastPath
+from waddleperf_server.http.request_body import ABANDON_KEY
+from waddleperf_server.http.state import STATE_KEY
 from waddleperf_server.net import sockets
 from waddleperf_server.net.conncap import SourceCounter, source_key
 from waddleperf_server.net.ratelimit import LogThrottle

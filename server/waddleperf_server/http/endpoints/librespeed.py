@@ -11,7 +11,9 @@ from flask import Blueprint, Response, request
 from waddleperf_server.host.geo import isp_summary
 from waddleperf_server.http import params
 from waddleperf_server.http.bodies import WRITE_CHUNK
-from waddleperf_server.http.common import byte_response, client_ip, read_body, state
+from waddleperf_server.http.replies import byte_response
+from waddleperf_server.http.request_body import read_body
+from waddleperf_server.http.state import client_ip, state
 from waddleperf_server.http.wire import CORS_HEADERS, EMPTY_CONTENT_TYPE, NO_CACHE_HEADERS
 from waddleperf_server.net import clientaddr
 

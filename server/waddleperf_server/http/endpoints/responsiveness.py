@@ -9,7 +9,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from waddleperf_common.nq import NQ_PATH, NQConfig
-from waddleperf_server.http.common import byte_response, json_error, read_body, state
+from waddleperf_server.http.replies import byte_response, json_error
+from waddleperf_server.http.request_body import read_body
+from waddleperf_server.http.state import state
 from waddleperf_server.http.wire import NO_STORE, SMALL_PATH
 
 bp = Blueprint("responsiveness", __name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify
 
 from waddleperf_server.host import icmp
-from waddleperf_server.http.common import state
+from waddleperf_server.http.state import state
 
 
 def health() -> Response:
