@@ -67,7 +67,8 @@ def server(
     monkey.patch_all()
     from waddleperf_common.config import ConfigError
     from waddleperf_server import config as server_config
-    from waddleperf_server import logs, runtime
+    from waddleperf_server import logs
+    from waddleperf_server.main import serve
 
     try:
         cfg = server_config.load(
@@ -85,7 +86,7 @@ def server(
         typer.echo(f"waddleperf server: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     logs.setup(cfg.log_level)
-    raise typer.Exit(runtime.serve(cfg))
+    raise typer.Exit(serve(cfg))
 
 
 app.command("probe")(probe_cli.probe)

@@ -21,8 +21,8 @@ from tests.integration.server.httphelp import (
     read_interim,
     request_bytes,
 )
-from waddleperf_server.app import create_app
 from waddleperf_server.config import HttpConfig, ServerConfig
+from waddleperf_server.http.app import create_app
 from waddleperf_server.runtime import Runtime
 
 LIMIT = 1024 * 1024

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tests.integration.server.httphelp import module_http_server
 from waddleperf.localstack import LocalServer
-from waddleperf_server.params import garbage_chunks
+from waddleperf_server.http.params import garbage_chunks
 
 MiB = 1024 * 1024
 CONFIG = """

@@ -14,7 +14,7 @@ from tests.integration.server.httphelp import http_server
 from tests.support.mmdb import write_mmdb
 from waddleperf.localstack import LocalServer
 from waddleperf_server import logs
-from waddleperf_server.geo import GeoLookup
+from waddleperf_server.host.geo import GeoLookup
 
 CITY: dict[str, dict[str, Any]] = {
     "203.0.113.0/24": {

@@ -20,7 +20,7 @@ from tests.integration.server.httphelp import http_server
 from tests.support.cpu import tree_cpu_s
 from tests.support.net import free_port, wait_until
 from waddleperf_server.config import StatsTarget
-from waddleperf_server.stats import ProcessSampler
+from waddleperf_server.host.stats import ProcessSampler
 
 # Niced so the spinner does not starve the server under test of CPU while it starts.
 BUSY = "import os\nos.nice(5)\nwhile True: pass"

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from waddleperf_common import nq
-from waddleperf_server import bodies, clientaddr, icmp, params
-from waddleperf_server.geo import ipinfo_record, isp_summary
-from waddleperf_server.librespeed import processed_ip
-from waddleperf_server.responsiveness import nq_document, valid_host
+from waddleperf_server.host import icmp
+from waddleperf_server.host.geo import ipinfo_record, isp_summary
+from waddleperf_server.http import bodies, params
+from waddleperf_server.http.endpoints.librespeed import processed_ip
+from waddleperf_server.http.endpoints.responsiveness import nq_document, valid_host
+from waddleperf_server.net import clientaddr
 
 # --- query parameters -------------------------------------------------------------------
 
@@ -259,7 +261,7 @@ def test_valid_host(host: str, ok: bool) -> None:
 
 
 def test_read_pid_file(tmp_path: Path) -> None:
-    from waddleperf_server.stats import TargetNotFound, read_pid_file
+    from waddleperf_server.host.stats import TargetNotFound, read_pid_file
 
     good = tmp_path / "a.pid"
     good.write_text(" 4242 \nextra\n")
@@ -275,7 +277,7 @@ def test_read_pid_file(tmp_path: Path) -> None:
 def test_rfc3339_now_is_utc_with_z() -> None:
     from datetime import datetime
 
-    from waddleperf_server.stats import rfc3339_now
+    from waddleperf_server.host.stats import rfc3339_now
 
     text = rfc3339_now()
     assert text.endswith("Z") and "T" in text

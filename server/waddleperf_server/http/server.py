@@ -15,12 +15,16 @@ import gevent
 from gevent.pool import Pool
 from gevent.pywsgi import Input, LoggingLogAdapter, WSGIHandler, WSGIServer
 
-from waddleperf_server import bodies, logs, netutil
+from waddleperf_server import logs
 from waddleperf_server.config import ServerConfig
-from waddleperf_server.conncap import SourceCounter, source_key
-from waddleperf_server.fastpath import FastPath
-from waddleperf_server.http_common import ABANDON_KEY, STATE_KEY
-from waddleperf_server.ratelimit import LogThrottle
+from waddleperf_server.http import bodies
+from waddleperf_server.http.app import create_app
+from waddleperf_server.http.fastpath import FastPath
+from waddleperf_server.http.request_body import ABANDON_KEY
+from waddleperf_server.http.state import STATE_KEY
+from waddleperf_server.net import sockets
+from waddleperf_server.net.conncap import SourceCounter, source_key
+from waddleperf_server.net.ratelimit import LogThrottle
 from waddleperf_server.runtime import Runtime
 
 log = logs.get("http")
@@ -237,7 +241,7 @@ class _Handler(WSGIHandler):  # type: ignore[misc]
             sock.shutdown(socket.SHUT_WR)
         except OSError:
             return
-        netutil.discard_incoming(sock, LINGER_S, LINGER_BYTES)
+        sockets.discard_incoming(sock, LINGER_S, LINGER_BYTES)
 
     def handle_error(self, t: type[BaseException], v: BaseException, tb: Any) -> None:
         # Errors outside Flask (Flask answers its own): mostly a client that stalled or
@@ -280,7 +284,7 @@ class _Server(WSGIServer):  # type: ignore[misc]
                 "source",
                 time.monotonic(),
                 "refused %s: %d connections open from that address",
-                netutil.describe(address),
+                sockets.describe(address),
                 self.sources.count(key),
             )
             _refuse(sock)
@@ -307,7 +311,7 @@ def _refuse(sock: Any) -> None:
         sock.settimeout(REFUSE_WRITE_TIMEOUT_S)
         sock.sendall(_raw_response(429, _MESSAGES[429]))
         sock.shutdown(socket.SHUT_WR)
-        netutil.discard_incoming(sock, REFUSE_LINGER_S, LINGER_BYTES)
+        sockets.discard_incoming(sock, REFUSE_LINGER_S, LINGER_BYTES)
     except OSError:
         pass
     finally:
@@ -333,10 +337,8 @@ class HttpService:
 
         Raises OSError when the port cannot be had.
         """
-        from waddleperf_server.app import create_app
-
         cfg = self._config.http
-        sock = netutil.bind_socket(
+        sock = sockets.bind_socket(
             self._config.bind, cfg.port, socket.SOCK_STREAM, backlog=min(1024, cfg.max_connections)
         )
         self._port = int(sock.getsockname()[1])

@@ -9,14 +9,15 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from waddleperf_common.nq import NQ_PATH, NQConfig
-from waddleperf_server.http_common import byte_response, json_error, read_body, state
+from waddleperf_server.http.replies import byte_response, json_error
+from waddleperf_server.http.request_body import read_body
+from waddleperf_server.http.state import state
+from waddleperf_server.http.wire import NO_STORE, SMALL_PATH
 
 bp = Blueprint("responsiveness", __name__)
 
-SMALL_PATH = "/rpm/small"
 LARGE_PATH = "/rpm/large"
 UPLOAD_PATH = "/rpm/upload"
-NO_STORE = {"Cache-Control": "no-store"}
 
 # A host name, IPv4 address or bracketed IPv6 address, then an optional port. Anything
 # else in Host would be echoed into URLs the client then fetches, so it is refused.

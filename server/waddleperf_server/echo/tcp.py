@@ -20,9 +20,9 @@ from gevent.server import StreamServer
 
 from waddleperf_server import logs
 from waddleperf_server.config import TcpEchoConfig
-from waddleperf_server.conncap import SourceCounter, source_key
-from waddleperf_server.netutil import bind_socket, describe, discard_incoming
-from waddleperf_server.ratelimit import LogThrottle
+from waddleperf_server.net.conncap import SourceCounter, source_key
+from waddleperf_server.net.ratelimit import LogThrottle
+from waddleperf_server.net.sockets import bind_socket, describe, discard_incoming
 
 BUFFER_BYTES = 65536
 # After the byte cap is reached we half-close and briefly discard what the peer still sends,

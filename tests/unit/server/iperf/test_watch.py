@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from waddleperf_server.iperf_watch import ConnectionAges, build_argv, supports_max_duration
+from waddleperf_server.iperf.watch import ConnectionAges, build_argv, supports_max_duration
 
 
 def test_connection_ages_track_first_seen_and_forget_closed() -> None:

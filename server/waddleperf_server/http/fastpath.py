@@ -22,8 +22,9 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
-from waddleperf_server import librespeed, logs, responsiveness
-from waddleperf_server.http_common import PENDING_BODY_ERROR_KEY, drain_environ_body
+from waddleperf_server import logs
+from waddleperf_server.http import wire
+from waddleperf_server.http.request_body import PENDING_BODY_ERROR_KEY, drain_environ_body
 
 log = logs.get("http")
 
@@ -66,15 +67,15 @@ class FastPath:
         self._small_headers = [
             ("Content-Type", "application/octet-stream"),
             ("Content-Length", "1"),
-            *responsiveness.NO_STORE.items(),
+            *wire.NO_STORE.items(),
         ]
         base = [
-            ("Content-Type", librespeed.EMPTY_CONTENT_TYPE),
+            ("Content-Type", wire.EMPTY_CONTENT_TYPE),
             ("Content-Length", "0"),
-            *librespeed.NO_CACHE_HEADERS,
+            *wire.NO_CACHE_HEADERS,
         ]
         self._headers = base
-        self._cors_headers = [*base, *librespeed.CORS_HEADERS]
+        self._cors_headers = [*base, *wire.CORS_HEADERS]
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Answer ``empty.php`` and ``/rpm/small``; hand anything else (and any failed body)
@@ -83,7 +84,7 @@ class FastPath:
         method = environ.get("REQUEST_METHOD")
         if path in EMPTY_PATHS and method in EMPTY_METHODS:
             return self._empty(environ, start_response)
-        if path == responsiveness.SMALL_PATH and method in SMALL_METHODS:
+        if path == wire.SMALL_PATH and method in SMALL_METHODS:
             return self._small(environ, start_response)
         return self.app(environ, start_response)
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from waddleperf_server.ratelimit import LogThrottle, TokenBucketLimiter
+from waddleperf_server.net.ratelimit import LogThrottle, TokenBucketLimiter
 
 
 def test_burst_then_refill_at_rate() -> None:

@@ -1,19 +1,23 @@
-"""The Flask app: blueprints, ``/health``, ``/stats``, JSON errors, one log line a request."""
+"""The Flask app: the endpoints (``endpoints/``), JSON errors, one log line a request."""
 
 from __future__ import annotations
 
 import time
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from waddleperf_server import clientaddr, http_echo, icmp, librespeed, logs, responsiveness
+from waddleperf_server import logs
 from waddleperf_server.config import ServerConfig
-from waddleperf_server.geo import GeoLookup
-from waddleperf_server.http_common import STATE_KEY, AppState, BodyError, json_error, state
-from waddleperf_server.params import ParamError
+from waddleperf_server.host.geo import GeoLookup
+from waddleperf_server.host.stats import ProcessSampler
+from waddleperf_server.http.endpoints import echo, librespeed, responsiveness, status
+from waddleperf_server.http.params import ParamError
+from waddleperf_server.http.replies import json_error
+from waddleperf_server.http.request_body import BodyError
+from waddleperf_server.http.state import STATE_KEY, AppState
+from waddleperf_server.net import clientaddr
 from waddleperf_server.runtime import Runtime
-from waddleperf_server.stats import ProcessSampler
 
 log = logs.get("http")
 
@@ -29,43 +33,16 @@ def create_app(config: ServerConfig, runtime: Runtime) -> Flask:
         geo=GeoLookup(config.geoip.city_db, config.geoip.asn_db),
         sampler=ProcessSampler(),
     )
-    app.register_blueprint(http_echo.bp)
+    app.register_blueprint(echo.bp)
     app.register_blueprint(responsiveness.bp)
     app.register_blueprint(librespeed.bp, url_prefix="/backend", name="librespeed_backend")
     app.register_blueprint(librespeed.bp, url_prefix="", name="librespeed_root")
-    app.add_url_rule("/health", "health", health, methods=["GET"])
-    app.add_url_rule("/stats", "stats", stats, methods=["GET"])
+    app.add_url_rule("/health", "health", status.health, methods=["GET"])
+    app.add_url_rule("/stats", "stats", status.stats, methods=["GET"])
     _install_error_handlers(app)
     app.before_request(_start_clock)
     app.after_request(_log_request)
     return app
-
-
-def health() -> Response:
-    """Liveness: version, uptime in seconds, each service's state, whether ICMP echo is on."""
-    rt = state().runtime
-    resp = jsonify(
-        {
-            "version": rt.version,
-            "uptime_s": round(rt.uptime_s(), 3),
-            "services": rt.service_states(),
-            "icmp": icmp.echo_state(),
-        }
-    )
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
-def stats() -> Response:
-    """psutil figures for the machine, this server and each configured target process.
-
-    CPU is in percent (``cpu_pct`` of the whole machine, ``cpu_raw_pct`` of one core),
-    memory in MiB, I/O in bytes and operations, context switches as counts.
-    """
-    st = state()
-    resp = jsonify(st.sampler.snapshot(st.config.stats.targets))
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
 
 
 def _install_error_handlers(app: Flask) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from waddleperf_server.clientaddr import parse_ip
+from waddleperf_server.net.clientaddr import parse_ip
 
 
 def source_key(address: Any) -> str:

@@ -15,11 +15,12 @@ import pytest
 from flask import Flask
 from werkzeug.test import EnvironBuilder
 
-from waddleperf_server import bodies
-from waddleperf_server.app import create_app
 from waddleperf_server.config import HttpConfig, ServerConfig
-from waddleperf_server.fastpath import EMPTY_PATHS, FastPath, cors_requested
-from waddleperf_server.http_common import ABANDON_KEY, PENDING_BODY_ERROR_KEY, STATE_KEY
+from waddleperf_server.http import bodies
+from waddleperf_server.http.app import create_app
+from waddleperf_server.http.fastpath import EMPTY_PATHS, FastPath, cors_requested
+from waddleperf_server.http.request_body import ABANDON_KEY, PENDING_BODY_ERROR_KEY
+from waddleperf_server.http.state import STATE_KEY
 from waddleperf_server.runtime import Runtime
 
 LIMIT = 4096

@@ -1,52 +1,22 @@
-"""What every HTTP blueprint shares: the app state, JSON errors, bounded body reading, streams."""
+"""Reading a request body within its limit, the one rule the Flask views and the fast path
+follow; a refused or failed body becomes a ``BodyError`` carrying its reply."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, request
 from werkzeug.sansio.utils import get_content_length
 
-from waddleperf_server import bodies, clientaddr
-from waddleperf_server.config import ServerConfig
-from waddleperf_server.geo import GeoLookup
-from waddleperf_server.runtime import Runtime
-from waddleperf_server.stats import ProcessSampler
+from waddleperf_server.http import bodies
+from waddleperf_server.http.replies import json_error
 
-RANDOM_BUFFER_BYTES = 1024 * 1024
-STATE_KEY = "waddleperf"
-# The handler (http_service) reads this to skip discarding the rest of a refused body and
+# The handler (http/server.py) reads this to skip discarding the rest of a refused body and
 # to close the connection instead.
 ABANDON_KEY = "waddleperf.abandon_body"
-
-
-@dataclass
-class AppState:
-    """Per-process state the handlers read; built once by create_app."""
-
-    config: ServerConfig
-    runtime: Runtime
-    trusted: tuple[clientaddr.IPNetwork, ...]
-    geo: GeoLookup
-    sampler: ProcessSampler
-    # One incompressible buffer made at start-up; every download streams views of it.
-    random: bytes = field(default_factory=lambda: os.urandom(RANDOM_BUFFER_BYTES))
-
-
-def state() -> AppState:
-    """The running app's state."""
-    value: AppState = current_app.extensions[STATE_KEY]
-    return value
-
-
-def json_error(status: int, message: str, **extra: Any) -> Response:
-    """A JSON error reply ``{"error": message, ...}`` with the given status code."""
-    resp = jsonify({"error": message, "status": status, **extra})
-    resp.status_code = status
-    return resp
+# The fast path (fastpath.py) drains empty.php bodies itself; when that fails it hands the
+# request to Flask with the error here, so the error reply is Flask's own, header for header.
+PENDING_BODY_ERROR_KEY = "waddleperf.pending_body_error"
 
 
 class BodyError(Exception):
@@ -64,11 +34,6 @@ class BodyError(Exception):
         if self.close:
             resp.headers["Connection"] = "close"
         return resp
-
-
-# The fast path (fastpath.py) drains empty.php bodies itself; when that fails it hands the
-# request to Flask with the error here, so the error reply is Flask's own, header for header.
-PENDING_BODY_ERROR_KEY = "waddleperf.pending_body_error"
 
 
 def read_body(limit: int) -> int:
@@ -113,25 +78,3 @@ def drain_environ_body(environ: dict[str, Any], limit: int) -> int:
 def _too_large(limit: int, declared: int | None) -> str:
     size = f" ({declared} bytes declared)" if declared is not None else ""
     return f"request body larger than the limit of {limit} bytes{size}"
-
-
-def byte_response(total: int, headers: dict[str, str] | None = None) -> Response:
-    """A streamed ``total``-byte application/octet-stream reply from the random buffer.
-
-    Content-Length is set so clients can time the transfer; nothing is ever materialised.
-    """
-    # Views, not copies; WSGI servers send any bytes-like object (typed as bytes here).
-    body = cast("Iterator[bytes]", bodies.repeat_stream(state().random, total))
-    resp = Response(body, mimetype="application/octet-stream", direct_passthrough=True)
-    resp.content_length = total
-    for key, value in (headers or {}).items():
-        resp.headers[key] = value
-    return resp
-
-
-def client_ip() -> tuple[str, bool]:
-    """The client's address (X-Forwarded-For believed from trusted proxies) and whether
-    it came from that header."""
-    peer = request.environ.get("REMOTE_ADDR", "")
-    xff = request.headers.getlist("X-Forwarded-For")
-    return clientaddr.client_address(peer, xff, state().trusted)

@@ -8,31 +8,20 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from waddleperf_server import clientaddr, params
-from waddleperf_server.bodies import WRITE_CHUNK
-from waddleperf_server.geo import isp_summary
-from waddleperf_server.http_common import byte_response, client_ip, read_body, state
+from waddleperf_server.host.geo import isp_summary
+from waddleperf_server.http import params
+from waddleperf_server.http.bodies import WRITE_CHUNK
+from waddleperf_server.http.replies import byte_response
+from waddleperf_server.http.request_body import read_body
+from waddleperf_server.http.state import client_ip, state
+from waddleperf_server.http.wire import CORS_HEADERS, EMPTY_CONTENT_TYPE, NO_CACHE_HEADERS
+from waddleperf_server.net import clientaddr
 
 bp = Blueprint("librespeed", __name__)
 
 METHODS = ["GET", "POST", "OPTIONS"]
 CHUNK_BYTES = WRITE_CHUNK  # garbage.php's unit: one chunk is 1 MiB
 GARBAGE_HARD_CAP = 1024  # the reference backend never sends more than 1024 chunks
-
-
-# Sent on every reply, as the reference sends them; some proxies only honour the first
-# Cache-Control. Shared with the fast path (fastpath.py), which must send exactly these.
-NO_CACHE_HEADERS: tuple[tuple[str, str], ...] = (
-    ("Cache-Control", "no-store, no-cache, must-revalidate, max-age=0, s-maxage=0"),
-    ("Cache-Control", "post-check=0, pre-check=0"),
-    ("Pragma", "no-cache"),
-)
-CORS_HEADERS: tuple[tuple[str, str], ...] = (
-    ("Access-Control-Allow-Origin", "*"),
-    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
-    ("Access-Control-Allow-Headers", "Content-Encoding, Content-Type"),
-)
-EMPTY_CONTENT_TYPE = "text/html; charset=UTF-8"
 
 
 @bp.after_request

@@ -22,8 +22,8 @@ import gevent
 from waddleperf_common import udp_wire
 from waddleperf_server import logs
 from waddleperf_server.config import UdpEchoConfig, read_key_file
-from waddleperf_server.netutil import bind_socket, describe
-from waddleperf_server.ratelimit import LogThrottle, TokenBucketLimiter
+from waddleperf_server.net.ratelimit import LogThrottle, TokenBucketLimiter
+from waddleperf_server.net.sockets import bind_socket, describe
 
 DROP_REASONS = ("malformed", "reply", "hmac", "rate", "oversized")
 LOG_INTERVAL_S = 10.0

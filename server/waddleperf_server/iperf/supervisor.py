@@ -23,7 +23,7 @@ from gevent import subprocess
 
 from waddleperf_server import logs
 from waddleperf_server.config import IperfConfig
-from waddleperf_server.iperf_watch import (
+from waddleperf_server.iperf.watch import (
     WILDCARDS,
     ConnectionAges,
     build_argv,
@@ -32,7 +32,7 @@ from waddleperf_server.iperf_watch import (
     is_listening,
     supports_max_duration,
 )
-from waddleperf_server.netutil import describe
+from waddleperf_server.net.sockets import describe
 
 BACKOFF_CAP_S = 30.0
 STABLE_S = 30.0

@@ -7,8 +7,10 @@ from flask import Blueprint, Response, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import Rule
 
-from waddleperf_server import params
-from waddleperf_server.http_common import byte_response, client_ip, read_body, state
+from waddleperf_server.http import params
+from waddleperf_server.http.replies import byte_response
+from waddleperf_server.http.request_body import read_body
+from waddleperf_server.http.state import client_ip, state
 
 bp = Blueprint("echo", __name__)
 

@@ -1,0 +1,1 @@
+"""What the server reports about its host: process figures (/stats), GeoIP, ICMP echo state."""

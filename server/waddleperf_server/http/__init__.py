@@ -1,0 +1,1 @@
+"""HTTP: gevent's WSGI server, the Flask app, the fast path in front of it, the endpoints."""

@@ -1,0 +1,1 @@
+"""The Flask blueprints and views: /echo and /ip, LibreSpeed, responsiveness, /health, /stats."""

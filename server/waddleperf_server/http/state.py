@@ -1,0 +1,44 @@
+"""The app's per-process state every endpoint reads, and the client's address."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from flask import current_app, request
+
+from waddleperf_server.config import ServerConfig
+from waddleperf_server.host.geo import GeoLookup
+from waddleperf_server.host.stats import ProcessSampler
+from waddleperf_server.net import clientaddr
+from waddleperf_server.runtime import Runtime
+
+RANDOM_BUFFER_BYTES = 1024 * 1024
+STATE_KEY = "waddleperf"
+
+
+@dataclass
+class AppState:
+    """Per-process state the handlers read; built once by create_app."""
+
+    config: ServerConfig
+    runtime: Runtime
+    trusted: tuple[clientaddr.IPNetwork, ...]
+    geo: GeoLookup
+    sampler: ProcessSampler
+    # One incompressible buffer made at start-up; every download streams views of it.
+    random: bytes = field(default_factory=lambda: os.urandom(RANDOM_BUFFER_BYTES))
+
+
+def state() -> AppState:
+    """The running app's state."""
+    value: AppState = current_app.extensions[STATE_KEY]
+    return value
+
+
+def client_ip() -> tuple[str, bool]:
+    """The client's address (X-Forwarded-For believed from trusted proxies) and whether
+    it came from that header."""
+    peer = request.environ.get("REMOTE_ADDR", "")
+    xff = request.headers.getlist("X-Forwarded-For")
+    return clientaddr.client_address(peer, xff, state().trusted)

@@ -1,0 +1,1 @@
+"""iperf3 under supervision: the binary restarted when it dies, long tests cut off."""
