@@ -15,9 +15,10 @@ def errors(tmp_path: Path, yaml: str) -> list[str]:
     return plan.check(config.load(user_file=user, environ={}))
 
 
-def test_shipped_defaults_and_demo_pass() -> None:
+def test_shipped_defaults_and_demo_pass(tmp_path: Path) -> None:
     assert plan.check(config.load(environ={})) == []
-    demo = config.BASE_FILE.with_name("demo.yml")
+    demo = tmp_path / "demo.yml"
+    demo.write_text((config.VARS_DIR / "demo.yml").read_text(encoding="utf-8"))
     assert plan.check(config.load(user_file=demo, environ={})) == []
 
 
