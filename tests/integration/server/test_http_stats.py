@@ -145,6 +145,8 @@ def _by_name(snapshot: dict[str, Any], name: str) -> dict[str, Any]:
     return entry
 
 
+# Its CPU share is judged against the kernel's and needs a core to itself: serial phase.
+@pytest.mark.serial
 def test_sampler_busy_vs_idle(targets: Targets, tmp_path: Path) -> None:
     wanted = [
         _target(name="tree", pid_file=targets.tree_pid_file),
@@ -202,6 +204,8 @@ def test_sampler_keeps_one_process_object_per_pid(targets: Targets) -> None:
     assert os.getpid() in sampler._cache  # the sampler's own process (the "server" tree)
 
 
+# Its CPU share is judged against the kernel's and needs a core to itself: serial phase.
+@pytest.mark.serial
 def test_stats_endpoint(targets: Targets, tmp_path_factory: pytest.TempPathFactory) -> None:
     cfg = (
         "stats:\n  targets:\n"
