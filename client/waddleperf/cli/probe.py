@@ -232,7 +232,11 @@ def run_kind(
         raise _usage(probe.name, usage_errors(probe.name, exc, spelled)) from None
     except ValueError as exc:
         raise _usage(probe.name, [str(exc)]) from None
-    result = _run_with_progress(probe, options, show=sys.stderr.isatty() and not as_json)
+    try:
+        result = _run_with_progress(probe, options, show=sys.stderr.isatty() and not as_json)
+    except Exception as exc:  # a probe must not raise; if one does, a sentence, not a traceback
+        typer.echo(f"waddleperf probe {probe.name}: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
     if as_json or pretty:
         print(result.to_json(indent=2 if pretty else None))
     else:
