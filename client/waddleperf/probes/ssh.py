@@ -192,7 +192,7 @@ class SshProbe(Probe[SshOptions]):
             text = str(exc) or type(exc).__name__
             if isinstance(exc, TimeoutError | socket.timeout):
                 text = f"no answer within {options.timeout_s:g} s"
-            elif phase == "key exchange" and text in _NO_BANNER:
+            elif phase == "key exchange" and text.startswith(_NO_BANNER):
                 # paramiko's words for "that port does not speak SSH" (closed or silent).
                 text = f"{endpoint} sent no SSH banner (is an SSH server listening there?)"
             error = f"SSH {phase} failed: {text}."
