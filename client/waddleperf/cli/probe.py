@@ -45,9 +45,13 @@ class ProbeUsageError(click_exceptions.UsageError):
             typer.echo(f"{prefix}: {line}", err=True)
 
 
-def _one_line(exc: click_exceptions.UsageError) -> str:
-    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-    return " ".join(str(message).split()).rstrip(".")
+def _one_line(exc: click_exceptions.UsageError, kind: str | None) -> str:
+    if isinstance(exc, click_exceptions.NoSuchOption) and kind:
+        # Usually another kind's flag (--type on icmp); click's close matches help a typo.
+        close = sorted(exc.possibilities or ())
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        return f"{exc.option_name} does not apply to probe {kind}{hint}"
+    return " ".join(exc.format_message().split()).rstrip(".")
 
 
 class KindCommand(TyperCommand):
@@ -60,7 +64,7 @@ class KindCommand(TyperCommand):
         except ProbeUsageError:
             raise
         except click_exceptions.UsageError as exc:
-            raise ProbeUsageError([_one_line(exc)], self.name) from None
+            raise ProbeUsageError([_one_line(exc, self.name)], self.name) from None
 
 
 class ProbeGroup(TyperGroup):
