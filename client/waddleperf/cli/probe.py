@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import inspect
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -190,10 +189,6 @@ def kind_command(probe: Probe[Any]) -> KindCommand:
     return command
 
 
-def _usage(kind: str, lines: list[str]) -> ProbeUsageError:
-    return ProbeUsageError(lines, kind)
-
-
 def _run_with_progress(probe: Probe[Any], options: Any, show: bool) -> Result:
     from waddleperf.probes.base import RunContext
 
@@ -205,9 +200,10 @@ def _run_with_progress(probe: Probe[Any], options: Any, show: bool) -> Result:
     columns = (f"probe {probe.name}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(probe.name, total=None)
-        update: Callable[[int, int], None] = lambda done, total: progress.update(  # noqa: E731
-            task, completed=done, total=total
-        )
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
         return probe.run(options, RunContext(progress=update))
 
 
@@ -233,9 +229,9 @@ def run_kind(
         raw = raw_options(target, given, ipv4=ipv4, ipv6=ipv6, extra=extra)
         options = probe.options(raw)
     except ValidationError as exc:
-        raise _usage(probe.name, usage_errors(probe.name, exc, spelled)) from None
+        raise ProbeUsageError(usage_errors(probe.name, exc, spelled), probe.name) from None
     except ValueError as exc:
-        raise _usage(probe.name, [str(exc)]) from None
+        raise ProbeUsageError([str(exc)], probe.name) from None
     try:
         result = _run_with_progress(probe, options, show=sys.stderr.isatty() and not as_json)
     except Exception as exc:  # a probe must not raise; if one does, a sentence, not a traceback
