@@ -68,6 +68,7 @@ test: setup
 bench: setup
 	$(VENV)/bin/python -m bench.server
 	$(VENV)/bin/python -m bench.load
+	$(VENV)/bin/python -m bench.startup
 
 lab-shell: setup
 	$(VENV)/bin/python -m tests.lab.shell $(ARGS)

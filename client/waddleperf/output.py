@@ -36,6 +36,51 @@ def format_value(value: MetricValue | Scalar) -> str:
     return str(value)
 
 
+#: Byte units → bytes; rate units → bit/s (the suffixes of METRIC_UNITS).
+BYTE_SCALE = {"bytes": 1, "kb": 1024, "mb": 1024**2}
+RATE_SCALE = {"bps": 1, "kbps": 1e3, "mbps": 1e6}
+BYTE_UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB")
+RATE_UNITS = ("bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s")
+#: Byte counts below this stay exact (an MTU of 1500 is not "1.46 KiB").
+EXACT_BYTES_BELOW = 10_240
+
+
+def _three_figures(value: float) -> str:
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
+def humanise_bytes(count: float) -> tuple[str, str]:
+    """A byte count as (value, unit) a person reads: exact below 10 KiB, then KiB…TiB."""
+    if abs(count) < EXACT_BYTES_BELOW:
+        return (str(int(count)) if float(count).is_integer() else f"{count:.1f}"), "bytes"
+    step = 0
+    while abs(count) >= 1024 and step < len(BYTE_UNITS) - 1:
+        count, step = count / 1024, step + 1
+    return _three_figures(count), BYTE_UNITS[step]
+
+
+def humanise_rate(bits_per_s: float) -> tuple[str, str]:
+    """A rate in bit/s as (value, unit) in the largest decimal unit that keeps it ≥ 1."""
+    step = 0
+    while abs(bits_per_s) >= 1000 and step < len(RATE_UNITS) - 1:
+        bits_per_s, step = bits_per_s / 1000, step + 1
+    return _three_figures(bits_per_s), RATE_UNITS[step]
+
+
+def metric_cells(name: str, value: MetricValue) -> tuple[str, str, str]:
+    """(label, value, unit) of one metric; byte counts and rates humanised."""
+    label, unit = split_metric(name)
+    suffix = name.rpartition("_")[2]
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
+        if suffix in BYTE_SCALE and label:
+            return (label, *humanise_bytes(value * BYTE_SCALE[suffix]))
+        if suffix in RATE_SCALE and label:
+            return (label, *humanise_rate(value * RATE_SCALE[suffix]))
+    return label, format_value(value), unit
+
+
 def result_table(result: Result) -> Table:
     """The metrics of a record as a three-column table (metric, value, unit)."""
     table = Table(title=f"{result.kind}  {result.target}", title_justify="left")
@@ -43,8 +88,7 @@ def result_table(result: Result) -> Table:
     table.add_column("value", justify="right")
     table.add_column("unit")
     for name, value in result.metrics.items():
-        label, unit = split_metric(name)
-        table.add_row(label, format_value(value), unit)
+        table.add_row(*metric_cells(name, value))
     return table
 
 
@@ -81,6 +125,10 @@ SAMPLE_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
 }  # fmt: skip
 
 
+#: Sample columns never wrapped or cut.
+WHOLE_COLUMNS = ("address",)
+
+
 def samples_table(result: Result) -> Table | None:
     """The per-row samples of probes that report rows (trace hops, mtr style), else None."""
     spec = SAMPLE_TABLES.get(result.kind)
@@ -90,7 +138,17 @@ def samples_table(result: Result) -> Table | None:
     table = Table(title=title, title_justify="left")
     for column in columns:
         label, unit = split_metric(column)
-        table.add_column(f"{label} ({unit})" if unit else label, justify="right")
+        header = f"{label} ({unit})" if unit else label
+        cells = [format_value(sample.get(column)) for sample in result.samples]
+        widest = max(len(cell) for cell in cells)
+        if column in WHOLE_COLUMNS:
+            # An address cut to "2001:db8:…" is useless: the column is as wide as its longest.
+            table.add_column(header, no_wrap=True, min_width=max(widest, len(header)))
+        elif column == "name":
+            table.add_column(header, overflow="fold", min_width=min(widest, 16))
+        else:
+            # Numbers are short; their headers may wrap, the numbers never.
+            table.add_column(header, justify="right", min_width=widest)
     for sample in result.samples:
         table.add_row(*(format_value(sample.get(c)) for c in columns))
     return table
@@ -111,7 +169,8 @@ def render(result: Result) -> Group:
 
 def print_result(result: Result, console: Console | None = None) -> None:
     """Print a record as a table (stdout by default)."""
-    (console or Console()).print(render(result))
+    # No :emoji: codes in target names or errors (and their table costs ~0.03 s to import).
+    (console or Console(emoji=False)).print(render(result))
 
 
 def print_json(result: Result) -> None:

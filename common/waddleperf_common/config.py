@@ -102,6 +102,22 @@ def _lookup(doc: Mapping[str, Any], loc: tuple[int | str, ...]) -> Any:
     return node
 
 
+def _origin_of(loc: tuple[int | str, ...], origins: Mapping[str, str]) -> str | None:
+    """Where the value at ``loc`` came from, when a variable or flag set it or its parent.
+
+    A variable sets a leaf (``stats.targets``); an error can sit deeper (``stats.targets.0``,
+    an item's validator) or at a section holding it (a section's validator).
+    """
+    parts = [str(p) for p in loc]
+    for end in range(len(parts), 0, -1):
+        found = origins.get(".".join(parts[:end]))
+        if found:
+            return found
+    key = ".".join(parts)
+    below = sorted(v for k, v in origins.items() if not key or k.startswith(key + "."))
+    return ", ".join(dict.fromkeys(below)) or None
+
+
 def load_config(
     model: type[M],
     base_file: Traversable,
@@ -148,7 +164,7 @@ def load_config(
         err = exc.errors()[0]
         loc = tuple(err["loc"])
         key = ".".join(str(p) for p in loc) or "<root>"
-        where = origins.get(key) or (str(user_file) if user_file else str(base_file))
+        where = _origin_of(loc, origins) or (str(user_file) if user_file else str(base_file))
         if err["type"] == "extra_forbidden":
             raise ConfigError(f"unknown configuration key {key!r} (in {where})") from None
         value = err.get("input", _lookup(doc, loc))

@@ -10,6 +10,7 @@ does not load paramiko to run a ping. Others register with ``@register``.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import time
@@ -66,7 +67,9 @@ class ProbeOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     target: str = Field(min_length=1, description="What to probe; each probe says the form.")
-    timeout_s: float = Field(default=2.0, gt=0, le=120, description="Per-operation timeout.")
+    timeout_s: float = Field(
+        default=2.0, gt=0, le=120, description="Seconds to wait for an answer."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +235,32 @@ def _discover(name: str) -> None:
             and value.__dict__.get("name") == name
         ):
             register(value)
+
+
+def summary_of(name: str) -> str:
+    """The one-line ``summary`` of probe ``name``, read without importing its module.
+
+    Help that lists every kind must not load paramiko, scapy and dnspython: the class's
+    ``summary = "..."`` literal is read from the module's source; a probe registered at run
+    time (or written otherwise) is asked directly.
+    """
+    if name in _BUILTIN and name not in _REGISTRY:
+        module, _, cls_name = _BUILTIN[name].partition(":")
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.origin and spec.origin.endswith(".py"):
+            with open(spec.origin, encoding="utf-8") as fh:
+                tree = ast.parse(fh.read())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ClassDef) and node.name == cls_name:
+                    for item in node.body:
+                        if (
+                            isinstance(item, ast.Assign)
+                            and [getattr(t, "id", None) for t in item.targets] == ["summary"]
+                            and isinstance(item.value, ast.Constant)
+                            and isinstance(item.value.value, str)
+                        ):
+                            return item.value.value
+    return get(name).summary
 
 
 def get(name: str) -> Probe[Any]:

@@ -44,11 +44,15 @@ def _resolver(text: str) -> Endpoint:
 class DnsOptions(ProbeOptions):
     """Options of the DNS probe. ``target`` is the name to resolve."""
 
+    target: str = Field(min_length=1, description="The DNS name to resolve.")
     record_type: str = Field(default="A", description="A, AAAA, MX, TXT, …")
-    resolvers: list[str] = Field(default_factory=list, description="ip, ip:port, [v6]:port.")
-    tcp: bool = False
-    count: int = Field(default=3, ge=1, le=10_000)
-    interval_s: float = Field(default=0.0, ge=0, le=60)
+    resolvers: list[str] = Field(
+        default_factory=list,
+        description="Resolver ip, ip:port or [v6]:port (default: the system's).",
+    )
+    tcp: bool = Field(default=False, description="Query over TCP.")
+    count: int = Field(default=3, ge=1, le=10_000, description="Queries per resolver.")
+    interval_s: float = Field(default=0.0, ge=0, le=60, description="Between queries.")
 
     @field_validator("target")
     @classmethod

@@ -43,13 +43,13 @@ _SHORT = ("min", "avg", "max")
 class HttpOptions(ProbeOptions):
     """Options of the HTTP probe."""
 
-    target: UrlTarget
-    count: int = Field(default=3, ge=1, le=10_000)
-    interval_s: float = Field(default=0.0, ge=0, le=60)
-    timeout_s: float = Field(default=10.0, gt=0, le=120)
-    method: Literal["GET", "HEAD"] = "GET"
-    keep_alive: bool = False
-    max_redirects: int = Field(default=5, ge=0, le=30)
+    target: UrlTarget = Field(description="http:// or https:// URL.")
+    count: int = Field(default=3, ge=1, le=10_000, description="Requests to time.")
+    interval_s: float = Field(default=0.0, ge=0, le=60, description="Between requests.")
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="Per request phase.")
+    method: Literal["GET", "HEAD"] = Field(default="GET", description="HTTP method.")
+    keep_alive: bool = Field(default=False, description="Reuse one connection.")
+    max_redirects: int = Field(default=5, ge=0, le=30, description="Redirects to follow.")
     insecure: bool = Field(default=False, description="Do not verify the TLS certificate.")
     ca_file: Path | None = Field(default=None, description="Trust these CAs (PEM) instead.")
     family: Family = "any"

@@ -27,10 +27,16 @@ _CHUNK = 65_536
 
 
 class _StampingReader(io.RawIOBase):
-    """Raw reader over a socket that remembers when data first arrived (perf_counter ns)."""
+    """Raw reader over a socket that remembers when data first arrived (perf_counter ns).
+
+    It reads through the socket's own raw file (``makefile``), which holds a reference: when
+    http.client closes the connection on ``Connection: close`` before the body is read, the
+    descriptor stays open until this reader is closed (reading the socket itself then failed
+    with EBADF whenever the body had not arrived with the headers).
+    """
 
     def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+        self.raw = sock.makefile("rb", buffering=0)
         self.first_byte_ns: int | None = None
 
     def readable(self) -> bool:
@@ -39,10 +45,15 @@ class _StampingReader(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         """Fill ``buffer`` from the socket; the first non-empty read stamps first_byte_ns."""
-        n = self.sock.recv_into(buffer)
+        n = self.raw.readinto(buffer)
         if n and self.first_byte_ns is None:
             self.first_byte_ns = time.perf_counter_ns()
-        return n
+        return n or 0
+
+    def close(self) -> None:
+        """Release the socket reference (the descriptor closes once nothing else holds it)."""
+        self.raw.close()
+        super().close()
 
 
 class _TimedResponse(http.client.HTTPResponse):
@@ -50,7 +61,7 @@ class _TimedResponse(http.client.HTTPResponse):
 
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
-        # Close the makefile() reader at once: it holds a reference that keeps the fd open.
+        # Replace the buffered makefile() reader by the stamping one (nothing was read yet).
         self.fp.close()
         self.stamper = _StampingReader(sock)
         self.fp = io.BufferedReader(self.stamper)

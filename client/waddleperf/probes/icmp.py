@@ -38,15 +38,17 @@ MAX_COUNT = 10_000_000
 class IcmpOptions(ProbeOptions):
     """Options of the ICMP probe."""
 
-    target: HostTarget
+    target: HostTarget = Field(description="Host name or IPv4/IPv6 address.")
     # Not bound by the 16-bit ICMP sequence (it wraps; see WireSequences); the bound only
     # keeps one run's record in memory (a few hundred bytes a reply).
-    count: int = Field(default=5, ge=1, le=MAX_COUNT)
-    interval_s: float = Field(default=1.0, ge=0.001, le=60)
+    count: int = Field(default=5, ge=1, le=MAX_COUNT, description="Echo requests to send.")
+    interval_s: float = Field(default=1.0, ge=0.001, le=60, description="Between sends.")
     size_bytes: int = Field(
-        default=56, ge=icmp_wire.MIN_PAYLOAD, le=icmp_wire.MAX_PAYLOAD, description="Payload."
+        default=56, ge=icmp_wire.MIN_PAYLOAD, le=icmp_wire.MAX_PAYLOAD, description="Payload bytes."
     )
-    mode: Mode = "auto"
+    mode: Mode = Field(
+        default="auto", description="Socket: raw (root / CAP_NET_RAW), dgram (ping_group_range)."
+    )
     family: Family = "any"
 
 
@@ -68,9 +70,17 @@ def open_socket(version: int, mode: Mode) -> tuple[socket.socket, Literal["raw",
                 current = fh.read().strip()
         except OSError:
             current = "unknown"
+        group = os.getegid()
+        # Root asking for dgram is not helped by "run as root": only the range decides.
+        advice = (
+            f"widen it to include group {group} (sysctl -w net.ipv4.ping_group_range='0 {group}'), "
+            "or use --mode raw"
+            if os.geteuid() == 0
+            else "run as root (or with CAP_NET_RAW) or widen that range"
+        )
         raise PermissionError(
-            f"unprivileged ICMP sockets are not allowed for group {os.getegid()} "
-            f"(net.ipv4.ping_group_range = {current!r}); run as root or widen that range"
+            f"datagram ICMP sockets are not allowed for group {group} "
+            f"(net.ipv4.ping_group_range = {current!r}); {advice}"
         ) from None
 
 

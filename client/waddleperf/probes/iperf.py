@@ -44,9 +44,9 @@ _RAW_TEXT_CAP = 4000
 class IperfOptions(ProbeOptions):
     """Options of the iperf probe (each maps to one iperf3 flag)."""
 
-    target: EndpointTarget
+    target: EndpointTarget = Field(description="iperf3 server: host[:port] or [v6]:port.")
     port: int | None = Field(default=None, ge=1, le=65_535, description="Default 5201.")
-    protocol: Literal["tcp", "udp"] = "tcp"
+    protocol: Literal["tcp", "udp"] = Field(default="tcp", description="-u for udp.")
     reverse: bool = Field(default=False, description="-R: the server sends.")
     bidir: bool = Field(default=False, description="--bidir: both directions at once.")
     parallel: int = Field(default=1, ge=1, le=128, description="-P streams.")

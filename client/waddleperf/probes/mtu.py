@@ -43,7 +43,7 @@ FITS, TOO_BIG, TIMEOUT, LOCAL = "fits", "too_big", "timeout", "local_too_big"
 class MtuOptions(ProbeOptions):
     """Options of the mtu probe."""
 
-    target: HostTarget
+    target: HostTarget = Field(description="Host name or IPv4/IPv6 address.")
     timeout_s: float = Field(default=1.0, gt=0, le=30, description="Wait per probe.")
     attempts: int = Field(default=2, ge=1, le=10, description="Silent tries before too big.")
     max_mtu_bytes: int | None = Field(default=None, ge=576, le=65_575, description="Search cap.")

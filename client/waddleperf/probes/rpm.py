@@ -32,6 +32,7 @@ one after the other.
 
 from __future__ import annotations
 
+import http.client
 import ssl
 import time
 from typing import Literal, Self
@@ -60,18 +61,20 @@ class RpmOptions(ProbeOptions):
     """Options of the rpm probe."""
 
     target: UrlTarget = Field(description="Server base URL, or the full /.well-known/nq URL.")
-    directions: list[Direction] = Field(default_factory=lambda: list(DIRECTIONS), min_length=1)
+    directions: list[Direction] = Field(
+        default_factory=lambda: list(DIRECTIONS), min_length=1, description="Directions to load."
+    )
     mode: Literal["fixed", "draft"] = Field(
         default="fixed", description="fixed parallelism and duration, or the draft's ramp-up."
     )
-    load: Literal["http", "iperf"] = "http"
-    iperf_port: int = Field(default=5201, ge=1, le=65_535)
+    load: Literal["http", "iperf"] = Field(default="http", description="Saturate with.")
+    iperf_port: int = Field(default=5201, ge=1, le=65_535, description="With load iperf.")
     parallel: int = Field(default=4, ge=1, le=32, description="Load connections (draft: at start).")
     warmup_s: float = Field(default=2.0, ge=0, le=30, description="fixed mode only.")
     duration_s: float = Field(default=5.0, ge=1, le=60, description="Measured, per direction.")
-    idle_probes: int = Field(default=10, ge=1, le=1000)
-    interval_s: float = Field(default=0.1, ge=0.01, le=5)
-    trim_percentile: float = Field(default=90.0, gt=0, le=100)
+    idle_probes: int = Field(default=10, ge=1, le=1000, description="Probes before load.")
+    interval_s: float = Field(default=0.1, ge=0.01, le=5, description="Between probes.")
+    trim_percentile: float = Field(default=90.0, gt=0, le=100, description="Trimmed mean.")
     stability_interval_s: float = Field(default=1.0, ge=0.2, le=5, description="draft: ID.")
     max_duration_s: float = Field(
         default=20.0, ge=1, le=60, description="draft: MTD, per direction."
@@ -80,7 +83,7 @@ class RpmOptions(ProbeOptions):
     add_parallel: int = Field(default=4, ge=1, le=16, description="draft: added per interval.")
     mad: int = Field(default=4, ge=2, le=20, description="draft: moving-average distance.")
     sdt_pct: float = Field(default=5.0, gt=0, le=50, description="draft: std-dev tolerance, %.")
-    timeout_s: float = Field(default=5.0, gt=0, le=60)
+    timeout_s: float = Field(default=5.0, gt=0, le=60, description="Per probe.")
     insecure: bool = Field(default=False, description="Do not verify TLS certificates.")
     family: Family = "any"
 
@@ -119,9 +122,12 @@ class _Run:
         try:
             conn.http.request("GET", url.path, headers={"Connection": "close"})
             resp = conn.http.getresponse()
-            body = resp.read(65_536)
             if resp.status != 200:
                 raise OSError(f"{url} answered HTTP {resp.status} {resp.reason}")
+            body = resp.read(65_536)
+        except http.client.HTTPException as exc:
+            why = " ".join(str(exc).split())
+            raise OSError(f"{url} did not answer HTTP ({type(exc).__name__}: {why})") from None
         finally:
             conn.close()
         return parse_nq(body)

@@ -38,19 +38,23 @@ class SpeedtestOptions(ProbeOptions):
     """Options of the speedtest probe; defaults are LibreSpeed's except the fixed duration."""
 
     target: UrlTarget = Field(description="Base URL of the backend, e.g. http://host:8080/")
-    tests: list[Test] = Field(default_factory=lambda: list(TESTS), min_length=1)
+    tests: list[Test] = Field(
+        default_factory=lambda: list(TESTS), min_length=1, description="Tests to run."
+    )
     duration_s: float = Field(default=15.0, ge=1, le=120, description="Measured, per direction.")
-    download_grace_s: float = Field(default=1.5, ge=0, le=30)
-    upload_grace_s: float = Field(default=3.0, ge=0, le=30)
-    download_streams: int = Field(default=6, ge=1, le=32)
-    upload_streams: int = Field(default=3, ge=1, le=32)
-    stream_delay_s: float = Field(default=0.3, ge=0, le=5)
+    download_grace_s: float = Field(default=1.5, ge=0, le=30, description="Not counted.")
+    upload_grace_s: float = Field(default=3.0, ge=0, le=30, description="Not counted.")
+    download_streams: int = Field(default=6, ge=1, le=32, description="Parallel GETs.")
+    upload_streams: int = Field(default=3, ge=1, le=32, description="Parallel POSTs.")
+    stream_delay_s: float = Field(default=0.3, ge=0, le=5, description="Between stream starts.")
     chunk_mb: int = Field(default=100, ge=1, le=1024, description="garbage.php ckSize (MiB).")
     upload_blob_mb: int = Field(default=20, ge=1, le=64, description="MiB per upload POST.")
-    ping_count: int = Field(default=10, ge=3, le=1000)
-    overhead_factor: float = Field(default=librespeed.OVERHEAD_COMPENSATION, ge=1, le=2)
-    mebibits: bool = False
-    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    ping_count: int = Field(default=10, ge=3, le=1000, description="HTTP pings.")
+    overhead_factor: float = Field(
+        default=librespeed.OVERHEAD_COMPENSATION, ge=1, le=2, description="Protocol overhead."
+    )
+    mebibits: bool = Field(default=False, description="Report Mibit/s (LibreSpeed option).")
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="Per request phase.")
     insecure: bool = Field(default=False, description="https: do not verify the certificate.")
     family: Family = "any"
 

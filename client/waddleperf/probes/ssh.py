@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import getpass
 import hashlib
+import logging
 import os
 import socket
 import time
@@ -37,15 +38,17 @@ _AUTH_TIMEOUT = "Authentication timeout."  # what paramiko raises when auth_time
 class SshOptions(ProbeOptions):
     """Options of the SSH probe."""
 
-    target: EndpointTarget
+    target: EndpointTarget = Field(description="host[:port] or [v6]:port.")
     port: int | None = Field(default=None, ge=1, le=65_535, description="Default 22.")
-    user: str = Field(default_factory=getpass.getuser, min_length=1)
+    user: str = Field(default_factory=getpass.getuser, min_length=1, description="User name.")
     key_file: Path | None = Field(default=None, description="Private key for publickey auth.")
     password_env: str | None = Field(default=None, description="Variable holding a password.")
     command: str | None = Field(default=None, description="Run this and time the round trip.")
     known_hosts: Path | None = Field(default=None, description="Default ~/.ssh/known_hosts.")
-    insecure_accept_host_key: bool = False
-    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    insecure_accept_host_key: bool = Field(
+        default=False, description="Do not check the host key against known_hosts."
+    )
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="Per step.")
     family: Family = "any"
 
     @model_validator(mode="after")
@@ -59,6 +62,23 @@ class SshOptions(ProbeOptions):
         if self.command is not None and not (self.key_file or self.password_env):
             raise ValueError("a command needs authentication (--key-file or --password-env)")
         return self
+
+
+#: Where this probe's paramiko transports log. paramiko logs a failed handshake from its own
+#: thread at ERROR, traceback included ("Exception (client): Error reading SSH protocol
+#: banner"); with logging unconfigured Python prints that to stderr. The probe reports the
+#: failure in its record, so these records go nowhere.
+TRANSPORT_LOG = "waddleperf.probes.ssh.transport"
+_NO_BANNER = ("Error reading SSH protocol banner", "No existing session")
+
+
+def quiet_transport_log() -> logging.Logger:
+    """The logger of the probe's transports: it neither prints nor propagates."""
+    log = logging.getLogger(TRANSPORT_LOG)
+    if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
+        log.addHandler(logging.NullHandler())
+    log.propagate = False
+    return log
 
 
 def known_hosts_name(endpoint: Endpoint) -> str:
@@ -125,6 +145,8 @@ class SshProbe(Probe[SshOptions]):
             metrics["connect_ms"] = (time.perf_counter_ns() - start) / 1e6
             phase = "key exchange"
             transport = paramiko.Transport(sock)
+            quiet_transport_log()
+            transport.set_log_channel(TRANSPORT_LOG)
             transport.banner_timeout = options.timeout_s
             transport.handshake_timeout = options.timeout_s
             # paramiko's own default is 30 s whatever the probe's timeout says.
@@ -170,6 +192,9 @@ class SshProbe(Probe[SshOptions]):
             text = str(exc) or type(exc).__name__
             if isinstance(exc, TimeoutError | socket.timeout):
                 text = f"no answer within {options.timeout_s:g} s"
+            elif phase == "key exchange" and text.startswith(_NO_BANNER):
+                # paramiko's words for "that port does not speak SSH" (closed or silent).
+                text = f"{endpoint} sent no SSH banner (is an SSH server listening there?)"
             error = f"SSH {phase} failed: {text}."
         finally:
             if transport is not None:

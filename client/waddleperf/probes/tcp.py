@@ -11,8 +11,9 @@ import select
 import socket
 import time
 from dataclasses import dataclass
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from waddleperf.probes import stats
 from waddleperf.probes.base import (
@@ -36,6 +37,7 @@ from waddleperf.probes.netio import (
     describe_errno,
     resolve_endpoint,
 )
+from waddleperf.probes.targets import TargetError, parse_endpoint
 from waddleperf.results.model import MetricValue, Result, Sample
 
 OUTCOMES = ("ok", REFUSED, TIMEOUT, UNREACHABLE, ERROR)
@@ -44,11 +46,20 @@ OUTCOMES = ("ok", REFUSED, TIMEOUT, UNREACHABLE, ERROR)
 class TcpOptions(ProbeOptions):
     """Options of the TCP connect probe."""
 
-    target: EndpointTarget
+    target: EndpointTarget = Field(description="host:port or [v6]:port (or host with --port).")
     port: int | None = Field(default=None, ge=1, le=65_535, description="When not in target.")
-    count: int = Field(default=5, ge=1, le=10_000)
-    interval_s: float = Field(default=0.2, ge=0, le=60)
+    count: int = Field(default=5, ge=1, le=10_000, description="Connects to time.")
+    interval_s: float = Field(default=0.2, ge=0, le=60, description="Between connects.")
     family: Family = "any"
+
+    @model_validator(mode="after")
+    def _port_known(self) -> Self:
+        # There is no default port for "a TCP service": without one it is bad usage.
+        try:
+            parse_endpoint(self.target, self.port)
+        except TargetError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
 
 @dataclass(frozen=True, slots=True)

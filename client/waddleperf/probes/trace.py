@@ -45,15 +45,15 @@ DEFAULT_PORTS = {"udp": 33434, "tcp": 80, "icmp": 0}
 class TraceOptions(ProbeOptions):
     """Options of the trace probe."""
 
-    target: HostTarget
-    mode: Literal["icmp", "udp", "tcp"] = "icmp"
+    target: HostTarget = Field(description="Host name or IPv4/IPv6 address.")
+    mode: Literal["icmp", "udp", "tcp"] = Field(default="icmp", description="Probe packets.")
     rounds: int = Field(default=5, ge=1, le=100, description="Probes per hop.")
-    max_hops: int = Field(default=30, ge=1, le=64)
+    max_hops: int = Field(default=30, ge=1, le=64, description="Highest TTL.")
     port: int | None = Field(default=None, ge=1, le=65_535, description="udp 33434, tcp 80.")
     timeout_s: float = Field(default=2.0, gt=0, le=30, description="Wait for replies, per round.")
     interval_s: float = Field(default=0.5, ge=0, le=60, description="Pause between rounds.")
     resolve_names: bool = Field(default=False, description="Reverse DNS names of the hops.")
-    name_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    name_timeout_s: float = Field(default=2.0, gt=0, le=30, description="For all names.")
     family: Family = "any"
 
 

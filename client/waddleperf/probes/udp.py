@@ -47,13 +47,15 @@ DEFAULT_PORT = 2000  # the server's default udp_echo.port
 class UdpOptions(ProbeOptions):
     """Options of the UDP echo probe. The HMAC key is never an option value itself."""
 
-    target: EndpointTarget
+    target: EndpointTarget = Field(description="WaddlePerf server: host[:port] or [v6]:port.")
     port: int | None = Field(default=None, ge=1, le=65_535, description=f"Default {DEFAULT_PORT}.")
-    count: int = Field(default=10, ge=1, le=1_000_000)
-    interval_s: float = Field(default=0.1, ge=0.0001, le=60)
-    size_bytes: int = Field(default=64, ge=udp_wire.HEADER_SIZE, le=udp_wire.MAX_DATAGRAM)
-    key_env: str | None = Field(default=None, description="Environment variable with the key.")
-    key_file: Path | None = Field(default=None, description="File with the key.")
+    count: int = Field(default=10, ge=1, le=1_000_000, description="Datagrams to send.")
+    interval_s: float = Field(default=0.1, ge=0.0001, le=60, description="Between sends.")
+    size_bytes: int = Field(
+        default=64, ge=udp_wire.HEADER_SIZE, le=udp_wire.MAX_DATAGRAM, description="Datagram size."
+    )
+    key_env: str | None = Field(default=None, description="Environment variable with the HMAC key.")
+    key_file: Path | None = Field(default=None, description="File with the HMAC key.")
     family: Family = "any"
 
     @model_validator(mode="after")

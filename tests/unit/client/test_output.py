@@ -5,12 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import typer
-from pydantic import ValidationError
 from rich.console import Console
 
-from waddleperf import output, probe_cli
-from waddleperf.probes import base
+from waddleperf import output
 from waddleperf.results.model import Result, Status
 
 T0 = datetime(2026, 11, 21, 23, 0, tzinfo=UTC)
@@ -61,25 +58,6 @@ def test_table_shows_error_and_unmeasured():
     assert "error: No reply to any of 5 echo requests." in text
 
 
-def test_build_options_renames_and_skips_unset():
-    raw = probe_cli.build_options(
-        "h", {"count": 3, "interval": None, "tcp": False, "resolver": [], "size": 64}, False, True
-    )
-    assert raw == {"target": "h", "count": 3, "size_bytes": 64, "family": "ipv6"}
-    with pytest.raises(typer.BadParameter):
-        probe_cli.build_options("h", {}, True, True)
-
-
-def test_usage_errors_name_cli_options():
-    probe = base.get("dns")
-    with pytest.raises(ValidationError) as info:
-        probe.options({"target": "x.test", "count": 0, "mode": "raw", "record_type": "NOPE"})
-    lines = probe_cli.usage_errors("dns", info.value)
-    assert "--count: Input should be greater than or equal to 1" in lines
-    assert "--mode does not apply to probe dns" in lines
-    assert any(line.startswith("--type: unknown record type") for line in lines)
-
-
 def test_trace_hops_get_a_table_of_their_own():
     hops = [
         {"hop": 1, "address": "10.250.1.1", "name": None, "loss_pct": 0.0, "sent_count": 3,
@@ -100,23 +78,37 @@ def test_trace_hops_get_a_table_of_their_own():
     assert output.samples_table(_result()) is None
 
 
-def test_option_pairs_reach_any_model_field():
-    raw = probe_cli.build_options(
-        "http://h/", {"count": 3}, False, False,
-        ["download_streams=8", "tests=[download, ping]", "mebibits=true", "count=9"],
-    )  # fmt: skip
-    assert raw["download_streams"] == 8 and raw["tests"] == ["download", "ping"]
-    assert raw["mebibits"] is True
-    assert raw["count"] == 3  # the named flag wins over --option
-    with pytest.raises(typer.BadParameter, match="NAME=VALUE"):
-        probe_cli.parse_extra(["no-equals-sign"])
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [(0, ("0", "bytes")), (1500, ("1500", "bytes")), (10_240, ("10.0", "KiB")),
+     (123_456_789, ("118", "MiB")), (5 * 1024**3, ("5.00", "GiB"))],
+)  # fmt: skip
+def test_humanise_bytes(count, expected):
+    assert output.humanise_bytes(count) == expected
 
 
-def test_option_errors_name_the_option():
-    probe = base.get("speedtest")
-    with pytest.raises(ValidationError) as exc:
-        probe.options(
-            probe_cli.build_options("http://h/", {}, False, False, ["download_streams=99"])
-        )
-    assert any(line.startswith("--option download_streams:")
-               for line in probe_cli.usage_errors("speedtest", exc.value))  # fmt: skip
+@pytest.mark.parametrize(
+    ("rate", "expected"),
+    [(999, ("999", "bit/s")), (12_500, ("12.5", "kbit/s")), (941.5e6, ("942", "Mbit/s")),
+     (2.5e9, ("2.50", "Gbit/s"))],
+)  # fmt: skip
+def test_humanise_rate(rate, expected):
+    assert output.humanise_rate(rate) == expected
+
+
+def test_metric_cells_humanise_bytes_and_rates_only():
+    assert output.metric_cells("body_bytes", 123_456_789) == ("body", "118", "MiB")
+    assert output.metric_cells("path_mtu_bytes", 1500) == ("path mtu", "1500", "bytes")
+    assert output.metric_cells("throughput_mbps", 941.5) == ("throughput", "942", "Mbit/s")
+    assert output.metric_cells("upload_blob_mb", 20) == ("upload blob", "20.0", "MiB")
+    assert output.metric_cells("rtt_avg_ms", 0.25) == ("rtt avg", "0.250", "ms")
+    assert output.metric_cells("throughput_mbps", None) == ("throughput", "—", "Mbit/s")
+
+
+def test_trace_address_column_is_never_cut():
+    address = "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff"
+    hop = {"hop": 1, "address": address, "name": "router.example.net", "loss_pct": 0.0,
+           "sent_count": 3, "rtt_last_ms": 1.5, "rtt_avg_ms": 1.25, "rtt_best_ms": 1.0,
+           "rtt_worst_ms": 1.5, "rtt_stdev_ms": 0.2}  # fmt: skip
+    text = _render(_result(kind="probe.trace", metrics={"hops_count": 1}, samples=[hop]), width=80)
+    assert address in text

@@ -106,3 +106,17 @@ def test_server_rejects_bad_bind_and_proxy() -> None:
         server_config.load(environ={}, overrides={"bind": "not-an-ip"})
     with pytest.raises(ConfigError, match="trusted_proxies"):
         server_config.load(environ={"WADDLEPERF_SERVER_HTTP_TRUSTED_PROXIES": "[nonsense]"})
+
+
+class Listed(StrictModel):
+    ports: list[int] = Field(default_factory=list)
+
+
+def test_error_inside_a_variable_names_the_variable(tmp_path: Path) -> None:
+    # The error sits at ports.1, deeper than the leaf the variable sets (ports).
+    base = tmp_path / "base.yml"
+    base.write_text("ports: []\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(Listed, base, None, "P_", {"P_PORTS": "[1, nope]"})
+    assert "environment variable P_PORTS" in str(info.value)
+    assert "base.yml" not in str(info.value)

@@ -70,7 +70,11 @@ class FakeTransport:
         self.remote_version = "SSH-2.0-OpenSSH_9.2"
         self.authenticated = False
         self.seen: tuple[str, str] | None = None
+        self.log_name = "paramiko.transport"
         FakeTransport.instances.append(self)
+
+    def set_log_channel(self, name: str) -> None:
+        self.log_name = name
 
     def start_client(self, timeout: float | None = None) -> None:
         del timeout
