@@ -121,3 +121,10 @@ def test_spread_and_jitter_of_the_holds():
     assert st["hold_jitter_ms"] == pytest.approx(j * 1000, abs=1e-9)
     truth.reset()
     assert truth.stats()["hold_sd_ms"] == 0.0 and truth.stats()["hold_jitter_ms"] == 0.0
+
+
+def test_without_a_truth_socket_nothing_is_kept():
+    truth = Truth(enabled=False)
+    for seq in range(1000):
+        truth.wrote(icmp_packet(seq % 60000), 0.01)
+    assert truth.written == [] and truth.stats()["truth_count"] == 0

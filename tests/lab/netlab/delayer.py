@@ -328,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     # Opened before any traffic: the kernel switches receive stamps on with a delay, and a copy
     # queued before that would be stamped when read. WPL_TRUTH=0 measures the delayer without.
     truth = {} if TRUTH_MODE == "0" else {t.name: open_truth(t.name) for t in tuns}
+    for t in tuns:
+        t.truth.enabled = bool(truth)
     control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     control.bind(args.control)
     control.listen(16)

@@ -97,12 +97,16 @@ class Truth:
     jitter: float = 0.0
     last_hold: float | None = None
     late: Histogram = field(default_factory=Histogram)
+    #: False when the device has no truth socket (WPL_TRUTH=0): nothing is kept then.
+    enabled: bool = True
     unmatched: int = 0  # releases whose arrival was not seen (sniffer overflow, reset)
     dropped: int = 0  # copies the kernel could not queue to the truth socket
 
     def wrote(self, data: bytes, injected_s: float) -> None:
-        """The delayer wrote ``data`` back, ``injected_s`` after it read it (hot path: no work)."""
-        self.written.append((data, injected_s))
+        """The delayer wrote ``data`` back, ``injected_s`` after it read it (hot path: no work;
+        bounded like the pairs, and nothing at all without a truth socket)."""
+        if self.enabled and len(self.written) < MAX_TRACKED:
+            self.written.append((data, injected_s))
 
     def _key_written(self) -> None:
         for data, injected in self.written:
