@@ -242,3 +242,27 @@ def empty_summary() -> dict[str, Any]:
         "regressions": None,
         "data_quality": {"skipped": 0, "bundles": []},
     }
+
+
+SCRIPT_AGENT = "<script>window.__pwned = 1</script>"
+IMG_SERVER = '<img src="http://127.0.0.1:9/x.png" onerror="window.__pwned = 2">'
+HOSTILE_REASON = "</script><script>window.__pwned = 3</script> | [x](javascript:alert(1))"
+
+
+def hostile_summary() -> dict[str, Any]:
+    """A summary whose names come from a hostile field: markup, a ``</script>`` that would end
+    the page's data block, pipes and newlines that would break a Markdown table, ``$`` that
+    matplotlib would read as mathematics. Every output must show them as plain text."""
+    summary = make_summary(
+        agents=(SCRIPT_AGENT, "agent\nwith | pipe"),
+        servers=(IMG_SERVER, "srv $x^2$"),
+        regressions=True,
+    )
+    for event in summary["escalations"]:
+        event["reason"] = HOSTILE_REASON
+    summary["data_quality"]["bundles"][0]["reason"] = HOSTILE_REASON
+    summary["geo"]["asn"][0]["org"] = SCRIPT_AGENT
+    summary["comparison"]["a"] = SCRIPT_AGENT
+    summary["sources"].append("s3://bucket/<b>bold</b>")
+    summary["filters"]["agent"] = SCRIPT_AGENT
+    return summary

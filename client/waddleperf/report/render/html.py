@@ -34,16 +34,22 @@ DATA_ID = "report-data"
 _ASSETS = "waddleperf.report.render"
 
 
-@cache
-def asset(name: str) -> str:
-    """The text of a file under ``assets/`` (UTF-8). A script or style that could close its
-    own inline element is refused, so a future update cannot break the page silently."""
-    body = resources.files(_ASSETS).joinpath("assets", *name.split("/")).read_text("utf-8")
+def inlinable(name: str, body: str) -> str:
+    """``body`` when it can be inlined in a ``<script>`` or ``<style>`` element; a text that
+    could close its element early (or open a comment there) raises ValueError naming it."""
     lowered = body.lower()
     for closing in ("</script", "</style", "<!--"):
         if closing in lowered:
             raise ValueError(f"asset {name} contains {closing!r}: it cannot be inlined")
     return body
+
+
+@cache
+def asset(name: str) -> str:
+    """The text of a file under ``assets/`` (UTF-8), checked by :func:`inlinable`, so that a
+    future update of a vendored file cannot break the page silently."""
+    body = resources.files(_ASSETS).joinpath("assets", *name.split("/")).read_text("utf-8")
+    return inlinable(name, body)
 
 
 def _sha256(body: str) -> str:
