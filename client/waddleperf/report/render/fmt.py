@@ -10,7 +10,9 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-NONE = "—"
+from waddleperf.output import NOT_MEASURED
+
+NONE = NOT_MEASURED  # the same mark for a missing figure as the probe commands' tables
 
 _BIT_UNITS = ("bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s")
 _BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")

@@ -9,7 +9,7 @@ escaped by the writer of each format.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from waddleperf.report.render import fmt
@@ -19,8 +19,6 @@ from waddleperf.report.render.model import NOTHING, Block, Report, Row, Section,
 
 TITLE = "WaddlePerf report"
 MAX_SOURCES_LISTED = 20
-FIGURE_HEADERS = ("count", "failures", "mean", "p50", "p95", "p99", "loss", "jitter", "throughput")
-_FIGURES_NUMERIC = (True,) * len(FIGURE_HEADERS)
 
 
 def _map(value: Any) -> Mapping[str, Any]:
@@ -31,23 +29,90 @@ def _rows(value: Any) -> list[Mapping[str, Any]]:
     return [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else []
 
 
-def _figures(row: Mapping[str, Any]) -> tuple[str, ...]:
-    rtt = _map(row.get("rtt_ms"))
-    return (
-        fmt.count(row.get("count")),
-        fmt.count(row.get("failures")),
-        fmt.ms(rtt.get("mean")),
-        fmt.ms(rtt.get("p50")),
-        fmt.ms(rtt.get("p95")),
-        fmt.ms(rtt.get("p99")),
-        fmt.pct(row.get("loss_ratio")),
-        fmt.ms(row.get("jitter_ms")),
-        fmt.bps(row.get("throughput_bps")),
-    )
+Cell = Callable[[Mapping[str, Any]], str]
+Column = tuple[str, Cell, bool]  # heading, the cell from a record, whether it is a figure
 
 
-def _table(headers: Sequence[str], numeric: Sequence[bool], rows: Sequence[Row]) -> Table:
-    return Table(tuple(headers), tuple(rows), tuple(numeric))
+def _get(key: str, shown: Callable[[Any], str]) -> Cell:
+    return lambda record: shown(record.get(key))
+
+
+def _metric(key: str) -> Cell:
+    """The record's ``key`` in the unit its ``metric`` names (``p95_ms``, ``rps``…)."""
+    return lambda record: fmt.by_metric(str(record.get("metric", "")), record.get(key))
+
+
+def _by_columns(
+    columns: Sequence[Column],
+    records: Sequence[Mapping[str, Any]],
+    highlight: Callable[[Mapping[str, Any]], bool] = lambda _: False,
+) -> Table:
+    rows = [Row(tuple(cell(r) for _, cell, _ in columns), highlight(r)) for r in records]
+    return Table(tuple(h for h, _, _ in columns), tuple(rows), tuple(n for _, _, n in columns))
+
+
+def _rtt(key: str) -> Cell:
+    return lambda record: fmt.ms(_map(record.get("rtt_ms")).get(key))
+
+
+def _text(key: str) -> Column:
+    return (key, _get(key, fmt.text), False)
+
+
+# The figures of a group of probe records (agent × server × kind, a country, an AS).
+FIGURE_COLUMNS: tuple[Column, ...] = (
+    ("count", _get("count", fmt.count), True),
+    ("failures", _get("failures", fmt.count), True),
+    *((q, _rtt(q), True) for q in ("mean", "p50", "p95", "p99")),
+    ("loss", _get("loss_ratio", fmt.pct), True),
+    ("jitter", _get("jitter_ms", fmt.ms), True),
+    ("throughput", _get("throughput_bps", fmt.bps), True),
+)
+PROBE_COLUMNS = (_text("agent"), _text("server"), ("probe", _get("kind", fmt.text), False))
+COUNTRY_COLUMNS: tuple[Column, ...] = (
+    ("country", lambda r: fmt.text(r.get("country")) if r.get("country") else "unknown", False),
+    *FIGURE_COLUMNS,
+)
+ASN_COLUMNS: tuple[Column, ...] = (
+    ("AS", lambda r: "unknown" if r.get("asn") is None else f"AS{fmt.text(r.get('asn'))}", False),
+    ("organisation", _get("org", fmt.text), False),
+    *FIGURE_COLUMNS,
+)
+ESCALATION_COLUMNS: tuple[Column, ...] = (
+    ("time", _get("t", fmt.when), False),
+    _text("agent"),
+    _text("server"),
+    ("tier", lambda e: f"{fmt.text(e.get('from_tier'))} → {fmt.text(e.get('to_tier'))}", False),
+    _text("reason"),
+)
+SKIPPED_COLUMNS: tuple[Column, ...] = (("bundle", _get("source", fmt.text), False), _text("reason"))
+
+
+def _regressed(record: Mapping[str, Any]) -> bool:
+    return record.get("regressed") is True
+
+
+LOAD_COLUMNS: tuple[Column, ...] = (
+    ("start", _get("t", fmt.when), False),
+    _text("agent"),
+    _text("target"),
+    _text("framework"),
+    ("requests", _get("requests", fmt.count), True),
+    ("failures", _get("failures", fmt.count), True),
+    ("rate", _get("rps", fmt.per_second), True),
+    ("p50", _get("p50_ms", fmt.ms), True),
+    ("p95", _get("p95_ms", fmt.ms), True),
+    ("p99", _get("p99_ms", fmt.ms), True),
+)
+REGRESSION_COLUMNS: tuple[Column, ...] = (
+    *PROBE_COLUMNS,
+    ("figure", _get("metric", fmt.text), False),
+    ("baseline", _metric("baseline"), True),
+    ("current", _metric("current"), True),
+    ("change", _get("change_ratio", fmt.times), True),
+    ("rule", _get("rule", fmt.text), False),
+    ("verdict", lambda r: "REGRESSED" if _regressed(r) else "ok", False),
+)
 
 
 def _sources(sources: Sequence[Any]) -> str:
@@ -57,8 +122,14 @@ def _sources(sources: Sequence[Any]) -> str:
     return f"Sources: {listed}" + (f" (and {more:,} more)" if more > 0 else "")
 
 
+def _value(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(fmt.text(v) for v in value)
+    return fmt.text(value)
+
+
 def _filters(filters: Mapping[str, Any]) -> str:
-    given = [f"{fmt.text(k)} = {fmt.text(v)}" for k, v in filters.items() if v is not None]
+    given = [f"{fmt.text(k)} = {_value(v)}" for k, v in filters.items() if v not in (None, [])]
     return "Filters: " + ("; ".join(given) if given else NOTHING)
 
 
@@ -81,29 +152,14 @@ def overview(summary: Mapping[str, Any]) -> Section:
         ("events", "escalation events"),
         ("load_runs", "load runs"),
     )
-    rows = [Row((label, fmt.count(totals.get(key)))) for key, label in names]
-    return Section(
-        "overview",
-        "Overview",
-        (Block(lines=lines, table=_table(("what", "count"), (False, True), rows)),),
-    )
+    rows = tuple(Row((label, fmt.count(totals.get(key)))) for key, label in names)
+    table = Table(("what", "count"), rows, (False, True))
+    return Section("overview", "Overview", (Block(lines=lines, table=table),))
 
 
 def probes(summary: Mapping[str, Any]) -> Section:
     """One row per agent × server × probe kind with its figures."""
-    rows = [
-        Row(
-            (
-                fmt.text(r.get("agent")),
-                fmt.text(r.get("server")),
-                fmt.text(r.get("kind")),
-                *_figures(r),
-            )
-        )
-        for r in _rows(summary.get("probes"))
-    ]
-    headers = ("agent", "server", "probe", *FIGURE_HEADERS)
-    table = _table(headers, (False, False, False, *_FIGURES_NUMERIC), rows)
+    table = _by_columns((*PROBE_COLUMNS, *FIGURE_COLUMNS), _rows(summary.get("probes")))
     return Section("probes", "Probes: agent × server × probe", (Block(table=table),))
 
 
@@ -131,33 +187,17 @@ def latency(charts: Sequence[Chart]) -> Section:
 def geo(summary: Mapping[str, Any]) -> Section:
     """The probe figures per country and per autonomous system of the agents."""
     groups = _map(summary.get("geo"))
-    countries = [
-        Row((fmt.text(r.get("country")) if r.get("country") else "unknown", *_figures(r)))
-        for r in _rows(groups.get("country"))
-    ]
-    asns = [
-        Row(
-            (
-                f"AS{fmt.text(r.get('asn'))}" if r.get("asn") is not None else "unknown",
-                fmt.text(r.get("org")),
-                *_figures(r),
-            )
-        )
-        for r in _rows(groups.get("asn"))
-    ]
     return Section(
         "geo",
         "By country and network",
         (
             Block(
                 heading="Per country",
-                table=_table(("country", *FIGURE_HEADERS), (False, *_FIGURES_NUMERIC), countries),
+                table=_by_columns(COUNTRY_COLUMNS, _rows(groups.get("country"))),
             ),
             Block(
                 heading="Per autonomous system",
-                table=_table(
-                    ("AS", "organisation", *FIGURE_HEADERS), (False, False, *_FIGURES_NUMERIC), asns
-                ),
+                table=_by_columns(ASN_COLUMNS, _rows(groups.get("asn"))),
             ),
         ),
     )
@@ -166,19 +206,7 @@ def geo(summary: Mapping[str, Any]) -> Section:
 def escalations(summary: Mapping[str, Any], charts: Sequence[Chart]) -> Section:
     """Which tier ran when for each server (a step chart) and every change with its reason."""
     events = sorted(_rows(summary.get("escalations")), key=lambda e: fmt.epoch(e.get("t")) or 0.0)
-    rows = [
-        Row(
-            (
-                fmt.when(e.get("t")),
-                fmt.text(e.get("agent")),
-                fmt.text(e.get("server")),
-                f"{fmt.text(e.get('from_tier'))} → {fmt.text(e.get('to_tier'))}",
-                fmt.text(e.get("reason")),
-            )
-        )
-        for e in events
-    ]
-    table = _table(("time", "agent", "server", "tier", "reason"), (False,) * 5, rows)
+    table = _by_columns(ESCALATION_COLUMNS, events)
     drawn = tuple(c for c in charts if c.kind == "tiers")
     return Section("escalations", "Escalation timeline", (Block(charts=drawn, table=table),))
 
@@ -186,25 +214,7 @@ def escalations(summary: Mapping[str, Any], charts: Sequence[Chart]) -> Section:
 def load(summary: Mapping[str, Any], charts: Sequence[Chart]) -> Section:
     """Load runs with their percentiles, the targets' CPU/memory, and the framework
     comparison when the summary has one."""
-    runs = [
-        Row(
-            (
-                fmt.when(r.get("t")),
-                fmt.text(r.get("agent")),
-                fmt.text(r.get("target")),
-                fmt.text(r.get("framework")),
-                fmt.count(r.get("requests")),
-                fmt.count(r.get("failures")),
-                fmt.per_second(r.get("rps")),
-                fmt.ms(r.get("p50_ms")),
-                fmt.ms(r.get("p95_ms")),
-                fmt.ms(r.get("p99_ms")),
-            )
-        )
-        for r in _rows(summary.get("load"))
-    ]
-    headers = ("start", "agent", "target", "framework", "requests", "failures", "rate")
-    run_table = _table((*headers, "p50", "p95", "p99"), (False,) * 4 + (True,) * 6, runs)
+    run_table = _by_columns(LOAD_COLUMNS, _rows(summary.get("load")))
     blocks = [
         Block(heading="Load runs", table=run_table),
         Block(
@@ -220,18 +230,13 @@ def _comparison(comparison: Mapping[str, Any]) -> Block:
     if not comparison:
         return Block(heading="Framework comparison")
     a, b = fmt.text(comparison.get("a")), fmt.text(comparison.get("b"))
-    rows = [
-        Row(
-            (
-                fmt.text(r.get("metric")),
-                fmt.by_metric(str(r.get("metric", "")), r.get("a")),
-                fmt.by_metric(str(r.get("metric", "")), r.get("b")),
-                fmt.times(r.get("ratio")),
-            )
-        )
-        for r in _rows(comparison.get("rows"))
-    ]
-    table = _table(("figure", a, b, f"{b} / {a}"), (False, True, True, True), rows)
+    columns: tuple[Column, ...] = (
+        ("figure", _get("metric", fmt.text), False),
+        (a, _metric("a"), True),
+        (b, _metric("b"), True),
+        (f"{b} / {a}", _get("ratio", fmt.times), True),
+    )
+    table = _by_columns(columns, _rows(comparison.get("rows")))
     return Block(heading=f"Framework comparison: {a} vs {b}", table=table)
 
 
@@ -252,31 +257,13 @@ def regressions(summary: Mapping[str, Any]) -> Section:
             "Regressions",
             (Block(lines=("none: no baseline was given (--baseline or --baseline-since).",)),),
         )
-    rows = [
-        Row(
-            (
-                fmt.text(r.get("agent")),
-                fmt.text(r.get("server")),
-                fmt.text(r.get("kind")),
-                fmt.text(r.get("metric")),
-                fmt.by_metric(str(r.get("metric", "")), r.get("baseline")),
-                fmt.by_metric(str(r.get("metric", "")), r.get("current")),
-                fmt.times(r.get("change_ratio")),
-                fmt.text(r.get("rule")),
-                "REGRESSED" if r.get("regressed") is True else "ok",
-            ),
-            highlight=r.get("regressed") is True,
-        )
-        for r in _rows(check.get("rows"))
-    ]
-    regressed = sum(1 for r in rows if r.highlight)
+    table = _by_columns(REGRESSION_COLUMNS, _rows(check.get("rows")), _regressed)
+    regressed = sum(1 for r in table.rows if r.highlight)
     verdict = (
-        f"Regressed: {regressed:,} of {len(rows):,} figures."
+        f"Regressed: {regressed:,} of {len(table.rows):,} figures."
         if regressed or check.get("regressed") is True
-        else f"No regression ({len(rows):,} figures checked)."
+        else f"No regression ({len(table.rows):,} figures checked)."
     )
-    headers = ("agent", "server", "probe", "figure", "baseline", "current", "change", "rule")
-    table = _table((*headers, "verdict"), (False,) * 4 + (True,) * 3 + (False, False), rows)
     lines = (verdict, _thresholds(_map(check.get("thresholds"))))
     return Section("regressions", "Regressions", (Block(lines=lines, table=table),))
 
@@ -287,14 +274,11 @@ def data_quality(summary: Mapping[str, Any]) -> Section:
     listed = _rows(quality.get("bundles"))
     skipped = fmt.number(quality.get("skipped"))
     total = int(skipped) if skipped is not None else len(listed)
-    rows = [Row((fmt.text(b.get("source")), fmt.text(b.get("reason")))) for b in listed]
     lines: tuple[str, ...] = ()
-    if total or rows:
-        lines = (
-            f"Bundles skipped: {total:,}"
-            + (f" ({len(rows):,} listed)" if total != len(rows) else ""),
-        )
-    table = _table(("bundle", "reason"), (False, False), rows)
+    if total or listed:
+        shown = f" ({len(listed):,} listed)" if total != len(listed) else ""
+        lines = (f"Bundles skipped: {total:,}{shown}",)
+    table = _by_columns(SKIPPED_COLUMNS, listed)
     return Section("data-quality", "Data quality", (Block(lines=lines, table=table),))
 
 

@@ -101,57 +101,27 @@ def test_profile_in_percent_and_mib() -> None:
     assert (cpu.scale, rss.scale) == ("cpu", "mem")
 
 
+def _one_series(kind: str, **point: object) -> dict[str, object]:
+    bucket = {"t": "2026-05-01T12:00:00Z", "count": 20, "loss_ratio": 0.0}
+    bucket.update({q: None for q in ("p10", "p25", "p50", "p75", "p90")})
+    bucket.update(point)
+    return {"agent": "a", "server": "s", "kind": kind, "bucket_s": 60, "points": [bucket]}
+
+
 def test_nothing_to_draw_no_chart() -> None:
     assert charts.build(empty_summary()) == []
     summary = empty_summary()
-    summary["latency_series"] = [
-        {
-            "agent": "a",
-            "server": "s",
-            "kind": "http",
-            "bucket_s": 60,
-            "points": [
-                {
-                    "t": "not a time",
-                    "count": 3,
-                    "p10": 1,
-                    "p25": 2,
-                    "p50": 3,
-                    "p75": 4,
-                    "p90": 5,
-                    "loss_ratio": 0,
-                }
-            ],
-        }
-    ]
+    summary["latency_series"] = [_one_series("http", t="not a time", p50=3.0)]
     summary["profiling"] = [{"agent": "a", "target": "t", "points": []}]
     assert charts.build(summary) == []
 
 
 def test_a_bucket_all_lost_is_still_drawn() -> None:
     summary = empty_summary()
-    summary["latency_series"] = [
-        {
-            "agent": "a",
-            "server": "s",
-            "kind": "icmp",
-            "bucket_s": 60,
-            "points": [
-                {
-                    "t": "2026-05-01T12:00:00Z",
-                    "count": 20,
-                    "p10": None,
-                    "p25": None,
-                    "p50": None,
-                    "p75": None,
-                    "p90": None,
-                    "loss_ratio": 1.0,
-                }
-            ],
-        }
-    ]
+    summary["latency_series"] = [_one_series("icmp", loss_ratio=1.0)]
     (chart,) = charts.build(summary)
     assert chart.loss == (1.0,)
+    assert chart.series[2].values == (None,)
 
 
 def test_malformed_parts_read_as_empty() -> None:

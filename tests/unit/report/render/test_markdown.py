@@ -138,3 +138,16 @@ def test_escape() -> None:
     assert markdown.escape("x\n\ny") == "x y"
     assert markdown.escape("`code` [l](u) <b> \\") == r"\`code\` \[l\](u) \<b\> \\"
     assert markdown.escape("agent_01") == "agent_01"
+
+
+def test_overview_names_sources_filters_and_window() -> None:
+    summary = make_summary()
+    summary["filters"] = {"agent": ["a1", "a2"], "kind": "icmp", "asn": None, "server": []}
+    summary["sources"] = [f"/data/b{n}.tar.gz" for n in range(25)]
+    block = _section(_md(summary), "Overview")
+    assert "Filters: agent = a1, a2; kind = icmp\n" in block
+    assert "/data/b19.tar.gz (and 5 more)" in block and "b20" not in block
+    assert "Window: 2026-05-01 12:00:00 UTC to 2026-05-01 12:24:00 UTC" in block
+    assert dict(r for r in _table_rows(block)[1:])["probe records"] == (
+        f"{summary['totals']['results']:,}"
+    )
