@@ -68,14 +68,22 @@ def _latency(ax: Any, chart: Chart) -> None:
     ax.fill_between(x, p10, p90, color=_BAND_OUTER, linewidth=0, label="p10–p90")
     ax.fill_between(x, p25, p75, color=_BAND_INNER, linewidth=0, label="p25–p75")
     ax.plot(x, p50, color=chart.series[2].colour, linewidth=0.8, label="median")
+    # SmokePing's loss marks: one stroke per bucket across its width, drawn as two line
+    # collections (one hlines call each) — per-bucket calls made a day's chart cost seconds.
     half = chart.bucket_s / 2
     top = max((v for v in p90 + p50 if v == v), default=1.0) or 1.0
-    for i, t in enumerate(chart.x):
-        span = _dates([t - half, t + half]) if half else _dates([t, t])
-        if p50[i] == p50[i]:  # not NaN
-            ax.hlines(p50[i], span[0], span[1], colors=loss_colour(chart.loss[i]), linewidth=3)
-        elif chart.counts[i] > 0 and (chart.loss[i] or 0) >= 1:
-            ax.hlines(0, span[0], span[1], colors=FULL_LOSS_COLOUR, linewidth=6)
+    marked = [i for i, v in enumerate(p50) if v == v]
+    lost = [
+        i for i, v in enumerate(p50) if v != v and chart.counts[i] > 0 and (chart.loss[i] or 0) >= 1
+    ]
+    for picked, ys, colours, width in (
+        (marked, [p50[i] for i in marked], [loss_colour(chart.loss[i]) for i in marked], 3),
+        (lost, [0.0] * len(lost), [FULL_LOSS_COLOUR] * len(lost), 6),
+    ):
+        if picked:
+            starts = _dates([chart.x[i] - half for i in picked])
+            ends = _dates([chart.x[i] + half for i in picked])
+            ax.hlines(ys, starts, ends, colors=colours, linewidth=width)
     ax.set_ylim(0, top * 1.1)
     ax.set_ylabel(chart.axes[0])
     _loss_legend(ax)
@@ -129,7 +137,9 @@ def draw(chart: Chart, out: BinaryIO) -> None:
         _DRAW[chart.kind](ax, chart)
         _time_axis(ax, chart)
         ax.set_title(literal(chart.title), fontsize=10)
-        fig.tight_layout()
+        # fixed margins (tight_layout would draw the figure once more): room on the right
+        # for the legend or the second axis
+        fig.subplots_adjust(left=0.07, right=0.86, top=0.9, bottom=0.18)
         fig.savefig(out, dpi=DPI, format="png")
     finally:
         plt.close(fig)
