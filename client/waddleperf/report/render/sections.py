@@ -19,6 +19,7 @@ from waddleperf.report.render.model import NOTHING, Block, Report, Row, Section,
 
 TITLE = "WaddlePerf report"
 MAX_SOURCES_LISTED = 20
+MAX_SKIPPED_LISTED = 1000  # a page and a Markdown file a person can still scroll
 
 
 def _map(value: Any) -> Mapping[str, Any]:
@@ -269,16 +270,19 @@ def regressions(summary: Mapping[str, Any]) -> Section:
 
 
 def data_quality(summary: Mapping[str, Any]) -> Section:
-    """Every bundle left out of the analysis, and why."""
+    """Every bundle left out of the analysis, and why (the first
+    :data:`MAX_SKIPPED_LISTED`; summary.json has them all)."""
     quality = _map(summary.get("data_quality"))
     listed = _rows(quality.get("bundles"))
     skipped = fmt.number(quality.get("skipped"))
     total = int(skipped) if skipped is not None else len(listed)
+    shown = listed[:MAX_SKIPPED_LISTED]
     lines: tuple[str, ...] = ()
     if total or listed:
-        shown = f" ({len(listed):,} listed)" if total != len(listed) else ""
-        lines = (f"Bundles skipped: {total:,}{shown}",)
-    table = _by_columns(SKIPPED_COLUMNS, listed)
+        rest = "; the rest in summary.json" if len(shown) < len(listed) else ""
+        note = f" ({len(shown):,} listed{rest})" if total != len(shown) else ""
+        lines = (f"Bundles skipped: {total:,}{note}",)
+    table = _by_columns(SKIPPED_COLUMNS, shown)
     return Section("data-quality", "Data quality", (Block(lines=lines, table=table),))
 
 

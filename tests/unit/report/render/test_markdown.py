@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.support.report_summary import (
     HOSTILE_REASON,
     SCRIPT_AGENT,
@@ -83,6 +85,14 @@ def test_data_quality_says_when_more_were_skipped_than_listed() -> None:
     summary = make_summary(skipped=2)
     summary["data_quality"]["skipped"] = 5000
     assert "Bundles skipped: 5,000 (2 listed)" in _section(_md(summary), "Data quality")
+
+
+def test_data_quality_lists_a_bounded_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sections, "MAX_SKIPPED_LISTED", 3)
+    summary = make_summary(skipped=5)
+    block = _section(_md(summary), "Data quality")
+    assert "Bundles skipped: 5 (3 listed; the rest in summary.json)" in block
+    assert len(_table_rows(block)) == 1 + 3
 
 
 def test_an_empty_report_says_none_everywhere() -> None:
