@@ -18,10 +18,12 @@ from typing import Any
 from waddleperf.autoperf import config as ap_config
 from waddleperf.autoperf import plan
 from waddleperf.autoperf.config import AutoPerfConfig
-from waddleperf.autoperf.daemon import Agent
+from waddleperf.autoperf.daemon import Agent, LoadRunner
 from waddleperf.autoperf.events import Events, TransitionEvent
+from waddleperf.autoperf.loadrun import run_load
 from waddleperf.autoperf.notify import Notifier
 from waddleperf.autoperf.sink import Sink
+from waddleperf.autoperf.steps import ProbeRunner, call_probe
 from waddleperf.autoperf.summary import CycleSummary
 from waddleperf_common.config import ConfigError
 
@@ -73,9 +75,13 @@ def build_agent(
     cfg: AutoPerfConfig,
     stop: threading.Event | None = None,
     sink: Sink | None = None,
+    *,
+    probe: ProbeRunner = call_probe,
+    load: LoadRunner = run_load,
 ) -> Agent:
     """The agent of ``cfg``: bundles into the spool, uploaded to the configured store and
-    geo-tagged (unless ``sink`` is given), escalations notified as configured.
+    geo-tagged (unless ``sink`` is given), escalations notified as configured; ``probe`` and
+    ``load`` run the steps (the probe registry and the load child process by default).
 
     Raises SpoolLockedError when another agent holds the spool directory.
     """
@@ -85,7 +91,7 @@ def build_agent(
         sink = BundleSink.from_config(cfg)
     events = Events()
     notify_on(events, Notifier(cfg.notify))
-    return Agent(cfg, sink, stop=stop, events=events)
+    return Agent(cfg, sink, stop=stop, events=events, probe=probe, load=load)
 
 
 def run_agent(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from waddleperf.autoperf.config import LoadTarget
 from waddleperf.load.plan import LoadOptions
 from waddleperf.load.profiles import PROFILES
 
@@ -57,13 +56,3 @@ def test_text_values_as_the_command_line_gives_them() -> None:
 def test_unknown_fields_are_errors() -> None:
     with pytest.raises(ValidationError, match="extra"):
         LoadOptions.model_validate({"usres": 3})
-
-
-def test_a_tier3_target_is_a_plan_with_a_place() -> None:
-    target = LoadTarget(name="f", url="http://127.0.0.1:9", users=3, shape="ramp")
-    assert target.plan == LoadOptions(users=3, shape="ramp")
-    assert set(LoadOptions.model_fields) < set(LoadTarget.model_fields)
-    with pytest.raises(ValueError, match="at most 3600 s"):
-        LoadTarget(name="f", url="http://127.0.0.1:9", duration_s=3601)
-    with pytest.raises(ValueError, match="unknown user"):
-        LoadTarget(name="f", url="http://127.0.0.1:9", user="robot")
