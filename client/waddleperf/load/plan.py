@@ -9,12 +9,23 @@ where the run happens (host, role). Pure: no I/O; pydantic, so import it inside 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from waddleperf.load.profiles import MAX_DURATION_S, PROFILES, USER_CLASSES, Profile, Shape
 from waddleperf.load.profiles import resolve_profile as _resolve
+
+#: The names a field may take: the profiles and the user classes defined in ``profiles``.
+_CHOICES: dict[str, Mapping[str, Any]] = {"profile": PROFILES, "user": USER_CLASSES}
 
 
 def _names(choices: Any) -> str:
@@ -59,18 +70,14 @@ class LoadOptions(BaseModel):
         default=0, ge=0, description="Local Locust worker processes (0: one process)."
     )
 
-    @field_validator("profile")
+    @field_validator("profile", "user")
     @classmethod
-    def _known_profile(cls, value: str) -> str:
-        if value not in PROFILES:
-            raise ValueError(f"unknown profile {value!r}; choose one of {_names(PROFILES)}")
-        return value
-
-    @field_validator("user")
-    @classmethod
-    def _known_user(cls, value: str) -> str:
-        if value not in USER_CLASSES:
-            raise ValueError(f"unknown user {value!r}; choose one of {_names(USER_CLASSES)}")
+    def _known(cls, value: str, info: ValidationInfo) -> str:
+        choices = _CHOICES[str(info.field_name)]
+        if value not in choices:
+            raise ValueError(
+                f"unknown {info.field_name} {value!r}; choose one of {_names(choices)}"
+            )
         return value
 
     @field_validator("wait_s", mode="before")
