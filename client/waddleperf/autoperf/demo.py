@@ -65,7 +65,7 @@ def probe_services(
             lines.append(step_line(server.label, spec.name, done[spec.name].result))
         else:
             why = next(s.reason for s in skipped if s.name == spec.name)
-            lines.append(StepLine(server.label, TIER, spec.name, "skipped", "", why))
+            lines.append(StepLine(server.label, TIER, spec.name, "skipped", "", why, spec.probe))
     return lines
 
 

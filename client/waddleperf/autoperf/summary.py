@@ -36,9 +36,14 @@ def is_load(result: Result) -> bool:
     return result.kind.startswith("load.")
 
 
+def probe_kind(result: Result) -> str:
+    """What made the record: the probe's name (``probe.icmp`` → ``icmp``), or ``load``."""
+    return "load" if is_load(result) else result.kind.rsplit(".", 1)[-1]
+
+
 def headline(result: Result) -> str:
     """``name=value`` for the figures worth a glance, comma separated."""
-    kind = "load" if is_load(result) else result.kind.rsplit(".", 1)[-1]
+    kind = probe_kind(result)
     wanted = [n for n in HEADLINE.get(kind, ()) if n in result.metrics]
     names = wanted or [n for n, v in result.metrics.items() if v is not None][:2]
     return ", ".join(f"{n}={format_value(result.metrics[n])}" for n in names)
@@ -54,6 +59,8 @@ class StepLine:
     status: str
     figures: str
     error: str | None = None
+    #: What ran: the probe's name, or ``load``.
+    probe: str = ""
 
 
 def step_line(server: str, step: str, result: Result) -> StepLine:
@@ -65,6 +72,7 @@ def step_line(server: str, step: str, result: Result) -> StepLine:
         status=result.status.value,
         figures=headline(result),
         error=result.error,
+        probe=probe_kind(result),
     )
 
 
@@ -178,10 +186,10 @@ def _row(table: Table, server: str, line: StepLine) -> None:
 
 
 def steps_table(title: str, lines: list[StepLine]) -> Table:
-    """Steps of one server on their own (no tiers): step, status, figures or error."""
+    """Steps of one server on their own (no tiers): step, probe, status, figures or error."""
     table = Table(title=title, title_justify="left")
-    for col in ("step", "status", "figures / error"):
+    for col in ("step", "probe", "status", "figures / error"):
         table.add_column(col, overflow="fold")
     for line in lines:
-        table.add_row(line.step, *_cells(line))
+        table.add_row(line.step, line.probe, *_cells(line))
     return table

@@ -53,12 +53,14 @@ def test_steps_table_shows_figures_or_the_error() -> None:
     bad = Result(kind="probe.iperf", target="127.0.0.1", started_at=now, finished_at=now,
                  status=Status.FAILED, error="connection refused")  # fmt: skip
     lines = [step_line("local", "TCP echo", ok), step_line("local", "iperf3", bad),
-             StepLine("local", TIER, "ICMP", "skipped", "", "ports.icmp is 0")]  # fmt: skip
+             StepLine("local", TIER, "ICMP", "skipped", "", "ports.icmp is 0", "icmp")]  # fmt: skip
     assert lines[0].figures == "connect_avg_ms=0.050, failure_pct=0.000"
+    assert (lines[0].probe, lines[1].probe) == ("tcp", "iperf")
     assert HEADLINE["tcp"] == ("connect_avg_ms", "failure_pct")
     console = Console(width=200, record=True)
     console.print(steps_table("demo", lines))
     rows = {r.split("│")[1].strip(): r for r in console.export_text().splitlines() if "│" in r}
+    assert rows["TCP echo"].split("│")[2].strip() == "tcp"
     assert " ok " in rows["TCP echo"] and "connect_avg_ms=0.050" in rows["TCP echo"]
     assert " failed " in rows["iperf3"] and "connection refused" in rows["iperf3"]
     assert " skipped " in rows["ICMP"] and "ports.icmp is 0" in rows["ICMP"]
