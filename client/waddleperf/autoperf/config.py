@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
+from waddleperf.load.plan import LoadOptions
 from waddleperf.results.stores.s3_config import S3Config
 from waddleperf_common.config import StrictModel, load_config
 
@@ -36,6 +37,8 @@ FOREIGN_PREFIXES = ("WADDLEPERF_SERVER_", "WADDLEPERF_UDP_KEY", "WADDLEPERF_APM"
 FOREIGN_NAMES = frozenset({"WADDLEPERF_AGENT"})
 
 TIERS = (1, 2, 3)
+#: The longest load run a tier-3 target may ask for, seconds (tier 3's step time caps at 2 h).
+TIER3_MAX_DURATION_S = 3600.0
 
 
 def _http_url(value: str) -> str:
@@ -111,19 +114,32 @@ class ServerTarget(StrictModel):
         return None
 
 
-class LoadTarget(StrictModel):
-    """A Django/Flask target loaded in tier 3 (``waddleperf load`` machinery)."""
+class LoadTarget(LoadOptions):
+    """A Django/Flask target loaded in tier 3 (``waddleperf load`` machinery): the plan's own
+    fields, defaults and checks (``load.plan.LoadOptions``: profile, users, spawn_rate,
+    duration_s, user, shape, rate, wait_s, path, workers), and where the target is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
     url: HttpUrl
-    profile: Literal["light", "medium", "heavy", "burst"] = "light"
-    users: int | None = Field(default=None, ge=1)
-    spawn_rate: float | None = Field(default=None, gt=0)
-    duration_s: float | None = Field(default=None, gt=0, le=3600)
-    user: Literal["web", "heavy", "burst", "database"] = "web"
     #: The server (by name) whose ``/stats`` reports the target's processes; None: not profiled.
     stats_server: str | None = None
     stats_name: str | None = None
+
+    @field_validator("duration_s")
+    @classmethod
+    def _within_a_cycle(cls, value: float | None) -> float | None:
+        if value is not None and value > TIER3_MAX_DURATION_S:
+            raise ValueError(
+                f"a tier-3 run lasts at most {TIER3_MAX_DURATION_S:g} s, got {value:g}"
+            )
+        return value
+
+    @property
+    def plan(self) -> LoadOptions:
+        """The load this target gets, without where it is."""
+        return LoadOptions.model_validate(self.model_dump(include=set(LoadOptions.model_fields)))
 
 
 class ProbeSpec(StrictModel):

@@ -29,7 +29,7 @@ from pathlib import Path
 from waddleperf.autoperf import policy
 from waddleperf.autoperf.config import AutoPerfConfig, LoadTarget
 from waddleperf.autoperf.events import Events, TransitionEvent, event_info, event_record
-from waddleperf.autoperf.loadrun import LoadOutcome, LoadSpec, run_load
+from waddleperf.autoperf.loadrun import LoadJob, LoadOutcome, run_load
 from waddleperf.autoperf.plan import Step, plan_tier
 from waddleperf.autoperf.sink import CYCLE_MEMBER, CycleSink, Sink, safe_name
 from waddleperf.autoperf.steps import ProbeRunner, StepOutcome, StepRunner, call_probe
@@ -46,9 +46,9 @@ from waddleperf.results.model import (
 )
 
 log = logging.getLogger("waddleperf.autoperf")
-#: ``run_load``'s shape: spec, work directory, stop flag, time limit, run context, info.
+#: ``run_load``'s shape: job, work directory, stop flag, time limit, run context, info.
 LoadRunner = Callable[
-    [LoadSpec, Path, threading.Event, float, RunContext, Mapping[str, Scalar]], LoadOutcome
+    [LoadJob, Path, threading.Event, float, RunContext, Mapping[str, Scalar]], LoadOutcome
 ]
 
 
@@ -144,6 +144,13 @@ class Agent:
         finally:
             shutil.rmtree(self.work_dir, ignore_errors=True)
         return ran
+
+    def close(self) -> int:
+        """The end of the agent's life: ``quitting`` listeners hear whether it was stopped,
+        then the sink delivers what it holds (unless stopped). Returns bundles lost."""
+        stopped = self.stop.is_set()
+        self.events.quitting.fire(stopped)
+        return self.sink.close(drain=not stopped)
 
     # -- one cycle -----------------------------------------------------------------------
 
@@ -291,23 +298,13 @@ class Agent:
         stats_url = None
         if target.stats_server is not None:
             stats_url = self.cfg.server(target.stats_server).base_url + "/stats"
-        spec = LoadSpec(
-            name=target.name,
-            url=target.url,
-            profile=target.profile,
-            users=target.users,
-            spawn_rate=target.spawn_rate,
-            duration_s=target.duration_s,
-            user=target.user,
-            stats_url=stats_url,
-            stats_name=target.stats_name or target.name,
-        )
         self.events.step.fire(f"tier 3 load {target.name}: {target.url} ({target.profile})")
         directory = self.work_dir / run_id / safe_name(f"load-{target.name}")
         step = f"load {target.name}"
         info: dict[str, Scalar] = {"server": target.stats_server, "step": step}
         timeout = self.cfg.tiers.tier3.step_timeout_s
-        outcome = self.load(spec, directory, self.stop, timeout, self._context(3, run_id), info)
+        job = LoadJob(target, stats_url)
+        outcome = self.load(job, directory, self.stop, timeout, self._context(3, run_id), info)
         record = outcome.record
         self._keep(out, record)
         # the summary's server column as it always was for a load run: its stats server

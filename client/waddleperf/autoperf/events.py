@@ -57,12 +57,14 @@ class TransitionEvent:
 
 class Events:
     """The agent's hooks: ``transition`` (a tier change with its record), ``result`` (any
-    record), ``step`` (a progress line for people)."""
+    record), ``step`` (a progress line for people), ``quitting`` (the agent is closing; True
+    when it was told to stop)."""
 
     def __init__(self) -> None:
         self.transition: EventHook[TransitionEvent] = EventHook("transition")
         self.result: EventHook[Result] = EventHook("result")
         self.step: EventHook[str] = EventHook("step")
+        self.quitting: EventHook[bool] = EventHook("quitting")
 
 
 def event_info(tr: Transition) -> dict[str, Scalar]:

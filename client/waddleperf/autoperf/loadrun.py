@@ -1,15 +1,16 @@
 """Tier-3 load runs: ``waddleperf load``'s machinery (session.execute) in a process of its own.
 
-The parent writes a small JSON spec, starts ``python -m waddleperf.autoperf.loadrun SPEC`` in
-a new session, and polls it with the agent's stop flag. On stop it sends SIGTERM — the child
+The parent writes a small JSON job, starts ``python -m waddleperf.autoperf.loadrun DIR`` in a
+new session, and polls it with the agent's stop flag. On stop it sends SIGTERM — the child
 turns that into SystemExit so the load engine's ``finally`` tears Locust down — and, after a
 short grace, SIGKILLs the child's whole process group, so no Locust outlives the agent's
 5-second stop budget. The child leaves ``result.json`` (the load engine's record) and
 ``samples.json`` (profiler samples of the agent, the generator and the target).
 
 A run is given the agent's run context (agent, tier, run id) and what the agent calls it
-(``info``); every record it returns carries them, set once where the record is made here (the
-load engine's own record knows no agent: it is given them when read back from the child).
+(``info``); the job carries both to the child, whose record is made with them
+(``load.result.to_record``). A run that leaves no record gets a failed one made here, with
+the same context.
 """
 
 from __future__ import annotations
@@ -23,36 +24,46 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from waddleperf.autoperf.config import LoadTarget
 from waddleperf.load.result import KIND as LOAD_KIND
 from waddleperf.probes.base import RunContext
 from waddleperf.results.model import Result, Scalar, Status, utc_now
 
 # LOAD_KIND is re-exported: the kind of a load run's record, for the agent and its tests.
-__all__ = ["LOAD_KIND", "LoadOutcome", "LoadSpec", "run_load"]
+__all__ = ["LOAD_KIND", "LoadJob", "LoadOutcome", "run_load"]
 
 #: Seconds the child gets after SIGTERM before its process group is killed.
 STOP_GRACE_S = 2.0
-SPEC_FILE = "autoperf-load.json"
+JOB_FILE = "autoperf-load.json"
 
 
 @dataclass(frozen=True)
-class LoadSpec:
-    """One load run: target URL and size, where the target's processes are reported."""
+class LoadJob:
+    """One tier-3 load run: the configured target (its plan, URL and name) and the ``/stats``
+    URL of the server that reports the target's processes (None: not profiled)."""
 
-    name: str
-    url: str
-    profile: str = "light"
-    users: int | None = None
-    spawn_rate: float | None = None
-    duration_s: float | None = None
-    user: str = "web"
+    target: LoadTarget
     stats_url: str | None = None
-    stats_name: str = "target"
+
+    @property
+    def name(self) -> str:
+        """What the agent calls the target."""
+        return self.target.name
+
+    @property
+    def url(self) -> str:
+        """The target's base URL, what the run loads."""
+        return self.target.url
+
+    @property
+    def stats_name(self) -> str:
+        """The target's name in the server's ``/stats`` (its own name unless configured)."""
+        return self.target.stats_name or self.target.name
 
 
 @dataclass
@@ -64,46 +75,48 @@ class LoadOutcome:
     directory: Path | None = None
 
 
-def _context(ctx: RunContext, info: Mapping[str, Scalar]) -> dict[str, Any]:
-    return {"agent": ctx.agent or "unknown", "tier": ctx.tier, "run_id": ctx.run_id or "unknown",
-            "info": dict(info)}  # fmt: skip
-
-
 def _failed(
-    spec: LoadSpec, error: str, started: Any, ctx: RunContext, info: Mapping[str, Scalar]
+    job: LoadJob, error: str, started: Any, ctx: RunContext, info: Mapping[str, Scalar]
 ) -> Result:
     return Result(
         kind=LOAD_KIND,
-        target=spec.url,
+        target=job.url,
         started_at=started,
         finished_at=max(utc_now(), started),
-        params={"profile": spec.profile, "target": spec.name},
+        agent=ctx.agent or "unknown",
+        tier=ctx.tier,
+        run_id=ctx.run_id or "unknown",
+        params={"profile": job.target.profile, "target": job.name},
+        info=dict(info),
         status=Status.FAILED,
         error=error,
-        **_context(ctx, info),
     )
 
 
-def _in_context(record: Result, ctx: RunContext, info: Mapping[str, Scalar]) -> Result:
-    own = _context(ctx, info)
-    return record.model_copy(update={**own, "info": {**record.info, **own["info"]}})
+def _job_document(job: LoadJob, ctx: RunContext, info: Mapping[str, Scalar]) -> dict[str, Any]:
+    return {
+        "target": job.target.model_dump(mode="json"),
+        "stats_url": job.stats_url,
+        "context": {"agent": ctx.agent, "tier": ctx.tier, "run_id": ctx.run_id},
+        "info": dict(info),
+    }
 
 
 def run_load(
-    spec: LoadSpec,
+    job: LoadJob,
     directory: Path,
     stop: threading.Event,
     timeout_s: float,
     context: RunContext,
     info: Mapping[str, Scalar] | None = None,
 ) -> LoadOutcome:
-    """Run ``spec`` in a child process; a failed record if it is stopped, times out or dies.
+    """Run ``job`` in a child process; a failed record if it is stopped, times out or dies.
 
     The record carries ``context`` (agent, tier, run id) and ``info`` whatever happened.
     """
     info = dict(info or {})
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / SPEC_FILE).write_text(json.dumps(asdict(spec)))
+    (directory / JOB_FILE).write_text(json.dumps(_job_document(job, context, info)))
     started = utc_now()
     with (directory / "autoperf-load.log").open("wb") as log:
         proc = subprocess.Popen(
@@ -122,16 +135,14 @@ def run_load(
                 if stop.is_set()
                 else (f"did not finish within tier 3's step_timeout_s ({timeout_s:g} s)")
             )
-            return LoadOutcome(_failed(spec, why, started, context, info), directory=directory)
+            return LoadOutcome(_failed(job, why, started, context, info), directory=directory)
     try:
-        record = _in_context(
-            Result.from_json((directory / "result.json").read_text()), context, info
-        )
+        record = Result.from_json((directory / "result.json").read_text())
         samples = json.loads((directory / "samples.json").read_text())
     except (OSError, ValueError) as exc:
         tail = (directory / "autoperf-load.log").read_text(errors="replace")[-600:].strip()
         error = f"the load run left no result ({exc}); exit {proc.returncode}: {tail}"
-        return LoadOutcome(_failed(spec, error, started, context, info), directory=directory)
+        return LoadOutcome(_failed(job, error, started, context, info), directory=directory)
     return LoadOutcome(record, samples if isinstance(samples, list) else [], directory)
 
 
@@ -148,7 +159,6 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _child(directory: Path) -> int:
-    from waddleperf.load.profiles import resolve_profile
     from waddleperf.load.runner import LoadPlan
     from waddleperf.load.session import TargetSpec, execute
 
@@ -156,15 +166,20 @@ def _child(directory: Path) -> int:
         raise SystemExit(143)
 
     signal.signal(signal.SIGTERM, on_term)
-    spec = LoadSpec(**json.loads((directory / SPEC_FILE).read_text()))
-    plan = LoadPlan(
-        host=spec.url,
-        profile=resolve_profile(spec.profile, spec.users, spec.spawn_rate, spec.duration_s),
-        user=spec.user,
-    )
-    target = TargetSpec(stats_url=spec.stats_url, stats_name=spec.stats_name)
+    doc = json.loads((directory / JOB_FILE).read_text())
+    job = LoadJob(LoadTarget.model_validate(doc["target"]), doc["stats_url"])
+    target = TargetSpec(stats_url=job.stats_url, stats_name=job.stats_name)
     # The parent is the agent: its own cost is part of what tier 3 profiles.
-    art = execute(plan, directory, target, plots=False, label=spec.name, agent_pid=os.getppid())
+    art = execute(
+        LoadPlan(job.url, job.target.plan),
+        directory,
+        target,
+        plots=False,
+        label=job.name,
+        agent_pid=os.getppid(),
+        context=RunContext(**doc["context"]),
+        info=doc["info"],
+    )
     (directory / "samples.json").write_text(json.dumps(art.samples, default=str))
     return 0
 

@@ -14,8 +14,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from waddleperf.output import format_value
-from waddleperf.results.model import Result, format_time
+from waddleperf.output import STATUS_STYLE, format_value
+from waddleperf.results.model import Result, Status, format_time
 
 #: The few figures shown per probe (the record keeps them all).
 HEADLINE: dict[str, tuple[str, ...]] = {
@@ -29,7 +29,6 @@ HEADLINE: dict[str, tuple[str, ...]] = {
     "rpm": ("responsiveness_rpm",),
     "load": ("throughput_rps", "latency_p95_ms", "error_rate_pct", "target_cpu_avg_pct"),
 }
-STATUS_STYLE = {"ok": "green", "degraded": "yellow", "failed": "red"}
 
 
 def is_load(result: Result) -> bool:
@@ -37,9 +36,14 @@ def is_load(result: Result) -> bool:
     return result.kind.startswith("load.")
 
 
+def probe_kind(result: Result) -> str:
+    """What made the record: the probe's name (``probe.icmp`` → ``icmp``), or ``load``."""
+    return "load" if is_load(result) else result.kind.rsplit(".", 1)[-1]
+
+
 def headline(result: Result) -> str:
     """``name=value`` for the figures worth a glance, comma separated."""
-    kind = "load" if is_load(result) else result.kind.rsplit(".", 1)[-1]
+    kind = probe_kind(result)
     wanted = [n for n in HEADLINE.get(kind, ()) if n in result.metrics]
     names = wanted or [n for n, v in result.metrics.items() if v is not None][:2]
     return ", ".join(f"{n}={format_value(result.metrics[n])}" for n in names)
@@ -55,6 +59,21 @@ class StepLine:
     status: str
     figures: str
     error: str | None = None
+    #: What ran: the probe's name, or ``load``.
+    probe: str = ""
+
+
+def step_line(server: str, step: str, result: Result) -> StepLine:
+    """The summary's line for the record of ``server``'s step ``step``."""
+    return StepLine(
+        server=server,
+        tier=result.tier or 0,
+        step=step,
+        status=result.status.value,
+        figures=headline(result),
+        error=result.error,
+        probe=probe_kind(result),
+    )
 
 
 @dataclass
@@ -87,14 +106,7 @@ class CycleSummary:
 
     def add_step(self, server: str, step: str, result: Result) -> None:
         """File the record of ``server``'s step ``step`` under steps or load runs."""
-        line = StepLine(
-            server=server,
-            tier=result.tier or 0,
-            step=step,
-            status=result.status.value,
-            figures=headline(result),
-            error=result.error,
-        )
+        line = step_line(server, step, result)
         (self.load if is_load(result) else self.steps).append(line)
 
     def add_event(self, info: Mapping[str, Any]) -> None:
@@ -159,9 +171,25 @@ def render(summary: CycleSummary) -> Group:
     return Group(*parts)
 
 
-def _row(table: Table, server: str, line: StepLine) -> None:
-    style = STATUS_STYLE.get(line.status, "")
+def _cells(line: StepLine) -> tuple[Text, str]:
+    """A step's status (coloured) and what to read of it: its figures, else its error."""
+    style = {s.value: STATUS_STYLE[s] for s in Status}.get(line.status, "")
     detail = line.figures if line.status == "ok" or not line.error else line.error
     if line.status == "degraded" and line.figures:
         detail = f"{line.figures} — {line.error}"
-    table.add_row(server, str(line.tier), line.step, Text(line.status, style=style), detail)
+    return Text(line.status, style=style), detail
+
+
+def _row(table: Table, server: str, line: StepLine) -> None:
+    status, detail = _cells(line)
+    table.add_row(server, str(line.tier), line.step, status, detail)
+
+
+def steps_table(title: str, lines: list[StepLine]) -> Table:
+    """Steps of one server on their own (no tiers): step, probe, status, figures or error."""
+    table = Table(title=title, title_justify="left")
+    for col in ("step", "probe", "status", "figures / error"):
+        table.add_column(col, overflow="fold")
+    for line in lines:
+        table.add_row(line.step, line.probe, *_cells(line))
+    return table

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from waddleperf import __version__, autoperf_cli, extras, load_cli
-from waddleperf.cli import probe
+from waddleperf import __version__, extras
+from waddleperf.cli import autoperf, demo, load, probe
 
 app = typer.Typer(
     name="waddleperf",
@@ -94,23 +94,9 @@ def server(
 
 
 app.add_typer(probe.app, name="probe")
-app.add_typer(load_cli.app, name="load")
-app.command("autoperf")(autoperf_cli.autoperf)
-
-
-@app.command()
-def demo() -> None:
-    """The main job on loopback: target + server, each service probed, one AutoPerf cycle."""
-    extras.require("demo", "server", "load", "targets")
-    from waddleperf.demo import CHECKOUT, run_demo
-
-    if not (CHECKOUT / "targets" / "serve.py").is_file():
-        typer.echo(
-            "waddleperf demo: serves targets/ from a WaddlePerf checkout: run it there", err=True
-        )
-        raise typer.Exit(EXIT_USAGE)
-
-    raise typer.Exit(run_demo())
+app.add_typer(load.app, name="load")
+app.command("autoperf")(autoperf.autoperf)
+app.command("demo")(demo.demo)
 
 
 def main() -> None:

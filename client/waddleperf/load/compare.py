@@ -8,7 +8,10 @@ error rate x2 by default. An error rate that starts at 0 regresses when it rises
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from waddleperf.results.model import Result
 
 MetricMap = Mapping[str, float | int | None]
 
@@ -155,3 +158,37 @@ def overhead(a: MetricMap, b: MetricMap) -> dict[str, float | None]:
         else None,
         "rss_overhead_mb": None if rss_a is None or rss_b is None else round(rss_b - rss_a, 3),
     }
+
+
+def report(
+    cmp: Comparison,
+    extra: Mapping[str, float | None],
+    rules: Rules,
+    a: Result,
+    b: Result,
+) -> dict[str, Any]:
+    """The comparison as the JSON document ``comparison.json`` holds: which runs (name, run id,
+    target), every row, the overhead figures, the regressions and the rules applied."""
+    return {
+        "a": {"name": cmp.a_name, "run_id": a.run_id, "target": a.target},
+        "b": {"name": cmp.b_name, "run_id": b.run_id, "target": b.target},
+        "rows": [asdict(row) for row in cmp.rows],
+        "overhead": dict(extra),
+        "regressions": list(cmp.regressions),
+        "rules": asdict(rules),
+    }
+
+
+def table_lines(cmp: Comparison, extra: Mapping[str, float | None]) -> list[str]:
+    """The comparison as a person reads it: metric, A, B and B/A per row, the overhead figures,
+    then the verdict (``REGRESSION: …`` or ``no regression``)."""
+    lines = [f"{'metric':<28}{cmp.a_name:>14}{cmp.b_name:>14}{'B/A':>9}"]
+    for row in cmp.rows:
+        a = "-" if row.a is None else f"{row.a:.3f}"
+        b = "-" if row.b is None else f"{row.b:.3f}"
+        ratio = "-" if row.ratio is None else f"{row.ratio:.3f}"
+        lines.append(f"{row.label:<28}{a:>14}{b:>14}{ratio:>9}")
+    for key, value in extra.items():
+        lines.append(f"{key:<28}{'-' if value is None else value:>37}")
+    lines.append("REGRESSION: " + "; ".join(cmp.regressions) if cmp.regressed else "no regression")
+    return lines

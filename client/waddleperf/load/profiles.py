@@ -22,6 +22,8 @@ USER_CLASSES: dict[str, str] = {
     "database": "DatabaseUser",
     "endpoint": "EndpointUser",
 }
+#: The longest run a profile may ask for, seconds.
+MAX_DURATION_S = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,10 @@ class Profile:
             raise ValueError(f"users must be at least 1, got {self.users}")
         if self.spawn_rate <= 0:
             raise ValueError(f"spawn_rate must be positive, got {self.spawn_rate}")
-        if not 0 < self.duration_s <= 24 * 3600:
-            raise ValueError(f"duration_s must be in (0, 86400], got {self.duration_s}")
+        if not 0 < self.duration_s <= MAX_DURATION_S:
+            raise ValueError(
+                f"duration_s must be in (0, {MAX_DURATION_S:g}], got {self.duration_s}"
+            )
 
 
 PROFILES: dict[str, Profile] = {

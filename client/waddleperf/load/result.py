@@ -8,14 +8,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from waddleperf.load.runner import LoadOutcome, LoadPlan
+from waddleperf.probes.base import RunContext
 from waddleperf.profiling.summary import profile_metrics
 from waddleperf.results import MetricValue, Result, Status, new_run_id
+from waddleperf.results.model import Scalar, default_agent
 
 KIND = "load.locust"
 #: Above this error rate (percent) a run is degraded rather than ok.
 DEGRADED_ERROR_PCT = 1.0
 #: Progress snapshots kept in the record (one a second: ten minutes).
 MAX_SAMPLES = 600
+#: Who runs a load run outside the agent: nobody's run id yet, tier 3 (the tier that loads).
+STANDALONE = RunContext(tier=3)
 
 
 def load_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
@@ -83,17 +87,18 @@ def during_load(
 
 
 def _params(plan: LoadPlan) -> dict[str, Any]:
+    opts = plan.options
     return {
         "profile": asdict(plan.profile),
-        "user": plan.user,
-        "user_class": plan.user_class,
-        "shape": plan.shape,
-        "rate_per_s": plan.rate,
-        "open_model": plan.rate is not None,
-        "wait_s": list(plan.wait) if plan.wait else None,
+        "user": opts.user,
+        "user_class": opts.user_class,
+        "shape": opts.shape,
+        "rate_per_s": opts.rate,
+        "open_model": opts.rate is not None,
+        "wait_s": list(opts.wait_s) if opts.wait_s else None,
         "workers": plan.worker_count,
         "role": plan.role,
-        "coordinated_omission_corrected": plan.rate is not None,
+        "coordinated_omission_corrected": opts.rate is not None,
     }
 
 
@@ -106,10 +111,14 @@ def to_record(
     plan: LoadPlan,
     outcome: LoadOutcome,
     profile_samples: Sequence[Mapping[str, Any]] = (),
-    run_id: str | None = None,
-    tier: int | None = 3,
+    context: RunContext = STANDALONE,
+    info: Mapping[str, Scalar] | None = None,
 ) -> Result:
-    """The result record of one load run (profiling summaries included as metrics)."""
+    """The result record of one load run (profiling summaries included as metrics).
+
+    ``context`` is who asked for the run (agent, tier, run id; a new run id when it has none)
+    and ``info`` what they call it: the record is made with both, never patched afterwards.
+    """
     metrics: dict[str, MetricValue] = {
         **load_metrics(outcome.summary or {}),
         **profile_metrics(during_load(profile_samples, outcome.summary)),
@@ -125,9 +134,11 @@ def to_record(
         target=plan.host,
         started_at=datetime.fromtimestamp(outcome.started_at, UTC),
         finished_at=datetime.fromtimestamp(outcome.finished_at, UTC),
-        tier=tier,
-        run_id=run_id or new_run_id(),
+        agent=context.agent or default_agent(),
+        tier=context.tier,
+        run_id=context.run_id or new_run_id(),
         params=_params(plan),
+        info=dict(info or {}),
         metrics=metrics,
         samples=_scalar_samples(outcome.progress),
         status=status,

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from waddleperf.load.profiles import USER_CLASSES, Profile, Shape
+from waddleperf.load.plan import LoadOptions
+from waddleperf.load.profiles import Profile
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 Role = Literal["local", "master", "worker"]
@@ -33,16 +34,10 @@ WORKER_MAX_RUNTIME_S = 2 * 3600.0
 
 @dataclass(frozen=True)
 class LoadPlan:
-    """Everything one load run needs; ``rate`` set means the open (constant-arrival) model."""
+    """One run of ``options`` against ``host``, and where its Locust processes run (``role``)."""
 
     host: str
-    profile: Profile
-    user: str = "web"
-    shape: Shape = "constant"
-    rate: float | None = None
-    wait: tuple[float, float] | None = None
-    path: str = "/"
-    workers: int = 0
+    options: LoadOptions = field(default_factory=LoadOptions)
     role: Role = "local"
     master_host: str = "127.0.0.1"
     master_port: int = 5557
@@ -50,16 +45,10 @@ class LoadPlan:
     expect_workers: int = 0
     max_runtime_s: float | None = None
 
-    def __post_init__(self) -> None:
-        if self.user not in USER_CLASSES:
-            raise ValueError(f"unknown user {self.user!r}; choose one of {', '.join(USER_CLASSES)}")
-        if self.rate is not None and self.rate <= 0:
-            raise ValueError(f"rate must be positive, got {self.rate}")
-        if self.rate is not None and self.shape != "constant":
-            # the open model fixes the arrival rate; a shape would move it in steps of workers
-            raise ValueError("--rate (open model) runs at a constant rate: drop --shape")
-        if self.workers < 0:
-            raise ValueError(f"workers must be 0 or more, got {self.workers}")
+    @property
+    def profile(self) -> Profile:
+        """The run's size: peak users, spawn rate, duration (the options' sized profile)."""
+        return self.options.profile_spec
 
     @property
     def time_limit_s(self) -> float:
@@ -71,21 +60,16 @@ class LoadPlan:
         return self.profile.duration_s + GRACE_S + WORKER_WAIT_S
 
     @property
-    def user_class(self) -> str:
-        """The Locust class name: the open-model user whenever a rate is given."""
-        return "ArrivalRateUser" if self.rate is not None else USER_CLASSES[self.user]
-
-    @property
     def worker_count(self) -> int:
         """Locust processes that generate load (the master only coordinates)."""
         if self.role == "master":
             return max(1, self.expect_workers)
-        return self.workers if self.workers > 0 else 1
+        return self.options.workers if self.options.workers > 0 else 1
 
     @property
     def users(self) -> int:
         """Peak users: in the open model one arrival user per generating process."""
-        return self.worker_count if self.rate is not None else self.profile.users
+        return self.worker_count if self.options.rate is not None else self.profile.users
 
 
 @dataclass
@@ -111,9 +95,10 @@ def _base() -> list[str]:
 
 
 def _wp_args(plan: LoadPlan, files: RunFiles) -> list[str]:
+    opts = plan.options
     args = [
         "--wp-shape",
-        plan.shape,
+        opts.shape,
         "--wp-users",
         str(plan.users),
         "--wp-spawn-rate",
@@ -125,12 +110,12 @@ def _wp_args(plan: LoadPlan, files: RunFiles) -> list[str]:
         "--wp-progress",
         str(files.progress),
     ]
-    if plan.rate is not None:
-        args += ["--wp-rate", str(plan.rate)]
-    if plan.user == "endpoint":
-        args += ["--wp-path", plan.path]
-    if plan.wait is not None:
-        args += ["--wp-wait", f"{plan.wait[0]},{plan.wait[1]}"]
+    if opts.rate is not None:
+        args += ["--wp-rate", str(opts.rate)]
+    if opts.user == "endpoint":
+        args += ["--wp-path", opts.path]
+    if opts.wait_s is not None:
+        args += ["--wp-wait", f"{opts.wait_s[0]},{opts.wait_s[1]}"]
     return args
 
 
@@ -144,9 +129,10 @@ def build_commands(plan: LoadPlan, files: RunFiles) -> list[tuple[str, list[str]
     head = ["--headless", "--only-summary", "--host", plan.host, *_wp_args(plan, files)]
     if plan.role == "worker":
         return [("worker-0", worker_command(plan.master_host, plan.master_port))]
-    if plan.role == "local" and plan.workers == 0:
-        return [("local", [*_base(), *head, plan.user_class])]
-    expect = plan.expect_workers if plan.role == "master" else plan.workers
+    workers = plan.options.workers
+    if plan.role == "local" and workers == 0:
+        return [("local", [*_base(), *head, plan.options.user_class])]
+    expect = plan.expect_workers if plan.role == "master" else workers
     master = [
         *_base(),
         "--master",
@@ -159,13 +145,13 @@ def build_commands(plan: LoadPlan, files: RunFiles) -> list[tuple[str, list[str]
         "--expect-workers-max-wait",
         str(WORKER_WAIT_S),
         *head,
-        plan.user_class,
+        plan.options.user_class,
     ]
     commands = [("master", master)]
     if plan.role == "local":
         commands += [
             (f"worker-{i}", worker_command(plan.master_bind, plan.master_port))
-            for i in range(plan.workers)
+            for i in range(workers)
         ]
     return commands
 

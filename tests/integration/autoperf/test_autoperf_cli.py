@@ -92,6 +92,11 @@ def test_once_escalates_to_tier3_with_load_and_profiling(
     assert events[0].info["threshold"] == 0.0001 and events[0].info["server"] == "lo"
     load = next(r for r in content.results if r.kind == LOAD_KIND)
     assert load.status.value == "ok" and load.metrics["requests_count"]
+    # The run was made in the agent's run context, named as the agent calls it.
+    assert (load.agent, load.tier, load.run_id) == ("agent-1", 3, summary["run_id"])
+    assert load.info == {"server": "lo", "step": "load flask"}
+    assert load.params["profile"] == {"name": "light", "users": 2, "spawn_rate": 2.0,
+                                      "duration_s": 3.0}  # fmt: skip
     assert any(p["type"] == "Point" for p in content.profiling)
     # The agent itself is profiled beside the load generator and the target (through /stats).
     points = [p for p in content.profiling if p["type"] == "Point"]

@@ -246,7 +246,7 @@ def test_compare_django_with_flask_then_a_baseline_regression(
 
 def test_locust_never_loads_into_the_cli_process() -> None:
     code = (
-        "import sys, waddleperf.cli, waddleperf.load_cli; "
+        "import sys, waddleperf.cli, waddleperf.cli.load; "
         "print(any(m.split('.')[0] in ('locust', 'gevent', 'matplotlib') for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from waddleperf.autoperf import config
-from waddleperf.autoperf.loadrun import LOAD_KIND, LoadOutcome, LoadSpec
+from waddleperf.autoperf.loadrun import LOAD_KIND, LoadJob, LoadOutcome
 from waddleperf.autoperf.plan import Step
 from waddleperf.probes.base import RunContext
 from waddleperf.results.model import Result, Scalar, Status, utc_now
@@ -62,25 +62,25 @@ class FakeProbes:
 
 
 class FakeLoad:
-    """Records load specs; answers with an ok ``load.run`` record and two profiler samples."""
+    """Records load jobs; answers with an ok ``load.run`` record and two profiler samples."""
 
     def __init__(self) -> None:
-        self.specs: list[LoadSpec] = []
+        self.jobs: list[LoadJob] = []
         self.contexts: list[RunContext] = []
 
     def __call__(
         self,
-        spec: LoadSpec,
+        job: LoadJob,
         directory: Path,
         stop: threading.Event,
         timeout_s: float,
         context: RunContext,
         info: Mapping[str, Scalar],
     ) -> LoadOutcome:
-        self.specs.append(spec)
+        self.jobs.append(job)
         self.contexts.append(context)
         now = utc_now()
-        record = Result(kind=LOAD_KIND, target=spec.url, started_at=now, finished_at=now,
+        record = Result(kind=LOAD_KIND, target=job.url, started_at=now, finished_at=now,
                         agent=context.agent or "x", tier=context.tier,
                         run_id=context.run_id or "x", info=dict(info),
                         metrics={"throughput_rps": 50.0}, status=Status.OK)  # fmt: skip

@@ -8,6 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from waddleperf.autoperf import config
+from waddleperf.load.plan import LoadOptions
 from waddleperf_common.config import ConfigError
 
 DEMO = Path(__file__).resolve().parents[3] / "client" / "waddleperf" / "vars" / "demo.yml"
@@ -86,6 +87,10 @@ def test_unknown_env_variable_is_named(tmp_path: Path) -> None:
         ("servers: [{host: a, ports: {http: 70000}}]", "servers.0.ports.http"),
         ("targets: [{name: f, url: ftp://x}]", "targets.0.url"),
         ("targets: [{name: f, url: 'http://x', profile: giant}]", "targets.0.profile"),
+        ("targets: [{name: f, url: 'http://x', duration_s: 3601}]", "targets.0.duration_s"),
+        ("targets: [{name: f, url: 'http://x', user: robot}]", "targets.0.user"),
+        ("targets: [{name: f, url: 'http://x', wait_s: '0.9,0.1'}]", "targets.0.wait_s"),
+        ("targets: [{name: f, url: 'http://x', usres: 3}]", "targets.0.usres"),
         ("storage: {store: {kind: s3}}", "storage.store"),
         ("storage: {store: {kind: nfs}}", "storage.store.kind"),
         ("geoip: {public_ip: not-an-ip}", "geoip.public_ip"),
@@ -160,3 +165,13 @@ def test_policy_and_pending_settings_have_no_second_default(tmp_path: Path) -> N
         for key in keys:
             assert model.model_fields[key].is_required(), f"{model.__name__}.{key}"
     assert "hysteresis.breaches" in error(tmp_path, "hysteresis: {breaches: null}")
+
+
+def test_a_tier3_target_is_a_plan_with_a_place() -> None:
+    target = config.LoadTarget(name="f", url="http://127.0.0.1:9", users=3, shape="ramp")
+    assert target.plan == LoadOptions(users=3, shape="ramp")
+    assert set(LoadOptions.model_fields) < set(config.LoadTarget.model_fields)
+    with pytest.raises(ValueError, match="at most 3600 s"):
+        config.LoadTarget(name="f", url="http://127.0.0.1:9", duration_s=3601)
+    with pytest.raises(ValueError, match="unknown user"):
+        config.LoadTarget(name="f", url="http://127.0.0.1:9", user="robot")

@@ -38,7 +38,7 @@ def test_healthy_cycle_runs_tier1_only(tmp_path: Path) -> None:
     ag, load = agent(tmp_path, probes)
     summary = ag.run_cycle()
     assert sorted(probes.names(1)) == ["dns", "http", "icmp", "tcp", "udp"]
-    assert probes.names(2) == [] and load.specs == []
+    assert probes.names(2) == [] and load.jobs == []
     assert summary.max_tier == 1 and summary.events == []
     assert summary.output is not None
     records = read_cycle(Path(summary.output))
@@ -56,8 +56,8 @@ def test_once_escalates_through_all_tiers_in_one_cycle(tmp_path: Path) -> None:
     ag, load = agent(tmp_path, probes, tiers={"tier2": tier2})
     summary = ag.run_cycle(once=True)
     assert probes.names(2) == ["udp_long", "iperf"] and probes.names(3) == ["iperf_down"]
-    assert [s.name for s in load.specs] == ["flask"]
-    assert load.specs[0].stats_url == "http://127.0.0.1:8080/stats"
+    assert [s.name for s in load.jobs] == ["flask"]
+    assert load.jobs[0].stats_url == "http://127.0.0.1:8080/stats"
     records = read_cycle(Path(summary.output or ""))
     assert events_of(records) == [(1, 2), (2, 3)]
     first, second = (r.info for r in records if r.kind == EVENT_KIND)
@@ -108,7 +108,7 @@ def test_critical_loss_goes_to_tier3_and_events_fire(tmp_path: Path) -> None:
     assert [(e.transition.from_tier, e.transition.to_tier) for e in heard] == [(1, 3)]
     assert [(r.info["from_tier"], r.info["to_tier"]) for r in seen] == [(1, 3)]
     assert seen[0].info["value"] == 40.0 and seen[0].info["threshold"] == 10.0
-    assert len(load.specs) == 1
+    assert len(load.jobs) == 1
 
 
 def test_force_tier_runs_only_that_tier(tmp_path: Path) -> None:
@@ -116,7 +116,7 @@ def test_force_tier_runs_only_that_tier(tmp_path: Path) -> None:
     ag, load = agent(tmp_path, probes)
     summary = ag.run_cycle(force_tier=2)
     assert probes.names(1) == [] and probes.names(2) == ["udp", "iperf"]
-    assert summary.events[0]["reason"] == "forced by --force-tier" and load.specs == []
+    assert summary.events[0]["reason"] == "forced by --force-tier" and load.jobs == []
 
 
 def test_unknown_probe_and_skips_are_records_not_crashes(tmp_path: Path) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from waddleperf.load.compare import Rules, compare, overhead, regressions
+from waddleperf.load.compare import Rules, compare, overhead, regressions, report, table_lines
+from waddleperf.results.model import Result, Status, utc_now
 
 A = {
     "throughput_rps": 100.0,
@@ -62,3 +65,33 @@ def test_missing_metrics_give_none_not_errors() -> None:
     result = compare({"latency_avg_ms": 1.0}, {})
     assert result.rows[0].b is None and result.rows[0].ratio is None
     assert overhead({}, {})["cpu_overhead_pct"] is None
+
+
+def _record(run_id: str, target: str) -> Result:
+    now = utc_now()
+    return Result(kind="load.locust", target=target, started_at=now, finished_at=now,
+                  run_id=run_id, status=Status.OK)  # fmt: skip
+
+
+def test_report_names_both_runs_and_every_rule() -> None:
+    b = {**A, "latency_avg_ms": 11.5}
+    cmp = compare(A, b, Rules(), "plain", "apm")
+    extra = overhead(A, b)
+    doc = report(cmp, extra, Rules(), _record("r-a", "http://a"), _record("r-b", "http://b"))
+    assert doc["a"] == {"name": "plain", "run_id": "r-a", "target": "http://a"}
+    assert doc["b"] == {"name": "apm", "run_id": "r-b", "target": "http://b"}
+    assert [r["metric"] for r in doc["rows"]] == [r.metric for r in cmp.rows]
+    assert doc["regressions"] == cmp.regressions and len(doc["regressions"]) == 1
+    assert doc["rules"]["latency_avg_ratio"] == 1.1 and doc["overhead"] == extra
+    assert json.loads(json.dumps(doc)) == doc  # plain JSON, as comparison.json holds it
+
+
+def test_table_lines_show_each_row_and_the_verdict() -> None:
+    b = {**A, "latency_p95_ms": 30.0}
+    lines = table_lines(compare(A, b, Rules(), "A", "B"), {"cpu_overhead_pct": None})
+    assert lines[0].split() == ["metric", "A", "B", "B/A"]
+    p95 = next(line for line in lines if line.startswith("latency p95 (ms)"))
+    assert p95.split()[-3:] == ["20.000", "30.000", "1.500"]
+    assert lines[-2].split() == ["cpu_overhead_pct", "-"]
+    assert lines[-1].startswith("REGRESSION: p95 latency 30.000 ms > 1.2x 20.000 ms")
+    assert table_lines(compare(A, dict(A)), {})[-1] == "no regression"

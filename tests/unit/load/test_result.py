@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from waddleperf.load.profiles import Profile
+from waddleperf.load.plan import LoadOptions
 from waddleperf.load.result import during_load, load_metrics, to_record
 from waddleperf.load.runner import LoadOutcome, LoadPlan
 from waddleperf.results import Result, Status
 
-PLAN = LoadPlan("http://127.0.0.1:9", Profile("t", 5, 5, 10))
+PLAN = LoadPlan("http://127.0.0.1:9", LoadOptions(users=5, spawn_rate=5, duration_s=10))
 SUMMARY = {
     "started_at": 1000.0,
     "finished_at": 1010.0,
