@@ -19,6 +19,7 @@ import requests
 from tests.integration.server.httphelp import http_server
 from tests.support.cpu import tree_cpu_s
 from tests.support.net import free_port, wait_until
+from tests.support.procs import kill_tree
 from waddleperf_server.config import StatsTarget
 from waddleperf_server.host.stats import ProcessSampler
 
@@ -92,17 +93,6 @@ def kernel_window(pid: int, take: Callable[[], T], attempts: int = 3) -> tuple[T
     return result, truths[-1]
 
 
-def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        kids = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        kids = []
-    for p in [*kids]:
-        p.kill()
-    proc.kill()
-    proc.wait(timeout=5)
-
-
 @pytest.fixture(scope="module")
 def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
     tmp = tmp_path_factory.mktemp("targets")
@@ -131,7 +121,7 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
         yield Targets(pid_file, procs[0].pid, port, named.name)
     finally:
         for p in procs:
-            _kill_tree(p)
+            kill_tree(p)
 
 
 def _target(**fields: Any) -> StatsTarget:
@@ -261,5 +251,4 @@ def test_port_target_covers_a_prefork_servers_whole_tree() -> None:
         tree = sampler.tree([proc.pid], {})
         assert tree["process_count"] == 3
     finally:
-        _kill_tree(proc)
-        proc.wait()
+        kill_tree(proc)
