@@ -188,10 +188,10 @@ def test_sampler_keeps_one_process_object_per_pid(targets: Targets) -> None:
     sampler = ProcessSampler()
     spec = [_target(name="idle", port=targets.idle_port)]
     sampler.snapshot(spec)
-    cached = dict(sampler._cache)
+    cached = dict(sampler.reader.cached)
     sampler.snapshot(spec)
-    assert all(sampler._cache[pid] is obj for pid, obj in cached.items())
-    assert os.getpid() in sampler._cache  # the sampler's own process (the "server" tree)
+    assert all(sampler.reader.cached[pid] is obj for pid, obj in cached.items())
+    assert os.getpid() in sampler.reader.cached  # the sampler's own process (the "server" tree)
 
 
 # Its CPU share is judged against the kernel's and needs a core to itself: serial phase.
