@@ -24,10 +24,20 @@ from typing import Any
 import pytest
 
 from tests.integration.autoperf.conftest import AgentRun, quick_tiers, server_entry, write_agent
-from tests.integration.results.conftest import admin_client, stored_keys
-from tests.integration.results.s3support import AWS_ENV, Fault, FaultProxy, Moto
 from tests.support.agentproc import FROM_MEMORY, AgentProcess, run_id_of
 from tests.support.net import wait_until
+from tests.support.s3support import (
+    AWS_ENV,
+    Fault,
+    FaultProxy,
+    Moto,
+    admin_client,
+    agent_store,
+    fake_aws,
+    object_versions,
+    stored_keys,
+    versioned_bucket,
+)
 from tests.support.tmpfs import fill, small_tmpfs
 from waddleperf.localstack import LocalServer
 
@@ -143,10 +153,7 @@ class S3Lab:
     bucket: str
 
     def store_config(self) -> dict[str, Any]:
-        s3 = {"bucket": self.bucket, "prefix": PREFIX, "endpoint_url": self.proxy.url,
-              "region": "us-east-1", "addressing_style": "path", "connect_timeout_s": 2,
-              "read_timeout_s": 10}  # fmt: skip
-        return {"kind": "s3", "s3": s3}
+        return agent_store(self.proxy.url, self.bucket, PREFIX, read_timeout_s=10)
 
     def outage(self) -> Fault:
         """From now on the proxy answers 500 to every request, until the fault is ended."""
@@ -164,33 +171,20 @@ class S3Lab:
         return [m[1] for p in puts if (m := RUN_ID.search(p))]
 
     def versions(self) -> dict[str, list[str]]:
-        s3 = admin_client(self.moto.url)
-        found: dict[str, list[str]] = {}
-        for v in s3.list_object_versions(Bucket=self.bucket).get("Versions", []):
-            found.setdefault(v["Key"], []).append(v["VersionId"])
-        return found
+        return object_versions(self.moto.url, self.bucket)
 
 
 @pytest.fixture
 def s3lab(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Lab]:
-    for key, value in AWS_ENV.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(key, raising=False)
-    moto = Moto().start()
-    try:
-        bucket = f"wp-back-{os.getpid()}-{next(_buckets)}"  # moto keeps buckets in-process
-        s3 = admin_client(moto.url)
-        s3.create_bucket(Bucket=bucket)
-        # Versioned: a second PUT of a key would leave a second version to count.
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    fake_aws(monkeypatch)
+    with Moto().start() as moto:
+        # moto keeps buckets in-process: a new name each time
+        bucket = versioned_bucket(moto.url, f"wp-back-{os.getpid()}-{next(_buckets)}")
         proxy = FaultProxy(moto.port).start()
         try:
             yield S3Lab(moto, proxy, bucket)
         finally:
             proxy.stop()
-    finally:
-        moto.stop()
 
 
 def _start(run: AgentRun, tag: str, *args: str) -> AgentProcess:

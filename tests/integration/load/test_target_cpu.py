@@ -47,10 +47,10 @@ import psutil
 import pytest
 
 from tests.integration.load.conftest import CLI_TIMEOUT_S, WADDLEPERF
-from tests.integration.targets.launch import SERVE, target_env
 from tests.support.cpu import KernelWitness, procs_cpu_s
 from tests.support.net import free_port, wait_until
 from tests.support.require import require
+from tests.support.targets import SERVE, target_env
 from waddleperf.profiling.sampler import ProcessTreeSource, Sampler
 from waddleperf_common.procs import stop
 

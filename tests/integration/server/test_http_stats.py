@@ -16,8 +16,8 @@ import psutil
 import pytest
 import requests
 
-from tests.integration.server.httphelp import http_server
 from tests.support.cpu import tree_cpu_s
+from tests.support.httphelp import http_server
 from tests.support.net import free_port, wait_until
 from tests.support.procs import kill_tree
 from waddleperf_server.config import StatsTarget

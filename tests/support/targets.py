@@ -17,7 +17,7 @@ from typing import Any
 from tests.support.net import free_port, wait_until
 from waddleperf_common.procs import stop
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 SERVE = ROOT / "targets" / "serve.py"
 REDIS = "/usr/bin/redis-server"
 MARIADBD = "/usr/sbin/mariadbd"
