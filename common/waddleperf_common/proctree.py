@@ -18,12 +18,11 @@ MB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
-class Reading:
-    """One process now: ``cpu_pct`` is psutil's figure since the previous reading (100 = one
-    core busy; None when first seen), memory and I/O in bytes (I/O and context switches
-    cumulative); ``uss_bytes``/``io`` None where the kernel does not tell us."""
+class Usage:
+    """What processes use: ``cpu_pct`` is psutil's figure since the previous reading (100 =
+    one core busy; None when there is no interval yet), memory and I/O in bytes (I/O and
+    context switches cumulative); ``uss_bytes``/``io`` None where the kernel does not tell."""
 
-    pid: int
     cpu_pct: float | None
     rss_bytes: int
     uss_bytes: int | None
@@ -35,20 +34,19 @@ class Reading:
 
 
 @dataclass(frozen=True, slots=True)
-class Totals:
-    """Readings summed: ``cpu_pct`` over the processes that have a figure (None when none
-    has), ``uss_bytes`` None unless every process has one, ``io`` field by field over those
-    that have it (None when none has)."""
+class Reading(Usage):
+    """One process now."""
+
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Totals(Usage):
+    """``count`` readings summed: ``cpu_pct`` over the processes that have a figure (None when
+    none has), ``uss_bytes`` None unless every process has one, ``io`` field by field over
+    those that have it (None when none has)."""
 
     count: int
-    cpu_pct: float | None
-    rss_bytes: int
-    uss_bytes: int | None
-    threads: int
-    fds: int
-    io: dict[str, int] | None
-    ctx_voluntary: int
-    ctx_involuntary: int
 
 
 def _sum_fields(items: Sequence[Mapping[str, int]]) -> dict[str, int] | None:

@@ -10,7 +10,21 @@ import psutil
 
 from waddleperf_common.procs import REAP_S, stop, stop_all
 
-__all__ = ["kill_tree", "stop", "stop_all"]
+__all__ = ["PREFORK", "kill_tree", "stop", "stop_all"]
+
+#: ``python -c PREFORK PORT``: a master and two forked workers sharing one listening socket on
+#: 127.0.0.1:PORT, as gunicorn's do; all sleep until killed (two minutes at most).
+PREFORK = (
+    "import os, socket, sys, time\n"
+    "s = socket.socket()\n"
+    "s.bind(('127.0.0.1', int(sys.argv[1])))\n"
+    "s.listen()\n"
+    "for _ in range(2):\n"
+    "    if os.fork() == 0:\n"
+    "        time.sleep(120)\n"
+    "        os._exit(0)\n"
+    "time.sleep(120)\n"
+)
 
 
 def kill_tree(proc: subprocess.Popen[Any], reap_s: float = REAP_S) -> int:

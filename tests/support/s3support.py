@@ -11,8 +11,10 @@ import http.client
 import http.server
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import boto3
 import pytest
@@ -263,3 +265,44 @@ def _error_xml() -> bytes:
         b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
         b"<Message>injected by the test proxy</Message></Error>"
     )
+
+
+P = TypeVar("P", bound=FaultProxy)
+
+
+@dataclass
+class ProxiedBucket(Generic[P]):
+    """A versioned bucket on a moto server, and a fault proxy in front of that server."""
+
+    moto: Moto
+    proxy: P
+    bucket: str
+
+    def keys(self) -> list[str]:
+        """Every object key in the bucket, asked of moto directly."""
+        return stored_keys(self.moto.url, self.bucket)
+
+    def versions(self) -> dict[str, list[str]]:
+        """Key → version ids, asked of moto directly."""
+        return object_versions(self.moto.url, self.bucket)
+
+    def agent_store(self, prefix: str, read_timeout_s: float) -> dict[str, Any]:
+        """The agent's ``storage.store`` section for this bucket, through the proxy."""
+        return agent_store(self.proxy.url, self.bucket, prefix, read_timeout_s)
+
+
+@contextmanager
+def proxied_bucket(
+    mp: pytest.MonkeyPatch, bucket: str, proxy: type[P]
+) -> Iterator[ProxiedBucket[P]]:
+    """Fake credentials (:func:`fake_aws`), a moto server, versioned ``bucket`` and a
+    ``proxy`` in front of moto; the proxy and then the server are stopped on exit."""
+    fake_aws(mp)
+    with Moto().start() as moto:
+        name = versioned_bucket(moto.url, bucket)
+        front = proxy(moto.port)
+        front.start()
+        try:
+            yield ProxiedBucket(moto, front, name)
+        finally:
+            front.stop()

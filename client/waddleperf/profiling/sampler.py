@@ -19,15 +19,7 @@ from typing import Any, Protocol
 
 import psutil
 
-from waddleperf_common.proctree import (
-    MB,
-    Reading,
-    TreeReader,
-    cores,
-    listening_roots,
-    members,
-    total,
-)
+from waddleperf_common import proctree
 
 Sample = dict[str, Any]
 
@@ -58,27 +50,27 @@ class ProcessTreeSource:
         self._pids = list(pids)
         self._port = port
         self._provider = pid_provider
-        self._reader = TreeReader()
-        self.cores = cores()
+        self._reader = proctree.TreeReader()
+        self.cores = proctree.cores()
 
     def roots(self) -> list[int]:
         """The root pids, looked up afresh each time (a port can change hands)."""
         if self._provider is not None:
             return list(self._provider())
         if self._port is not None:
-            return listening_roots(self._port)
+            return proctree.listening_roots(self._port)
         return self._pids
 
     def _members(self) -> list[int]:
         found: dict[int, None] = {}
         for root in self.roots():
             try:
-                found.update(dict.fromkeys(members(root)))
+                found.update(dict.fromkeys(proctree.members(root)))
             except psutil.Error:  # a root that is gone has no tree
                 continue
         return list(found)
 
-    def _read(self, pid: int) -> Reading | None:
+    def _read(self, pid: int) -> proctree.Reading | None:
         try:
             return self._reader.read(pid)
         except psutil.Error:  # one we may not read counts as gone
@@ -87,7 +79,7 @@ class ProcessTreeSource:
     def sample(self) -> Sample | None:
         """Summed usage of the tree now; None when no process of it is left."""
         pids = self._members()
-        sums = total([r for pid in pids if (r := self._read(pid)) is not None])
+        sums = proctree.total([r for pid in pids if (r := self._read(pid)) is not None])
         self._reader.forget(pids)
         if sums.count == 0:
             return None
@@ -97,12 +89,12 @@ class ProcessTreeSource:
             "source": self.name,
             "cpu_pct": round(cpu / self.cores, 2),
             "cpu_core_ratio": round(cpu / 100.0, 3),
-            "rss_mb": round(sums.rss_bytes / MB, 3),
-            "uss_mb": round((sums.uss_bytes or 0) / MB, 3),
+            "rss_mb": round(sums.rss_bytes / proctree.MB, 3),
+            "uss_mb": round((sums.uss_bytes or 0) / proctree.MB, 3),
             "threads_count": sums.threads,
             "fds_count": sums.fds,
-            "io_read_mb": round(io.get("read_bytes", 0) / MB, 3),
-            "io_write_mb": round(io.get("write_bytes", 0) / MB, 3),
+            "io_read_mb": round(io.get("read_bytes", 0) / proctree.MB, 3),
+            "io_write_mb": round(io.get("write_bytes", 0) / proctree.MB, 3),
             "ctx_switches_count": sums.ctx_voluntary + sums.ctx_involuntary,
             "processes_count": sums.count,
         }
@@ -123,8 +115,8 @@ class SystemSource:
             "source": self.name,
             "cpu_pct": psutil.cpu_percent(None),
             "mem_used_pct": mem.percent,
-            "net_sent_mb": round(net.bytes_sent / MB, 3) if net else None,
-            "net_recv_mb": round(net.bytes_recv / MB, 3) if net else None,
+            "net_sent_mb": round(net.bytes_sent / proctree.MB, 3) if net else None,
+            "net_recv_mb": round(net.bytes_recv / proctree.MB, 3) if net else None,
         }
 
 
@@ -160,8 +152,8 @@ def parse_stats_entry(name: str, entry: dict[str, Any]) -> Sample | None:
         "uss_mb": _number(entry.get("uss_mb")),
         "threads_count": _number(entry.get("threads")),
         "fds_count": _number(entry.get("num_fds")),
-        "io_read_mb": None if read_b is None else round(read_b / MB, 3),
-        "io_write_mb": None if write_b is None else round(write_b / MB, 3),
+        "io_read_mb": None if read_b is None else round(read_b / proctree.MB, 3),
+        "io_write_mb": None if write_b is None else round(write_b / proctree.MB, 3),
         "ctx_switches_count": _number(ctx_total),
         "processes_count": _number(entry.get("process_count")),
     }

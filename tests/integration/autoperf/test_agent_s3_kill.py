@@ -40,11 +40,9 @@ from tests.support.s3support import (
     FaultProxy,
     Moto,
     admin_client,
-    agent_store,
-    fake_aws,
     object_versions,
+    proxied_bucket,
     stored_keys,
-    versioned_bucket,
 )
 from waddleperf.localstack import LocalServer
 from waddleperf.results.reader import read_manifest, verify_bundle
@@ -141,33 +139,23 @@ class Lab:
 
 
 @pytest.fixture
-def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[Moto]:
-    """Fake credentials only (no IMDS, no config files) and a moto S3 server on loopback."""
-    fake_aws(monkeypatch)
-    with Moto().start() as server:
-        yield server
-
-
-@pytest.fixture
-def lab(tmp_path: Path, server: LocalServer, moto: Moto) -> Iterator[Lab]:
-    bucket = versioned_bucket(moto.url, f"wp-kill-{os.getpid()}")
-    proxy = HoldingProxy(moto.port).start()
-    assert isinstance(proxy, HoldingProxy)
-    probes = [{"probe": "tcp", "options": {"count": 2}}, {"probe": "http", "options": {"count": 1}}]
-    run = write_agent(tmp_path, {
-        "agent": {"id": AGENT},
-        "servers": [server_entry(server)],
-        "tiers": quick_tiers(tier1={"probes": probes}),
-        "storage": {"spool_dir": str(tmp_path / "spool"),
-                    "store": agent_store(proxy.url, bucket, PREFIX, read_timeout_s=30)},
-    })  # fmt: skip
-    lab = Lab(run, proxy, moto, bucket)
-    try:
-        yield lab
-    finally:
-        for agent in lab.agents:
-            agent.kill()
-        proxy.stop()
+def lab(tmp_path: Path, server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
+    with proxied_bucket(monkeypatch, f"wp-kill-{os.getpid()}", HoldingProxy) as s3:
+        probes = [{"probe": "tcp", "options": {"count": 2}},
+                  {"probe": "http", "options": {"count": 1}}]  # fmt: skip
+        run = write_agent(tmp_path, {
+            "agent": {"id": AGENT},
+            "servers": [server_entry(server)],
+            "tiers": quick_tiers(tier1={"probes": probes}),
+            "storage": {"spool_dir": str(tmp_path / "spool"),
+                        "store": s3.agent_store(PREFIX, read_timeout_s=30)},
+        })  # fmt: skip
+        lab = Lab(run, s3.proxy, s3.moto, s3.bucket)
+        try:
+            yield lab
+        finally:
+            for agent in lab.agents:
+                agent.kill()
 
 
 def _snapshot(lab: Lab, into: Path) -> dict[str, str]:

@@ -17,7 +17,6 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +29,9 @@ from tests.support.s3support import (
     AWS_ENV,
     Fault,
     FaultProxy,
-    Moto,
+    ProxiedBucket,
     admin_client,
-    agent_store,
-    fake_aws,
-    object_versions,
-    stored_keys,
-    versioned_bucket,
+    proxied_bucket,
 )
 from tests.support.tmpfs import fill, small_tmpfs
 from waddleperf.localstack import LocalServer
@@ -146,14 +141,11 @@ def test_store_disk_freed_every_bundle_stored_within_5_s_oldest_first_once(
 # -- S3 behind a fault proxy ---------------------------------------------------------------
 
 
-@dataclass
-class S3Lab:
-    moto: Moto
-    proxy: FaultProxy
-    bucket: str
+class S3Lab(ProxiedBucket[FaultProxy]):
+    """The agent's S3 store: a versioned bucket on moto behind the fault proxy."""
 
     def store_config(self) -> dict[str, Any]:
-        return agent_store(self.proxy.url, self.bucket, PREFIX, read_timeout_s=10)
+        return self.agent_store(PREFIX, read_timeout_s=10)
 
     def outage(self) -> Fault:
         """From now on the proxy answers 500 to every request, until the fault is ended."""
@@ -163,28 +155,20 @@ class S3Lab:
 
     def runs(self) -> dict[str, str]:
         """Run id → key of every object in the bucket (asked of moto directly)."""
-        return {RUN_ID.search(k)[1]: k for k in stored_keys(self.moto.url, self.bucket)}  # type: ignore[index]
+        return {RUN_ID.search(k)[1]: k for k in self.keys()}  # type: ignore[index]
 
     def put_order(self) -> list[str]:
         """Run ids of the PUTs that reached S3, in order."""
         puts = [p for m, p, status in self.proxy.log.requests if m == "PUT" and status == 0]
         return [m[1] for p in puts if (m := RUN_ID.search(p))]
 
-    def versions(self) -> dict[str, list[str]]:
-        return object_versions(self.moto.url, self.bucket)
-
 
 @pytest.fixture
 def s3lab(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Lab]:
-    fake_aws(monkeypatch)
-    with Moto().start() as moto:
-        # moto keeps buckets in-process: a new name each time
-        bucket = versioned_bucket(moto.url, f"wp-back-{os.getpid()}-{next(_buckets)}")
-        proxy = FaultProxy(moto.port).start()
-        try:
-            yield S3Lab(moto, proxy, bucket)
-        finally:
-            proxy.stop()
+    # moto keeps buckets in-process: a new name each time
+    name = f"wp-back-{os.getpid()}-{next(_buckets)}"
+    with proxied_bucket(monkeypatch, name, FaultProxy) as s3:
+        yield S3Lab(s3.moto, s3.proxy, s3.bucket)
 
 
 def _start(run: AgentRun, tag: str, *args: str) -> AgentProcess:

@@ -9,21 +9,8 @@ import psutil
 import pytest
 
 from tests.support.net import free_port, wait_until
-from tests.support.procs import kill_tree
+from tests.support.procs import PREFORK, kill_tree
 from waddleperf_common.proctree import TreeReader, listening_roots, members, total
-
-#: A master and two forked workers sharing one listening socket, as gunicorn's do.
-PREFORK = (
-    "import os, socket, sys, time\n"
-    "s = socket.socket()\n"
-    "s.bind(('127.0.0.1', int(sys.argv[1])))\n"
-    "s.listen()\n"
-    "for _ in range(2):\n"
-    "    if os.fork() == 0:\n"
-    "        time.sleep(120)\n"
-    "        os._exit(0)\n"
-    "time.sleep(120)\n"
-)
 
 
 def test_prefork_listener_is_one_tree() -> None:

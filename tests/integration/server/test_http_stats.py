@@ -19,7 +19,7 @@ import requests
 from tests.support.cpu import tree_cpu_s
 from tests.support.httphelp import http_server
 from tests.support.net import free_port, wait_until
-from tests.support.procs import kill_tree
+from tests.support.procs import PREFORK, kill_tree
 from waddleperf_server.config import StatsTarget
 from waddleperf_server.host.stats import ProcessSampler
 
@@ -220,24 +220,11 @@ def test_stats_endpoint(targets: Targets, tmp_path_factory: pytest.TempPathFacto
         assert system["memory"]["total_mb"] > 100
 
 
-PREFORK = (
-    "import os, socket, time\n"
-    "s = socket.socket()\n"
-    "s.bind(('127.0.0.1', {port}))\n"
-    "s.listen()\n"
-    "for _ in range(2):\n"
-    "    if os.fork() == 0:\n"
-    "        time.sleep(120)\n"
-    "        os._exit(0)\n"
-    "time.sleep(120)\n"
-)
-
-
 def test_port_target_covers_a_prefork_servers_whole_tree() -> None:
     # Master and two workers share one listening socket, as gunicorn's do: the target must be
     # the master's tree, whichever holder the system's connection table happens to name.
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", PREFORK.format(port=port)])
+    proc = subprocess.Popen([sys.executable, "-c", PREFORK, str(port)])
     try:
         assert wait_until(lambda: len(psutil.Process(proc.pid).children()) == 2, 10)
         assert wait_until(
