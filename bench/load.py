@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.integration.targets.launch import start_target
+from tests.support.targets import start_target
 
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 MAX_OVERHEAD = 0.10

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from waddleperf_common import procs
+
 LOOPBACK = "127.0.0.1"
 SERVICES = ("http", "tcp_echo", "udp_echo", "iperf")
 BIND_ATTEMPTS = 3  # start_server picks new ports when one was taken meanwhile
@@ -97,16 +99,9 @@ class LocalProcess:
     proc: subprocess.Popen[bytes]
     log_path: Path
 
-    def stop(self, timeout: float = 6.0, sig: int = signal.SIGTERM) -> int | None:
+    def stop(self, timeout: float = 6.0, sig: int = signal.SIGTERM) -> int:
         """Send ``sig``, then SIGKILL if it outlives ``timeout`` seconds; returns the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        return self.proc.returncode
+        return procs.stop(self.proc, timeout, sig=sig)
 
     def log(self) -> str:
         """Everything the process wrote (stdout and stderr) so far."""

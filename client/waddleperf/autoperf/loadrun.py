@@ -15,7 +15,6 @@ the same context.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -33,6 +32,7 @@ from waddleperf.autoperf.config import LoadTarget
 from waddleperf.load.result import KIND as LOAD_KIND
 from waddleperf.probes.base import RunContext
 from waddleperf.results.model import Result, Scalar, Status, utc_now
+from waddleperf_common import procs
 
 # LOAD_KIND is re-exported: the kind of a load run's record, for the agent and its tests.
 __all__ = ["LOAD_KIND", "LoadJob", "LoadOutcome", "run_load"]
@@ -129,7 +129,8 @@ def run_load(
     deadline = time.monotonic() + timeout_s
     while proc.poll() is None:
         if stop.wait(0.2) or time.monotonic() > deadline:
-            _terminate(proc)
+            # the child leads its own session: its group holds every Locust process it started
+            procs.stop(proc, STOP_GRACE_S, group=True)
             why = (
                 "cancelled: the agent was told to stop"
                 if stop.is_set()
@@ -144,18 +145,6 @@ def run_load(
         error = f"the load run left no result ({exc}); exit {proc.returncode}: {tail}"
         return LoadOutcome(_failed(job, error, started, context, info), directory=directory)
     return LoadOutcome(record, samples if isinstance(samples, list) else [], directory)
-
-
-def _terminate(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=STOP_GRACE_S)
-    except subprocess.TimeoutExpired:
-        pass
-    # the child leads its own session: its group holds every Locust process it started
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=5)
 
 
 def _child(directory: Path) -> int:

@@ -13,18 +13,23 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from waddleperf.load.plan import LoadOptions
 from waddleperf.load.profiles import Profile
+from waddleperf_common.procs import stop_all
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 Role = Literal["local", "master", "worker"]
 #: Seconds a run may overrun its duration (spawn, stop, summary) before it is killed.
 GRACE_S = 45.0
+#: Seconds the Locust processes get after SIGTERM before SIGKILL, when a start goes wrong.
+STOP_GRACE_S = 10.0
+#: The same at the end of a run: workers exit when the master quits, give them a moment.
+END_GRACE_S = 15.0
 #: Seconds a master waits for its workers to connect.
 WORKER_WAIT_S = 30
 #: A worker does not know how long its master's run lasts: it stops when the master says so,
@@ -187,20 +192,6 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def stop_processes(procs: Sequence[subprocess.Popen[bytes]], timeout_s: float = 10.0) -> None:
-    """SIGTERM, wait, then SIGKILL: no Locust process outlives its run."""
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    deadline = time.monotonic() + timeout_s
-    for proc in procs:
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
 def start(plan: LoadPlan, files: RunFiles) -> dict[str, subprocess.Popen[bytes]]:
     """Start this host's Locust processes (their output goes to log files)."""
     files.directory.mkdir(parents=True, exist_ok=True)
@@ -214,7 +205,7 @@ def start(plan: LoadPlan, files: RunFiles) -> dict[str, subprocess.Popen[bytes]]
                     argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
                 )
     except BaseException:
-        stop_processes(list(procs.values()))
+        stop_all(list(procs.values()), STOP_GRACE_S)
         raise
     return procs
 
@@ -255,8 +246,7 @@ def run(
                     on_progress(snap)
             time.sleep(0.5)
     finally:
-        # workers exit when the master quits; give them a moment before forcing it
-        stop_processes(list(procs.values()), timeout_s=15.0)
+        stop_all(list(procs.values()), END_GRACE_S)
     return LoadOutcome(
         summary=_read_json(files.summary),
         returncodes={name: p.returncode for name, p in procs.items()},

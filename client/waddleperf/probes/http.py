@@ -8,7 +8,6 @@ connect or TLS time); otherwise every repetition opens its own.
 from __future__ import annotations
 
 import http.client
-import socket
 import ssl
 import time
 import urllib.parse
@@ -29,6 +28,7 @@ from waddleperf.probes.base import (
     paced,
 )
 from waddleperf.probes.base import status_of as status_from_counts
+from waddleperf.probes.errors import describe_error
 from waddleperf.probes.http_timing import Connection, exchange, open_connection, tls_context
 from waddleperf.probes.netio import ResolveError
 from waddleperf.probes.targets import TargetError, Url, parse_url
@@ -101,21 +101,6 @@ class _Pool:
         """Close every connection."""
         for conn in list(self.conns.values()):
             self.drop(conn)
-
-
-def describe_error(exc: BaseException, timeout_s: float) -> str:
-    """A person's sentence for what broke an HTTP exchange."""
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return f"No answer within {timeout_s:g} s"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"TLS certificate not accepted: {exc.verify_message}"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS failed: {exc.reason or exc}"
-    if isinstance(exc, ConnectionRefusedError):
-        return "Connection refused (nothing listening on that port)"
-    if isinstance(exc, http.client.HTTPException):
-        return f"Not a valid HTTP response ({type(exc).__name__}: {exc})"
-    return f"{exc}"
 
 
 def run_repetition(pool: _Pool, start_url: Url, options: HttpOptions) -> Repetition:

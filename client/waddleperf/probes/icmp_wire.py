@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 ECHO_REQUEST = {4: 8, 6: 128}
 ECHO_REPLY = {4: 0, 6: 129}
+#: "Fragmentation needed" (IPv4: type 3, code 4) and "packet too big" (ICMPv6: type 2).
+FRAG_NEEDED = (3, 4)
+PACKET_TOO_BIG = 2
 #: ICMP errors that quote our request: (version, type) → what it means.
 ERRORS = {
     (4, 3): "destination unreachable",
@@ -128,3 +131,32 @@ def parse_error(version: int, packet: bytes, has_ip_header: bool) -> IcmpError |
         return None
     _kind, _code, _csum, ident, seq = _HEADER.unpack_from(inner)
     return IcmpError(what, code, ident, seq)
+
+
+def parse_too_big(version: int, packet: bytes, ident: int) -> tuple[int, int] | None:
+    """(sequence, next-hop MTU in bytes) from a fragmentation-needed (IPv4) or packet-too-big
+    (ICMPv6) message that quotes our echo request with identifier ``ident``, else None.
+
+    IPv4 raw sockets deliver the IP header; the ICMPv6 socket does not. IPv4 carries the MTU
+    in the low 16 bits of the second header word, ICMPv6 in all 32.
+    """
+    if version == 4:
+        if len(packet) < 20:
+            return None
+        packet = packet[(packet[0] & 0x0F) * 4 :]
+        if len(packet) < HEADER_SIZE + 20 + HEADER_SIZE or (packet[0], packet[1]) != FRAG_NEEDED:
+            return None
+        mtu = struct.unpack_from("!H", packet, 6)[0]
+        inner = packet[HEADER_SIZE:]
+        quoted = inner[(inner[0] & 0x0F) * 4 :]
+    else:
+        if len(packet) < HEADER_SIZE + _IPV6_HEADER + HEADER_SIZE or packet[0] != PACKET_TOO_BIG:
+            return None
+        mtu = struct.unpack_from("!I", packet, 4)[0]
+        quoted = packet[HEADER_SIZE + _IPV6_HEADER :]
+    if len(quoted) < HEADER_SIZE or quoted[0] != ECHO_REQUEST[version]:
+        return None
+    _kind, _code, _csum, q_ident, q_seq = _HEADER.unpack_from(quoted)
+    if q_ident != ident:
+        return None
+    return q_seq, mtu

@@ -95,33 +95,6 @@ def search(
     return best, tried
 
 
-def parse_too_big(version: int, packet: bytes, ident: int) -> tuple[int, int] | None:
-    """(sequence, next-hop MTU) from a frag-needed / packet-too-big quoting our echo, else None.
-
-    IPv4 raw sockets deliver the IP header; the ICMPv6 socket does not.
-    """
-    if version == 4:
-        if len(packet) < 20:
-            return None
-        packet = packet[(packet[0] & 0x0F) * 4 :]
-        if len(packet) < 8 + 20 + 8 or packet[0] != 3 or packet[1] != 4:
-            return None
-        mtu = struct.unpack_from("!H", packet, 6)[0]
-        inner = packet[8:]
-        quoted = inner[(inner[0] & 0x0F) * 4 :]
-    else:
-        if len(packet) < 8 + 40 + 8 or packet[0] != 2:
-            return None
-        mtu = struct.unpack_from("!I", packet, 4)[0]
-        quoted = packet[8 + 40 :]
-    if len(quoted) < 8 or quoted[0] != icmp_wire.ECHO_REQUEST[version]:
-        return None
-    q_ident, q_seq = struct.unpack_from("!HH", quoted, 4)
-    if q_ident != ident:
-        return None
-    return q_seq, mtu
-
-
 def interface_mtu(version: int, source: str) -> tuple[str | None, int | None]:
     """Name and MTU of the interface that holds ``source`` (ioctl SIOCGIFMTU); Nones if unknown."""
     name = None
@@ -208,7 +181,7 @@ class _Prober:
             reply = icmp_wire.parse_reply(self.version, data, self.version == 4)
             if reply is not None and reply.cookie == self.cookie and reply.seq == self.seq:
                 return Answer(FITS, rtt_ms=(time.perf_counter() - start) * 1000)
-            too_big = parse_too_big(self.version, data, self.ident)
+            too_big = icmp_wire.parse_too_big(self.version, data, self.ident)
             if too_big is not None and too_big[0] == self.seq:
                 return Answer(TOO_BIG, reported_mtu=too_big[1])
         return Answer(TIMEOUT)

@@ -41,7 +41,7 @@ from pydantic import Field, model_validator
 
 from waddleperf.probes import bufferbloat, stats
 from waddleperf.probes.base import Family, Probe, ProbeOptions, Recording, RunContext, UrlTarget
-from waddleperf.probes.http import describe_error
+from waddleperf.probes.errors import describe_error
 from waddleperf.probes.http_timing import Connection, exchange, open_connection, tls_context
 from waddleperf.probes.httpload import Direction
 from waddleperf.probes.rpm_load import Load, busted

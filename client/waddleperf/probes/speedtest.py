@@ -23,7 +23,7 @@ from pydantic import Field
 
 from waddleperf.probes import librespeed, stats
 from waddleperf.probes.base import Family, Probe, ProbeOptions, Recording, RunContext, UrlTarget
-from waddleperf.probes.http import describe_error
+from waddleperf.probes.errors import describe_error
 from waddleperf.probes.http_timing import Connection, exchange, open_connection, tls_context
 from waddleperf.probes.httpload import Direction, TransferStreams
 from waddleperf.probes.targets import Url, parse_url

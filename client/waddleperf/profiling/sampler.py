@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 import psutil
 
-MB = 1024 * 1024
+from waddleperf_common import proctree
+
 Sample = dict[str, Any]
 
 
@@ -31,39 +32,11 @@ class Source(Protocol):
     def sample(self) -> Sample | None: ...
 
 
-def _forking_master(pid: int) -> int:
-    """The pre-fork master of ``pid``: climb while the parent runs the same command line.
-
-    A listening socket shared by a master and its forked workers (gunicorn) is reported under
-    one pid only, often a worker's; the master is the root whose tree holds them all.
-    """
-    try:
-        proc = psutil.Process(pid)
-        cmdline = proc.cmdline()
-        parent = proc.parent()
-        while parent is not None and parent.pid > 1 and parent.cmdline() == cmdline:
-            proc, parent = parent, parent.parent()
-        return proc.pid
-    except psutil.Error:
-        return pid
-
-
-def pids_listening_on(port: int) -> list[int]:
-    """Root pids of the processes with a listening TCP socket on ``port`` (any address)."""
-    found = {
-        c.pid
-        for c in psutil.net_connections("tcp")
-        if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid
-    }
-    return sorted({_forking_master(pid) for pid in found})
-
-
 class ProcessTreeSource:
     """A process tree (roots and every descendant), by pid or by listening port.
 
-    One psutil.Process object is kept per pid: psutil measures CPU between two calls on the
-    *same* object, so a fresh object would always read 0. A process first seen is primed and
-    counted from the next sample on.
+    Read through one :class:`TreeReader` (one psutil.Process per pid, so CPU intervals are
+    real); a process first seen is primed and counted from the next sample on.
     """
 
     def __init__(
@@ -77,78 +50,53 @@ class ProcessTreeSource:
         self._pids = list(pids)
         self._port = port
         self._provider = pid_provider
-        self._cache: dict[int, psutil.Process] = {}
-        self.cores = psutil.cpu_count() or 1
+        self._reader = proctree.TreeReader()
+        self.cores = proctree.cores()
 
     def roots(self) -> list[int]:
         """The root pids, looked up afresh each time (a port can change hands)."""
         if self._provider is not None:
             return list(self._provider())
         if self._port is not None:
-            return pids_listening_on(self._port)
+            return proctree.listening_roots(self._port)
         return self._pids
 
-    def _tree(self) -> dict[int, psutil.Process]:
-        procs: dict[int, psutil.Process] = {}
-        for pid in self.roots():
+    def _members(self) -> list[int]:
+        found: dict[int, None] = {}
+        for root in self.roots():
             try:
-                root = self._cache.get(pid) or psutil.Process(pid)
-                procs[pid] = root
-                for child in root.children(recursive=True):
-                    procs[child.pid] = child
-            except psutil.Error:
+                found.update(dict.fromkeys(proctree.members(root)))
+            except psutil.Error:  # a root that is gone has no tree
                 continue
-        return procs
+        return list(found)
+
+    def _read(self, pid: int) -> proctree.Reading | None:
+        try:
+            return self._reader.read(pid)
+        except psutil.Error:  # one we may not read counts as gone
+            return None
 
     def sample(self) -> Sample | None:
         """Summed usage of the tree now; None when no process of it is left."""
-        found = self._tree()
-        cpu = 0.0
-        totals = dict.fromkeys(("rss", "uss", "threads", "fds", "rd", "wr", "ctx"), 0.0)
-        alive = 0
-        for pid, fresh in found.items():
-            proc = self._cache.get(pid)
-            primed = proc is not None and proc.is_running()
-            if not primed:
-                proc = fresh
-                self._cache[pid] = proc
-            assert proc is not None
-            try:
-                with proc.oneshot():
-                    value = proc.cpu_percent(None)
-                    cpu += value if primed else 0.0
-                    mem = proc.memory_full_info()
-                    totals["rss"] += mem.rss
-                    totals["uss"] += getattr(mem, "uss", 0)
-                    totals["threads"] += proc.num_threads()
-                    totals["fds"] += proc.num_fds()
-                    ctx = proc.num_ctx_switches()
-                    totals["ctx"] += ctx.voluntary + ctx.involuntary
-                    try:
-                        io = proc.io_counters()
-                        totals["rd"] += io.read_bytes
-                        totals["wr"] += io.write_bytes
-                    except (psutil.AccessDenied, AttributeError):
-                        pass
-                alive += 1
-            except psutil.Error:
-                continue
-        for gone in set(self._cache) - set(found):
-            del self._cache[gone]
-        if alive == 0:
+        pids = self._members()
+        sums = proctree.total([r for pid in pids if (r := self._read(pid)) is not None])
+        self._reader.forget(pids)
+        if sums.count == 0:
             return None
+        cpu = sums.cpu_pct or 0.0  # processes first seen count from the next sample on
+        io = sums.io or {}
         return {
             "source": self.name,
             "cpu_pct": round(cpu / self.cores, 2),
             "cpu_core_ratio": round(cpu / 100.0, 3),
-            "rss_mb": round(totals["rss"] / MB, 3),
-            "uss_mb": round(totals["uss"] / MB, 3),
-            "threads_count": int(totals["threads"]),
-            "fds_count": int(totals["fds"]),
-            "io_read_mb": round(totals["rd"] / MB, 3),
-            "io_write_mb": round(totals["wr"] / MB, 3),
-            "ctx_switches_count": int(totals["ctx"]),
-            "processes_count": alive,
+            "rss_mb": round(sums.rss_bytes / proctree.MB, 3),
+            "uss_mb": round((sums.uss_bytes or 0) / proctree.MB, 3),
+            "threads_count": sums.threads,
+            "fds_count": sums.fds,
+            "io_read_mb": round(io.get("read_bytes", 0) / proctree.MB, 3),
+            "io_write_mb": round(io.get("write_bytes", 0) / proctree.MB, 3),
+            "ctx_switches_count": sums.ctx_voluntary + sums.ctx_involuntary,
+            "processes_count": sums.count,
         }
 
 
@@ -167,8 +115,8 @@ class SystemSource:
             "source": self.name,
             "cpu_pct": psutil.cpu_percent(None),
             "mem_used_pct": mem.percent,
-            "net_sent_mb": round(net.bytes_sent / MB, 3) if net else None,
-            "net_recv_mb": round(net.bytes_recv / MB, 3) if net else None,
+            "net_sent_mb": round(net.bytes_sent / proctree.MB, 3) if net else None,
+            "net_recv_mb": round(net.bytes_recv / proctree.MB, 3) if net else None,
         }
 
 
@@ -204,8 +152,8 @@ def parse_stats_entry(name: str, entry: dict[str, Any]) -> Sample | None:
         "uss_mb": _number(entry.get("uss_mb")),
         "threads_count": _number(entry.get("threads")),
         "fds_count": _number(entry.get("num_fds")),
-        "io_read_mb": None if read_b is None else round(read_b / MB, 3),
-        "io_write_mb": None if write_b is None else round(write_b / MB, 3),
+        "io_read_mb": None if read_b is None else round(read_b / proctree.MB, 3),
+        "io_write_mb": None if write_b is None else round(write_b / proctree.MB, 3),
         "ctx_switches_count": _number(ctx_total),
         "processes_count": _number(entry.get("process_count")),
     }

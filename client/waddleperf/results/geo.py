@@ -24,29 +24,15 @@ import geoip2.models
 import maxminddb
 
 from waddleperf.results.manifest import GeoValue
+from waddleperf_common.addresses import IPAddress, leading_ip
 
 log = logging.getLogger("waddleperf.results.geo")
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _DOCUMENTATION = tuple(
     ipaddress.ip_network(n)
     for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20")
 )
-
-
-def parse_address(text: str | None) -> IPAddress | None:
-    """The address at the start of ``text`` (a getIP ``processedString`` or a bare address)."""
-    if not text or not text.strip():
-        return None
-    token = text.strip().split()[0].strip("[]").split("%")[0]  # "[::1]", "fe80::1%eth0"
-    try:
-        address = ipaddress.ip_address(token)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 def scope_of(address: IPAddress | None) -> str:
@@ -143,7 +129,7 @@ class GeoTagger:
 
     def tags(self, address_text: str | None) -> dict[str, GeoValue]:
         """Geo tags for the address at the start of ``address_text``."""
-        address = parse_address(address_text)
+        address = leading_ip(address_text)
         scope = scope_of(address)
         if address is not None and any(address in net for net in self.treat_as_public):
             scope = "public"

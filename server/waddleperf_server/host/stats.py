@@ -13,10 +13,16 @@ from typing import Any
 
 import psutil
 
+from waddleperf_common.proctree import (
+    MB,
+    Reading,
+    TreeReader,
+    cores,
+    listening_roots,
+    members,
+    total,
+)
 from waddleperf_server.config import StatsTarget
-
-MB = 1024 * 1024
-Row = dict[str, Any]  # one process's raw reading
 
 
 class TargetNotFound(LookupError):
@@ -25,40 +31,6 @@ class TargetNotFound(LookupError):
 
 def _mb(value: float) -> float:
     return round(value / MB, 3)
-
-
-def _sum_or_none(values: Sequence[float | None]) -> float | None:
-    if not values or any(v is None for v in values):
-        return None
-    return sum(v for v in values if v is not None)
-
-
-def _listens_on(proc: psutil.Process, port: int) -> bool:
-    try:
-        return any(
-            c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
-            for c in proc.net_connections("inet")
-        )
-    except psutil.Error:
-        return False
-
-
-def _listener_root(pid: int, port: int) -> int:
-    """The oldest ancestor of ``pid`` that holds the same listening socket.
-
-    A pre-fork server (gunicorn) shares one listening socket between its master and workers,
-    and the system-wide connection table names only one arbitrary holder; climbing to the
-    master lets the target's tree cover every worker.
-    """
-    try:
-        proc = psutil.Process(pid)
-        while (
-            (parent := proc.parent()) is not None and parent.pid > 1 and _listens_on(parent, port)
-        ):
-            proc = parent
-    except psutil.Error:
-        return pid
-    return proc.pid
 
 
 def read_pid_file(path: Path) -> int:
@@ -73,48 +45,27 @@ def read_pid_file(path: Path) -> int:
 
 
 class ProcessSampler:
-    """Samples process trees; keeps one psutil.Process per pid so CPU deltas are real.
+    """Samples process trees through one :class:`TreeReader`, so CPU deltas are real.
 
-    psutil measures a process's CPU between two calls on the *same* Process object, so a
-    fresh object per request would always read 0. A process seen for the first time is
-    primed and reports null CPU until the next snapshot.
+    A process seen for the first time is primed and reports null CPU until the next snapshot.
     """
 
     def __init__(self) -> None:
-        self._cache: dict[int, psutil.Process] = {}
-        self.cpu_count = psutil.cpu_count() or 1
+        self.reader = TreeReader()
+        self.cpu_count = cores()
         # Prime the system-wide counters too, so the first snapshot has an interval.
         psutil.cpu_percent(None)
         psutil.cpu_percent(None, percpu=True)
-
-    def _process(self, pid: int) -> tuple[psutil.Process, bool]:
-        """The cached Process for ``pid`` and whether its CPU counter has a real interval."""
-        proc = self._cache.get(pid)
-        if proc is not None and proc.is_running():
-            return proc, True
-        proc = psutil.Process(pid)
-        proc.cpu_percent(None)
-        self._cache[pid] = proc
-        return proc, False
 
     def resolve(self, target: StatsTarget) -> list[int]:
         """The root pids of ``target``, looked up afresh (processes come and go)."""
         if target.pid_file is not None:
             return [read_pid_file(target.pid_file)]
         if target.port is not None:
-            pids = sorted(
-                {
-                    c.pid
-                    for c in psutil.net_connections("inet")
-                    if c.status == psutil.CONN_LISTEN
-                    and c.laddr
-                    and c.laddr.port == target.port
-                    and c.pid is not None
-                }
-            )
+            pids = listening_roots(target.port)
             if not pids:
                 raise TargetNotFound(f"no process listens on port {target.port}")
-            return sorted({_listener_root(pid, target.port) for pid in pids})
+            return pids
         if target.process_name is not None:
             return self._by_name(target.process_name)
         raise TargetNotFound("target names no pid_file, process_name or port")
@@ -133,74 +84,39 @@ class ProcessSampler:
             raise TargetNotFound(f"no process named {name!r}")
         return roots
 
-    def tree(self, roots: Iterable[int], memo: dict[int, Row | None]) -> dict[str, Any]:
+    def tree(self, roots: Iterable[int], memo: dict[int, Reading | None]) -> dict[str, Any]:
         """Summed usage of ``roots`` and all their descendants (e.g. gunicorn workers).
 
         CPU: ``cpu_raw_pct`` is psutil's figure (100 = one core busy), ``cpu_pct`` the same
         divided by the core count (100 = the whole machine); null until an interval exists.
         ``memo`` holds this snapshot's per-process readings: a process in two trees is read
         once, since a second cpu_percent() call right after the first would read ~0.
+        A root that is gone raises ``psutil.NoSuchProcess``.
         """
-        procs: dict[int, psutil.Process] = {}
-        for pid in roots:
-            root = psutil.Process(pid)
-            procs[pid] = root
-            try:
-                for child in root.children(recursive=True):
-                    procs[child.pid] = child
-            except psutil.NoSuchProcess:
-                continue
-        rows = [row for pid in sorted(procs) if (row := self._row(pid, memo)) is not None]
-        cpu = [r["cpu"] for r in rows if r["cpu"] is not None]
-        raw = round(sum(cpu), 2) if cpu else None
+        pids = {pid for root in roots for pid in members(root)}
+        for pid in pids - set(memo):
+            memo[pid] = self.reader.read(pid)
+        rows = [row for pid in sorted(pids) if (row := memo[pid]) is not None]
+        sums = total(rows)
+        raw = None if sums.cpu_pct is None else round(sums.cpu_pct, 2)
         return {
-            "pids": [r["pid"] for r in rows],
-            "process_count": len(rows),
+            "pids": [r.pid for r in rows],
+            "process_count": sums.count,
             "cpu_pct": None if raw is None else round(raw / self.cpu_count, 2),
             "cpu_raw_pct": raw,
-            "rss_mb": _mb(sum(r["rss"] for r in rows)),
-            "uss_mb": None if (uss := _sum_or_none([r["uss"] for r in rows])) is None else _mb(uss),
-            "threads": sum(r["threads"] for r in rows),
-            "num_fds": sum(r["fds"] for r in rows),
-            "io": _sum_fields([r["io"] for r in rows]),
-            "ctx_switches": _sum_fields([r["ctx"] for r in rows]),
+            "rss_mb": _mb(sums.rss_bytes),
+            "uss_mb": None if sums.uss_bytes is None else _mb(sums.uss_bytes),
+            "threads": sums.threads,
+            "num_fds": sums.fds,
+            "io": sums.io,
+            "ctx_switches": {"voluntary": sums.ctx_voluntary, "involuntary": sums.ctx_involuntary}
+            if rows
+            else None,
         }
-
-    def _row(self, pid: int, memo: dict[int, Row | None]) -> Row | None:
-        if pid not in memo:
-            memo[pid] = self._read(pid)
-        return memo[pid]
-
-    def _read(self, pid: int) -> Row | None:
-        try:
-            proc, primed = self._process(pid)
-            with proc.oneshot():
-                cpu = proc.cpu_percent(None) if primed else None
-                try:
-                    uss: float | None = proc.memory_full_info().uss
-                except psutil.AccessDenied:  # smaps needs privileges for other users' processes
-                    uss = None
-                try:
-                    io: dict[str, int] | None = proc.io_counters()._asdict()
-                except (psutil.AccessDenied, AttributeError):
-                    io = None
-                ctx = proc.num_ctx_switches()
-                return {
-                    "pid": pid,
-                    "cpu": cpu,
-                    "rss": proc.memory_info().rss,
-                    "uss": uss,
-                    "threads": proc.num_threads(),
-                    "fds": proc.num_fds(),
-                    "io": io,
-                    "ctx": {"voluntary": ctx.voluntary, "involuntary": ctx.involuntary},
-                }
-        except (psutil.NoSuchProcess, psutil.ZombieProcess):
-            return None
 
     def snapshot(self, targets: Sequence[StatsTarget]) -> dict[str, Any]:
         """Everything ``/stats`` reports: system, this server's process tree, each target."""
-        memo: dict[int, Row | None] = {}
+        memo: dict[int, Reading | None] = {}
         out_targets = []
         for target in targets:
             entry: dict[str, Any] = {"name": target.name}
@@ -216,22 +132,13 @@ class ProcessSampler:
             "targets": out_targets,
         }
         # Forget processes that are gone or no longer asked about, so the cache stays small.
-        for pid in set(self._cache) - set(memo):
-            del self._cache[pid]
+        self.reader.forget(memo)
         return result
 
 
 def rfc3339_now() -> str:
     """The current UTC time as RFC 3339 with milliseconds (``2026-01-02T03:04:05.678Z``)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _sum_fields(items: Sequence[dict[str, int] | None]) -> dict[str, int] | None:
-    present = [i for i in items if i is not None]
-    if not present:
-        return None
-    keys = present[0].keys()
-    return {k: sum(i.get(k, 0) for i in present) for k in keys}
 
 
 def system_usage(cpu_count: int) -> dict[str, Any]:

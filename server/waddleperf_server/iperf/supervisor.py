@@ -21,6 +21,7 @@ from typing import Any
 import gevent
 from gevent import subprocess
 
+from waddleperf_common import procs
 from waddleperf_server import logs
 from waddleperf_server.config import IperfConfig
 from waddleperf_server.iperf.watch import (
@@ -237,15 +238,7 @@ class IperfSupervisor:
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            proc.terminate()
-        try:
-            proc.wait(timeout=wait_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            proc.wait(timeout=TERM_WAIT_S)
-        self.last_exit = proc.returncode
+        self.last_exit = procs.stop(proc, wait_s, reap_s=TERM_WAIT_S)
 
 
 def _check_port_free(bind: str, port: int) -> None:

@@ -6,23 +6,11 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from waddleperf_common.addresses import IPAddress, parse_ip
+
+__all__ = ["IPAddress", "IPNetwork", "classify", "client_address", "parse_ip", "parse_networks"]
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_ip(text: str) -> IPAddress | None:
-    """The address in ``text`` (IPv4-mapped IPv6 becomes IPv4, brackets and zone dropped)."""
-    value = text.strip()
-    if value.startswith("[") and "]" in value:
-        value = value[1 : value.index("]")]
-    value = value.split("%", 1)[0]
-    try:
-        addr = ipaddress.ip_address(value)
-    except ValueError:
-        return None
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped
-    return addr
 
 
 def parse_networks(cidrs: Iterable[str]) -> tuple[IPNetwork, ...]:

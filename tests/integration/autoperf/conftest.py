@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.targets.launch import Running, start_target
+from tests.support.targets import Running, start_target
 from waddleperf.localstack import LocalServer
 
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")

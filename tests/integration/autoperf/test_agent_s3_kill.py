@@ -33,10 +33,17 @@ from pathlib import Path
 import pytest
 
 from tests.integration.autoperf.conftest import AgentRun, quick_tiers, server_entry, write_agent
-from tests.integration.results.conftest import admin_client, stored_keys
-from tests.integration.results.s3support import AWS_ENV, FaultProxy, Moto
 from tests.support.agentproc import AgentProcess
 from tests.support.net import wait_until
+from tests.support.s3support import (
+    AWS_ENV,
+    FaultProxy,
+    Moto,
+    admin_client,
+    object_versions,
+    proxied_bucket,
+    stored_keys,
+)
 from waddleperf.localstack import LocalServer
 from waddleperf.results.reader import read_manifest, verify_bundle
 from waddleperf.results.stores import bundle_tags, hive_key
@@ -116,9 +123,7 @@ class Lab:
 
     def start(self, *args: str) -> AgentProcess:
         tag = f"agent{len(self.agents)}"
-        env = self.run.env(AWS_ENV)
-        for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-            env.pop(key, None)
+        env = self.run.env(AWS_ENV)  # the test's environment is fake_aws's already
         agent = AgentProcess.start(self.run.argv("--json", *args), env, self.run.tmp, tag)
         self.agents.append(agent)
         return agent
@@ -134,46 +139,23 @@ class Lab:
 
 
 @pytest.fixture
-def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[Moto]:
-    """Fake credentials only (no IMDS, no config files) and a moto S3 server on loopback."""
-    for key, value in AWS_ENV.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(key, raising=False)
-    server = Moto().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def lab(tmp_path: Path, server: LocalServer, moto: Moto) -> Iterator[Lab]:
-    bucket = f"wp-kill-{os.getpid()}"
-    s3 = admin_client(moto.url)
-    s3.create_bucket(Bucket=bucket)
-    # Versioned: a second PUT of a key would leave a second version to count.
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    proxy = HoldingProxy(moto.port).start()
-    assert isinstance(proxy, HoldingProxy)
-    s3_cfg = {"bucket": bucket, "prefix": PREFIX, "endpoint_url": proxy.url,
-              "region": "us-east-1", "addressing_style": "path", "connect_timeout_s": 2,
-              "read_timeout_s": 30}  # fmt: skip
-    probes = [{"probe": "tcp", "options": {"count": 2}}, {"probe": "http", "options": {"count": 1}}]
-    run = write_agent(tmp_path, {
-        "agent": {"id": AGENT},
-        "servers": [server_entry(server)],
-        "tiers": quick_tiers(tier1={"probes": probes}),
-        "storage": {"spool_dir": str(tmp_path / "spool"),
-                    "store": {"kind": "s3", "s3": s3_cfg}},
-    })  # fmt: skip
-    lab = Lab(run, proxy, moto, bucket)
-    try:
-        yield lab
-    finally:
-        for agent in lab.agents:
-            agent.kill()
-        proxy.stop()
+def lab(tmp_path: Path, server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
+    with proxied_bucket(monkeypatch, f"wp-kill-{os.getpid()}", HoldingProxy) as s3:
+        probes = [{"probe": "tcp", "options": {"count": 2}},
+                  {"probe": "http", "options": {"count": 1}}]  # fmt: skip
+        run = write_agent(tmp_path, {
+            "agent": {"id": AGENT},
+            "servers": [server_entry(server)],
+            "tiers": quick_tiers(tier1={"probes": probes}),
+            "storage": {"spool_dir": str(tmp_path / "spool"),
+                        "store": s3.agent_store(PREFIX, read_timeout_s=30)},
+        })  # fmt: skip
+        lab = Lab(run, s3.proxy, s3.moto, s3.bucket)
+        try:
+            yield lab
+        finally:
+            for agent in lab.agents:
+                agent.kill()
 
 
 def _snapshot(lab: Lab, into: Path) -> dict[str, str]:
@@ -237,8 +219,10 @@ def test_sigkill_mid_upload_then_restart_stores_each_bundle_once(lab: Lab, tmp_p
     expected = {f"{PREFIX}/{hive_key(read_manifest(seen / name))}": name for name in local}
     new = [Path(s["output"]).name for s in third.summaries()]
     assert set(expected) < set(keys) and len(keys) == len(local) + len(new)
-    versions = s3.list_object_versions(Bucket=lab.bucket).get("Versions", [])
-    assert sorted(v["Key"] for v in versions) == keys, "some bundle reached S3 twice"
+    versions = object_versions(lab.moto.url, lab.bucket)
+    assert sorted(k for k, ids in versions.items() for _ in ids) == keys, (
+        "a bundle reached S3 twice"
+    )
     assert len(lab.proxy.forwarded_puts) == len(set(lab.proxy.forwarded_puts)) == len(keys)
 
     for key in keys:

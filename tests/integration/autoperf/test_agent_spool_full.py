@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.autoperf.conftest import AgentRun, quick_tiers, server_entry, write_agent
+from tests.support.builders import T0, make_result
 from tests.support.tmpfs import small_tmpfs
-from tests.unit.results.factory import T0, make_result
 from waddleperf.autoperf.bundles import BundleSink
 from waddleperf.localstack import LocalServer
 from waddleperf.results.geo import GeoTagger

@@ -17,17 +17,22 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.autoperf.conftest import AgentRun, quick_tiers, server_entry, write_agent
-from tests.integration.results.conftest import admin_client, stored_keys
-from tests.integration.results.s3support import AWS_ENV, Fault, FaultProxy, Moto
 from tests.support.agentproc import FROM_MEMORY, AgentProcess, run_id_of
 from tests.support.net import wait_until
+from tests.support.s3support import (
+    AWS_ENV,
+    Fault,
+    FaultProxy,
+    ProxiedBucket,
+    admin_client,
+    proxied_bucket,
+)
 from tests.support.tmpfs import fill, small_tmpfs
 from waddleperf.localstack import LocalServer
 
@@ -136,17 +141,11 @@ def test_store_disk_freed_every_bundle_stored_within_5_s_oldest_first_once(
 # -- S3 behind a fault proxy ---------------------------------------------------------------
 
 
-@dataclass
-class S3Lab:
-    moto: Moto
-    proxy: FaultProxy
-    bucket: str
+class S3Lab(ProxiedBucket[FaultProxy]):
+    """The agent's S3 store: a versioned bucket on moto behind the fault proxy."""
 
     def store_config(self) -> dict[str, Any]:
-        s3 = {"bucket": self.bucket, "prefix": PREFIX, "endpoint_url": self.proxy.url,
-              "region": "us-east-1", "addressing_style": "path", "connect_timeout_s": 2,
-              "read_timeout_s": 10}  # fmt: skip
-        return {"kind": "s3", "s3": s3}
+        return self.agent_store(PREFIX, read_timeout_s=10)
 
     def outage(self) -> Fault:
         """From now on the proxy answers 500 to every request, until the fault is ended."""
@@ -156,41 +155,20 @@ class S3Lab:
 
     def runs(self) -> dict[str, str]:
         """Run id → key of every object in the bucket (asked of moto directly)."""
-        return {RUN_ID.search(k)[1]: k for k in stored_keys(self.moto.url, self.bucket)}  # type: ignore[index]
+        return {RUN_ID.search(k)[1]: k for k in self.keys()}  # type: ignore[index]
 
     def put_order(self) -> list[str]:
         """Run ids of the PUTs that reached S3, in order."""
         puts = [p for m, p, status in self.proxy.log.requests if m == "PUT" and status == 0]
         return [m[1] for p in puts if (m := RUN_ID.search(p))]
 
-    def versions(self) -> dict[str, list[str]]:
-        s3 = admin_client(self.moto.url)
-        found: dict[str, list[str]] = {}
-        for v in s3.list_object_versions(Bucket=self.bucket).get("Versions", []):
-            found.setdefault(v["Key"], []).append(v["VersionId"])
-        return found
-
 
 @pytest.fixture
 def s3lab(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Lab]:
-    for key, value in AWS_ENV.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(key, raising=False)
-    moto = Moto().start()
-    try:
-        bucket = f"wp-back-{os.getpid()}-{next(_buckets)}"  # moto keeps buckets in-process
-        s3 = admin_client(moto.url)
-        s3.create_bucket(Bucket=bucket)
-        # Versioned: a second PUT of a key would leave a second version to count.
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        proxy = FaultProxy(moto.port).start()
-        try:
-            yield S3Lab(moto, proxy, bucket)
-        finally:
-            proxy.stop()
-    finally:
-        moto.stop()
+    # moto keeps buckets in-process: a new name each time
+    name = f"wp-back-{os.getpid()}-{next(_buckets)}"
+    with proxied_bucket(monkeypatch, name, FaultProxy) as s3:
+        yield S3Lab(s3.moto, s3.proxy, s3.bucket)
 
 
 def _start(run: AgentRun, tag: str, *args: str) -> AgentProcess:

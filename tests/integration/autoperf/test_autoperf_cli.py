@@ -14,13 +14,13 @@ import psutil
 import pytest
 
 from tests.integration.autoperf.conftest import quick_tiers, server_entry, write_agent
-from tests.integration.targets.launch import Running
-from tests.unit.client.schema_check import validate_record
-from tests.unit.results.test_schema_files import (
+from tests.support.schemas import (
     bundle_documents,
     validate_manifest,
     validate_profiling_line,
+    validate_record,
 )
+from tests.support.targets import Running
 from waddleperf.autoperf.loadrun import LOAD_KIND
 from waddleperf.localstack import LocalServer
 from waddleperf.results.reader import read_bundle

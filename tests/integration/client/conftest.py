@@ -24,6 +24,7 @@ import pytest
 from tests.support.net import free_port, udp_stub, wait_until
 from tests.support.require import require_root, require_tool
 from tests.support.server import LocalServer, start_server
+from waddleperf_common.procs import stop
 
 SSHD = "/usr/sbin/sshd"
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
@@ -64,16 +65,6 @@ def netns() -> Iterator[Netns]:
         yield Netns(name)
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 def _port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -152,7 +143,7 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
             pytest.fail(f"sshd did not start: {(tmp_path / 'sshd.log').read_text()}")
         yield Sshd(port, "root", user_key, other_key, known, empty)
     finally:
-        _stop(proc)
+        stop(proc, 5)
         log.close()
 
 
@@ -173,7 +164,7 @@ def dnsmasq(tmp_path: Path) -> Iterator[int]:
             pytest.fail(f"dnsmasq did not start: {(tmp_path / 'dnsmasq.log').read_text()}")
         yield port
     finally:
-        _stop(proc)
+        stop(proc, 5)
         log.close()
 
 

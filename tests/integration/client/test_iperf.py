@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.net import free_port
-from tests.unit.client.schema_check import validate_record
+from tests.support.schemas import validate_record
 from waddleperf.localstack import LocalServer
 from waddleperf.probes.base import run_probe
 from waddleperf.probes.iperf import run_bounded

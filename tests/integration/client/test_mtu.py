@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.client.schema_check import validate_record
+from tests.support.schemas import validate_record
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Status
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.support.net import free_port, wait_until
-from tests.unit.client.schema_check import validate_record
+from tests.support.schemas import validate_record
 
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from tests.support.net import free_port
-from tests.unit.client.schema_check import validate_record
+from tests.support.schemas import validate_record
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Status
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.require import require_tool
-from tests.unit.client.schema_check import validate_record
+from tests.support.schemas import validate_record
 from waddleperf.probes.base import run_probe
 from waddleperf.results.model import Status
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.targets.launch import Running, start_target
+from tests.support.targets import Running, start_target
 
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 #: Hard bound of one CLI run in these tests (the runs themselves last 5–8 s).

@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 
 from tests.integration.load.conftest import CLI_TIMEOUT_S, WADDLEPERF, waddleperf
-from tests.integration.targets.launch import Running
 from tests.support.net import free_port
-from tests.unit.client.schema_check import validate_record
-from tests.unit.results.test_schema_files import validate_profiling_line
+from tests.support.schemas import validate_profiling_line, validate_record
+from tests.support.targets import Running
 from waddleperf.load.hdr import PERCENTILE_METRICS
 from waddleperf.results import Result, Status
 

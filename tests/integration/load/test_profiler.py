@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.cpu import KernelWitness, Witnessed, tree
 from tests.support.net import wait_until
+from tests.support.procs import kill_tree
 from waddleperf.localstack import LocalServer
 from waddleperf.profiling.sampler import ProcessTreeSource, RemoteStatsSource, Sampler
 
@@ -65,12 +66,7 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
 
     yield start
     for proc in procs:
-        for child in (
-            psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
-        ):
-            child.kill()
-        proc.kill()
-        proc.wait()
+        kill_tree(proc)
 
 
 def _off(witnessed: list[Witnessed]) -> list[str]:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -48,11 +47,12 @@ import psutil
 import pytest
 
 from tests.integration.load.conftest import CLI_TIMEOUT_S, WADDLEPERF
-from tests.integration.targets.launch import SERVE, target_env
 from tests.support.cpu import KernelWitness, procs_cpu_s
 from tests.support.net import free_port, wait_until
 from tests.support.require import require
+from tests.support.targets import SERVE, target_env
 from waddleperf.profiling.sampler import ProcessTreeSource, Sampler
+from waddleperf_common.procs import stop
 
 # CPU figures judged against the kernel need the cores to themselves: run in the serial phase.
 pytestmark = pytest.mark.serial
@@ -148,13 +148,7 @@ def target(tmp_path: Path) -> Iterator[Target]:
             raise RuntimeError(f"target did not start: {log.read_text()[-2000:]}")
         yield running
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        stop(proc, 15)
 
 
 def _target_points(ndjson: Path, metric: str) -> list[tuple[float, float]]:

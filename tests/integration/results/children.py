@@ -13,7 +13,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from tests.unit.results.factory import T0, filled_writer
+from tests.support.builders import T0, filled_writer
 from waddleperf.results.spool import Spool
 
 

@@ -8,13 +8,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from tests.integration.results.s3support import AWS_ENV, FaultProxy, Moto
+from tests.support.s3support import FaultProxy, Moto, admin_client, fake_aws
 from waddleperf.results.spool import Spool
-from waddleperf.results.stores.s3 import S3Config, S3Store
 
 _names = itertools.count()
 
@@ -23,30 +20,14 @@ _names = itertools.count()
 def aws_env() -> Iterator[None]:
     """Only fake credentials, no IMDS, no config files: nothing can leave loopback."""
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in AWS_ENV.items():
-            mp.setenv(key, value)
-        for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-            mp.delenv(key, raising=False)
+        fake_aws(mp)
         yield
 
 
 @pytest.fixture(scope="session")
 def moto() -> Iterator[Moto]:
-    server = Moto().start()
-    try:
+    with Moto().start() as server:
         yield server
-    finally:
-        server.stop()
-
-
-def admin_client(endpoint: str) -> Any:
-    """A plain client for test set-up and inspection (not the code under test)."""
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 3}),
-    )
 
 
 @pytest.fixture
@@ -54,23 +35,6 @@ def bucket(moto: Moto) -> str:
     name = f"wp-test-{os.getpid()}-{next(_names)}"
     admin_client(moto.url).create_bucket(Bucket=name)
     return name
-
-
-def store_for(endpoint: str, bucket: str, **kw: Any) -> S3Store:
-    config = S3Config(
-        bucket=bucket,
-        endpoint_url=endpoint,
-        region="us-east-1",
-        addressing_style="path",
-        **{"prefix": "waddle", "connect_timeout_s": 1.0, "read_timeout_s": 5.0, **kw},
-    )
-    return S3Store(config)
-
-
-def stored_keys(endpoint: str, bucket: str) -> list[str]:
-    """Every object key in the bucket (independent of the store's own list())."""
-    pages = admin_client(endpoint).get_paginator("list_objects_v2").paginate(Bucket=bucket)
-    return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
 
 
 @pytest.fixture

@@ -13,10 +13,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from tests.integration.results.conftest import admin_client, stored_keys
-from tests.integration.results.s3support import AWS_ENV, Fault, FaultProxy, Moto
+from tests.support.builders import T0, write_bundle
 from tests.support.net import wait_until
-from tests.unit.results.factory import T0, write_bundle
+from tests.support.s3support import AWS_ENV, Fault, FaultProxy, Moto, admin_client, stored_keys
 from waddleperf.results.atomic import sha256_file
 from waddleperf.results.reader import read_manifest, verify_bundle
 from waddleperf.results.spool import Spool

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.results.conftest import admin_client, store_for
-from tests.integration.results.s3support import Moto
+from tests.support.builders import escalation, make_result, profiling_lines
 from tests.support.mmdb import build
 from tests.support.net import wait_until
-from tests.unit.results.factory import escalation, make_result, profiling_lines
+from tests.support.s3support import Moto, admin_client, store_for
 from waddleperf.results.bundle import BundleWriter
 from waddleperf.results.geo import GeoTagger
 from waddleperf.results.reader import read_bundle

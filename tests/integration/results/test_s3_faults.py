@@ -7,9 +7,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from tests.integration.results.conftest import admin_client, store_for, stored_keys
-from tests.integration.results.s3support import Fault, FaultProxy, Moto
-from tests.unit.results.factory import T0, write_bundle
+from tests.support.builders import T0, write_bundle
+from tests.support.s3support import Fault, FaultProxy, Moto, admin_client, store_for, stored_keys
 from waddleperf.results.spool import Spool
 from waddleperf.results.uploader import PassReport, RetryPolicy, Uploader
 

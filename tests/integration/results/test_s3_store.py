@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.results.conftest import admin_client, store_for, stored_keys
-from tests.integration.results.s3support import Fault, FaultProxy, Moto
-from tests.unit.results.factory import write_bundle
+from tests.support.builders import write_bundle
+from tests.support.s3support import Fault, FaultProxy, Moto, admin_client, store_for, stored_keys
 from waddleperf.results.atomic import sha256_file
 from waddleperf.results.reader import read_bundle, read_manifest
 from waddleperf.results.spool import Spool

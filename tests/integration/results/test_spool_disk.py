@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.builders import filled_writer
 from tests.support.tmpfs import small_tmpfs
-from tests.unit.results.factory import filled_writer
 from waddleperf.results.reader import verify_bundle
 from waddleperf.results.spool import Spool, SpoolReceipt, SpoolStatus
 from waddleperf.results.stores.local import LocalStore

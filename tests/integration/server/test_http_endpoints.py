@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.server.httphelp import connect, module_http_server, request_bytes
+from tests.support.httphelp import connect, module_http_server, request_bytes
 from waddleperf.localstack import LocalServer
 from waddleperf_common import nq
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from tests.integration.server.httphelp import (
+from tests.support.httphelp import (
     ResponseReader,
     closed_by_peer,
     http_server,

@@ -10,7 +10,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.server.httphelp import module_http_server
+from tests.support.httphelp import module_http_server
 from waddleperf.localstack import LocalServer
 from waddleperf_server.http.params import garbage_chunks
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.integration.server.httphelp import http_server
+from tests.support.httphelp import http_server
 from tests.support.mmdb import write_mmdb
 from waddleperf.localstack import LocalServer
 from waddleperf_server import logs

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.server.httphelp import (
+from tests.support.httphelp import (
     ResponseReader,
     closed_by_peer,
     connect,

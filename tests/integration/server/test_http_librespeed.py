@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.integration.server.httphelp import (
+from tests.support.httphelp import (
     ResponseReader,
     closed_by_peer,
     connect,

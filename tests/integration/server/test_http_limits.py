@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from tests.integration.server.httphelp import (
+from tests.support.httphelp import (
     ResponseReader,
     closed_by_peer,
     module_http_server,

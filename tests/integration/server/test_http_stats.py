@@ -16,9 +16,10 @@ import psutil
 import pytest
 import requests
 
-from tests.integration.server.httphelp import http_server
 from tests.support.cpu import tree_cpu_s
+from tests.support.httphelp import http_server
 from tests.support.net import free_port, wait_until
+from tests.support.procs import PREFORK, kill_tree
 from waddleperf_server.config import StatsTarget
 from waddleperf_server.host.stats import ProcessSampler
 
@@ -92,17 +93,6 @@ def kernel_window(pid: int, take: Callable[[], T], attempts: int = 3) -> tuple[T
     return result, truths[-1]
 
 
-def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        kids = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        kids = []
-    for p in [*kids]:
-        p.kill()
-    proc.kill()
-    proc.wait(timeout=5)
-
-
 @pytest.fixture(scope="module")
 def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
     tmp = tmp_path_factory.mktemp("targets")
@@ -131,7 +121,7 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
         yield Targets(pid_file, procs[0].pid, port, named.name)
     finally:
         for p in procs:
-            _kill_tree(p)
+            kill_tree(p)
 
 
 def _target(**fields: Any) -> StatsTarget:
@@ -198,10 +188,10 @@ def test_sampler_keeps_one_process_object_per_pid(targets: Targets) -> None:
     sampler = ProcessSampler()
     spec = [_target(name="idle", port=targets.idle_port)]
     sampler.snapshot(spec)
-    cached = dict(sampler._cache)
+    cached = dict(sampler.reader.cached)
     sampler.snapshot(spec)
-    assert all(sampler._cache[pid] is obj for pid, obj in cached.items())
-    assert os.getpid() in sampler._cache  # the sampler's own process (the "server" tree)
+    assert all(sampler.reader.cached[pid] is obj for pid, obj in cached.items())
+    assert os.getpid() in sampler.reader.cached  # the sampler's own process (the "server" tree)
 
 
 # Its CPU share is judged against the kernel's and needs a core to itself: serial phase.
@@ -230,24 +220,11 @@ def test_stats_endpoint(targets: Targets, tmp_path_factory: pytest.TempPathFacto
         assert system["memory"]["total_mb"] > 100
 
 
-PREFORK = (
-    "import os, socket, time\n"
-    "s = socket.socket()\n"
-    "s.bind(('127.0.0.1', {port}))\n"
-    "s.listen()\n"
-    "for _ in range(2):\n"
-    "    if os.fork() == 0:\n"
-    "        time.sleep(120)\n"
-    "        os._exit(0)\n"
-    "time.sleep(120)\n"
-)
-
-
 def test_port_target_covers_a_prefork_servers_whole_tree() -> None:
     # Master and two workers share one listening socket, as gunicorn's do: the target must be
     # the master's tree, whichever holder the system's connection table happens to name.
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", PREFORK.format(port=port)])
+    proc = subprocess.Popen([sys.executable, "-c", PREFORK, str(port)])
     try:
         assert wait_until(lambda: len(psutil.Process(proc.pid).children()) == 2, 10)
         assert wait_until(
@@ -261,5 +238,4 @@ def test_port_target_covers_a_prefork_servers_whole_tree() -> None:
         tree = sampler.tree([proc.pid], {})
         assert tree["process_count"] == 3
     finally:
-        _kill_tree(proc)
-        proc.wait()
+        kill_tree(proc)

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import psutil
 
-from tests.integration.server.sockhelp import children_named, gone
 from tests.support.net import wait_until
+from tests.support.sockhelp import children_named, gone
 from waddleperf.localstack import LocalServer
 
 Factory = Callable[..., LocalServer]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.server.sockhelp import children_named, gone, run_server_cli
 from tests.support.net import free_port, wait_until
+from tests.support.sockhelp import children_named, gone, run_server_cli
 from waddleperf.localstack import LocalServer
 
 Factory = Callable[..., LocalServer]

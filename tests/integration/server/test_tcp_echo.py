@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.integration.server.sockhelp import recv_exact, shared_server
 from tests.support.net import wait_until
+from tests.support.sockhelp import recv_exact, shared_server
 from waddleperf.localstack import LocalServer
 
 Factory = Callable[..., LocalServer]

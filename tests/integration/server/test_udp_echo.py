@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.integration.server.sockhelp import drain, shared_server, udp_socket
+from tests.support.sockhelp import drain, shared_server, udp_socket
 from waddleperf.localstack import LocalServer
 from waddleperf_common import udp_wire as w
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.targets.launch import Running, start_target
+from tests.support.targets import Running, start_target
 
 
 @pytest.fixture(scope="module", params=["django", "flask"])

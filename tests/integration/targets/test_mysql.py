@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.targets.launch import MARIADBD, Running, call, start_mariadb, start_target
 from tests.support.net import wait_until
 from tests.support.require import require
+from tests.support.targets import MARIADBD, Running, call, start_mariadb, start_target
 
 
 @pytest.fixture(scope="module", autouse=True)

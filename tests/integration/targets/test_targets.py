@@ -11,8 +11,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.integration.targets.launch import Running, call, start_celery, start_redis, start_target
 from tests.support.net import wait_until
+from tests.support.targets import Running, call, start_celery, start_redis, start_target
 
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tests.unit.client.schema_check import validate_record
+from tests.support.schemas import validate_record
 from waddleperf.results import SAMPLES_CAP, Result, Status
 from waddleperf.results.model import cap_samples, metric_unit
 from waddleperf.results.schema import json_schema, json_schema_text

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema  # type: ignore[import-untyped,unused-ignore]  # stubs may be absent
 import pytest
 
-from tests.unit.results.factory import (
+from tests.support.builders import (
     T0,
     archive_bytes,
     filled_writer,

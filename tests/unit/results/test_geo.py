@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.mmdb import build, write_mmdb
-from waddleperf.results.geo import GeoTagger, parse_address, scope_of
+from waddleperf.results.geo import GeoTagger, scope_of
+from waddleperf_common.addresses import leading_ip
 
 LAB_AND_DOCS = ("10.250.0.0/16", "192.0.2.0/24", "198.51.100.0/24", "2001:db8::/32")
 
@@ -39,7 +40,7 @@ LAB_AND_DOCS = ("10.250.0.0/16", "192.0.2.0/24", "198.51.100.0/24", "2001:db8::/
     ],
 )
 def test_scopes(text: str | None, scope: str) -> None:
-    assert scope_of(parse_address(text)) == scope
+    assert scope_of(leading_ip(text)) == scope
 
 
 def test_non_public_addresses_are_tagged_not_looked_up() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.results.factory import T0, filled_writer
+from tests.support.builders import T0, filled_writer
 from waddleperf.results.atomic import sha256_file
 from waddleperf.results.reader import read_manifest
 from waddleperf.results.spool import EntryState, Spool

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.results.factory import T0, make_result
+from tests.support.builders import T0, make_result
 from waddleperf.results.bundle import BundleWriter
 from waddleperf.results.manifest import RESULTS
 from waddleperf.results.pending import (

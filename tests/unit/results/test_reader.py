@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.results.factory import archive_bytes, edit_manifest, filled_writer, members_of, pack
+from tests.support.builders import archive_bytes, edit_manifest, filled_writer, members_of, pack
 from waddleperf.results.reader import BundleError, read_bundle, read_manifest, verify_bundle
 
 Members = list[tuple[str, bytes]]

@@ -1,78 +1,26 @@
-"""The manifest and profiling-line JSON Schemas committed in docs/: in step with the code, and
-met by what the writers produce. ``validate_manifest`` / ``validate_profiling_line`` check a
-document against the committed file itself (not pydantic), for the integration tests too."""
+"""The JSON Schemas committed in docs/: in step with the code, and met by what the writers
+produce (the validators are tests.support.schemas, for the integration tests too)."""
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
-import tarfile
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
-from tests.unit.client.schema_check import validate_record
-from tests.unit.results.factory import archive_bytes, filled_writer, profiling_lines
+from tests.support.builders import archive_bytes, filled_writer, profiling_lines
+from tests.support.schemas import (
+    DOCS,
+    bundle_documents,
+    validate_manifest,
+    validate_profiling_line,
+    validate_record,
+)
 from waddleperf.profiling import ndjson
 from waddleperf.results.manifest import Manifest
 from waddleperf.results.schema import DOCS_FILES, SCHEMAS, ProfilingLine, schema_text
-
-DOCS = Path(__file__).resolve().parents[3] / "docs"
-
-
-@cache
-def _validator(name: str) -> jsonschema.protocols.Validator:
-    schema = json.loads((DOCS / DOCS_FILES[name]).read_text())
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    validator: jsonschema.protocols.Validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
-    return validator
-
-
-def _validate(name: str, doc: Any) -> None:
-    err = jsonschema.exceptions.best_match(_validator(name).iter_errors(doc))
-    if err is not None and err.validator == "oneOf":
-        # Metric | Point: report the branch whose "type" the line has, not "matches neither"
-        branches: dict[Any, list[jsonschema.ValidationError]] = {}
-        for sub in err.context or []:
-            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-        meant = [b for b in branches.values() if all(list(e.path) != ["type"] for e in b)]
-        if meant:
-            err = sorted(meant[0], key=lambda e: list(e.absolute_path))[0]
-    if err is not None:
-        where = "$" + "".join(f"[{p!r}]" for p in err.absolute_path)
-        raise AssertionError(f"{DOCS_FILES[name]}: {where}: {err.message}")
-
-
-def validate_manifest(doc: Any) -> None:
-    """Raise AssertionError naming where ``doc`` breaks docs/manifest.schema.json."""
-    _validate("manifest", doc)
-
-
-def validate_profiling_line(doc: Any) -> None:
-    """Raise AssertionError naming where ``doc`` breaks docs/profiling.schema.json."""
-    _validate("profiling", doc)
-
-
-def bundle_documents(data: bytes) -> tuple[dict[str, Any], list[Any], list[Any]]:
-    """A bundle's parsed ``manifest.json``, ``results.ndjson`` and ``profiling.ndjson`` lines,
-    read from its bytes as they are (not through the reader's models)."""
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        files = {}
-        for info in tar:
-            src = tar.extractfile(info)
-            files[info.name] = src.read() if src else b""
-
-    def ndjson_lines(name: str) -> list[Any]:
-        return [json.loads(line) for line in files[name].decode().splitlines()]
-
-    manifest: dict[str, Any] = json.loads(files["manifest.json"])
-    return manifest, ndjson_lines("results.ndjson"), ndjson_lines("profiling.ndjson")
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))

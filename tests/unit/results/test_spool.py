@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.results.factory import T0, write_bundle
+from tests.support.builders import T0, write_bundle
 from waddleperf.results.reader import verify_bundle
 from waddleperf.results.spool import STATE_FILE, Spool, SpoolLockedError, SpoolStatus
 

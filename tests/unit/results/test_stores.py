@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.results.factory import T0, archive_bytes, filled_writer
+from tests.support.builders import T0, archive_bytes, filled_writer
 from waddleperf.results.atomic import sha256_file
 from waddleperf.results.manifest import Manifest
 from waddleperf.results.stores import (

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.results.factory import T0, filled_writer
-from tests.unit.results.test_uploader import Clock, MemoryStore
+from tests.support.builders import T0, filled_writer
+from tests.unit.results.fakes import Clock, MemoryStore
 from waddleperf.results.pending import Choice, Limits, PendingBundle, PendingQueue
 from waddleperf.results.spool import Spool
 from waddleperf.results.stores import BundleBody, PutConfirmation

@@ -93,11 +93,12 @@ def test_all_trusted_chain_gives_leftmost_and_bad_hop_stops_walk() -> None:
     assert clientaddr.client_address("127.0.0.1", [], TRUSTED) == ("127.0.0.1", False)
 
 
-def test_mapped_and_bracketed_addresses_normalise() -> None:
-    assert str(clientaddr.parse_ip("::ffff:127.0.0.1")) == "127.0.0.1"
-    assert str(clientaddr.parse_ip("[2001:db8::1]")) == "2001:db8::1"
-    assert str(clientaddr.parse_ip("fe80::1%eth0")) == "fe80::1"
-    assert clientaddr.parse_ip("not-an-ip") is None
+def test_peer_and_hops_in_normal_form() -> None:
+    # a dual-stack listener reports an IPv4 proxy as ::ffff:…; it is still the trusted proxy
+    peer, hop = "::ffff:127.0.0.1", "[::ffff:203.0.113.5]"
+    assert clientaddr.client_address(peer, [hop], TRUSTED) == ("203.0.113.5", True)
+    assert clientaddr.client_address(peer, [], ()) == ("127.0.0.1", False)
+    assert clientaddr.client_address("not-an-ip", ["203.0.113.5"], TRUSTED) == ("not-an-ip", False)
 
 
 @pytest.mark.parametrize(

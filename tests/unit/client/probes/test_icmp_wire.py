@@ -1,4 +1,4 @@
-"""ICMP checksum, request building and reply parsing against known bytes."""
+"""ICMP checksum, request building, reply, error and too-big parsing against known bytes."""
 
 from __future__ import annotations
 
@@ -85,3 +85,36 @@ def test_parse_error_v6_and_non_errors():
     other = bytes([1, 4, 0, 0, 0, 0, 0, 0]) + bytes(40) + bytes([135]) + bytes(7)
     assert icmp_wire.parse_error(6, other, has_ip_header=False) is None
     assert icmp_wire.parse_error(4, b"\x03\x01", has_ip_header=False) is None
+
+
+def _too_big_v4(ident: int, seq: int, mtu: int) -> bytes:
+    quoted_ip = bytes([0x45]) + bytes(19)
+    quoted = quoted_ip + struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+    icmp = struct.pack("!BBHHH", 3, 4, 0, 0, mtu) + quoted
+    return bytes([0x45]) + bytes(19) + icmp
+
+
+def test_parse_frag_needed_v4():
+    assert icmp_wire.parse_too_big(4, _too_big_v4(0xBEEF, 7, 1400), 0xBEEF) == (7, 1400)
+    assert icmp_wire.parse_too_big(4, _too_big_v4(0xBEEF, 7, 1400), 0x1111) is None
+
+
+def test_parse_packet_too_big_v6():
+    quoted = bytes(40) + struct.pack("!BBHHH", 128, 0, 0, 0x42, 9)
+    pkt = struct.pack("!BBHI", 2, 0, 0, 1280) + quoted
+    assert icmp_wire.parse_too_big(6, pkt, 0x42) == (9, 1280)
+    assert icmp_wire.parse_too_big(6, b"\x01" + pkt[1:], 0x42) is None
+
+
+def test_parse_too_big_rejects_what_is_not_ours():
+    ours = _too_big_v4(0xBEEF, 7, 1400)
+    assert icmp_wire.parse_too_big(4, ours[: 20 + 8 + 20 + 7], 0xBEEF) is None  # quote cut short
+    assert icmp_wire.parse_too_big(4, ours[:19], 0xBEEF) is None
+    unreachable = ours[:21] + b"\x01" + ours[22:]  # type 3 code 1: host unreachable
+    assert icmp_wire.parse_too_big(4, unreachable, 0xBEEF) is None
+    reply_quoted = ours[:48] + b"\x00" + ours[49:]  # quotes an echo reply, not our request
+    assert icmp_wire.parse_too_big(4, reply_quoted, 0xBEEF) is None
+    v6 = struct.pack("!BBHI", 2, 0, 0, 1280) + bytes(40) + struct.pack("!BBHHH", 128, 0, 0, 1, 2)
+    assert icmp_wire.parse_too_big(6, v6[:-1], 1) is None
+    assert icmp_wire.parse_too_big(6, v6, 1) == (2, 1280)
+    assert icmp_wire.parse_too_big(6, v6, 3) is None

@@ -1,4 +1,5 @@
-"""A real S3 endpoint on loopback (moto's ThreadedMotoServer) and a fault-injecting proxy.
+"""A real S3 endpoint on loopback (moto's ThreadedMotoServer), a fault-injecting proxy, and
+what tests do with them: fake credentials, buckets, a plain client to look inside.
 
 Everything listens on 127.0.0.1 with free ports; boto3 only ever gets these endpoints and the
 fake credentials of :data:`AWS_ENV` (IMDS disabled, no config files read).
@@ -10,11 +11,18 @@ import http.client
 import http.server
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
+import boto3
+import pytest
+from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from tests.support.net import free_port, wait_until
+from waddleperf.results.stores.s3 import S3Config, S3Store
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -25,6 +33,71 @@ AWS_ENV = {
     "AWS_CONFIG_FILE": "/nonexistent/aws-config",
     "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
 }
+#: Variables that would point boto3 at a real account or endpoint: never set in a test.
+AWS_UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
+REGION = "us-east-1"
+
+
+def fake_aws(mp: pytest.MonkeyPatch) -> None:
+    """Only fake credentials in this process's environment (and its children's), no IMDS, no
+    config files, no profile or endpoint from outside: nothing can leave loopback."""
+    for key, value in AWS_ENV.items():
+        mp.setenv(key, value)
+    for key in AWS_UNSET:
+        mp.delenv(key, raising=False)
+
+
+def admin_client(endpoint: str) -> Any:
+    """A plain client for test set-up and inspection (not the code under test)."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 3}),
+    )
+
+
+def store_for(endpoint: str, bucket: str, **kw: Any) -> S3Store:
+    """The store under test on ``endpoint`` (prefix ``waddle``, short timeouts unless given)."""
+    config = S3Config(
+        bucket=bucket,
+        endpoint_url=endpoint,
+        region=REGION,
+        addressing_style="path",
+        **{"prefix": "waddle", "connect_timeout_s": 1.0, "read_timeout_s": 5.0, **kw},
+    )
+    return S3Store(config)
+
+
+def stored_keys(endpoint: str, bucket: str) -> list[str]:
+    """Every object key in the bucket (independent of the store's own list())."""
+    pages = admin_client(endpoint).get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+
+def versioned_bucket(endpoint: str, name: str) -> str:
+    """Create bucket ``name`` with versioning on: a second PUT of a key leaves a second
+    version to count. Returns the name."""
+    s3 = admin_client(endpoint)
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
+
+
+def object_versions(endpoint: str, bucket: str) -> dict[str, list[str]]:
+    """Key → version ids of every object version in a versioned bucket."""
+    found: dict[str, list[str]] = {}
+    for v in admin_client(endpoint).list_object_versions(Bucket=bucket).get("Versions", []):
+        found.setdefault(v["Key"], []).append(v["VersionId"])
+    return found
+
+
+def agent_store(endpoint: str, bucket: str, prefix: str, read_timeout_s: float) -> dict[str, Any]:
+    """The agent's ``storage.store`` section for an S3 store on ``endpoint``."""
+    s3 = {"bucket": bucket, "prefix": prefix, "endpoint_url": endpoint, "region": REGION,
+          "addressing_style": "path", "connect_timeout_s": 2,
+          "read_timeout_s": read_timeout_s}  # fmt: skip
+    return {"kind": "s3", "s3": s3}
 
 
 class Moto:
@@ -42,6 +115,12 @@ class Moto:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         return self
+
+    def __enter__(self) -> Moto:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def stop(self) -> None:
         if self._server is None:
@@ -186,3 +265,44 @@ def _error_xml() -> bytes:
         b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
         b"<Message>injected by the test proxy</Message></Error>"
     )
+
+
+P = TypeVar("P", bound=FaultProxy)
+
+
+@dataclass
+class ProxiedBucket(Generic[P]):
+    """A versioned bucket on a moto server, and a fault proxy in front of that server."""
+
+    moto: Moto
+    proxy: P
+    bucket: str
+
+    def keys(self) -> list[str]:
+        """Every object key in the bucket, asked of moto directly."""
+        return stored_keys(self.moto.url, self.bucket)
+
+    def versions(self) -> dict[str, list[str]]:
+        """Key → version ids, asked of moto directly."""
+        return object_versions(self.moto.url, self.bucket)
+
+    def agent_store(self, prefix: str, read_timeout_s: float) -> dict[str, Any]:
+        """The agent's ``storage.store`` section for this bucket, through the proxy."""
+        return agent_store(self.proxy.url, self.bucket, prefix, read_timeout_s)
+
+
+@contextmanager
+def proxied_bucket(
+    mp: pytest.MonkeyPatch, bucket: str, proxy: type[P]
+) -> Iterator[ProxiedBucket[P]]:
+    """Fake credentials (:func:`fake_aws`), a moto server, versioned ``bucket`` and a
+    ``proxy`` in front of moto; the proxy and then the server are stopped on exit."""
+    fake_aws(mp)
+    with Moto().start() as moto:
+        name = versioned_bucket(moto.url, bucket)
+        front = proxy(moto.port)
+        front.start()
+        try:
+            yield ProxiedBucket(moto, front, name)
+        finally:
+            front.stop()

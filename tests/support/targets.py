@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -16,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.net import free_port, wait_until
+from waddleperf_common.procs import stop
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 SERVE = ROOT / "targets" / "serve.py"
 REDIS = "/usr/bin/redis-server"
 MARIADBD = "/usr/sbin/mariadbd"
@@ -37,13 +37,7 @@ class Running:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop(self.proc, 15)
 
 
 def _start(argv: list[str], log: Path, env: dict[str, str], port: int) -> Running:
