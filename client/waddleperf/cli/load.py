@@ -218,7 +218,9 @@ def run(
     _print_record(art, to_stderr=as_json)
     if as_json:
         typer.echo(art.record.to_json())
-    raise typer.Exit(0 if art.record.status.value != "failed" else 1)
+    from waddleperf.load.result import exit_code
+
+    raise typer.Exit(exit_code(art.record))
 
 
 @app.command(cls=PlanCommand)

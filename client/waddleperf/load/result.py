@@ -51,14 +51,39 @@ def _status(
     if outcome.summary is None:
         tail = outcome.log_tail().strip().splitlines()[-3:]
         return Status.FAILED, "Locust wrote no summary: " + (" | ".join(tail) or "no output")
-    if not metrics.get("requests_count"):
+    requests = metrics.get("requests_count")
+    if not requests:
         return Status.FAILED, f"no request reached {plan.host}"
+    failures = metrics.get("failures_count") or 0
+    if failures >= requests:
+        # Latency and throughput of nothing but errors measure the errors, not the target.
+        common = most_common_error(outcome.summary.get("errors", ()))
+        return Status.FAILED, (
+            f"every one of the {int(requests)} requests to {plan.host} failed"
+            + (f" (most often: {common})" if common else "")
+        )
     if outcome.timed_out:
         return Status.DEGRADED, "the run overran its time limit and was stopped"
     pct = metrics.get("error_rate_pct") or 0.0
     if pct > DEGRADED_ERROR_PCT:
         return Status.DEGRADED, f"{pct}% of requests failed (limit {DEGRADED_ERROR_PCT}%)"
     return Status.OK, None
+
+
+def most_common_error(errors: Sequence[Mapping[str, Any]]) -> str | None:
+    """``name: error ×N`` of the error Locust saw most often, from the summary's
+    ``errors`` list (entries with ``name``, ``error``, ``occurrences``); None without one."""
+    if not errors:
+        return None
+    top = max(errors, key=lambda e: int(e.get("occurrences", 0)))
+    return f"{top.get('name', '?')}: {top.get('error', '?')} ×{int(top.get('occurrences', 0))}"
+
+
+def exit_code(record: Result) -> int:
+    """The exit status of ``waddleperf load run`` for its record: 0 when the run measured
+    the target (status ok or degraded), 1 when it did not — Locust wrote no summary, no
+    request reached the target, or every request failed (status failed)."""
+    return 1 if record.status is Status.FAILED else 0
 
 
 def during_load(

@@ -65,6 +65,11 @@ class WireSequences:
     earlier wrap (an older epoch) is never taken for the current one: it either finds its own
     send still in the window or is late and matches nothing.
 
+    Each send also has a *departure* time, which may be later than the ``tx_ns`` it carries
+    (the ICMP transport stamps the payload, then builds the packet, and only then takes the
+    time it actually hands it to the kernel): ``sending`` returns a one-element list the
+    caller overwrites with it, ``match_sent`` returns it with the index.
+
     Pure (no clock, no I/O; the caller gives times in ns) and not thread-safe. Memory is
     bounded by the sends of one window: older ones can no longer match and are dropped.
     """
@@ -74,37 +79,47 @@ class WireSequences:
             raise ValueError("window_ns must be >= 0 and modulus >= 1")
         self.window_ns = window_ns
         self.modulus = modulus
-        self._by_wire: dict[
-            int, deque[tuple[int, int]]
-        ] = {}  # wire -> (index, tx_ns), oldest first
+        # wire -> (index, tx_ns, [departure ns]), oldest first
+        self._by_wire: dict[int, deque[tuple[int, int, list[int]]]] = {}
         self._order: deque[tuple[int, int]] = deque()  # (wire, tx_ns) of every kept send
         self.late = 0  # replies that matched a wire sequence but no send within the window
 
     def sent(self, index: int, tx_ns: int) -> int:
         """Record that request ``index`` left at ``tx_ns``; return its wire sequence."""
+        return self.sending(index, tx_ns)[0]
+
+    def sending(self, index: int, tx_ns: int) -> tuple[int, list[int]]:
+        """Record request ``index`` carrying ``tx_ns``; its wire sequence and its departure
+        slot (``[tx_ns]`` until the caller writes the time the request really left, ns)."""
         if index < 0:
             raise ValueError("index must be >= 0")
         self._forget_before(tx_ns - self.window_ns)
         wire = index % self.modulus
-        self._by_wire.setdefault(wire, deque()).append((index, tx_ns))
+        departure = [tx_ns]
+        self._by_wire.setdefault(wire, deque()).append((index, tx_ns, departure))
         self._order.append((wire, tx_ns))
-        return wire
+        return wire, departure
 
     def match(self, wire: int, rx_ns: int, tx_ns: int | None = None) -> int | None:
         """The index of the request a reply with sequence ``wire`` that arrived at ``rx_ns``
         answers, or None: never sent, late (counted in ``late``), or its echoed ``tx_ns``
         matches no send."""
+        found = self.match_sent(wire, rx_ns, tx_ns)
+        return None if found is None else found[0]
+
+    def match_sent(self, wire: int, rx_ns: int, tx_ns: int | None = None) -> tuple[int, int] | None:
+        """Like ``match``, with the matched request's departure time (ns): (index, ns)."""
         if tx_ns is not None and rx_ns - tx_ns > self.window_ns:
             self.late += 1  # its own stamp says so, whether or not its send is still kept
             return None
         entries = self._by_wire.get(wire)
         if not entries:
             return None
-        for index, sent_ns in reversed(entries):  # most recent first
+        for index, sent_ns, departure in reversed(entries):  # most recent first
             if rx_ns - sent_ns > self.window_ns:
                 break  # this one and every older one are out of the window
             if tx_ns is None or tx_ns == sent_ns:
-                return index
+                return index, departure[0]
         if tx_ns is None:
             self.late += 1
         return None

@@ -7,9 +7,11 @@ net.ipv4.ping_group_range (the kernel then owns the identifier and filters repli
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
+import sys
 import threading
 import time
 from typing import Literal
@@ -84,6 +86,17 @@ def open_socket(version: int, mode: Mode) -> tuple[socket.socket, Literal["raw",
         ) from None
 
 
+def install_filter(sock: socket.socket, version: int) -> bool:
+    """Let only echo replies and the errors we report reach raw socket ``sock`` (Linux's
+    ICMP_FILTER / ICMP6_FILTER, as ping does); False where the kernel refuses it."""
+    level, option = icmp_wire.FILTER_OPTION[version]
+    try:
+        sock.setsockopt(level, option, icmp_wire.filter_bytes(version))
+    except OSError:
+        return False
+    return True
+
+
 class IcmpTransport:
     """Echo requests out, matching echo replies in, over one ICMP socket."""
 
@@ -106,18 +119,32 @@ class IcmpTransport:
         # Datagram sockets: the kernel sets the identifier to the socket's port and filters.
         self.ident = secrets.randbits(16) if kind == "raw" else 0
         self.kernel_stamps = enable_rx_timestamps(sock)
+        # Linux refuses a send with MSG_OOB on ICMP sockets (EOPNOTSUPP) before building or
+        # sending anything: a dry run through the interpreter's and the kernel's send path.
+        self._warm = sys.platform.startswith("linux")
+        if kind == "raw":
+            install_filter(sock, version)
         self.errors: list[tuple[icmp_wire.IcmpError, str]] = []  # only raw sockets see them
 
     def send(self, seq: int) -> None:
-        """Send echo request number ``seq`` (any size: the wire carries it modulo 2**16)
-        stamped with the current time (Unix ns)."""
+        """Send echo request number ``seq`` (any size: the wire carries it modulo 2**16).
+
+        The payload carries the time it was built (Unix ns), which only tells this request
+        from another with the same wire sequence; the RTT starts at the time taken right
+        before ``sendto``, after the packet is built and the send path warmed (see
+        docs/probes.md, "Timing"), so no Python work of ours is inside the figure."""
         tx_ns = time.time_ns()
         with self._lock:  # recorded before it leaves: the reply may beat sendto's return
-            wire = self.sequences.sent(seq, tx_ns)
+            wire, departure = self.sequences.sending(seq, tx_ns)
         packet = icmp_wire.build_request(
             self.version, self.ident, wire, tx_ns, self.cookie, self.payload_size
         )
-        self.sock.sendto(packet, self.dest)
+        sendto, dest = self.sock.sendto, self.dest
+        if self._warm:
+            with contextlib.suppress(OSError):  # refused before anything is built or sent
+                sendto(packet, socket.MSG_OOB, dest)
+        departure[0] = time.time_ns()
+        sendto(packet, dest)
 
     def receive(self, timeout_s: float) -> Reply | None:
         """The next echo reply to this session within ``timeout_s`` seconds, else None."""
@@ -135,11 +162,12 @@ class IcmpTransport:
             if self.kind == "raw" and msg.ident != self.ident:
                 continue
             with self._lock:
-                index = self.sequences.match(msg.seq, rx_ns, msg.tx_ns)
-            if index is None:
+                found = self.sequences.match_sent(msg.seq, rx_ns, msg.tx_ns)
+            if found is None:
                 continue  # late (beyond the timeout) or not a request of ours
+            index, departed_ns = found
             extra: Sample = {"ttl": msg.ttl} if msg.ttl is not None else {}
-            return Reply(index, msg.tx_ns, rx_ns, extra)
+            return Reply(index, departed_ns, rx_ns, extra)
         return None
 
     def _note_error(self, err: icmp_wire.IcmpError | None, addr: SockAddr) -> None:

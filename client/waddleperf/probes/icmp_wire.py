@@ -32,6 +32,25 @@ MAX_PAYLOAD = 65_000
 SEQ_MODULUS = 1 << 16
 
 
+#: Raw-socket type filters (Linux): level and option name per IP version.
+FILTER_OPTION = {4: (255, 1), 6: (58, 1)}  # (SOL_RAW, ICMP_FILTER), (IPPROTO_ICMPV6, ICMP6_FILTER)
+
+
+def filter_bytes(version: int) -> bytes:
+    """The ICMP(v6) type filter that lets only echo replies and the errors in ``ERRORS``
+    through to a raw socket: a bit set is a type blocked (32 bits for ICMP, 256 for ICMPv6).
+
+    Without it a raw socket also receives every echo *request* (on loopback our own, during
+    our own send) and every other ICMP message of the host, each waking the receiver.
+    """
+    allowed = {ECHO_REPLY[version], *(kind for (v, kind) in ERRORS if v == version)}
+    words = 1 if version == 4 else 8
+    blocked = [0xFFFFFFFF] * words
+    for kind in allowed:
+        blocked[kind >> 5] &= ~(1 << (kind & 31)) & 0xFFFFFFFF
+    return struct.pack(f"={words}I", *blocked)
+
+
 @dataclass(frozen=True, slots=True)
 class EchoMessage:
     """A parsed echo reply: identifier, 16-bit sequence, the payload's send time and cookie."""

@@ -5,14 +5,21 @@ Jitter, two figures (docs/probes.md):
 - ``jitter_fwd_ms``: RFC 3550 over one-way client→server transits (server_rx_ns − client_tx_ns).
   The clocks need not be synchronised: D is a difference of two transits, so a constant offset
   cancels; only drift between two packets remains (ppm × interval: nanoseconds).
+
+Loss the server caused: after a run with loss, one rate-drop query (udp_wire) asks the server
+how many of this socket's datagrams its per-source rate limit dropped; the answer becomes
+``lost_rate_limited_count`` and a sentence in ``error``.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -34,6 +41,7 @@ from waddleperf.probes.echo import (
 )
 from waddleperf.probes.netio import (
     ResolveError,
+    SockAddr,
     datagrams,
     enable_rx_timestamps,
     resolve_endpoint,
@@ -96,20 +104,54 @@ class UdpTransport:
     def receive(self, timeout_s: float) -> Reply | None:
         """The next valid reply within ``timeout_s`` seconds, else None."""
         for item in datagrams(self.sock, timeout_s, udp_wire.MAX_DATAGRAM):
-            if isinstance(item, OSError):
-                self.refused += 1
+            dg = self._reply_in(item)
+            if dg is None or dg.is_tally or isinstance(item, OSError):
                 continue
-            data, _addr, rx_ns = item
-            try:
-                dg = udp_wire.decode(data, self.key)
-            except udp_wire.WireError:
-                self.rejected += 1
-                continue
-            if not dg.is_reply:
-                self.rejected += 1
-                continue
-            return Reply(dg.seq, dg.client_tx_ns, rx_ns, {"server_rx_ns": dg.server_rx_ns})
+            return Reply(dg.seq, dg.client_tx_ns, item[2], {"server_rx_ns": dg.server_rx_ns})
         return None
+
+    def ask_rate_drops(self, timeout_s: float, attempts: int = 2) -> RateAnswer:
+        """Ask the server how many datagrams of this socket its rate limit dropped.
+
+        One rate-drop query at a time, ``attempts`` at most, each waiting ``timeout_s /
+        attempts`` seconds for its answer; the query id is random and the same for every
+        attempt, so a repeat is told the same count (the server resets it only once).
+        """
+        query = secrets.randbits(63)
+        wait_s = timeout_s / attempts
+        for _ in range(attempts):
+            request = udp_wire.encode(query, time.time_ns(), None, self.key, tally=True)
+            try:
+                self.sock.send(request)
+            except OSError:
+                return RateAnswer("unanswered")
+            for item in datagrams(self.sock, wait_s, udp_wire.MAX_DATAGRAM):
+                if isinstance(item, OSError):
+                    return RateAnswer("unanswered")  # nothing listens there any more
+                dg = self._reply_in(item)
+                if dg is None or dg.seq != query:
+                    continue  # a late echo reply, or not for us
+                if dg.rate_dropped is None:
+                    return RateAnswer("unsupported")  # echoed: the server predates the query
+                return RateAnswer("answered", dg.rate_dropped)
+        return RateAnswer("unanswered")
+
+    def _reply_in(
+        self, item: tuple[bytes, SockAddr, int] | OSError
+    ) -> udp_wire.ProbeDatagram | None:
+        """The valid reply in one received item, else None (counted: refused or rejected)."""
+        if isinstance(item, OSError):
+            self.refused += 1
+            return None
+        try:
+            dg = udp_wire.decode(item[0], self.key)
+        except udp_wire.WireError:
+            self.rejected += 1
+            return None
+        if not dg.is_reply:
+            self.rejected += 1
+            return None
+        return dg
 
     def notes(self) -> list[str]:
         """Sentences about what went wrong beyond plain loss."""
@@ -120,6 +162,39 @@ class UdpTransport:
             what = "failed HMAC check or were not replies" if self.key else "were not replies"
             out.append(f"{self.rejected} datagrams {what}")
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class RateAnswer:
+    """What the server said about its rate limit: ``answered`` (with ``dropped``, datagrams),
+    ``unsupported`` (it answered as a plain echo) or ``unanswered``."""
+
+    outcome: Literal["answered", "unsupported", "unanswered"]
+    dropped: int = 0
+
+
+def rate_limit_note(lost: int, answer: RateAnswer | None) -> tuple[int | None, str | None]:
+    """``lost_rate_limited_count`` and the sentence for ``error`` from ``lost`` datagrams and
+    the server's answer (None: not asked, because nothing was lost). Pure.
+
+    The count is capped at ``lost``: the server counts every datagram it dropped, and one
+    that is dropped is never answered, but a dropped datagram duplicated on the way could
+    still have been answered once.
+    """
+    if answer is None or lost == 0:
+        return 0, None
+    if answer.outcome == "unsupported":
+        return None, "the server does not report rate-limit drops (it predates the query)"
+    if answer.outcome == "unanswered":
+        return None, "the server did not answer the rate-drop query: the cause is unknown"
+    explained = min(lost, answer.dropped)
+    if explained == 0:
+        return 0, None
+    who = f"all {explained}" if explained == lost else f"{explained} of them"
+    return explained, (
+        f"{who} dropped by the server's per-source rate limit (udp_echo.rate_limit_pps; "
+        "send slower or raise it)"
+    )
 
 
 def forward_jitter_ms(replies: list[Reply]) -> float | None:
@@ -159,15 +234,25 @@ class UdpProbe(Probe[UdpOptions]):
             outcome = run_session(
                 transport, options.count, options.interval_s, options.timeout_s, rec.progress
             )
-        metrics, samples = summarize_session(outcome)
+            metrics, samples = summarize_session(outcome)
+            lost = int(metrics.get("lost_count") or 0)
+            # Only loss needs explaining; a port that answered only "unreachable" has no server.
+            nothing_there = transport.refused and not metrics.get("received_count")
+            answer = (
+                transport.ask_rate_drops(options.timeout_s) if lost and not nothing_there else None
+            )
         fwd = forward_jitter_ms(outcome.replies)
         if fwd is not None:
             metrics["jitter_fwd_ms"] = fwd
-        status, error = session_status(outcome, metrics, "datagrams", transport.notes())
+        limited, note = rate_limit_note(lost, answer)
+        metrics["lost_rate_limited_count"] = limited
+        notes = transport.notes() + ([note] if note else [])
+        status, error = session_status(outcome, metrics, "datagrams", notes)
         info: dict[str, Scalar] = {
             "address": addr.address,
             "port": endpoint.port,
             "hmac": key is not None,
             "receive_timestamps": "kernel" if transport.kernel_stamps else "user space",
+            "rate_drop_query": answer.outcome if answer is not None else "not needed",
         }
         return rec.finish(status=status, metrics=metrics, error=error, samples=samples, info=info)

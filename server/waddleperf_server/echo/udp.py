@@ -6,6 +6,11 @@ payloads, replies, truncated, oversized and (with a key configured) unsigned or 
 datagrams are dropped without a word. A reply is exactly as long as its request, and every
 source address is held to a token bucket, so the server never sends more bytes than it
 received and cannot be turned into a flood source by spoofed requests.
+
+A datagram the rate limit drops gets nothing back either (a notice would be a reply the
+limit exists to prevent); it is counted per source address and port, and a client asks for
+that count with a rate-drop query — a request like any other, under the same bucket and
+HMAC check, answered with one datagram of its own length (docs/server.md).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import gevent
 from waddleperf_common import udp_wire
 from waddleperf_server import logs
 from waddleperf_server.config import UdpEchoConfig, read_key_file
-from waddleperf_server.net.ratelimit import LogThrottle, TokenBucketLimiter
+from waddleperf_server.net.ratelimit import DropTally, LogThrottle, TokenBucketLimiter
 from waddleperf_server.net.sockets import bind_socket, describe
 
 DROP_REASONS = ("malformed", "reply", "hmac", "rate", "oversized")
@@ -90,12 +95,16 @@ class UdpEchoService:
         self._limiter = TokenBucketLimiter(
             cfg.rate_limit_pps, cfg.rate_burst, cfg.max_tracked_sources
         )
+        # Per source address *and port*: one probe run is one socket, so its count is its own
+        # even when other runs share the address (and its bucket).
+        self._tally = DropTally(cfg.max_tracked_sources)
         self._throttle = LogThrottle(LOG_INTERVAL_S)
         self._state = "stopped"
         self.received = 0
         self.replied = 0
         self.bytes_in = 0
         self.bytes_out = 0
+        self.rate_queries = 0  # rate-drop queries answered
         self.dropped: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
 
     def start(self) -> None:
@@ -141,6 +150,8 @@ class UdpEchoService:
             "bytes_out": self.bytes_out,
             "dropped_by_reason": dict(self.dropped),
             "tracked_sources": len(self._limiter),
+            "rate_queries_answered": self.rate_queries,
+            "rate_tallied_sources": len(self._tally),
         }
 
     def _serve(self) -> None:
@@ -175,6 +186,9 @@ class UdpEchoService:
         # Rate before parsing and HMAC: the limiter is the cheapest check and caps the CPU
         # any one source can make us spend on crypto.
         if not self._limiter.allow(addr[0], time.monotonic()):
+            # A query that is itself dropped is not one of the datagrams it asks about.
+            if not udp_wire.is_tally_query(data):
+                self._tally.dropped((addr[0], addr[1]))
             self._drop("rate", addr, n)
             return
         request = bytes(data)
@@ -187,7 +201,10 @@ class UdpEchoService:
             self._drop("reply", addr, n)
             return
         try:
-            reply = udp_wire.make_reply(request, rx_ns, self._key)
+            if dg.is_tally:
+                reply = self._tally_reply(request, dg.seq, addr)
+            else:
+                reply = udp_wire.make_reply(request, rx_ns, self._key)
         except udp_wire.WireError:
             self._drop("hmac" if self._key is not None else "malformed", addr, n)
             return
@@ -201,6 +218,15 @@ class UdpEchoService:
             return
         self.replied += 1
         self.bytes_out += sent
+
+    def _tally_reply(self, request: bytes, query: int, addr: Any) -> bytes:
+        # Authentic before it may reset the count: with a key, only its owner can ask.
+        udp_wire.decode(request, self._key)
+        reply = udp_wire.make_tally_reply(
+            request, self._tally.report((addr[0], addr[1]), query), self._key
+        )
+        self.rate_queries += 1
+        return reply
 
     def _drop(self, reason: str, addr: Any, size: int) -> None:
         self.dropped[reason] += 1

@@ -66,6 +66,55 @@ class TokenBucketLimiter:
         return None if bucket is None else bucket.tokens
 
 
+@dataclass(slots=True)
+class _Tally:
+    dropped: int = 0  # since the last query answered
+    query: int | None = None  # the last query answered, and what it was told
+    answered: int = 0
+
+
+class DropTally:
+    """Per source (e.g. an address and port), how many of its datagrams were dropped since
+    it last asked: what the UDP echo answers a rate-drop query with.
+
+    Bounded like the limiter: at most ``max_sources`` sources, the least recently dropped or
+    asked forgotten first. Only a drop creates an entry, so sources that are never dropped
+    cost nothing. Asking resets the count; asking again with the same query id (its answer
+    was lost) gets the same answer, not zero.
+    """
+
+    def __init__(self, max_sources: int) -> None:
+        if max_sources < 1:
+            raise ValueError("max_sources must be >= 1")
+        self.max_sources = max_sources
+        self._entries: OrderedDict[Hashable, _Tally] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def dropped(self, source: Hashable) -> None:
+        """Count one datagram of ``source`` dropped."""
+        entry = self._entries.get(source)
+        if entry is None:
+            entry = self._entries[source] = _Tally()
+            if len(self._entries) > self.max_sources:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(source)
+        entry.dropped += 1
+
+    def report(self, source: Hashable, query: int) -> int:
+        """Datagrams of ``source`` dropped since its previous query (other than ``query``),
+        and start counting again; 0 for a source never dropped (or forgotten)."""
+        entry = self._entries.get(source)
+        if entry is None:
+            return 0
+        self._entries.move_to_end(source)
+        if entry.query != query:
+            entry.query, entry.answered, entry.dropped = query, entry.dropped, 0
+        return entry.answered
+
+
 class LogThrottle:
     """Let one log line per event type through at most every ``interval_s`` seconds.
 

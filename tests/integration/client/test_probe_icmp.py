@@ -150,3 +150,40 @@ def test_auto_mode_without_root_uses_dgram_or_explains_the_range():
         proc = _as_nobody("icmp", "127.0.0.1", "--count", "2", "--interval", "0.01", "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(proc.stdout)["info"]["socket"] == "dgram"
+
+
+def _echo_requests_out(netns, version: int) -> int:
+    """The namespace kernel's count of ICMP(v6) echo requests sent (/proc/net/snmp, snmp6)."""
+    if version == 4:
+        lines = [
+            line.split()
+            for line in netns.run("cat", "/proc/net/snmp").stdout.splitlines()
+            if line.startswith("IcmpMsg:")
+        ]
+        if not lines:  # no ICMP message sent or received in this namespace yet
+            return 0
+        return int(dict(zip(lines[0][1:], lines[1][1:], strict=True)).get("OutType8", 0))
+    for line in netns.run("cat", "/proc/net/snmp6").stdout.splitlines():
+        if line.startswith("Icmp6OutEchos"):
+            return int(line.split()[1])
+    raise AssertionError("no Icmp6OutEchos in /proc/net/snmp6")
+
+
+@pytest.mark.parametrize("mode", ["raw", "dgram"])
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_the_warm_up_before_each_send_sends_nothing(netns, host, mode):
+    """Each request is preceded by a send the kernel refuses (MSG_OOB), to warm the send
+    path before the RTT's start is taken: the namespace's kernel counts exactly ``count``
+    echo requests out, and every one was answered once."""
+    import json
+
+    # ping_group_range is per namespace: widening it here touches nothing outside
+    assert netns.run("sysctl", "-q", "-w", "net.ipv4.ping_group_range=0 2147483647").returncode == 0
+    version = 6 if ":" in host else 4
+    before = _echo_requests_out(netns, version)
+    proc = netns.probe("icmp", host, "--count", "7", "--interval", "0.01", "--mode", mode, "--json")
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    assert record["info"]["socket"] == mode
+    assert record["metrics"]["received_count"] == 7 and record["metrics"]["duplicate_count"] == 0
+    assert _echo_requests_out(netns, version) - before == 7

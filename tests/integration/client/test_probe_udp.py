@@ -47,6 +47,9 @@ def lossy_echo() -> Iterator[int]:
     held: list[bytes] = []
 
     def answer(sock: socket.socket, data: bytes, addr: Any) -> None:
+        if udp_wire.is_tally_query(data):  # it has no rate limit: nothing of its loss is one
+            sock.sendto(udp_wire.make_tally_reply(data, 0), addr)
+            return
         seq = udp_wire.decode(data).seq
         reply = udp_wire.make_reply(data, time.time_ns())
         if seq == 3:
@@ -73,7 +76,33 @@ def test_loss_duplicates_reordering(lossy_echo):
     m = r.metrics
     assert (m["lost_count"], m["duplicate_count"], m["reordered_count"]) == (1, 1, 1)
     assert m["loss_pct"] == 10.0
-    assert r.error and "1 of 10 datagrams got no reply" in r.error
+    assert r.error == "1 of 10 datagrams got no reply."  # the server: no rate-limit drop
+    assert m["lost_rate_limited_count"] == 0 and r.info["rate_drop_query"] == "answered"
+
+
+def _old_server(sock: socket.socket, data: bytes, addr: Any) -> None:
+    plain = data[:5] + bytes([data[5] & ~udp_wire.FLAG_TALLY]) + data[6:]
+    if udp_wire.decode(plain).seq != 0:
+        sock.sendto(udp_wire.make_reply(plain, time.time_ns()), addr)
+
+
+@pytest.fixture
+def old_server() -> Iterator[int]:
+    """An echo from before the rate-drop query: it drops seq 0 and echoes everything else,
+    the query too (its flag cleared, as such a server's reply builder does)."""
+    yield from udp_stub(_old_server)
+
+
+def test_a_server_without_the_rate_drop_query_leaves_the_cause_open(old_server: int) -> None:
+    r = run_probe("udp", {"target": "127.0.0.1", "port": old_server, "count": 3,
+                          "interval_s": 0.01, "timeout_s": 0.3})  # fmt: skip
+    assert r.status is Status.DEGRADED
+    assert r.metrics["lost_count"] == 1 and r.metrics["lost_rate_limited_count"] is None
+    assert r.info["rate_drop_query"] == "unsupported"
+    assert r.error == (
+        "1 of 3 datagrams got no reply; the server does not report rate-limit drops "
+        "(it predates the query)."
+    )
 
 
 def test_nothing_listening_is_reported_as_such():

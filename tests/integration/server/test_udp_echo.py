@@ -201,3 +201,32 @@ def test_fuzz_server_survives_and_never_amplifies(
         replies = drain(sock, quiet_s=0.02, expect=len(expected))
     assert sorted(len(r) for r in replies) == expected
     assert srv.proc.poll() is None
+
+
+def test_rate_drop_query_answers_each_socket_its_own_count(server_factory: Factory) -> None:
+    srv = _udp_server(
+        server_factory,
+        "udp_echo: {rate_limit_pps: 20, rate_burst: 5}\n",
+        services=("udp_echo", "http"),
+    )
+    target = (srv.host, srv.udp_echo_port)
+
+    def ask(sock: Any, query: int) -> int | None:
+        request = w.encode(query, 1, size=48, tally=True)
+        sock.sendto(request, target)
+        (answer,) = drain(sock, quiet_s=0.2, expect=1)
+        assert len(answer) == len(request)
+        return w.decode(answer).rate_dropped
+
+    before = _udp_status(srv)["dropped_by_reason"]["rate"]
+    with udp_socket(srv.host) as flood, udp_socket(srv.host) as neighbour:
+        for seq in range(50):
+            flood.sendto(w.encode(seq, seq), target)
+        echoes = drain(flood, quiet_s=0.3)
+        dropped = _udp_status(srv)["dropped_by_reason"]["rate"] - before
+        assert dropped == 50 - len(echoes) and dropped >= 40
+        assert ask(neighbour, 1) == 0  # same address (and bucket), another socket
+        assert ask(flood, 2) == dropped
+        assert ask(flood, 2) == dropped  # a repeated query (answer lost) is told the same
+        assert ask(flood, 3) == 0  # counting started again at query 2
+    assert _udp_status(srv)["rate_queries_answered"] == 4

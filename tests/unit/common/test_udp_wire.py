@@ -138,3 +138,40 @@ def test_make_reply_never_grows(data: bytes) -> None:
     except w.WireError:
         return
     assert len(reply) == len(candidate)
+
+
+@pytest.mark.parametrize("key", [None, KEY])
+@pytest.mark.parametrize("size", [None, 200])
+def test_rate_drop_query_and_its_answer(key: bytes | None, size: int | None) -> None:
+    query = w.encode(seq=7, client_tx_ns=1000, size=size, key=key, tally=True)
+    assert w.is_tally_query(query) and not w.is_tally_query(w.encode(7, 1000, key=key))
+    dg = w.decode(query, key)
+    assert dg.is_tally and not dg.is_reply and dg.rate_dropped is None
+    answer = w.make_tally_reply(query, 53, key)
+    assert len(answer) == len(query)  # never more bytes out than in
+    got = w.decode(answer, key)
+    assert got.is_reply and got.is_tally and (got.seq, got.client_tx_ns) == (7, 1000)
+    assert got.rate_dropped == 53 and got.authenticated is (key is not None)
+    assert not w.is_tally_query(answer)  # an answer is a reply, never a query
+
+
+def test_queries_and_echo_requests_are_not_confused() -> None:
+    query = w.encode(1, 2, tally=True)
+    with pytest.raises(w.WireError, match="make_tally_reply"):
+        w.make_reply(query, 3)
+    with pytest.raises(w.WireError, match="not a rate-drop query"):
+        w.make_tally_reply(w.encode(1, 2), 3)
+    with pytest.raises(w.WireError, match="never echoed"):
+        w.make_tally_reply(w.make_tally_reply(query, 3), 4)
+    with pytest.raises(w.WireError, match="64 unsigned bits"):
+        w.make_tally_reply(query, -1)
+    # a plain echo reply carries no count, whatever its receive time
+    assert w.decode(w.make_reply(w.encode(1, 2), 99)).rate_dropped is None
+    assert not w.is_tally_query(b"WPRB\x01")  # too short to have flags
+
+
+def test_keyed_answer_needs_an_authentic_query() -> None:
+    with pytest.raises(w.WireError):
+        w.make_tally_reply(w.encode(1, 2, tally=True), 3, KEY)
+    with pytest.raises(w.WireError):
+        w.make_tally_reply(w.encode(1, 2, key=b"wrong", tally=True), 3, KEY)

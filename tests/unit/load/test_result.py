@@ -6,7 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from waddleperf.load.plan import LoadOptions
-from waddleperf.load.result import during_load, load_metrics, to_record
+from waddleperf.load.result import (
+    during_load,
+    exit_code,
+    load_metrics,
+    most_common_error,
+    to_record,
+)
 from waddleperf.load.runner import LoadOutcome, LoadPlan
 from waddleperf.results import Result, Status
 
@@ -73,3 +79,26 @@ def test_samples_mostly_outside_the_run_are_left_out() -> None:
     samples = [{"source": "target", "time": t, "cpu_pct": 50.0} for t in times]
     kept = [s["time"] for s in during_load(samples, SUMMARY)]
     assert [round(t, 1) for t in kept] == [round(1001.3 + i, 1) for i in range(10)]
+
+
+def test_a_run_where_every_request_failed_fails_and_exits_1() -> None:
+    errors = [
+        {"name": "/", "error": "HTTPError('404 Client Error')", "occurrences": 480},
+        {"name": "/api", "error": "ConnectionRefusedError(111)", "occurrences": 20},
+    ]
+    rec = to_record(PLAN, _outcome({**SUMMARY, "failures": 500, "errors": errors}))
+    assert rec.status is Status.FAILED and exit_code(rec) == 1
+    assert rec.error == (
+        "every one of the 500 requests to http://127.0.0.1:9 failed"
+        " (most often: /: HTTPError('404 Client Error') ×480)"
+    )
+    # one request through is a measurement (degraded), and so is a clean run
+    almost = to_record(PLAN, _outcome({**SUMMARY, "failures": 499}))
+    assert almost.status is Status.DEGRADED and exit_code(almost) == 0
+    assert exit_code(to_record(PLAN, _outcome(SUMMARY))) == 0
+    assert exit_code(to_record(PLAN, _outcome({**SUMMARY, "requests": 0}))) == 1
+
+
+def test_most_common_error_names_the_endpoint_and_the_count() -> None:
+    assert most_common_error([]) is None
+    assert most_common_error([{"name": "/x", "error": "boom", "occurrences": 3}]) == "/x: boom ×3"

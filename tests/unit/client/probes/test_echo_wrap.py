@@ -182,3 +182,16 @@ def test_icmp_count_is_no_longer_capped_at_the_wire_sequence() -> None:
     assert IcmpOptions(target="127.0.0.1", count=MAX_COUNT).count == MAX_COUNT
     with pytest.raises(ValueError, match="count"):
         IcmpOptions(target="127.0.0.1", count=MAX_COUNT + 1)
+
+
+def test_departure_time_is_the_one_written_before_the_send() -> None:
+    # The payload stamp (tx) identifies the request; the RTT starts at the departure written
+    # into the slot just before the socket call, and a reply reports that one.
+    seqs = WireSequences(window_ns=10**9, modulus=4)
+    wire, departure = seqs.sending(5, 1_000)
+    assert (wire, departure) == (1, [1_000])  # until written, the payload stamp
+    departure[0] = 1_250
+    assert seqs.match_sent(1, 2_000, 1_000) == (5, 1_250)
+    assert seqs.match(1, 2_000, 1_000) == 5
+    assert seqs.match_sent(1, 2_000, 999) is None  # another epoch's stamp: not this send
+    assert seqs.match_sent(1, 10**10, 1_000) is None and seqs.late == 1

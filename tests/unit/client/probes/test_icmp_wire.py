@@ -118,3 +118,18 @@ def test_parse_too_big_rejects_what_is_not_ours():
     assert icmp_wire.parse_too_big(6, v6[:-1], 1) is None
     assert icmp_wire.parse_too_big(6, v6, 1) == (2, 1280)
     assert icmp_wire.parse_too_big(6, v6, 3) is None
+
+
+@pytest.mark.parametrize("version", [4, 6])
+def test_raw_filter_passes_echo_replies_and_reported_errors_only(version: int) -> None:
+    data = icmp_wire.filter_bytes(version)
+    words = struct.unpack(f"={len(data) // 4}I", data)
+    assert len(words) == (1 if version == 4 else 8)
+
+    def passes(kind: int) -> bool:
+        return not words[kind >> 5] & (1 << (kind & 31))
+
+    allowed = {kind for kind in range(32 * len(words)) if passes(kind)}
+    errors = {kind for (v, kind) in icmp_wire.ERRORS if v == version}
+    assert allowed == {icmp_wire.ECHO_REPLY[version], *errors}
+    assert icmp_wire.ECHO_REQUEST[version] not in allowed  # our own requests stay out

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from waddleperf_server.net.ratelimit import LogThrottle, TokenBucketLimiter
+from waddleperf_server.net.ratelimit import DropTally, LogThrottle, TokenBucketLimiter
 
 
 def test_burst_then_refill_at_rate() -> None:
@@ -101,3 +101,29 @@ def test_log_throttle_writes_one_line(caplog: pytest.LogCaptureFixture) -> None:
         "dropped x",
         "dropped y (99 similar suppressed)",
     ]
+
+
+def test_drop_tally_counts_per_source_and_resets_when_asked() -> None:
+    tally = DropTally(max_sources=16)
+    assert tally.report(("10.0.0.1", 5000), query=1) == 0 and len(tally) == 0  # costs nothing
+    for _ in range(3):
+        tally.dropped(("10.0.0.1", 5000))
+    tally.dropped(("10.0.0.1", 5001))  # same address, another socket: its own count
+    assert tally.report(("10.0.0.1", 5000), query=7) == 3
+    assert tally.report(("10.0.0.1", 5000), query=7) == 3  # the answer was lost: same answer
+    tally.dropped(("10.0.0.1", 5000))
+    assert tally.report(("10.0.0.1", 5000), query=7) == 3  # still the same query
+    assert tally.report(("10.0.0.1", 5000), query=8) == 1  # a new query: what came since
+    assert tally.report(("10.0.0.1", 5000), query=9) == 0
+    assert tally.report(("10.0.0.1", 5001), query=7) == 1
+
+
+def test_drop_tally_memory_is_bounded() -> None:
+    tally = DropTally(max_sources=4)
+    for port in range(100):
+        tally.dropped(("10.0.0.1", port))
+    assert len(tally) == 4
+    assert tally.report(("10.0.0.1", 0), query=1) == 0  # forgotten: the price of the bound
+    assert tally.report(("10.0.0.1", 99), query=1) == 1
+    with pytest.raises(ValueError, match="max_sources"):
+        DropTally(max_sources=0)
