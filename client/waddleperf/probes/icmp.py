@@ -190,7 +190,7 @@ class IcmpProbe(Probe[IcmpOptions]):
                 sock, kind, version, addr.sockaddr, options.size_bytes, options.timeout_s
             )
             outcome = run_session(
-                transport, options.count, options.interval_s, options.timeout_s, rec.progress
+                transport, options.count, options.interval_s, options.timeout_s, rec
             )
         metrics, samples = summarize_session(outcome)
         if kind == "raw":

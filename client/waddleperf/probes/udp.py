@@ -157,7 +157,7 @@ class UdpProbe(Probe[UdpOptions]):
             sock.connect(addr.sockaddr)  # so only the echo's datagrams (and ICMP errors) reach us
             transport = UdpTransport(sock, options.size_bytes, key)
             outcome = run_session(
-                transport, options.count, options.interval_s, options.timeout_s, rec.progress
+                transport, options.count, options.interval_s, options.timeout_s, rec
             )
         metrics, samples = summarize_session(outcome)
         fwd = forward_jitter_ms(outcome.replies)
