@@ -149,10 +149,15 @@ class Recording:
         record's status says ``interrupted``; otherwise KeyboardInterrupt propagates."""
         try:
             yield
-        except KeyboardInterrupt:
-            if not self.context.partial_on_interrupt:
-                raise
-            self.interrupted = True
+        except KeyboardInterrupt as exc:
+            self.interrupt(exc)
+
+    def interrupt(self, exc: KeyboardInterrupt) -> None:
+        """In a probe's ``except KeyboardInterrupt`` clause: re-raise it, unless the caller
+        asked for partial results; then the record will say ``interrupted``."""
+        if not self.context.partial_on_interrupt:
+            raise exc
+        self.interrupted = True
 
     def finish(
         self,

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from waddleperf.probes import icmp_wire
+from waddleperf.probes import icmp_wire, progress
 from waddleperf.probes.base import Family, HostTarget, Probe, ProbeOptions, Recording, RunContext
 from waddleperf.probes.echo import (
     Reply,
@@ -185,6 +185,7 @@ class IcmpProbe(Probe[IcmpOptions]):
             sock, kind = open_socket(version, options.mode)
         except OSError as exc:
             return rec.failed(f"Cannot open an ICMP socket: {exc}.")
+        rec.emit(progress.Start(addr.address, f"{options.size_bytes} bytes, {kind} socket"))
         with sock:
             transport = IcmpTransport(
                 sock, kind, version, addr.sockaddr, options.size_bytes, options.timeout_s

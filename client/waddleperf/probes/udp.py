@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from waddleperf.probes import stats
+from waddleperf.probes import progress, stats
 from waddleperf.probes.base import (
     EndpointTarget,
     Family,
@@ -153,6 +153,9 @@ class UdpProbe(Probe[UdpOptions]):
             return rec.failed(f"{exc}.")
         except OSError as exc:
             return rec.failed(f"Cannot read the HMAC key: {exc}.")
+        rec.emit(
+            progress.Start(f"{addr.address} port {endpoint.port}", f"{options.size_bytes} bytes")
+        )
         with socket.socket(addr.family, socket.SOCK_DGRAM) as sock:
             sock.connect(addr.sockaddr)  # so only the echo's datagrams (and ICMP errors) reach us
             transport = UdpTransport(sock, options.size_bytes, key)
