@@ -204,19 +204,19 @@ INTERRUPTED = "Interrupted (Ctrl-C, SIGINT): the figures cover what was measured
 
 
 def paced(
-    count: int, interval_s: float, wait: Callable[[float], None] = time.sleep
+    count: int, interval_s: float, wait: Callable[[float], None] | None = None
 ) -> Iterator[int]:
     """0..count−1, each yielded at start + i·interval_s (seconds, monotonic clock).
 
     Absolute deadlines: a slow iteration does not push every later one back. ``wait(seconds)``
-    passes the time until the next one (a sleep, or work such as printing replies that must
-    return by then).
+    passes the time until the next one (by default a sleep; or work, such as printing
+    replies, that returns by then).
     """
     start = time.monotonic()
     for i in range(count):
         delay = start + i * interval_s - time.monotonic()
         if delay > 0:
-            wait(delay)
+            (wait or time.sleep)(delay)
         yield i
 
 

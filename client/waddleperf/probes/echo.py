@@ -187,12 +187,11 @@ def run_session(
                 if live is not None:  # after all_in: the sender sees both together
                     live.arrived(reply.seq, reply.rtt_ns, reply.extra, duplicate)
 
-    pause = time.sleep if live is None else live.wait
     thread = threading.Thread(target=receiver, name="echo-receiver", daemon=True)
     thread.start()
     try:
         with rec.attempts() if rec is not None else contextlib.nullcontext():
-            for seq in paced(count, interval_s, pause):
+            for seq in paced(count, interval_s, None if live is None else live.wait):
                 try:
                     transport.send(seq)
                 except OSError as exc:
@@ -211,7 +210,7 @@ def run_session(
             if all_in.is_set():
                 # Duplicates of the last requests arrive just after their originals: listen a
                 # little longer, or they would go uncounted.
-                pause(min(DUPLICATE_GRACE_S, timeout_s))
+                (time.sleep if live is None else live.wait)(min(DUPLICATE_GRACE_S, timeout_s))
     finally:
         stop.set()
         thread.join(timeout=_DRAIN_S + 1.0)
