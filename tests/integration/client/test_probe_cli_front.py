@@ -21,7 +21,7 @@ from waddleperf.probes import base
 
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 #: Flags every kind has besides its model's.
-COMMON = {"--option", "--json", "--pretty", "--help"}
+COMMON = {"--option", "--json", "--pretty", "--quiet", "--help"}
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
