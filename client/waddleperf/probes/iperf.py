@@ -150,14 +150,19 @@ def _sentence(text: str) -> str:
     return f"{text[:1].upper()}{text[1:]}." if text else "Unknown error."
 
 
+#: Sample fields renamed for a live line ("elapsed 3.000 s", "moved 1.12 MiB").
+_LIVE_NAMES = {"end_s": "elapsed_s", "bytes": "moved_bytes"}
+
+
 def interval_event(sample: Sample) -> progress.Interval:
     """The line of one iperf3 report interval: its end, throughput and bytes moved."""
     figures: dict[str, MetricValue] = {}
     for key in ("end_s", "throughput_mbps", "bytes", "retransmits_count", "loss_pct"):
         value = sample.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
-            figures["moved_bytes" if key == "bytes" else key] = value
-    return progress.Interval(str(sample.get("direction") or "interval"), figures)
+            figures[_LIVE_NAMES.get(key, key)] = value
+    direction = sample.get("direction")
+    return progress.Interval("reverse" if direction == "reverse" else "interval", figures)
 
 
 class IperfProbe(Probe[IperfOptions]):

@@ -152,7 +152,7 @@ def second_event(direction: str, ticks: list[tuple[float, int]]) -> progress.Int
     t, total = ticks[-1]
     t0, total0 = ticks[-1 - _TICKS_PER_LINE] if len(ticks) > _TICKS_PER_LINE else (0.0, 0)
     rate = (total - total0) * 8 / (t - t0) / 1e6 if t > t0 else None
-    return progress.Interval(direction, {"t_s": round(t, 1), "goodput_mbps": rate,
+    return progress.Interval(direction, {"elapsed_s": round(t, 1), "goodput_mbps": rate,
                                          "moved_bytes": total})  # fmt: skip
 
 

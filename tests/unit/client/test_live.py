@@ -48,8 +48,10 @@ def test_hop_lines():
 
 def test_interval_figures_humanised_like_the_table():
     live = LiveLines("probe.speedtest", "http://x/")
-    event = Interval("download", {"t_s": 3.0, "goodput_mbps": 94.3, "moved_bytes": 36_000_000})
-    assert live.lines(event) == ["download: t 3.000 s, goodput 94.3 Mbit/s, moved 34.3 MiB"]
+    event = Interval(
+        "download", {"elapsed_s": 3.0, "goodput_mbps": 94.3, "moved_bytes": 36_000_000}
+    )
+    assert live.lines(event) == ["download: elapsed 3.000 s, goodput 94.3 Mbit/s, moved 34.3 MiB"]
     assert live.lines(Interval("idle")) == ["idle"]
 
 

@@ -157,10 +157,16 @@ HOP = {
 }  # fmt: skip
 
 
+def _hops(result: Result, width: int) -> list[str]:
+    lines = output.samples_table(result, width=width)
+    assert lines is not None
+    return lines
+
+
 @pytest.mark.parametrize("width", [30, 50, 80, 200])
 def test_trace_table_never_cuts_an_address_or_a_number(width):
     trace = _result(kind="probe.trace", metrics={"hops_count": 1}, samples=[HOP])
-    lines = output.samples_table(trace, width=width)
+    lines = _hops(trace, width=width)
     row = next(line for line in lines if "2001:db8" in line)
     # The whole address on the row's first line, every figure whole in its cell.
     cells = [c.strip() for c in row.strip("│").split("│")]
@@ -174,13 +180,13 @@ def test_trace_table_never_cuts_an_address_or_a_number(width):
 
 def test_trace_headers_fold_on_a_narrow_terminal_only():
     trace = _result(kind="probe.trace", metrics={"hops_count": 1}, samples=[HOP])
-    wide = output.samples_table(trace, width=300)
+    wide = _hops(trace, width=300)
     assert "rtt worst (ms)" in wide[2]  # title, top rule, then one header line
-    narrow = output.samples_table(trace, width=80)
+    narrow = _hops(trace, width=80)
     assert "rtt worst (ms)" not in "\n".join(narrow) and "worst" in "\n".join(narrow)
 
 
 def test_trace_leaves_out_a_column_no_hop_has():
     trace = _result(kind="probe.trace", metrics={"hops_count": 1},
                     samples=[{**HOP, "name": None}])  # fmt: skip
-    assert " name " not in "\n".join(output.samples_table(trace, width=200))
+    assert " name " not in "\n".join(_hops(trace, width=200))

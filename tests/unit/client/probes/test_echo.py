@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from waddleperf.probes import progress
 from waddleperf.probes.base import ProbeOptions, Recording, RunContext
 from waddleperf.probes.echo import (
     EchoOutcome,
@@ -22,6 +23,17 @@ from waddleperf.results.model import Status
 def recording(**context) -> Recording:
     """A recording whose context has ``context`` (progress, events, partial_on_interrupt)."""
     return Recording("probe.icmp", ProbeOptions(target="x"), RunContext(**context))
+
+
+def collector() -> tuple[list[progress.Reply], progress.EventSink]:
+    """A list of the Reply events a session emits, and the sink that fills it."""
+    events: list[progress.Reply] = []
+
+    def sink(event: progress.Event) -> None:
+        assert isinstance(event, progress.Reply)
+        events.append(event)
+
+    return events, sink
 
 
 class FakeTransport:
@@ -143,8 +155,8 @@ def test_replies_queued_when_the_session_ends_are_counted():
 
 
 def test_live_events_one_per_reply_duplicate_and_timeout():
-    events = []
-    rec = recording(events=events.append)
+    events, sink = collector()
+    rec = recording(events=sink)
     out = run_session(FakeTransport(drop={1}, dup={2}), 4, 0.0, 0.2, rec)
     metrics, _ = summarize_session(out)
     firsts = [e for e in events if e.ok and not e.duplicate]
@@ -159,10 +171,29 @@ def test_live_events_one_per_reply_duplicate_and_timeout():
     assert rtt == {r.seq: r.rtt_ns / 1e6 for r in first_replies(out.replies)}
 
 
-def test_no_sink_no_events_and_no_interrupt_catch():
+def test_without_a_sink_emit_is_a_no_op():
     rec = recording()
     assert not rec.live
-    rec.emit(object())  # type: ignore[arg-type]  # a no-op without a sink
+    rec.emit(progress.Start("127.0.0.1"))  # nobody listens: nothing happens, nothing raised
+
+
+def test_ctrl_c_propagates_unless_partial_results_were_asked_for():
+    rec = recording()
+    with pytest.raises(KeyboardInterrupt), rec.attempts():
+        raise KeyboardInterrupt
+    assert not rec.interrupted
+    partial = recording(partial_on_interrupt=True)
+    with partial.attempts():
+        raise KeyboardInterrupt
+    record = partial.finish(status=Status.DEGRADED, error="1 of 3 pings got no reply.")
+    assert record.status is Status.INTERRUPTED
+    assert record.error == (
+        "Interrupted (Ctrl-C, SIGINT): the figures cover what was measured until then; "
+        "1 of 3 pings got no reply."
+    )
+    assert partial.finish(status=Status.OK).error == (
+        "Interrupted (Ctrl-C, SIGINT): the figures cover what was measured until then."
+    )
 
 
 def test_interrupted_session_returns_what_was_counted():
@@ -170,8 +201,8 @@ def test_interrupted_session_returns_what_was_counted():
         if done == 3:
             raise KeyboardInterrupt
 
-    events = []
-    rec = recording(progress=interrupt, events=events.append, partial_on_interrupt=True)
+    events, sink = collector()
+    rec = recording(progress=interrupt, events=sink, partial_on_interrupt=True)
     out = run_session(FakeTransport(), 100, 0.001, 5.0, rec)
     assert rec.interrupted
     assert out.sent == 3 and sorted(r.seq for r in out.replies) == [0, 1, 2]
