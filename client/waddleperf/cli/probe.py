@@ -218,8 +218,10 @@ def _measure(probe: Probe[Any], options: Any, show: Literal["live", "bar", "none
             return _run_with_bar(probe, options)
         return probe.run(options, RunContext(partial_on_interrupt=True))
     except KeyboardInterrupt:
-        fallback.interrupted = True
-        return fallback.failed("this probe keeps no figures from a run cut short")
+        from waddleperf.results.model import Status
+
+        why = "Interrupted (Ctrl-C, SIGINT) before the probe finished: it keeps no partial figures"
+        return fallback.finish(status=Status.INTERRUPTED, error=why)
 
 
 def _run_with_bar(probe: Probe[Any], options: Any) -> Result:

@@ -296,7 +296,7 @@ class RpmProbe(Probe[RpmOptions]):
         metrics.update(stats.series_metrics("idle_http", idle.http, figures=("min", "avg", "max")))
         metrics["idle_self_ms"] = bufferbloat.trimmed_mean(idle.own, p)
         figures = ("idle_latency_ms", "idle_responsiveness_rpm")
-        rec.emit(progress.Interval("idle", {k: metrics[k] for k in figures}))
+        rec.emit(progress.Interval("idle", {k.removeprefix("idle_"): metrics[k] for k in figures}))
         if idle_ms is None:
             for conn in warm:
                 conn.close()

@@ -188,19 +188,25 @@ def transfer(
     hard_stop = grace + options.duration_s + options.timeout_s
     start = time.monotonic()
     total_ticks = int((grace + options.duration_s) / librespeed.TICK_S) + 1
+    stopped: KeyboardInterrupt | None = None  # Ctrl-C: the seconds measured still count
     with streams:
-        while True:
-            time.sleep(librespeed.TICK_S)
-            t = time.monotonic() - start
-            ticks.append((t, streams.total_bytes()))
-            report(min(len(ticks), total_ticks), total_ticks)
-            if emit is not None and len(ticks) % _TICKS_PER_LINE == 0:
-                emit(second_event(direction, ticks))
-            window = librespeed.measured_window(ticks, grace)
-            if window.grace_applied and window.seconds >= options.duration_s:
-                break
-            if t > hard_stop or streams.all_stopped():
-                break
+        try:
+            while True:
+                time.sleep(librespeed.TICK_S)
+                t = time.monotonic() - start
+                ticks.append((t, streams.total_bytes()))
+                report(min(len(ticks), total_ticks), total_ticks)
+                if emit is not None and len(ticks) % _TICKS_PER_LINE == 0:
+                    emit(second_event(direction, ticks))
+                window = librespeed.measured_window(ticks, grace)
+                if window.grace_applied and window.seconds >= options.duration_s:
+                    break
+                if t > hard_stop or streams.all_stopped():
+                    break
+        except KeyboardInterrupt as exc:
+            stopped = exc
+    if stopped is not None and not librespeed.measured_window(ticks, grace).n_bytes:
+        raise stopped  # cut short before the measured window began: nothing to report
     errors = streams.errors()
     prev = (0.0, 0)
     for t, total in ticks:
@@ -227,6 +233,8 @@ def transfer(
             f"{direction}_measured_s": window.seconds,
         }
     )
+    if stopped is not None:
+        raise stopped
 
 
 class SpeedtestProbe(Probe[SpeedtestOptions]):
@@ -245,6 +253,7 @@ class SpeedtestProbe(Probe[SpeedtestOptions]):
             out.tls = tls_context(options.insecure, None)
         wanted = [t for t in ("ip", "ping", "download", "upload") if t in options.tests]
         emit = rec.emit if rec.live else None
+        rec.emit(progress.Start(base.host.name, ", ".join(wanted)))
         try:
             if "ip" in wanted:
                 get_ip(base, options, out)
