@@ -12,13 +12,12 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.net import free_port, wait_until
+from tests.support.net import free_port, tcp_stub, wait_until
 from tests.support.terminal import run_on_terminal
 from tests.unit.client.schema_check import validate_record
 
@@ -42,27 +41,13 @@ def table_value(output: str, label: str) -> str:
 @pytest.fixture
 def listener() -> Iterator[tuple[int, list[int]]]:
     """A TCP listener on loopback that accepts and closes; yields (port, [accepted count])."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(128)
     accepted = [0]
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            conn.close()
-            accepted[0] += 1
+    def count(conn: socket.socket) -> None:
+        accepted[0] += 1
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield srv.getsockname()[1], accepted
-    finally:
-        srv.close()
-        thread.join(5)
+    for port in tcp_stub(count):
+        yield port, accepted
 
 
 @pytest.mark.usefixtures("raw_sockets")

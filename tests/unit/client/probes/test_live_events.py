@@ -15,6 +15,7 @@ from waddleperf.probes.ssh import session_event
 from waddleperf.probes.tcp import Attempt, attempt_event
 from waddleperf.probes.trace import hop_events
 from waddleperf.probes.trace_stats import Observation
+from waddleperf.results.model import MetricValue, Sample
 
 
 def test_tcp_connect_and_its_failures():
@@ -62,7 +63,7 @@ def test_trace_round_stops_at_the_destination():
 
 
 def test_ssh_session_line():
-    metrics = {"connect_ms": 0.2, "kex_ms": 5.0, "total_ms": 6.0}
+    metrics: dict[str, MetricValue] = {"connect_ms": 0.2, "kex_ms": 5.0, "total_ms": 6.0}
     assert session_event(metrics, None) == progress.Reply(
         0, True, 6.0, "connect 0.200 ms, kex 5.000 ms"
     )
@@ -79,7 +80,7 @@ def test_speedtest_second_goodput():
 
 
 def test_iperf_interval_keeps_numbers_only():
-    sample = {"interval": 0, "direction": "main", "end_s": 1.0, "bytes": 1_000_000,
+    sample: Sample = {"interval": 0, "direction": "main", "end_s": 1.0, "bytes": 1_000_000,
               "throughput_mbps": 8.0, "retransmits_count": None, "omitted": False}  # fmt: skip
     assert interval_event(sample) == progress.Interval(
         "interval", {"elapsed_s": 1.0, "throughput_mbps": 8.0, "moved_bytes": 1_000_000}
