@@ -1,14 +1,26 @@
-"""Rendering result records for people (rich tables) and programs (the JSON record as is)."""
+"""Rendering result records for people (plain-text tables) and programs (the JSON record).
+
+The tables are drawn by ``waddleperf.tables`` (no rich: its import alone is a third of the
+command's start-up budget); colour only on a terminal, and never with ``NO_COLOR`` set.
+Byte counts and rates are humanised in the tables; the JSON record keeps the raw numbers.
+"""
 
 from __future__ import annotations
 
-from rich.console import Console, Group
-from rich.table import Table
-from rich.text import Text
+import os
+import shutil
+import sys
+from typing import TextIO
 
 from waddleperf.results.model import METRIC_UNITS, MetricValue, Result, Scalar, Status
+from waddleperf.tables import Column, render_pairs, render_table, styled
 
-STATUS_STYLE = {Status.OK: "bold green", Status.DEGRADED: "bold yellow", Status.FAILED: "bold red"}
+STATUS_STYLE = {
+    Status.OK: "bold green",
+    Status.DEGRADED: "bold yellow",
+    Status.FAILED: "bold red",
+    Status.INTERRUPTED: "bold magenta",
+}
 NOT_MEASURED = "—"
 
 
@@ -81,38 +93,44 @@ def metric_cells(name: str, value: MetricValue) -> tuple[str, str, str]:
     return label, format_value(value), unit
 
 
-def result_table(result: Result) -> Table:
-    """The metrics of a record as a three-column table (metric, value, unit)."""
-    table = Table(title=f"{result.kind}  {result.target}", title_justify="left")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    table.add_column("unit")
-    for name, value in result.metrics.items():
-        table.add_row(*metric_cells(name, value))
-    return table
+def metric_rows(result: Result) -> list[tuple[str, str, str]]:
+    """(label, value, unit) of every metric worth showing: a failed or interrupted run's
+    null figures are left out (its error says why), everything else is shown."""
+    drop_nulls = result.status in (Status.FAILED, Status.INTERRUPTED)
+    return [
+        metric_cells(name, value)
+        for name, value in result.metrics.items()
+        if not (drop_nulls and value is None)
+    ]
 
 
-def info_table(result: Result) -> Table | None:
-    """The non-numeric facts of a record (address, TLS version…), or None if there are none."""
-    if not result.info:
-        return None
-    table = Table(show_header=False, box=None, padding=(0, 1))
-    for key, value in result.info.items():
-        table.add_row(Text(key.replace("_", " "), style="dim"), format_value(value))
-    return table
+def result_table(result: Result, width: int = 80, color: bool = False) -> list[str]:
+    """The metrics of a record as a three-column table (metric, value, unit); no lines when
+    there is nothing to show (a failed run prints its status and error alone)."""
+    rows = metric_rows(result)
+    if not rows:
+        return []
+    columns = (Column("metric"), Column("value", justify="right"), Column("unit"))
+    title = f"{result.kind}  {result.target}"
+    return render_table(columns, rows, title=title, width=width, color=color)
 
 
-def status_line(result: Result) -> Text:
-    """``status: ok (1.23 s)`` with the error sentence below when there is one."""
-    text = Text("status: ")
-    text.append(result.status.value, style=STATUS_STYLE[result.status])
-    text.append(f"  ({result.duration_s:.2f} s)")
+def info_lines(result: Result, color: bool = False) -> list[str]:
+    """The non-numeric facts of a record (address, TLS version…) as aligned pairs."""
+    pairs = [(key.replace("_", " "), format_value(value)) for key, value in result.info.items()]
+    return render_pairs(pairs, color=color)
+
+
+def status_lines(result: Result, color: bool = False) -> list[str]:
+    """``status: ok  (1.23 s)`` with the error sentence below when there is one."""
+    line = f"status: {styled(result.status.value, STATUS_STYLE[result.status], color)}"
+    line += f"  ({result.duration_s:.2f} s)"
     if result.samples_dropped:
-        text.append(f"  [{result.samples_dropped} samples beyond the cap not kept]")
+        line += f"  [{result.samples_dropped} samples beyond the cap not kept]"
+    lines = [line]
     if result.error:
-        text.append("\nerror: ", style="bold")
-        text.append(result.error)
-    return text
+        lines.append(f"{styled('error:', 'bold', color)} {result.error}")
+    return lines
 
 
 #: Probes whose samples are rows worth a table of their own: kind → (title, sample columns).
@@ -123,56 +141,55 @@ SAMPLE_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
          "rtt_best_ms", "rtt_worst_ms", "rtt_stdev_ms"),
     ),
 }  # fmt: skip
+#: Sample columns that may wrap on a narrow terminal; every other one is never cut or wrapped
+#: (an address cut to "2001:db8:…" is useless).
+FOLD_COLUMNS = ("name",)
+#: Text columns; the rest are numbers, right-aligned.
+TEXT_COLUMNS = ("address", "name")
 
 
-#: Sample columns never wrapped or cut.
-WHOLE_COLUMNS = ("address",)
-
-
-def samples_table(result: Result) -> Table | None:
+def samples_table(result: Result, width: int = 80, color: bool = False) -> list[str] | None:
     """The per-row samples of probes that report rows (trace hops, mtr style), else None."""
     spec = SAMPLE_TABLES.get(result.kind)
     if spec is None or not result.samples:
         return None
-    title, columns = spec
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        label, unit = split_metric(column)
-        header = f"{label} ({unit})" if unit else label
-        cells = [format_value(sample.get(column)) for sample in result.samples]
-        widest = max(len(cell) for cell in cells)
-        if column in WHOLE_COLUMNS:
-            # An address cut to "2001:db8:…" is useless: the column is as wide as its longest.
-            table.add_column(header, no_wrap=True, min_width=max(widest, len(header)))
-        elif column == "name":
-            table.add_column(header, overflow="fold", min_width=min(widest, 16))
-        else:
-            # Numbers are short; their headers may wrap, the numbers never.
-            table.add_column(header, justify="right", min_width=widest)
-    for sample in result.samples:
-        table.add_row(*(format_value(sample.get(c)) for c in columns))
-    return table
+    title, names = spec
+    # A column no row has anything in (no reverse names looked up) is left out.
+    names = tuple(n for n in names if any(s.get(n) is not None for s in result.samples))
+    columns = []
+    for name in names:
+        label, unit = split_metric(name)
+        columns.append(
+            Column(
+                f"{label} ({unit})" if unit else label,
+                justify="left" if name in TEXT_COLUMNS else "right",
+                fold=name in FOLD_COLUMNS,
+                min_width=16,
+                fold_header=name not in TEXT_COLUMNS,
+            )
+        )
+    rows = [[format_value(sample.get(name)) for name in names] for sample in result.samples]
+    return render_table(columns, rows, title=title, width=width, color=color)
 
 
-def render(result: Result) -> Group:
-    """Everything a person needs from one record, ready for ``console.print``."""
-    parts: list[Table | Text] = [result_table(result)]
-    rows = samples_table(result)
-    if rows is not None:
-        parts.append(rows)
-    info = info_table(result)
-    if info is not None:
-        parts.append(info)
-    parts.append(status_line(result))
-    return Group(*parts)
+def render(result: Result, width: int = 80, color: bool = False) -> list[str]:
+    """Everything a person needs from one record, as lines."""
+    lines = result_table(result, width, color)
+    lines += samples_table(result, width, color) or []
+    lines += info_lines(result, color)
+    return lines + status_lines(result, color)
 
 
-def print_result(result: Result, console: Console | None = None) -> None:
-    """Print a record as a table (stdout by default)."""
-    # No :emoji: codes in target names or errors (and their table costs ~0.03 s to import).
-    (console or Console(emoji=False)).print(render(result))
+def use_color(stream: TextIO) -> bool:
+    """Colour on a terminal, unless NO_COLOR is set or the terminal is dumb."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return stream.isatty()
 
 
-def print_json(result: Result) -> None:
-    """Print exactly the record's JSON (one document, newline-terminated) to stdout."""
-    print(result.to_json(indent=2))
+def print_result(result: Result, stream: TextIO | None = None) -> None:
+    """Print a record as tables (stdout by default), as wide as the terminal."""
+    out = stream or sys.stdout
+    width = shutil.get_terminal_size().columns
+    out.write("\n".join(render(result, width, use_color(out))) + "\n")
+    out.flush()

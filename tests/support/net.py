@@ -10,7 +10,7 @@ from typing import Any
 
 from waddleperf.localstack import free_port
 
-__all__ = ["free_port", "udp_stub", "wait_until"]
+__all__ = ["free_port", "tcp_stub", "udp_stub", "wait_until"]
 
 
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
@@ -55,3 +55,28 @@ def udp_stub(handle: UdpHandler, host: str = "127.0.0.1") -> Iterator[int]:
         stop.set()
         thread.join(2)
         sock.close()
+
+
+def tcp_stub(handle: Callable[[socket.socket], None], host: str = "127.0.0.1") -> Iterator[int]:
+    """Body of a fixture: a TCP listener on ``host`` whose every connection a thread hands to
+    ``handle(conn)`` and then closes; yields the port, and closes and stops at the end."""
+    srv = socket.socket()
+    srv.bind((host, 0))
+    srv.listen(128)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                handle(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(srv.getsockname()[1])
+    finally:
+        srv.close()
+        thread.join(5)

@@ -6,15 +6,19 @@ their summaries without importing them, so ``probe --help`` loads no paramiko or
 
 Exit codes: 0 when the measurement succeeded (status ok, or degraded — some loss, some failed
 attempts: the figures are real), 1 when the target could not be measured (status failed),
-2 for bad usage (unknown kind, invalid target or options; no record is printed). Ctrl-C
-exits 130.
+2 for bad usage (unknown kind, invalid target or options; no record is printed).
+
+On a terminal (and without ``--json``, ``--pretty`` or ``--quiet``) every reply, hop or
+interval is printed as it happens, as ping and mtr do. Ctrl-C stops the probe: the summary of
+what it measured is printed (the record, with ``--json``) with status ``interrupted``, and the
+command exits 130.
 """
 
 from __future__ import annotations
 
 import inspect
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from typer._click import exceptions as click_exceptions  # typer vendors click; not re-exported
@@ -27,7 +31,7 @@ if TYPE_CHECKING:
     from waddleperf.probes.base import Probe
     from waddleperf.results.model import Result
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class ProbeUsageError(click_exceptions.UsageError):
@@ -149,6 +153,7 @@ def _parameters(probe: Probe[Any], flags: list[Flag]) -> list[inspect.Parameter]
         "_option": (("--option", "-o"), "Any option of the probe as NAME=VALUE (model field)."),
         "_json": (("--json",), "Print the record as JSON on one line (NDJSON), nothing else."),
         "_pretty": (("--pretty",), "Print the record as indented JSON."),
+        "_quiet": (("--quiet", "-q"), "No live lines or progress: only the summary."),
     }
     for name, (decls, text) in output_flags.items():
         if name == "_option":
@@ -178,6 +183,7 @@ def kind_command(probe: Probe[Any]) -> KindCommand:
             extra=values.get("_option") or [],
             as_json=bool(values["_json"]),
             pretty=bool(values["_pretty"]),
+            quiet=bool(values["_quiet"]),
         )
 
     run.__signature__ = inspect.Signature(_parameters(probe, flags))  # type: ignore[attr-defined]
@@ -189,13 +195,40 @@ def kind_command(probe: Probe[Any]) -> KindCommand:
     return command
 
 
-def _run_with_progress(probe: Probe[Any], options: Any, show: bool) -> Result:
-    from waddleperf.probes.base import RunContext
+def _measure(probe: Probe[Any], options: Any, show: Literal["live", "bar", "none"]) -> Result:
+    """Run the probe with partial results on Ctrl-C; live lines on stdout, or a progress bar
+    on stderr, or nothing. A probe that keeps nothing from an interrupted run still gives a
+    record saying so."""
+    from waddleperf.probes.base import Recording, RunContext
 
-    if not show:
-        return probe.run(options)
+    fallback = Recording(probe.kind, options, None)  # started now, like the probe's own
+    try:
+        if show == "live":
+            from waddleperf import output
+            from waddleperf.live import LiveLines, LivePrinter
+
+            lines = LiveLines(probe.kind, options.target, output.use_color(sys.stdout))
+            printer = LivePrinter(lines, sys.stdout)
+            try:
+                return probe.run(options, RunContext(events=printer, partial_on_interrupt=True))
+            finally:
+                if printer.printed:
+                    print()  # the summary apart from the live lines, as ping's statistics are
+        if show == "bar":
+            return _run_with_bar(probe, options)
+        return probe.run(options, RunContext(partial_on_interrupt=True))
+    except KeyboardInterrupt:
+        from waddleperf.results.model import Status
+
+        why = "Interrupted (Ctrl-C, SIGINT) before the probe finished: it keeps no partial figures"
+        return fallback.finish(status=Status.INTERRUPTED, error=why)
+
+
+def _run_with_bar(probe: Probe[Any], options: Any) -> Result:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from waddleperf.probes.base import RunContext
 
     columns = (f"probe {probe.name}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
@@ -204,7 +237,19 @@ def _run_with_progress(probe: Probe[Any], options: Any, show: bool) -> Result:
         def update(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        return probe.run(options, RunContext(progress=update))
+        return probe.run(options, RunContext(progress=update, partial_on_interrupt=True))
+
+
+def show_mode(
+    *, stdout_tty: bool, stderr_tty: bool, as_json: bool, pretty: bool, quiet: bool
+) -> Literal["live", "bar", "none"]:
+    """What the command shows while it measures: live lines on a terminal, a progress bar on
+    stderr when only stderr is one, nothing for JSON or ``--quiet``."""
+    if quiet or as_json or pretty:
+        return "none"
+    if stdout_tty:
+        return "live"
+    return "bar" if stderr_tty else "none"
 
 
 def run_kind(
@@ -218,6 +263,7 @@ def run_kind(
     extra: list[str],
     as_json: bool,
     pretty: bool,
+    quiet: bool = False,
 ) -> None:
     """Validate, run once, print; exits with the probe's exit code."""
     from pydantic import ValidationError
@@ -232,15 +278,21 @@ def run_kind(
         raise ProbeUsageError(usage_errors(probe.name, exc, spelled), probe.name) from None
     except ValueError as exc:
         raise ProbeUsageError([str(exc)], probe.name) from None
+    show = show_mode(
+        stdout_tty=sys.stdout.isatty(), stderr_tty=sys.stderr.isatty(),
+        as_json=as_json, pretty=pretty, quiet=quiet,
+    )  # fmt: skip
     try:
-        result = _run_with_progress(probe, options, show=sys.stderr.isatty() and not as_json)
+        result = _measure(probe, options, show)
     except Exception as exc:  # a probe must not raise; if one does, a sentence, not a traceback
         typer.echo(f"waddleperf probe {probe.name}: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
     if as_json or pretty:
-        print(result.to_json(indent=2 if pretty else None))
+        print(result.to_json(indent=2 if pretty else None), flush=True)
     else:
         from waddleperf import output
 
         output.print_result(result)
+    if result.status is Status.INTERRUPTED:
+        raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(EXIT_FAILED if result.status is Status.FAILED else EXIT_OK)

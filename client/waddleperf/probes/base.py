@@ -16,11 +16,13 @@ import importlib.util
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from waddleperf.probes.progress import Event, EventSink
 from waddleperf.probes.targets import parse_endpoint, parse_host, parse_url
 from waddleperf.results.model import (
     MetricValue,
@@ -74,12 +76,20 @@ class ProbeOptions(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class RunContext:
-    """Who runs the probe and how: copied into the record (agent, tier, run_id)."""
+    """Who runs the probe and how: copied into the record (agent, tier, run_id); where its
+    progress and live events go; whether Ctrl-C ends the run with a partial record.
+
+    ``partial_on_interrupt``: a KeyboardInterrupt during the attempts stops them and the probe
+    returns the record of what it measured so far, status ``interrupted`` (the interactive
+    command). Off (the library's and AutoPerf's default), KeyboardInterrupt propagates.
+    """
 
     agent: str | None = None
     tier: int | None = None
     run_id: str | None = None
     progress: Progress | None = None
+    events: EventSink | None = None
+    partial_on_interrupt: bool = False
 
 
 OptT = TypeVar("OptT", bound=ProbeOptions)
@@ -115,11 +125,39 @@ class Recording:
         self.options = options
         self.context = context or RunContext()
         self.started_at = utc_now()
+        self.interrupted = False
 
     def progress(self, done: int, total: int) -> None:
         """Report progress to the caller, if it asked for it."""
         if self.context.progress is not None:
             self.context.progress(done, total)
+
+    @property
+    def live(self) -> bool:
+        """Whether anyone listens to events (build costly ones only then)."""
+        return self.context.events is not None
+
+    def emit(self, event: Event) -> None:
+        """Hand a live event to the caller's sink, if any (call it outside timed sections)."""
+        if self.context.events is not None:
+            self.context.events(event)
+
+    @contextmanager
+    def attempts(self) -> Iterator[None]:
+        """Around a probe's attempt loop: when the caller asked for partial results, Ctrl-C
+        (KeyboardInterrupt) ends the loop, the probe goes on to summarise what it has, and the
+        record's status says ``interrupted``; otherwise KeyboardInterrupt propagates."""
+        try:
+            yield
+        except KeyboardInterrupt as exc:
+            self.interrupt(exc)
+
+    def interrupt(self, exc: KeyboardInterrupt) -> None:
+        """In a probe's ``except KeyboardInterrupt`` clause: re-raise it, unless the caller
+        asked for partial results; then the record will say ``interrupted``."""
+        if not self.context.partial_on_interrupt:
+            raise exc
+        self.interrupted = True
 
     def finish(
         self,
@@ -133,6 +171,9 @@ class Recording:
     ) -> Result:
         """Build the record; samples beyond the cap are dropped and counted."""
         kept, dropped = cap_samples(samples) if samples is not None else (None, 0)
+        if self.interrupted:
+            status = Status.INTERRUPTED
+            error = f"{INTERRUPTED}; {error.rstrip('.')}" if error else INTERRUPTED
         error = sentence(error) if error else None
         ctx = self.context
         return Result(
@@ -158,16 +199,24 @@ class Recording:
         return self.finish(status=Status.FAILED, error=error, metrics=metrics)
 
 
-def paced(count: int, interval_s: float) -> Iterator[int]:
+#: The error sentence of a record whose run Ctrl-C ended early.
+INTERRUPTED = "Interrupted (Ctrl-C, SIGINT): the figures cover what was measured until then"
+
+
+def paced(
+    count: int, interval_s: float, wait: Callable[[float], None] | None = None
+) -> Iterator[int]:
     """0..count−1, each yielded at start + i·interval_s (seconds, monotonic clock).
 
-    Absolute deadlines: a slow iteration does not push every later one back.
+    Absolute deadlines: a slow iteration does not push every later one back. ``wait(seconds)``
+    passes the time until the next one (by default a sleep; or work, such as printing
+    replies, that returns by then).
     """
     start = time.monotonic()
     for i in range(count):
         delay = start + i * interval_s - time.monotonic()
         if delay > 0:
-            time.sleep(delay)
+            (wait or time.sleep)(delay)
         yield i
 
 

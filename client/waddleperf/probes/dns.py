@@ -22,7 +22,7 @@ import dns.rdatatype
 import dns.resolver
 from pydantic import Field, field_validator
 
-from waddleperf.probes import stats
+from waddleperf.probes import progress, stats
 from waddleperf.probes.base import Probe, ProbeOptions, Recording, RunContext, paced, status_of
 from waddleperf.probes.targets import Endpoint, TargetError, parse_endpoint
 from waddleperf.results.model import MetricValue, Result, Sample, Scalar
@@ -198,6 +198,14 @@ def system_resolvers() -> list[str]:
         return []
 
 
+def query_event(seq: int, query: Query) -> progress.Reply:
+    """The live line of one query: resolver, rcode and answers (or why it failed)."""
+    rtt = query.elapsed_ns / 1e6 if query.elapsed_ns is not None else None
+    said = " ".join(query.answers) if query.succeeded else query.detail or ""
+    detail = f"{query.resolver} {query.outcome}" + (f" {said}" if said else "")
+    return progress.Reply(seq, query.succeeded, rtt, detail)
+
+
 class DnsProbe(Probe[DnsOptions]):
     """DNS resolution time and answers per resolver."""
 
@@ -214,10 +222,14 @@ class DnsProbe(Probe[DnsOptions]):
         resolvers = [_resolver(n) for n in names]
         queries: list[Query] = []
         total = options.count * len(resolvers)
-        for _round in paced(options.count, options.interval_s):
-            for resolver in resolvers:
-                queries.append(query_once(options, resolver))
-                rec.progress(len(queries), total)
+        with rec.attempts():
+            for _round in paced(options.count, options.interval_s):
+                for resolver in resolvers:
+                    queries.append(query_once(options, resolver))
+                    rec.progress(len(queries), total)
+                    rec.emit(query_event(len(queries) - 1, queries[-1]))
+        if not queries:  # interrupted before the first query ended
+            return rec.failed("no query had finished")
         metrics, samples = summarize(queries)
         each, each_info = per_resolver(queries, [str(r) for r in resolvers])
         metrics.update(each)

@@ -8,15 +8,17 @@ arrival (by the kernel where possible), not after the send loop.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from waddleperf.probes import stats
-from waddleperf.probes.base import paced
+from waddleperf.probes.base import Recording, paced
+from waddleperf.probes.echo_live import LiveReplies
 from waddleperf.results.model import MetricValue, Sample, Status
 
 #: After every request is answered, how long to keep listening for duplicates, seconds.
@@ -153,15 +155,23 @@ def run_session(
     count: int,
     interval_s: float,
     timeout_s: float,
-    progress: Callable[[int, int], None] | None = None,
+    rec: Recording | None = None,
 ) -> EchoOutcome:
     """Send ``count`` requests ``interval_s`` apart; collect replies until all arrived or
-    ``timeout_s`` passed after the last send. Ctrl-C stops the receiver before it propagates."""
+    ``timeout_s`` passed after the last send. Ctrl-C stops the receiver before it propagates,
+    or, when ``rec`` asks for partial results, ends the session with what was counted.
+
+    ``rec`` gets progress and, when it has a sink, one live event per reply or timeout."""
     outcome = EchoOutcome()
     stop = threading.Event()
     lock = threading.Lock()
     answered: set[int] = set()
     all_in = threading.Event()
+    live = LiveReplies(rec.emit, timeout_s) if rec is not None and rec.live else None
+    # Sends of the last timeout_s (seq, monotonic): only to cut an interrupted session.
+    recent: deque[tuple[int, float]] | None = (
+        deque() if rec is not None and rec.context.partial_on_interrupt else None
+    )
 
     def receiver() -> None:
         drain_deadline: float | None = None
@@ -185,29 +195,64 @@ def run_session(
                 continue  # nothing, or a number we never sent: not ours to count
             with lock:
                 outcome.replies.append(reply)
+                duplicate = reply.seq in answered
                 answered.add(reply.seq)
                 if len(answered) >= count:
                     all_in.set()
+                if live is not None:  # after all_in: the sender sees both together
+                    live.arrived(reply.seq, reply.rtt_ns, reply.extra, duplicate)
 
     thread = threading.Thread(target=receiver, name="echo-receiver", daemon=True)
     thread.start()
     try:
-        for seq in paced(count, interval_s):
-            try:
-                transport.send(seq)
-            except OSError as exc:
-                outcome.send_errors.append(f"request {seq}: {exc.strerror or exc}")
-            outcome.sent = seq + 1
-            if progress is not None:
-                progress(seq + 1, count)
-        if all_in.wait(timeout_s):
-            # Duplicates of the last requests arrive just after their originals: listen a
-            # little longer, or they would go uncounted.
-            time.sleep(min(DUPLICATE_GRACE_S, timeout_s))
+        with rec.attempts() if rec is not None else contextlib.nullcontext():
+            for seq in paced(count, interval_s, None if live is None else live.wait):
+                try:
+                    transport.send(seq)
+                except OSError as exc:
+                    outcome.send_errors.append(f"request {seq}: {exc.strerror or exc}")
+                outcome.sent = seq + 1
+                if live is not None:
+                    live.sent(seq)
+                if recent is not None:
+                    _remember(recent, seq, timeout_s)
+                if rec is not None:
+                    rec.progress(seq + 1, count)
+            if live is None:
+                all_in.wait(timeout_s)
+            else:
+                live.wait(timeout_s, all_in)
+            if all_in.is_set():
+                # Duplicates of the last requests arrive just after their originals: listen a
+                # little longer, or they would go uncounted.
+                (time.sleep if live is None else live.wait)(min(DUPLICATE_GRACE_S, timeout_s))
     finally:
         stop.set()
         thread.join(timeout=_DRAIN_S + 1.0)
+    if rec is not None and rec.interrupted and recent is not None:
+        _cut_undecided(outcome, recent, answered, timeout_s)
+    if live is not None:
+        live.close(outcome.sent)
     return outcome
+
+
+def _remember(recent: deque[tuple[int, float]], seq: int, timeout_s: float) -> None:
+    now = time.monotonic()
+    recent.append((seq, now))
+    while now - recent[0][1] > timeout_s:
+        recent.popleft()
+
+
+def _cut_undecided(
+    outcome: EchoOutcome, recent: deque[tuple[int, float]], answered: set[int], timeout_s: float
+) -> None:
+    """An interrupted session counts only requests whose fate is known: from the first one
+    still unanswered inside its timeout on, nothing is counted (neither sent nor lost)."""
+    now = time.monotonic()
+    undecided = [s for s, t in recent if now - t < timeout_s and s not in answered]
+    if undecided:
+        outcome.sent = min(undecided)
+        outcome.replies = [r for r in outcome.replies if r.seq < outcome.sent]
 
 
 def summarize_session(outcome: EchoOutcome) -> tuple[dict[str, MetricValue], list[Sample]]:

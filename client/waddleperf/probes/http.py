@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from waddleperf.probes import stats
+from waddleperf.probes import progress, stats
 from waddleperf.probes.base import (
     Family,
     Probe,
@@ -181,6 +181,15 @@ def judge(reps: list[Repetition]) -> tuple[Status, str | None]:
     return status, None
 
 
+def repetition_event(seq: int, rep: Repetition) -> progress.Reply:
+    """The live line of one repetition: total time and HTTP status, or the error."""
+    if rep.error is not None:
+        return progress.Reply(seq, False, None, rep.error)
+    ttfb = rep.phases["ttfb"]
+    detail = f"HTTP {rep.status}" + (f" ttfb={ttfb / 1e6:.3f} ms" if ttfb is not None else "")
+    return progress.Reply(seq, True, (rep.phases["total"] or 0) / 1e6, detail)
+
+
 class HttpProbe(Probe[HttpOptions]):
     """HTTP(S) timings per phase."""
 
@@ -199,16 +208,20 @@ class HttpProbe(Probe[HttpOptions]):
         reps: list[Repetition] = []
         info: dict[str, Scalar] = {}
         try:
-            for i in paced(options.count, options.interval_s):
-                reps.append(run_repetition(pool, url, options))
-                rec.progress(i + 1, options.count)
-                if pool.last is not None:
-                    info["address"] = pool.last.address
-                    if pool.last.tls_version:
-                        info["tls_version"] = pool.last.tls_version
-                        info["tls_cipher"] = pool.last.tls_cipher
+            with rec.attempts():
+                for i in paced(options.count, options.interval_s):
+                    reps.append(run_repetition(pool, url, options))
+                    rec.progress(i + 1, options.count)
+                    rec.emit(repetition_event(i, reps[-1]))
+                    if pool.last is not None:
+                        info["address"] = pool.last.address
+                        if pool.last.tls_version:
+                            info["tls_version"] = pool.last.tls_version
+                            info["tls_cipher"] = pool.last.tls_cipher
         finally:
             pool.close()
+        if not reps:  # interrupted before the first repetition ended
+            return rec.failed("no request had finished")
         metrics, samples = summarize(reps)
         if pool.last is not None and pool.last.cert_expiry_days is not None:
             metrics["tls_cert_expiry_days"] = round(pool.last.cert_expiry_days, 3)

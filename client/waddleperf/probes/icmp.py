@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from waddleperf.probes import icmp_wire
+from waddleperf.probes import icmp_wire, progress
 from waddleperf.probes.base import Family, HostTarget, Probe, ProbeOptions, Recording, RunContext
 from waddleperf.probes.echo import (
     Reply,
@@ -213,12 +213,13 @@ class IcmpProbe(Probe[IcmpOptions]):
             sock, kind = open_socket(version, options.mode)
         except OSError as exc:
             return rec.failed(f"Cannot open an ICMP socket: {exc}.")
+        rec.emit(progress.Start(addr.address, f"{options.size_bytes} bytes, {kind} socket"))
         with sock:
             transport = IcmpTransport(
                 sock, kind, version, addr.sockaddr, options.size_bytes, options.timeout_s
             )
             outcome = run_session(
-                transport, options.count, options.interval_s, options.timeout_s, rec.progress
+                transport, options.count, options.interval_s, options.timeout_s, rec
             )
         metrics, samples = summarize_session(outcome)
         if kind == "raw":

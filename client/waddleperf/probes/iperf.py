@@ -20,6 +20,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
+from waddleperf.probes import progress
 from waddleperf.probes.base import (
     EndpointTarget,
     Family,
@@ -31,7 +32,7 @@ from waddleperf.probes.base import (
 from waddleperf.probes.iperf_json import parse_report
 from waddleperf.probes.netio import ResolveError, resolve
 from waddleperf.probes.targets import TargetError, parse_endpoint
-from waddleperf.results.model import Result, Scalar, Status
+from waddleperf.results.model import MetricValue, Result, Sample, Scalar, Status
 
 DEFAULT_PORT = 5201
 #: Looked up on PATH; deliberately not an option, so no caller can choose what gets executed.
@@ -149,6 +150,21 @@ def _sentence(text: str) -> str:
     return f"{text[:1].upper()}{text[1:]}." if text else "Unknown error."
 
 
+#: Sample fields renamed for a live line ("elapsed 3.000 s", "moved 1.12 MiB").
+_LIVE_NAMES = {"end_s": "elapsed_s", "bytes": "moved_bytes"}
+
+
+def interval_event(sample: Sample) -> progress.Interval:
+    """The line of one iperf3 report interval: its end, throughput and bytes moved."""
+    figures: dict[str, MetricValue] = {}
+    for key in ("end_s", "throughput_mbps", "bytes", "retransmits_count", "loss_pct"):
+        value = sample.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            figures[_LIVE_NAMES.get(key, key)] = value
+    direction = sample.get("direction")
+    return progress.Interval("reverse" if direction == "reverse" else "interval", figures)
+
+
 class IperfProbe(Probe[IperfOptions]):
     """TCP/UDP throughput, retransmits, RTT, UDP jitter and loss as iperf3 measures them."""
 
@@ -169,6 +185,10 @@ class IperfProbe(Probe[IperfOptions]):
             return rec.failed(_sentence(str(exc)))
         argv = iperf3_argv(binary, addr.address, endpoint.port, options)
         rec.progress(0, 1)
+        plan = f"iperf3 {options.protocol}, {options.duration_s} s" + (
+            ", reverse" if options.reverse else ", both ways" if options.bidir else ""
+        )
+        rec.emit(progress.Start(f"{addr.address} port {endpoint.port}", plan))
         try:
             child = run_bounded(argv, options.deadline_s)
         except OSError as exc:
@@ -197,6 +217,9 @@ class IperfProbe(Probe[IperfOptions]):
                 raw=child.stdout[-_RAW_TEXT_CAP:] or None,
             )
         report = parse_report(doc)
+        if rec.live:  # -J reports the intervals at the end, so that is when they are shown
+            for sample in report.samples:
+                rec.emit(interval_event(sample))
         info.update(protocol=report.protocol, reverse=report.reverse, bidir=report.bidir)
         if report.error is not None:
             return rec.finish(

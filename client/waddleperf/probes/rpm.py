@@ -39,7 +39,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from waddleperf.probes import bufferbloat, stats
+from waddleperf.probes import bufferbloat, progress, stats
 from waddleperf.probes.base import Family, Probe, ProbeOptions, Recording, RunContext, UrlTarget
 from waddleperf.probes.errors import describe_error
 from waddleperf.probes.http_timing import Connection, exchange, open_connection, tls_context
@@ -109,6 +109,7 @@ class _Run:
         self.tls = tls_context(options.insecure, None) if base.scheme == "https" else None
         self.samples: list[Sample] = []
         self.intervals: list[Sample] = []  # draft mode: one per interval, kept ahead of the rest
+        self.emit: progress.EventSink = lambda event: None  # live lines, when someone listens
 
     def tls_for(self, url: Url) -> ssl.SSLContext | None:
         if url.scheme == "https" and self.tls is None:
@@ -244,6 +245,8 @@ class _Run:
                 "goodput_avg_mbps": round(step.goodput_avg_mbps, 3), "rpm": _round(rpm),
                 "goodput_stable": step.goodput_stable, "rpm_stable": step.rpm_stable,
             })  # fmt: skip
+            self.emit(progress.Interval(direction, {"connections_count": step.connections,
+                      "goodput_mbps": goodput, "responsiveness_rpm": _round(rpm)}))  # fmt: skip
             if decision.done or now >= deadline or load.all_stopped():
                 return window, tracker, now - start
             load.add(decision.add)
@@ -265,6 +268,7 @@ class RpmProbe(Probe[RpmOptions]):
         """Latency in ms idle and under load, RPM in round trips per minute, grade A+ … F."""
         rec = Recording(self.kind, options, context)
         run = _Run(options, parse_url(options.target))
+        run.emit = rec.emit
         try:
             config = run.fetch_config()
         except (OSError, NQConfigError) as exc:
@@ -291,6 +295,8 @@ class RpmProbe(Probe[RpmOptions]):
         )
         metrics.update(stats.series_metrics("idle_http", idle.http, figures=("min", "avg", "max")))
         metrics["idle_self_ms"] = bufferbloat.trimmed_mean(idle.own, p)
+        figures = ("idle_latency_ms", "idle_responsiveness_rpm")
+        rec.emit(progress.Interval("idle", {k.removeprefix("idle_"): metrics[k] for k in figures}))
         if idle_ms is None:
             for conn in warm:
                 conn.close()
@@ -317,9 +323,12 @@ class RpmProbe(Probe[RpmOptions]):
                 else:
                     series = run.measure_fixed(_busted(small), direction, load)
                     tracker, seconds = None, 0.0
-            except BaseException:
+            except BaseException as exc:
                 load.stop(cancel=True)
-                raise
+                if not isinstance(exc, KeyboardInterrupt):
+                    raise
+                rec.interrupt(exc)  # Ctrl-C: the directions measured so far are the record
+                break
             died = load.all_stopped()  # every load connection gave up before the end
             load.stop()
             loaded = bufferbloat.probe_latency_ms(series.tcp, series.http, series.own, p)
@@ -338,6 +347,8 @@ class RpmProbe(Probe[RpmOptions]):
                 f"{direction}_probe_failed_count": series.failed,
                 f"{direction}_load_connections_count": load.connections,
             })  # fmt: skip
+            rec.emit(progress.Interval(direction, {k: metrics[f"{direction}_{k}"] for k in (
+                "loaded_latency_ms", "responsiveness_rpm", "throughput_mbps")}))  # fmt: skip
             info[f"{direction}_grade"] = bufferbloat.grade(increase)
             if tracker is not None:
                 metrics[f"{direction}_intervals_count"] = len(tracker.intervals)

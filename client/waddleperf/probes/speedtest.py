@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from waddleperf.probes import librespeed, stats
+from waddleperf.probes import librespeed, progress, stats
 from waddleperf.probes.base import Family, Probe, ProbeOptions, Recording, RunContext, UrlTarget
 from waddleperf.probes.errors import describe_error
 from waddleperf.probes.http_timing import Connection, exchange, open_connection, tls_context
@@ -101,7 +101,9 @@ def get_ip(base: Url, options: SpeedtestOptions, out: Outcome) -> None:
     out.info.update(client_ip=client.ip, isp=client.isp, ip_processed=client.processed)
 
 
-def ping(base: Url, options: SpeedtestOptions, out: Outcome) -> None:
+def ping(
+    base: Url, options: SpeedtestOptions, out: Outcome, emit: progress.EventSink | None = None
+) -> None:
     """``ping_count`` GETs of empty.php on one keep-alive connection, timed in ms."""
     rtts: list[float] = []
     lost = 0
@@ -128,6 +130,8 @@ def ping(base: Url, options: SpeedtestOptions, out: Outcome) -> None:
         if rtt is not None:
             rtts.append(rtt)
         out.samples.append({"phase": "ping", "seq": seq, "rtt_ms": rtt})
+        if emit is not None:
+            emit(progress.Reply(seq, rtt is not None, rtt, "" if rtt is not None else last_error))
     if conn is not None:
         conn.close()
     pj = librespeed.ping_jitter(rtts)
@@ -139,14 +143,29 @@ def ping(base: Url, options: SpeedtestOptions, out: Outcome) -> None:
         out.failures.append(f"ping failed: {last_error or 'too few answers'}")
 
 
+#: Live lines of a transfer: one per this many ticks (one per second).
+_TICKS_PER_LINE = round(1.0 / librespeed.TICK_S)
+
+
+def second_event(direction: str, ticks: list[tuple[float, int]]) -> progress.Interval:
+    """The live line of a transfer's last second: goodput over it, bytes moved so far."""
+    t, total = ticks[-1]
+    t0, total0 = ticks[-1 - _TICKS_PER_LINE] if len(ticks) > _TICKS_PER_LINE else (0.0, 0)
+    rate = (total - total0) * 8 / (t - t0) / 1e6 if t > t0 else None
+    return progress.Interval(direction, {"elapsed_s": round(t, 1), "goodput_mbps": rate,
+                                         "moved_bytes": total})  # fmt: skip
+
+
 def transfer(
     base: Url,
     direction: Direction,
     options: SpeedtestOptions,
     out: Outcome,
-    progress: Callable[[int, int], None],
+    report: Callable[[int, int], None],
+    emit: progress.EventSink | None = None,
 ) -> None:
-    """One direction: parallel streams, 200 ms ticks, grace discarded, then ``duration_s``."""
+    """One direction: parallel streams, 200 ms ticks, grace discarded, then ``duration_s``;
+    ``emit`` gets the goodput of every second (Interval events)."""
     down = direction == "download"
     grace = options.download_grace_s if down else options.upload_grace_s
 
@@ -169,17 +188,25 @@ def transfer(
     hard_stop = grace + options.duration_s + options.timeout_s
     start = time.monotonic()
     total_ticks = int((grace + options.duration_s) / librespeed.TICK_S) + 1
+    stopped: KeyboardInterrupt | None = None  # Ctrl-C: the seconds measured still count
     with streams:
-        while True:
-            time.sleep(librespeed.TICK_S)
-            t = time.monotonic() - start
-            ticks.append((t, streams.total_bytes()))
-            progress(min(len(ticks), total_ticks), total_ticks)
-            window = librespeed.measured_window(ticks, grace)
-            if window.grace_applied and window.seconds >= options.duration_s:
-                break
-            if t > hard_stop or streams.all_stopped():
-                break
+        try:
+            while True:
+                time.sleep(librespeed.TICK_S)
+                t = time.monotonic() - start
+                ticks.append((t, streams.total_bytes()))
+                report(min(len(ticks), total_ticks), total_ticks)
+                if emit is not None and len(ticks) % _TICKS_PER_LINE == 0:
+                    emit(second_event(direction, ticks))
+                window = librespeed.measured_window(ticks, grace)
+                if window.grace_applied and window.seconds >= options.duration_s:
+                    break
+                if t > hard_stop or streams.all_stopped():
+                    break
+        except KeyboardInterrupt as exc:
+            stopped = exc
+    if stopped is not None and not librespeed.measured_window(ticks, grace).n_bytes:
+        raise stopped  # cut short before the measured window began: nothing to report
     errors = streams.errors()
     prev = (0.0, 0)
     for t, total in ticks:
@@ -206,6 +233,8 @@ def transfer(
             f"{direction}_measured_s": window.seconds,
         }
     )
+    if stopped is not None:
+        raise stopped
 
 
 class SpeedtestProbe(Probe[SpeedtestOptions]):
@@ -223,14 +252,19 @@ class SpeedtestProbe(Probe[SpeedtestOptions]):
         if base.scheme == "https":
             out.tls = tls_context(options.insecure, None)
         wanted = [t for t in ("ip", "ping", "download", "upload") if t in options.tests]
-        if "ip" in wanted:
-            get_ip(base, options, out)
-        if "ping" in wanted:
-            ping(base, options, out)
-        directions: tuple[Direction, ...] = ("download", "upload")
-        for direction in directions:
-            if direction in wanted:
-                transfer(base, direction, options, out, rec.progress)
+        emit = rec.emit if rec.live else None
+        rec.emit(progress.Start(base.host.name, ", ".join(wanted)))
+        try:
+            if "ip" in wanted:
+                get_ip(base, options, out)
+            if "ping" in wanted:
+                ping(base, options, out, emit)
+            directions: tuple[Direction, ...] = ("download", "upload")
+            for direction in directions:
+                if direction in wanted:
+                    transfer(base, direction, options, out, rec.progress, emit)
+        except KeyboardInterrupt as exc:
+            rec.interrupt(exc)
         hard = [f for f in out.failures if " failed: " in f]
         if len(hard) >= len(wanted):
             status = Status.FAILED

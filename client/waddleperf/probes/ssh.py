@@ -19,6 +19,7 @@ from pathlib import Path
 import paramiko
 from pydantic import Field, model_validator
 
+from waddleperf.probes import progress
 from waddleperf.probes.base import (
     EndpointTarget,
     Family,
@@ -110,6 +111,19 @@ def check_host_key(key: paramiko.PKey, endpoint: Endpoint, known_hosts: Path | N
     return None
 
 
+#: Phase metrics in the order they happen, and how a live line names them.
+PHASE_WORDS = {"connect_ms": "connect", "kex_ms": "kex", "auth_ms": "auth", "command_ms": "command"}
+
+
+def session_event(metrics: dict[str, MetricValue], error: str | None) -> progress.Reply:
+    """The live line of the session: total time, each phase's time (or the error)."""
+    phases = [f"{word} {metrics[k]:.3f} ms" for k, word in PHASE_WORDS.items() if k in metrics]
+    if "command_exit_code" in metrics:
+        phases.append(f"exit {metrics['command_exit_code']}")
+    detail = ", ".join(phases) + (f"; {error}" if error else "")
+    return progress.Reply(0, error is None, None if error else metrics["total_ms"], detail)
+
+
 class SshProbe(Probe[SshOptions]):
     """SSH handshake phase timings."""
 
@@ -183,6 +197,8 @@ class SshProbe(Probe[SshOptions]):
             if options.command is not None:
                 phase = "command"
                 self._command(transport, options, metrics)
+        except KeyboardInterrupt as exc:
+            rec.interrupt(exc)
         except paramiko.AuthenticationException as exc:
             if str(exc) == _AUTH_TIMEOUT:  # no answer: a timeout, not a rejection
                 error = f"SSH authentication failed: no answer within {options.timeout_s:g} s."
@@ -201,6 +217,7 @@ class SshProbe(Probe[SshOptions]):
                 transport.close()
             sock.close()
         metrics["total_ms"] = (time.perf_counter_ns() - begin) / 1e6
+        rec.emit(session_event(metrics, error))  # after the clock: the whole run is one attempt
         status = Status.FAILED if error else Status.OK
         exit_code = metrics.get("command_exit_code")
         if not error and exit_code:

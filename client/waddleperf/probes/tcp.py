@@ -15,7 +15,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from waddleperf.probes import stats
+from waddleperf.probes import progress, stats
 from waddleperf.probes.base import (
     EndpointTarget,
     Family,
@@ -127,6 +127,16 @@ def failure_sentence(attempts: list[Attempt], timeout_s: float) -> str | None:
     return f"{len(failed)} of {len(attempts)} connects failed: {', '.join(parts)}."
 
 
+def attempt_event(seq: int, attempt: Attempt, timeout_s: float) -> progress.Reply:
+    """The live line of one connect: its time, or why it failed."""
+    if attempt.outcome == "ok" and attempt.elapsed_ns is not None:
+        return progress.Reply(seq, True, attempt.elapsed_ns / 1e6, "connected")
+    why = f"no answer within {timeout_s:g} s" if attempt.outcome == TIMEOUT else None
+    return progress.Reply(
+        seq, False, None, f"{attempt.outcome}: {why or describe_errno(attempt.errno)}"
+    )
+
+
 class TcpProbe(Probe[TcpOptions]):
     """TCP connect time and why connects fail."""
 
@@ -144,9 +154,12 @@ class TcpProbe(Probe[TcpOptions]):
         except (ResolveError, ValueError) as exc:
             return rec.failed(f"{exc}.")
         attempts: list[Attempt] = []
-        for i in paced(options.count, options.interval_s):
-            attempts.append(connect_once(addr.family, addr.sockaddr, options.timeout_s))
-            rec.progress(i + 1, options.count)
+        rec.emit(progress.Start(f"{addr.address} port {endpoint.port}"))
+        with rec.attempts():
+            for i in paced(options.count, options.interval_s):
+                attempts.append(connect_once(addr.family, addr.sockaddr, options.timeout_s))
+                rec.progress(i + 1, options.count)
+                rec.emit(attempt_event(i, attempts[-1], options.timeout_s))
         metrics, samples = summarize_attempts(attempts)
         ok = sum(1 for a in attempts if a.outcome == "ok")
         return rec.finish(

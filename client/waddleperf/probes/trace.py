@@ -26,6 +26,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from waddleperf.probes import progress
 from waddleperf.probes.base import Family, HostTarget, Probe, ProbeOptions, Recording, RunContext
 from waddleperf.probes.netio import (
     ResolveError,
@@ -182,6 +183,16 @@ class _Tracer:
         return [replies.get(p, Observation(index, ttl)) for p, (ttl, _) in sent.items()]
 
 
+def hop_events(seen: list[Observation], rounds: int) -> list[progress.Hop]:
+    """The live lines of one round: every TTL up to the first that reached the destination."""
+    final = min((o.ttl for o in seen if o.final), default=None)
+    return [
+        progress.Hop(o.round, rounds, o.ttl, o.address, o.rtt_ms, o.final)
+        for o in sorted(seen, key=lambda o: o.ttl)
+        if final is None or o.ttl <= final
+    ]
+
+
 def _status(rows: list[Hop], reached: bool, max_hops: int) -> tuple[Status, str | None]:
     if not rows:
         return Status.FAILED, "No hop answered any probe (filtered, or the host is down)."
@@ -228,8 +239,14 @@ class TraceProbe(Probe[TraceOptions]):
                     time.sleep(options.interval_s)
                 dest = destination_ttl(observations)
                 limit = dest if dest is not None else options.max_hops
-                observations += tracer.round(index, limit, options.max_hops, options.timeout_s, dst)
+                round_seen = tracer.round(index, limit, options.max_hops, options.timeout_s, dst)
+                observations += round_seen
                 rec.progress(index + 1, options.rounds)
+                if rec.live:
+                    for event in hop_events(round_seen, options.rounds):
+                        rec.emit(event)
+        except KeyboardInterrupt as exc:
+            rec.interrupt(exc)
         finally:
             tracer.close()
         dest = destination_ttl(observations)

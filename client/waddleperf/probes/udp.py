@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from waddleperf.probes import stats
+from waddleperf.probes import progress, stats
 from waddleperf.probes.base import (
     EndpointTarget,
     Family,
@@ -228,11 +228,14 @@ class UdpProbe(Probe[UdpOptions]):
             return rec.failed(f"{exc}.")
         except OSError as exc:
             return rec.failed(f"Cannot read the HMAC key: {exc}.")
+        rec.emit(
+            progress.Start(f"{addr.address} port {endpoint.port}", f"{options.size_bytes} bytes")
+        )
         with socket.socket(addr.family, socket.SOCK_DGRAM) as sock:
             sock.connect(addr.sockaddr)  # so only the echo's datagrams (and ICMP errors) reach us
             transport = UdpTransport(sock, options.size_bytes, key)
             outcome = run_session(
-                transport, options.count, options.interval_s, options.timeout_s, rec.progress
+                transport, options.count, options.interval_s, options.timeout_s, rec
             )
             metrics, samples = summarize_session(outcome)
             lost = int(metrics.get("lost_count") or 0)

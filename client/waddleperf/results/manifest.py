@@ -33,7 +33,14 @@ _RAW_MEMBER = re.compile("^" + re.escape(RAW_DIR) + RAW_NAME_PATTERN[1:])
 
 GeoValue = str | int | float | None
 BundleStatus = Literal["ok", "degraded", "failed", "empty"]
-_STATUS_RANK = {Status.OK.value: 0, Status.DEGRADED.value: 1, Status.FAILED.value: 2}
+#: A record cut short by Ctrl-C counts as degraded: real figures, but not all of them.
+_STATUS_RANK = {
+    Status.OK.value: 0,
+    Status.DEGRADED.value: 1,
+    Status.INTERRUPTED.value: 1,
+    Status.FAILED.value: 2,
+}
+_RANK_STATUS: dict[int, BundleStatus] = {0: "ok", 1: "degraded", 2: "failed"}
 
 
 class _Strict(BaseModel):
@@ -117,8 +124,7 @@ def worst_status(statuses: set[str]) -> BundleStatus:
     """The bundle's summary status: the worst of its results', ``empty`` for none."""
     if not statuses:
         return "empty"
-    worst = max(statuses, key=lambda s: _STATUS_RANK.get(s, 2))
-    return "ok" if worst == "ok" else "degraded" if worst == "degraded" else "failed"
+    return _RANK_STATUS[max(_STATUS_RANK.get(s, 2) for s in statuses)]
 
 
 def manifest_json_schema() -> dict[str, Any]:

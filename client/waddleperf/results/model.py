@@ -68,6 +68,8 @@ class Status(StrEnum):
     OK = "ok"  # measured everything asked for
     DEGRADED = "degraded"  # measured, but part failed (some loss, some attempts refused)
     FAILED = "failed"  # the target could not be measured at all
+    # Stopped by the user (Ctrl-C) before the end: the figures cover the part that ran.
+    INTERRUPTED = "interrupted"
 
 
 def utc_now() -> datetime:

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.net import tcp_stub
 from waddleperf.cli.probe_flags import FAMILY_FLAGS, flags_of, has_family
 from waddleperf.probes import base
 
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 #: Flags every kind has besides its model's.
-COMMON = {"--option", "--json", "--pretty", "--help"}
+COMMON = {"--option", "--json", "--pretty", "--quiet", "--help"}
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -113,34 +114,10 @@ def test_flags_that_were_only_option_fields_reach_the_model(listener):
     assert json.loads(proc.stdout)["params"]["interval_s"] == 0
 
 
-def _serve_garbage() -> tuple[socket.socket, threading.Thread]:
-    """A TCP server that answers every connection with a line that is not HTTP or SSH."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            with conn:
-                conn.sendall(b"garbage, neither HTTP nor SSH\r\n")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return srv, thread
-
-
 @pytest.fixture
 def garbage_port() -> Iterator[int]:
-    srv, thread = _serve_garbage()
-    try:
-        yield srv.getsockname()[1]
-    finally:
-        srv.close()
-        thread.join(5)
+    """A TCP server that answers every connection with a line that is not HTTP or SSH."""
+    yield from tcp_stub(lambda conn: conn.sendall(b"garbage, neither HTTP nor SSH\r\n"))
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from rich.console import Console
 
 from waddleperf import output
 from waddleperf.results.model import Result, Status
@@ -25,9 +24,7 @@ def _result(**kw):
 
 
 def _render(result, width=100):
-    console = Console(record=True, width=width, color_system=None)
-    output.print_result(result, console)
-    return console.export_text()
+    return "\n".join(output.render(result, width))
 
 
 def test_split_metric_and_format():
@@ -49,13 +46,61 @@ def test_table_has_metrics_units_status():
     assert "address" in text
 
 
-def test_table_shows_error_and_unmeasured():
+def test_degraded_table_shows_unmeasured_as_a_dash():
+    text = _render(
+        _result(status=Status.DEGRADED, error="The server answered HTTP 503 (1 of 2).",
+                metrics={"rtt_avg_ms": None, "sent_count": 2})
+    )  # fmt: skip
+    assert "status: degraded" in text and "—" in text
+    assert "error: The server answered HTTP 503 (1 of 2)." in text
+
+
+def test_failed_probe_prints_no_empty_metric_table():
     text = _render(
         _result(status=Status.FAILED, error="No reply to any of 5 echo requests.",
-                metrics={"rtt_avg_ms": None})
+                metrics={"rtt_avg_ms": None, "jitter_ms": None}, info={})
     )  # fmt: skip
-    assert "status: failed" in text and "—" in text
-    assert "error: No reply to any of 5 echo requests." in text
+    assert text.splitlines() == [
+        "status: failed  (1.50 s)",
+        "error: No reply to any of 5 echo requests.",
+    ]
+
+
+def test_failed_probe_keeps_its_counts_but_not_its_nulls():
+    text = _render(
+        _result(status=Status.FAILED, error="2 of 2 connects failed.",
+                metrics={"connect_avg_ms": None, "refused_count": 2})
+    )  # fmt: skip
+    assert "refused" in text and "connect avg" not in text and "—" not in text
+
+
+def test_interrupted_status_line():
+    text = _render(_result(status=Status.INTERRUPTED, error="Interrupted (Ctrl-C, SIGINT)."))
+    assert "status: interrupted  (1.50 s)" in text and "rtt avg" in text
+
+
+def test_colour_only_when_asked():
+    plain = "\n".join(output.render(_result(), 100, color=False))
+    coloured = "\n".join(output.render(_result(), 100, color=True))
+    assert "\x1b[" not in plain
+    assert "\x1b[1;32mok\x1b[0m" in coloured
+    assert coloured.replace("\x1b[0m", "").count("\x1b[") >= 3  # title, headers, status
+
+
+def test_no_colour_with_no_color_set(monkeypatch):
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert output.use_color(Tty())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not output.use_color(Tty())
+    monkeypatch.delenv("NO_COLOR")
+    assert not output.use_color(io.StringIO())
 
 
 def test_trace_hops_get_a_table_of_their_own():
@@ -105,10 +150,43 @@ def test_metric_cells_humanise_bytes_and_rates_only():
     assert output.metric_cells("throughput_mbps", None) == ("throughput", "—", "Mbit/s")
 
 
-def test_trace_address_column_is_never_cut():
-    address = "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff"
-    hop = {"hop": 1, "address": address, "name": "router.example.net", "loss_pct": 0.0,
-           "sent_count": 3, "rtt_last_ms": 1.5, "rtt_avg_ms": 1.25, "rtt_best_ms": 1.0,
-           "rtt_worst_ms": 1.5, "rtt_stdev_ms": 0.2}  # fmt: skip
-    text = _render(_result(kind="probe.trace", metrics={"hops_count": 1}, samples=[hop]), width=80)
-    assert address in text
+HOP = {
+    "hop": 1, "address": "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff",
+    "name": "router.example.net", "loss_pct": 0.0, "sent_count": 3, "rtt_last_ms": 1.5,
+    "rtt_avg_ms": 1.25, "rtt_best_ms": 1.0, "rtt_worst_ms": 123.456, "rtt_stdev_ms": 0.2,
+}  # fmt: skip
+
+
+def _hops(result: Result, width: int) -> list[str]:
+    lines = output.samples_table(result, width=width)
+    assert lines is not None
+    return lines
+
+
+@pytest.mark.parametrize("width", [30, 50, 80, 200])
+def test_trace_table_never_cuts_an_address_or_a_number(width):
+    trace = _result(kind="probe.trace", metrics={"hops_count": 1}, samples=[HOP])
+    lines = _hops(trace, width=width)
+    row = next(line for line in lines if "2001:db8" in line)
+    # The whole address on the row's first line, every figure whole in its cell.
+    cells = [c.strip() for c in row.strip("│").split("│")]
+    assert cells[1] == HOP["address"]
+    assert cells[3:] == ["0.000", "3", "1.500", "1.250", "1.000", "123.456", "0.200"]
+    assert "…" not in "\n".join(lines)
+    # Only the name may wrap, and it loses nothing.
+    names = "".join(line.split("│")[3].strip() for line in lines if line.startswith("│"))
+    assert names == HOP["name"]
+
+
+def test_trace_headers_fold_on_a_narrow_terminal_only():
+    trace = _result(kind="probe.trace", metrics={"hops_count": 1}, samples=[HOP])
+    wide = _hops(trace, width=300)
+    assert "rtt worst (ms)" in wide[2]  # title, top rule, then one header line
+    narrow = _hops(trace, width=80)
+    assert "rtt worst (ms)" not in "\n".join(narrow) and "worst" in "\n".join(narrow)
+
+
+def test_trace_leaves_out_a_column_no_hop_has():
+    trace = _result(kind="probe.trace", metrics={"hops_count": 1},
+                    samples=[{**HOP, "name": None}])  # fmt: skip
+    assert " name " not in "\n".join(_hops(trace, width=200))

@@ -7,14 +7,33 @@ import time
 
 import pytest
 
+from waddleperf.probes import progress
+from waddleperf.probes.base import ProbeOptions, Recording, RunContext
 from waddleperf.probes.echo import (
     EchoOutcome,
     Reply,
+    first_replies,
     run_session,
     session_status,
     summarize_session,
 )
 from waddleperf.results.model import Status
+
+
+def recording(**context) -> Recording:
+    """A recording whose context has ``context`` (progress, events, partial_on_interrupt)."""
+    return Recording("probe.icmp", ProbeOptions(target="x"), RunContext(**context))
+
+
+def collector() -> tuple[list[progress.Reply], progress.EventSink]:
+    """A list of the Reply events a session emits, and the sink that fills it."""
+    events: list[progress.Reply] = []
+
+    def sink(event: progress.Event) -> None:
+        assert isinstance(event, progress.Reply)
+        events.append(event)
+
+    return events, sink
 
 
 class FakeTransport:
@@ -43,7 +62,9 @@ class FakeTransport:
 
 def test_session_all_answered_stops_early():
     done = []
-    out = run_session(FakeTransport(), 5, 0.001, 5.0, progress=lambda d, t: done.append((d, t)))
+    out = run_session(
+        FakeTransport(), 5, 0.001, 5.0, recording(progress=lambda d, t: done.append((d, t)))
+    )
     assert out.sent == 5 and len(out.replies) == 5
     assert done[-1] == (5, 5)
     metrics, samples = summarize_session(out)
@@ -96,7 +117,7 @@ def test_ctrl_c_stops_the_receiver():
 
     before = threading.active_count()
     with pytest.raises(KeyboardInterrupt):
-        run_session(FakeTransport(), 100, 0.001, 5.0, progress=interrupt)
+        run_session(FakeTransport(), 100, 0.001, 5.0, recording(progress=interrupt))
     assert threading.active_count() == before
 
 
@@ -131,3 +152,70 @@ def test_replies_queued_when_the_session_ends_are_counted():
     assert [r.seq for r in out.replies] == [0, 0]
     metrics, _ = summarize_session(out)
     assert metrics["duplicate_count"] == 1
+
+
+def test_live_events_one_per_reply_duplicate_and_timeout():
+    events, sink = collector()
+    rec = recording(events=sink)
+    out = run_session(FakeTransport(drop={1}, dup={2}), 4, 0.0, 0.2, rec)
+    metrics, _ = summarize_session(out)
+    firsts = [e for e in events if e.ok and not e.duplicate]
+    assert sorted(e.seq for e in firsts) == [0, 2, 3]
+    assert [e.seq for e in events if e.duplicate] == [2]
+    assert [(e.seq, e.ok, e.rtt_ms) for e in events if not e.ok] == [(1, False, None)]
+    assert "no reply within 0.2 s" in next(e.detail for e in events if not e.ok)
+    # The lines match the record: one per counted reply, one per lost request.
+    assert len(firsts) == metrics["received_count"]
+    assert sum(not e.ok for e in events) == metrics["lost_count"]
+    rtt = {e.seq: e.rtt_ms for e in firsts}
+    assert rtt == {r.seq: r.rtt_ns / 1e6 for r in first_replies(out.replies)}
+
+
+def test_without_a_sink_emit_is_a_no_op():
+    rec = recording()
+    assert not rec.live
+    rec.emit(progress.Start("127.0.0.1"))  # nobody listens: nothing happens, nothing raised
+
+
+def test_ctrl_c_propagates_unless_partial_results_were_asked_for():
+    rec = recording()
+    with pytest.raises(KeyboardInterrupt), rec.attempts():
+        raise KeyboardInterrupt
+    assert not rec.interrupted
+    partial = recording(partial_on_interrupt=True)
+    with partial.attempts():
+        raise KeyboardInterrupt
+    record = partial.finish(status=Status.DEGRADED, error="1 of 3 pings got no reply.")
+    assert record.status is Status.INTERRUPTED
+    assert record.error == (
+        "Interrupted (Ctrl-C, SIGINT): the figures cover what was measured until then; "
+        "1 of 3 pings got no reply."
+    )
+    assert partial.finish(status=Status.OK).error == (
+        "Interrupted (Ctrl-C, SIGINT): the figures cover what was measured until then."
+    )
+
+
+def test_interrupted_session_returns_what_was_counted():
+    def interrupt(done, total):
+        if done == 3:
+            raise KeyboardInterrupt
+
+    events, sink = collector()
+    rec = recording(progress=interrupt, events=sink, partial_on_interrupt=True)
+    out = run_session(FakeTransport(), 100, 0.001, 5.0, rec)
+    assert rec.interrupted
+    assert out.sent == 3 and sorted(r.seq for r in out.replies) == [0, 1, 2]
+    assert sorted(e.seq for e in events) == [0, 1, 2] and all(e.ok for e in events)
+
+
+def test_interrupted_session_does_not_count_a_request_still_waiting():
+    def interrupt(done, total):
+        if done == 3:
+            raise KeyboardInterrupt
+
+    rec = recording(progress=interrupt, partial_on_interrupt=True)
+    out = run_session(FakeTransport(drop={2}), 100, 0.001, 5.0, rec)
+    metrics, _ = summarize_session(out)
+    # Request 2 was inside its 5 s timeout: neither sent nor lost, so no invented loss.
+    assert out.sent == 2 and metrics["lost_count"] == 0 and metrics["received_count"] == 2
