@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.net import free_port, tcp_stub, wait_until
 from tests.support.terminal import run_on_terminal
-from tests.unit.client.schema_check import validate_record
+from tests.support.schemas import validate_record
 
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 PLAIN = {"NO_COLOR": "1"}
