@@ -11,6 +11,7 @@ import typer
 
 from waddleperf import __version__, autoperf_cli, extras, load_cli
 from waddleperf.cli import probe
+from waddleperf.cli import report as report_cli
 
 app = typer.Typer(
     name="waddleperf",
@@ -96,6 +97,7 @@ def server(
 app.add_typer(probe.app, name="probe")
 app.add_typer(load_cli.app, name="load")
 app.command("autoperf")(autoperf_cli.autoperf)
+app.command("report")(report_cli.report)
 
 
 @app.command()
