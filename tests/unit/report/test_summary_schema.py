@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
+from tests.support.summary_schema import FILE, validate_summary
 from waddleperf.report.summary_model import Summary, schema_text
 
-DOCS = Path(__file__).resolve().parents[3] / "docs"
-FILE = DOCS / "report-summary.schema.json"
-
-
-def validate_summary(doc: Any) -> None:
-    """Raise AssertionError naming where ``doc`` breaks the committed schema."""
-    schema = json.loads(FILE.read_text())
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    err = jsonschema.exceptions.best_match(cls(schema).iter_errors(doc))
-    if err is not None:
-        where = "$" + "".join(f"[{p!r}]" for p in err.absolute_path)
-        raise AssertionError(f"{FILE.name}: {where}: {err.message}")
 
 
 def minimal() -> dict[str, Any]:
