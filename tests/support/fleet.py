@@ -123,8 +123,15 @@ class _Cycle:
                           "1 of 5 replies lost." if lost else None)  # fmt: skip
         tcp = _rtt_series(rng, "connect", rtt * 1.05, 3)
         tcp.update(attempt_count=3, ok_count=3, error_count=0, failure_pct=0.0)
-        yield self.result("probe.tcp", host, name, "tcp", 1, tcp,
-                          [{"attempt": i, "outcome": "ok", "connect_ms": rtt} for i in range(3)])
+        yield self.result(
+            "probe.tcp",
+            host,
+            name,
+            "tcp",
+            1,
+            tcp,
+            [{"attempt": i, "outcome": "ok", "connect_ms": rtt} for i in range(3)],
+        )
         udp_lost = rng.choice((0, 0, 0, 1, 2))
         udp = _rtt_series(rng, "rtt", rtt, 50 - udp_lost)
         udp.update(jitter_ms=rtt * 0.08, sent_count=50, received_count=50 - udp_lost,
@@ -144,8 +151,15 @@ class _Cycle:
             http = _rtt_series(rng, "total", rtt * 3, 3)
             http.update(_rtt_series(rng, "ttfb", rtt * 2, 3))
             http.update(attempt_count=3, ok_count=3, failure_pct=0.0, http_status_code=200)
-            yield self.result("probe.http", url, name, "http", 1, http,
-                              [{"rep": i, "status": 200, "total_ms": rtt * 3} for i in range(3)])
+            yield self.result(
+                "probe.http",
+                url,
+                name,
+                "http",
+                1,
+                http,
+                [{"rep": i, "status": 200, "total_ms": rtt * 3} for i in range(3)],
+            )
         dns = _rtt_series(rng, "query", rtt * 0.5 + 1, 3)
         dns.update(query_count=3, ok_count=3, answer_count=1)
         yield self.result("probe.dns", host, name, "dns", 1, dns)

@@ -47,7 +47,9 @@ def report(
     sql: Annotated[str | None, typer.Option(
         help="Run this query over the tables (bundles, results, events, load, profiling) "
         "and print the rows instead of writing a report.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="--sql output: table, csv or json.")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", help="--sql output: table, csv or json.")
+    ] = "table",
     export_parquet: Annotated[Path | None, typer.Option(
         help="Write the tables as Hive-partitioned Parquet under this directory "
         "(DIR/TABLE/date=…/agent=…/*.parquet); a report too only with --out.")] = None,

@@ -116,9 +116,7 @@ def _version(con: duckdb.DuckDBPyConnection) -> int | None:
     ).fetchall()
     if not found[0][0]:
         return None
-    rows = con.execute(
-        f"SELECT value FROM {SCHEMA}.meta WHERE key = 'catalog_version'"
-    ).fetchall()
+    rows = con.execute(f"SELECT value FROM {SCHEMA}.meta WHERE key = 'catalog_version'").fetchall()
     return int(rows[0][0]) if rows else None
 
 

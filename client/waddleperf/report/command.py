@@ -38,14 +38,31 @@ class Request:
     staging: Staging
 
     @classmethod
-    def parse(cls, *, sources: Sequence[str], out: Path | None, catalog: Path | None,
-              endpoint_url: str | None, since: str | None, until: str | None,
-              agents: Sequence[str], servers: Sequence[str], kinds: Sequence[str],
-              countries: Sequence[str], asns: Sequence[int], sql: str | None, fmt: str,
-              export_parquet: Path | None, baseline: Sequence[str], baseline_since: str | None,
-              baseline_until: str | None,
-              thresholds: tuple[float | None, float | None, float | None],
-              series_kind: str | None, staging: str, default_out: Path) -> Request:  # fmt: skip
+    def parse(
+        cls,
+        *,
+        sources: Sequence[str],
+        out: Path | None,
+        catalog: Path | None,
+        endpoint_url: str | None,
+        since: str | None,
+        until: str | None,
+        agents: Sequence[str],
+        servers: Sequence[str],
+        kinds: Sequence[str],
+        countries: Sequence[str],
+        asns: Sequence[int],
+        sql: str | None,
+        fmt: str,
+        export_parquet: Path | None,
+        baseline: Sequence[str],
+        baseline_since: str | None,
+        baseline_until: str | None,
+        thresholds: tuple[float | None, float | None, float | None],
+        series_kind: str | None,
+        staging: str,
+        default_out: Path,
+    ) -> Request:
         """Check the flags; ValueError naming the bad one."""
         from waddleperf.report.query import FORMATS
 
@@ -61,15 +78,19 @@ class Request:
         filters = Filters(
             since=parse_time(since, "since") if since else None,
             until=parse_time(until, "until") if until else None,
-            agents=tuple(agents), servers=tuple(servers),
-            kinds=tuple(parse_kind(k) for k in kinds), countries=tuple(c.upper() for c in countries),
+            agents=tuple(agents),
+            servers=tuple(servers),
+            kinds=tuple(parse_kind(k) for k in kinds),
+            countries=tuple(c.upper() for c in countries),
             asns=tuple(asns),
-        )  # fmt: skip
+        )
         if filters.since and filters.until and filters.since >= filters.until:
             raise ValueError("--since must be before --until")
         window = baseline_since is not None or baseline_until is not None
         if baseline and window:
-            raise ValueError("give --baseline SOURCE or --baseline-since/--baseline-until, not both")
+            raise ValueError(
+                "give --baseline SOURCE or --baseline-since/--baseline-until, not both"
+            )
         base_filters = None
         if window:
             base_filters = replace(
@@ -90,10 +111,21 @@ class Request:
         except ValueError as exc:
             raise ValueError(str(exc).replace("threshold ", "--").replace("_", "-")) from None
         report_out = out if out is not None else (None if sql or export_parquet else default_out)
-        return cls(tuple(sources), report_out, catalog, endpoint_url, filters, sql, fmt,
-                   export_parquet, tuple(baseline), base_filters, limits,
-                   parse_kind(series_kind) if series_kind else None,
-                   "arrow" if staging == "arrow" else "ndjson")  # fmt: skip
+        return cls(
+            tuple(sources),
+            report_out,
+            catalog,
+            endpoint_url,
+            filters,
+            sql,
+            fmt,
+            export_parquet,
+            tuple(baseline),
+            base_filters,
+            limits,
+            parse_kind(series_kind) if series_kind else None,
+            "arrow" if staging == "arrow" else "ndjson",
+        )
 
 
 def _say(stream: IO[str], text: str) -> None:
@@ -116,11 +148,16 @@ def run(req: Request, out: IO[str] | None = None, err: IO[str] | None = None) ->
         return EXIT_USAGE
     try:
         try:
-            found = ingest(con, [open_source(s, req.endpoint_url) for s in req.sources],
-                           req.staging)  # fmt: skip
+            found = ingest(
+                con, [open_source(s, req.endpoint_url) for s in req.sources], req.staging
+            )
             if req.baseline:
-                ingest(con, [open_source(s, req.endpoint_url) for s in req.baseline],
-                       req.staging, scope="baseline_scope")  # fmt: skip
+                ingest(
+                    con,
+                    [open_source(s, req.endpoint_url) for s in req.baseline],
+                    req.staging,
+                    scope="baseline_scope",
+                )
         except SourceError as exc:
             _say(stderr, f"waddleperf report: {exc}")
             return EXIT_USAGE
@@ -128,9 +165,12 @@ def run(req: Request, out: IO[str] | None = None, err: IO[str] | None = None) ->
         if req.baseline_filters is not None:
             scope = "baseline_scope" if req.baseline else "scope"
             create_views(con, req.baseline_filters, scope=scope, prefix=build.BASELINE)
-        _say(stderr, f"waddleperf report: {found.listed} bundle(s) listed, {found.ingested} new "
-                     f"ingested, {found.known} already in the catalog, {found.skipped} newly "
-                     f"skipped ({found.seconds:.1f} s)")  # fmt: skip
+        _say(
+            stderr,
+            f"waddleperf report: {found.listed} bundle(s) listed, {found.ingested} new "
+            f"ingested, {found.known} already in the catalog, {found.skipped} newly "
+            f"skipped ({found.seconds:.1f} s)",
+        )
         if req.sql is not None:
             try:
                 names, rows = run_query(con, req.sql)
@@ -146,9 +186,14 @@ def run(req: Request, out: IO[str] | None = None, err: IO[str] | None = None) ->
             _say(stderr, f"waddleperf report: Parquet under {req.export_parquet}: {listed} rows")
         if req.out is None:
             return EXIT_OK
-        summary = build.build_summary(con, req.sources, req.filters,
-                                      series_kind=req.series_kind, thresholds=req.thresholds,
-                                      baseline=req.baseline_filters is not None)  # fmt: skip
+        summary = build.build_summary(
+            con,
+            req.sources,
+            req.filters,
+            series_kind=req.series_kind,
+            thresholds=req.thresholds,
+            baseline=req.baseline_filters is not None,
+        )
         return _write(req.out, summary, stdout, stderr)
     finally:
         con.close()
@@ -166,17 +211,22 @@ def _write(directory: Path, summary: dict[str, object], stdout: IO[str], stderr:
     quality = summary["data_quality"]
     assert isinstance(quality, dict)
     if quality["skipped"]:
-        _say(stderr, f"waddleperf report: {quality['skipped']} bundle(s) skipped, listed in "
-                     "data_quality")  # fmt: skip
+        _say(
+            stderr,
+            f"waddleperf report: {quality['skipped']} bundle(s) skipped, listed in data_quality",
+        )
     for item in written:
         _say(stdout, str(item))
     verdict = summary.get("regressions")
     if isinstance(verdict, dict):
         bad = [r for r in verdict["rows"] if r["regressed"]]
         for row in bad:
-            _say(stdout, f"REGRESSED {row['agent']} → {row['server']} {row['kind']} "
-                         f"{row['metric']}: {row['baseline']:.4g} → {row['current']:.4g} "
-                         f"({row['rule']})")  # fmt: skip
+            _say(
+                stdout,
+                f"REGRESSED {row['agent']} → {row['server']} {row['kind']} "
+                f"{row['metric']}: {row['baseline']:.4g} → {row['current']:.4g} "
+                f"({row['rule']})",
+            )
         if verdict["regressed"]:
             return EXIT_REGRESSED
     return EXIT_OK

@@ -96,4 +96,6 @@ def _table(names: list[str], rows: list[tuple[Any, ...]]) -> str:
     line = "  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)).rstrip()
     rule = "  ".join("-" * w for w in widths)
     body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    return "\n".join([line, rule, *body, f"({len(rows)} row{'s' if len(rows) != 1 else ''})"]) + "\n"
+    return (
+        "\n".join([line, rule, *body, f"({len(rows)} row{'s' if len(rows) != 1 else ''})"]) + "\n"
+    )

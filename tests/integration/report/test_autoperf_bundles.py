@@ -41,13 +41,19 @@ def test_report_of_real_cycles(tmp_path: Path, server: LocalServer) -> None:
     assert {row["kind"]: row["count"] for row in doc["probes"]} == by_kind
     assert {row["server"] for row in doc["probes"]} == {"lo"}
     icmp = next(row for row in doc["probes"] if row["kind"] == "probe.icmp")
-    rtts = [r.metrics["rtt_avg_ms"] for r in probes if r.kind == "probe.icmp"]
+    rtts = [
+        float(v)
+        for r in probes
+        if r.kind == "probe.icmp" and (v := r.metrics.get("rtt_avg_ms")) is not None
+    ]
     assert icmp["rtt_ms"]["mean"] == pytest.approx(sum(rtts) / len(rtts), rel=1e-9)
     events = [r for r in records if r.kind == "autoperf.event"]
     assert len(doc["escalations"]) == len(events) >= 2
     assert [(e["from_tier"], e["to_tier"]) for e in doc["escalations"][:2]] == [(1, 2), (2, 3)]
-    assert all(e["reason"] == r.info["reason"] for e, r in
-               zip(doc["escalations"], sorted(events, key=lambda r: r.started_at), strict=True))
+    assert all(
+        e["reason"] == r.info["reason"]
+        for e, r in zip(doc["escalations"], sorted(events, key=lambda r: r.started_at), strict=True)
+    )
     assert doc["latency_series"] and doc["latency_series"][0]["kind"] == "probe.icmp"
     throughput = [row for row in doc["probes"] if row["kind"] == "probe.iperf"]
     assert throughput and throughput[0]["throughput_bps"] > 1e6

@@ -76,8 +76,17 @@ def test_filters_narrow_every_table(fleet: Path, tmp_path: Path) -> None:
         ("agent-01", "server-1", "probe.icmp")}  # fmt: skip
     assert doc["probes"][0]["count"] == 30 - 10  # one cycle a minute, from minute 10
     assert doc["filters"]["kind"] == ["probe.icmp"] and doc["window"]["first"] >= since[:16]
-    only_nl = report(fleet, "--catalog", tmp_path / "c.duckdb", "--sql",
-                     "SELECT DISTINCT country FROM results", "--country", "nl", "--format", "csv")
+    only_nl = report(
+        fleet,
+        "--catalog",
+        tmp_path / "c.duckdb",
+        "--sql",
+        "SELECT DISTINCT country FROM results",
+        "--country",
+        "nl",
+        "--format",
+        "csv",
+    )
     assert only_nl.stdout.split() == ["country", "NL"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -63,7 +64,7 @@ def test_bucket_width_fits_the_window_and_edges_are_epoch_aligned() -> None:
     width = 900
     axis = edges(T, T + timedelta(hours=2), width)
     assert axis[0] == datetime(2026, 11, 21, 10, 15, tzinfo=UTC)
-    assert all((b - a).total_seconds() == width for a, b in zip(axis, axis[1:], strict=False))
+    assert all((b - a).total_seconds() == width for a, b in itertools.pairwise(axis))
     assert axis[-1] == bucket_start(T + timedelta(hours=2), width)
     assert len(edges(T, T, 60)) == 1
     for days in (1, 7, 30, 400):
