@@ -17,14 +17,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from waddleperf.report.catalog import SCHEMA
-from waddleperf.report.sources import Candidate, Fetched, Source
+from waddleperf.report.reading import checked
+from waddleperf.report.sources import Candidate, Source
 from waddleperf.report.staging import (
     Staging,
     drop_staged,
@@ -32,19 +32,14 @@ from waddleperf.report.staging import (
     insert_staged,
     invalid_bundles,
     stage,
-    tag_lines,
 )
-from waddleperf.report.unpack import Skip, Unpacked, unpack
+from waddleperf.report.unpack import Unpacked
 
 if TYPE_CHECKING:
     import duckdb
 
 #: Bundles per batch (a transaction; about 20 KB of NDJSON each, so a batch is ~100 MB).
 BATCH = 4000
-#: New bundles from which unpacking runs in worker processes (start-up costs ~0.2 s).
-POOL_FROM = 2000
-#: Bundles handed to an unpacking worker at a time.
-_CHUNK = 256
 
 
 @dataclass
@@ -69,30 +64,6 @@ class IngestReport:
     seconds: float = 0.0
     scope: set[int] = field(default_factory=set)
     scope_skipped: set[str] = field(default_factory=set)
-
-
-def _check(item: Fetched) -> Unpacked | str:
-    if item.data is None:
-        return item.error or "cannot read"
-    try:
-        return unpack(item.candidate.location.rsplit("/", 1)[-1], item.data, item.sha256)
-    except Skip as exc:
-        return str(exc)
-
-
-def _check_all(items: list[Fetched]) -> list[Unpacked | str]:
-    return [_check(item) for item in items]
-
-
-def _chunks(items: Iterable[Fetched], size: int) -> Iterator[list[Fetched]]:
-    chunk: list[Fetched] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _geo_number(value: Any, kind: type[int] | type[float]) -> Any:
@@ -189,34 +160,15 @@ class Ingestor:
 
     # -- reading --------------------------------------------------------------------------
 
-    def _checked(self, fetched: Iterator[Fetched],
-                 small: bool) -> Iterator[tuple[Candidate, Unpacked | str]]:  # fmt: skip
-        if self.workers <= 1 or small:
-            for item in fetched:
-                yield item.candidate, _check(item)
-            return
-        with ProcessPoolExecutor(self.workers) as pool:
-            window: list[tuple[list[Fetched], Any]] = []
-            for chunk in _chunks(fetched, _CHUNK):
-                window.append((chunk, pool.submit(_check_all, chunk)))
-                if len(window) > self.workers * 2:
-                    yield from self._drain(window.pop(0))
-            for entry in window:
-                yield from self._drain(entry)
-
-    @staticmethod
-    def _drain(entry: tuple[list[Fetched], Any]) -> Iterator[tuple[Candidate, Unpacked | str]]:
-        chunk, future = entry
-        for item, outcome in zip(chunk, future.result(), strict=True):
-            yield item.candidate, outcome
-
     def run(self, sources: Sequence[Source]) -> IngestReport:
         """Catalog every new bundle of ``sources``; return the run's report and scope."""
         start = time.perf_counter()
         for source in sources:
             fresh = self._new(source.list())
             batch: list[Pending] = []
-            for cand, outcome in self._checked(source.fetch(fresh), len(fresh) < POOL_FROM):
+            first_id = self._next_id
+            self._next_id += len(fresh)
+            for bundle_id, cand, outcome in checked(source, fresh, first_id, self.workers):
                 self.report.read += 1
                 if isinstance(outcome, str):
                     self._skip(cand, outcome)
@@ -226,8 +178,7 @@ class Ingestor:
                 if first is not None:
                     self._skip(cand, f"duplicate: run {run_id} is already in {first[1]}", first[0])
                     continue
-                pending = Pending(self._next_id, cand, outcome)
-                self._next_id += 1
+                pending = Pending(bundle_id, cand, outcome)
                 self._runs[run_id] = (pending.bundle_id, cand.location)
                 batch.append(pending)
                 if len(batch) >= self.batch:
@@ -273,8 +224,8 @@ class Ingestor:
     def _load_batch(self, batch: list[Pending]) -> None:
         con = self.con
         con.execute("BEGIN TRANSACTION")
-        results = b"".join(tag_lines(p.bundle_id, p.unpacked.results) for p in batch)
-        profiling = b"".join(tag_lines(p.bundle_id, p.unpacked.profiling) for p in batch)
+        results = [p.unpacked.results for p in batch]
+        profiling = [p.unpacked.profiling for p in batch]
         stage(con, self.staging, results, profiling)
         bad = invalid_bundles(con)
         drop_staged(con, bad)

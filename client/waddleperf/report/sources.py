@@ -95,16 +95,20 @@ class LocalSource:
         _walk(str(path.resolve()), self.name, found)
         return sorted(found, key=lambda c: c.location)
 
+    @staticmethod
+    def read(cand: Candidate) -> Fetched:
+        """One file's bytes and its sidecar checksum."""
+        path = Path(cand.location)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            return Fetched(cand, None, error=f"cannot read: {exc.strerror or exc}")
+        return Fetched(cand, data, _sidecar_sha(path))
+
     def fetch(self, candidates: Iterable[Candidate]) -> Iterator[Fetched]:
         """Read each file and its sidecar checksum."""
         for cand in candidates:
-            path = Path(cand.location)
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                yield Fetched(cand, None, error=f"cannot read: {exc.strerror or exc}")
-                continue
-            yield Fetched(cand, data, _sidecar_sha(path))
+            yield self.read(cand)
 
 
 def _walk(directory: str, source: str, found: list[Candidate]) -> None:

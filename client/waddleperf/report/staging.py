@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from waddleperf.report.catalog import SCHEMA
@@ -71,12 +71,13 @@ def _columns_sql(columns: dict[str, str]) -> str:
     return "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"
 
 
-def _stage_ndjson(con: duckdb.DuckDBPyConnection, table: str, data: bytes,
+def _stage_ndjson(con: duckdb.DuckDBPyConnection, table: str, data: Sequence[bytes],
                   columns: dict[str, str]) -> None:  # fmt: skip
     fd, name = tempfile.mkstemp(prefix=".waddleperf-stage-", suffix=".ndjson")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for part in data:
+                fh.write(part)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_json(?, "
             f"format = 'newline_delimited', columns = {_columns_sql(columns)})",
@@ -99,11 +100,13 @@ def _arrow_select(columns: dict[str, str], present: set[str]) -> str:
     return ", ".join(parts)
 
 
-def _stage_arrow(con: duckdb.DuckDBPyConnection, table: str, data: bytes,
+def _stage_arrow(con: duckdb.DuckDBPyConnection, table: str, data: Sequence[bytes],
                  columns: dict[str, str]) -> None:  # fmt: skip
     import pyarrow.json as pj
 
-    parsed = pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(block_size=1 << 24))
+    parsed = pj.read_json(
+        io.BytesIO(b"".join(data)), read_options=pj.ReadOptions(block_size=1 << 24)
+    )
     keep = [c for c in parsed.column_names if c in columns]
     arrow_tbl = parsed.select(keep)
     con.register("_arrow_stage", arrow_tbl)
@@ -114,13 +117,14 @@ def _stage_arrow(con: duckdb.DuckDBPyConnection, table: str, data: bytes,
         con.unregister("_arrow_stage")
 
 
-def stage(con: duckdb.DuckDBPyConnection, how: Staging, results: bytes, profiling: bytes) -> None:
+def stage(con: duckdb.DuckDBPyConnection, how: Staging, results: Sequence[bytes],
+          profiling: Sequence[bytes]) -> None:  # fmt: skip
     """Load one batch's tagged NDJSON into temp tables ``stage_results``/``stage_profiling``."""
     load = _stage_arrow if how == "arrow" else _stage_ndjson
     for table, data, columns in (("stage_results", results, RESULT_COLUMNS),
                                  ("stage_profiling", profiling, PROFILING_COLUMNS)):  # fmt: skip
-        if data:
-            load(con, table, data, columns)
+        if any(data):
+            load(con, table, [part for part in data if part], columns)
         else:
             cols = ", ".join(f"{k} {v}" for k, v in columns.items())
             con.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({cols})")
@@ -129,7 +133,7 @@ def stage(con: duckdb.DuckDBPyConnection, how: Staging, results: bytes, profilin
 def insert_bundles(con: duckdb.DuckDBPyConnection, how: Staging, lines: bytes) -> None:
     """Add the bundles of NDJSON ``lines`` (one ``store.bundles`` row each)."""
     load = _stage_arrow if how == "arrow" else _stage_ndjson
-    load(con, "stage_bundles", lines, BUNDLE_COLUMNS)
+    load(con, "stage_bundles", [lines], BUNDLE_COLUMNS)
     con.execute(f"INSERT INTO {SCHEMA}.bundles BY NAME SELECT *, CAST(started_at AS DATE) AS date "
                 "FROM stage_bundles")  # fmt: skip
     con.execute("DROP TABLE stage_bundles")
