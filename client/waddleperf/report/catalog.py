@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import duckdb
 
+#: DuckDB's memory bound: beyond it, it spills to temporary files (peak RSS stays under 2 GB).
+MEMORY_LIMIT = "1GB"
 #: Bumped when the tables change shape; an older catalog is rebuilt from the bundles.
 CATALOG_VERSION = 1
 SCHEMA = "store"
@@ -91,6 +93,7 @@ def connect(path: Path | None, threads: int | None = None) -> duckdb.DuckDBPyCon
         first = str(exc).splitlines()[0]
         raise CatalogError(f"catalog {path}: cannot open: {first}") from None
     con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     try:
