@@ -10,7 +10,6 @@ import io
 import json
 import shutil
 import statistics
-import tarfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 from tests.integration.report.conftest import COUNT, SPEC, report, truth
 from tests.support.fleet import FleetSpec, write_fleet
 from tests.support.summary_schema import validate_summary
-from tests.unit.results.factory import archive_bytes, filled_writer
+from tests.unit.results.factory import archive_bytes, filled_writer, members_of, pack
 from waddleperf.report.figures import LATENCY
 
 
@@ -143,26 +142,15 @@ def test_damaged_inputs_are_skipped_counted_and_listed(fleet: Path, tmp_path: Pa
 
 
 def test_a_record_of_an_unknown_schema_version_skips_its_bundle(tmp_path: Path) -> None:
-    data = gzip.decompress(archive_bytes(filled_writer(None, run_id="v9")))
-    members = []
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        for info in tar:
-            src = tar.extractfile(info)
-            members.append((info.name, src.read() if src else b""))
+    members = members_of(archive_bytes(filled_writer(None, run_id="v9")))
     results = members[1][1].replace(b'"schema_version":"1.0"', b'"schema_version":"9.0"', 1)
     manifest = json.loads(members[0][1])
-    manifest["members"][0].update(sha256=hashlib.sha256(results).hexdigest(),
-                                  size_bytes=len(results))  # fmt: skip
-    forged = [("manifest.json", json.dumps(manifest).encode()), ("results.ndjson", results),
-              *members[2:]]  # fmt: skip
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, content in forged:
-            info = tarfile.TarInfo(name)
-            info.size = len(content)
-            tar.addfile(info, io.BytesIO(content))
+    manifest["members"][0].update(
+        sha256=hashlib.sha256(results).hexdigest(), size_bytes=len(results)
+    )
     (tmp_path / "d").mkdir()
-    (tmp_path / "d" / "v9.tar.gz").write_bytes(gzip.compress(buf.getvalue()))
+    forged = [("manifest.json", json.dumps(manifest).encode()), ("results.ndjson", results)]
+    pack(tmp_path / "d" / "v9.tar.gz", forged + members[2:])
     (tmp_path / "d" / "ok.tar.gz").write_bytes(archive_bytes(filled_writer(None, run_id="ok")))
     out = tmp_path / "out"
     run = report(tmp_path / "d", "--catalog", tmp_path / "c.duckdb", "--out", out)

@@ -12,7 +12,7 @@ import pytest
 from botocore.config import Config
 
 from tests.integration.report.conftest import COUNT, report
-from tests.integration.results.s3support import AWS_ENV, Moto
+from tests.integration.results.s3support import Moto, fake_aws
 from waddleperf.results.reader import read_manifest
 from waddleperf.results.stores import bundle_metadata, bundle_tags, hive_key
 from waddleperf.results.stores.s3 import S3Config, S3Store
@@ -21,10 +21,7 @@ from waddleperf.results.stores.s3 import S3Config, S3Store
 @pytest.fixture(scope="module")
 def moto() -> Iterator[Moto]:
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in AWS_ENV.items():
-            mp.setenv(key, value)
-        for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-            mp.delenv(key, raising=False)
+        fake_aws(mp)
         server = Moto().start()
         try:
             yield server

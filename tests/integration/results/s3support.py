@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import pytest
 from moto.server import ThreadedMotoServer
 
 from tests.support.net import free_port, wait_until
@@ -25,6 +26,17 @@ AWS_ENV = {
     "AWS_CONFIG_FILE": "/nonexistent/aws-config",
     "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
 }
+
+#: Variables that could point boto3 at a real account or endpoint.
+AWS_UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
+
+
+def fake_aws(mp: pytest.MonkeyPatch) -> None:
+    """Only the fake credentials of :data:`AWS_ENV` in the environment: nothing leaves loopback."""
+    for key, value in AWS_ENV.items():
+        mp.setenv(key, value)
+    for key in AWS_UNSET:
+        mp.delenv(key, raising=False)
 
 
 class Moto:

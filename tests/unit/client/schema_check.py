@@ -6,23 +6,18 @@ published schema shows up as a failure.
 
 from __future__ import annotations
 
-import json
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
+from tests.support.schema_files import file_validator
+
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "docs" / "result.schema.json"
 
 
-@cache
 def _validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(SCHEMA_PATH.read_text())
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    validator: jsonschema.protocols.Validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
-    return validator
+    return file_validator(SCHEMA_PATH)
 
 
 def validate_record(record: dict[str, Any]) -> None:

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-import gzip
-import io
+import hashlib
 import json
-import tarfile
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from tests.unit.results.factory import archive_bytes, edit_manifest, filled_writer, members_of
+from tests.unit.results.factory import (
+    archive_bytes,
+    edit_manifest,
+    filled_writer,
+    members_of,
+    pack,
+)
 from waddleperf.report.staging import tag_lines
 from waddleperf.report.unpack import Skip, unpack
 
 
 def _pack(members: list[tuple[str, bytes]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return gzip.compress(buf.getvalue())
+    with tempfile.TemporaryDirectory() as tmp:
+        return pack(Path(tmp) / "b.tar.gz", members).read_bytes()
 
 
 @pytest.fixture
@@ -68,8 +69,6 @@ def test_record_count_and_cut_lines_are_checked(good: bytes) -> None:
     members = members_of(good)
     doc = json.loads(members[0][1])
     cut = members[1][1][:-1]  # the last newline gone
-    import hashlib
-
     doc["members"][0].update(size_bytes=len(cut), sha256=hashlib.sha256(cut).hexdigest())
     forged = [("manifest.json", json.dumps(doc).encode()), ("results.ndjson", cut), *members[2:]]
     assert "no newline" in _reason(_pack(forged))
