@@ -69,6 +69,7 @@ bench: setup
 	$(VENV)/bin/python -m bench.server
 	$(VENV)/bin/python -m bench.load
 	$(VENV)/bin/python -m bench.startup
+	$(VENV)/bin/python -m bench.report
 
 lab-shell: setup
 	$(VENV)/bin/python -m tests.lab.shell $(ARGS)
