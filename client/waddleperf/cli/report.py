@@ -27,7 +27,8 @@ def _fail(message: str) -> typer.Exit:
 
 def report(
     sources: Annotated[list[str], typer.Argument(
-        help="Results directories, bundle files or s3://BUCKET/PREFIX.", show_default=False)],
+        help="Results directories, bundle files or s3://BUCKET/PREFIX.", show_default=False,
+        metavar="SOURCE")],
     out: Annotated[Path | None, typer.Option(
         "--out", help=f"Directory for report.html, summary.md, summary.json and the PNG "
         f"charts (default {DEFAULT_OUT}).")] = None,

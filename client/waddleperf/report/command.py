@@ -208,6 +208,9 @@ def _write(directory: Path, summary: dict[str, object], stdout: IO[str], stderr:
         written += build.renderer()(summary, directory)
     except build.RendererMissing as exc:
         _say(stderr, f"waddleperf report: {exc}")
+    except ValueError as exc:  # the renderer's RenderError: one line, never a traceback
+        _say(stderr, f"waddleperf report: {exc}")
+        return EXIT_USAGE
     quality = summary["data_quality"]
     assert isinstance(quality, dict)
     if quality["skipped"]:

@@ -214,3 +214,19 @@ def test_baseline_window_over_one_source(fleet: Path, tmp_path: Path) -> None:
     assert run.code == 1, run.stdout + run.stderr
     doc = run.summary(tmp_path / "o")
     assert doc["totals"]["bundles"] == 40 and doc["regressions"]["regressed"]
+
+
+def test_a_bundle_that_changed_is_read_again(fleet: Path, tmp_path: Path) -> None:
+    data, cat = tmp_path / "data", tmp_path / "c.duckdb"
+    shutil.copytree(fleet, data)
+    count = "SELECT count(*) FROM bundles"
+    assert report(data, "--catalog", cat, "--sql", count, "--format", "csv").code == 0
+    victim = sorted(data.rglob("*.tar.gz"))[3]
+    victim.write_bytes(victim.read_bytes()[:200])  # cut short after it was catalogued
+    again = report(data, "--catalog", cat, "--sql", count, "--format", "csv")
+    assert "1 new ingested" not in again.stderr and "1 newly skipped" in again.stderr
+    assert again.stdout.split()[-1] == str(COUNT - 1)
+    skipped = report(data, "--catalog", cat, "--sql", "SELECT reason FROM store.skipped",
+                     "--format", "json")  # fmt: skip
+    # the local store's sidecar still holds the old checksum: that catches it first
+    assert "differs from the store's" in json.loads(skipped.stdout)[0]["reason"]

@@ -127,3 +127,14 @@ def test_rows_format_as_table_csv_and_json() -> None:
     assert '"t": "2026-11-21T10:17:31.000000Z"' in format_rows(names, rows, "json")
     table = format_rows(names, rows, "table")
     assert table.splitlines()[0].split() == names and table.rstrip().endswith("(2 rows)")
+
+
+def test_the_default_catalog_is_in_the_users_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from waddleperf.report.catalog import default_catalog
+
+    monkeypatch.setenv("XDG_CACHE_HOME", "/srv/cache")
+    assert default_catalog() == Path("/srv/cache/waddleperf/catalog.duckdb")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_catalog() == Path.home() / ".cache" / "waddleperf" / "catalog.duckdb"
