@@ -15,6 +15,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from tests.integration.report.conftest import COUNT, report
+from tests.support.require import require_tool
 from waddleperf.report.catalog import TABLES
 
 PER_AGENT = ("SELECT agent, count(*) AS n, sum(latency_ms) AS lat, "
@@ -69,8 +70,7 @@ def test_a_second_export_replaces_the_first(exported: tuple[Path, Path], fleet: 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_spark_reads_the_export(exported: tuple[Path, Path], fleet: Path) -> None:
-    if shutil.which("java") is None:
-        pytest.fail("java is missing: install openjdk-17-jre-headless (make system-deps)")
+    require_tool("java", "openjdk-17-jre-headless")
     from pyspark.sql import SparkSession
 
     out, cat = exported
