@@ -22,12 +22,17 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 @cache
-def _validator(name: str) -> jsonschema.protocols.Validator:
-    schema = json.loads((DOCS / DOCS_FILES[name]).read_text())
+def file_validator(path: Path) -> jsonschema.protocols.Validator:
+    """A checked validator of the committed schema in ``path`` (formats checked too)."""
+    schema = json.loads(path.read_text())
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     validator: jsonschema.protocols.Validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
     return validator
+
+
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    return file_validator(DOCS / DOCS_FILES[name])
 
 
 def _validate(name: str, doc: Any) -> None:

@@ -11,6 +11,7 @@ import typer
 
 from waddleperf import __version__, extras
 from waddleperf.cli import autoperf, demo, load, probe
+from waddleperf.cli import report as report_cli
 
 app = typer.Typer(
     name="waddleperf",
@@ -96,6 +97,7 @@ def server(
 app.add_typer(probe.app, name="probe")
 app.add_typer(load.app, name="load")
 app.command("autoperf")(autoperf.autoperf)
+app.command("report")(report_cli.report)
 app.command("demo")(demo.demo)
 
 

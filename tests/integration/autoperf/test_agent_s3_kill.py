@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.autoperf.conftest import AgentRun, quick_tiers, server_entry, write_agent
+from tests.support.agentconf import AgentRun, quick_tiers, server_entry, write_agent
 from tests.support.agentproc import AgentProcess
 from tests.support.net import wait_until
 from tests.support.s3support import (

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.autoperf.conftest import AgentRun, quick_tiers, server_entry, write_agent
+from tests.support.agentconf import AgentRun, quick_tiers, server_entry, write_agent
 from tests.support.builders import T0, make_result
 from tests.support.tmpfs import small_tmpfs
 from waddleperf.autoperf.bundles import BundleSink

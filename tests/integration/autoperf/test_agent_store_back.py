@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.autoperf.conftest import AgentRun, quick_tiers, server_entry, write_agent
+from tests.support.agentconf import AgentRun, quick_tiers, server_entry, write_agent
 from tests.support.agentproc import FROM_MEMORY, AgentProcess, run_id_of
 from tests.support.net import wait_until
 from tests.support.s3support import (

@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from tests.integration.autoperf.conftest import write_agent
+from tests.support.agentconf import write_agent
 
 BAD_TIER1 = {"probes": [{"probe": "icmpp"}, {"probe": "icmp", "options": {"cnt": 5}}]}
 

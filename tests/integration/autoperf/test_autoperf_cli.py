@@ -13,7 +13,7 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.integration.autoperf.conftest import quick_tiers, server_entry, write_agent
+from tests.support.agentconf import quick_tiers, server_entry, write_agent
 from tests.support.schemas import (
     bundle_documents,
     validate_manifest,

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.integration.autoperf.conftest import quick_tiers, server_entry, write_agent
+from tests.support.agentconf import quick_tiers, server_entry, write_agent
 from waddleperf.localstack import LocalServer
 from waddleperf.results.reader import read_bundle
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.autoperf.conftest import quick_tiers, server_entry, write_agent
+from tests.support.agentconf import quick_tiers, server_entry, write_agent
 from tests.support.net import free_port
 from waddleperf.autoperf.config import WebhookConfig
 from waddleperf.autoperf.notify import post_webhook

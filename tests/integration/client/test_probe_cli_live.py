@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.net import free_port, tcp_stub, wait_until
-from tests.support.terminal import run_on_terminal
 from tests.support.schemas import validate_record
+from tests.support.terminal import run_on_terminal
 
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 PLAIN = {"NO_COLOR": "1"}
