@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from waddleperf.report.render import html, markdown, png, sections
+from waddleperf.report.summary_model import SUMMARY_SCHEMA
 from waddleperf.results.atomic import atomic_write_bytes, atomic_writer
 
-SUMMARY_SCHEMA = "waddleperf.report.summary/1"
 HTML_NAME = "report.html"
 MARKDOWN_NAME = "summary.md"
 # A chart PNG's name (charts.build numbers them); older ones in the directory are removed so
