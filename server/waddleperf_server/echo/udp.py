@@ -22,6 +22,7 @@ import gevent
 from waddleperf_common import udp_wire
 from waddleperf_server import logs
 from waddleperf_server.config import UdpEchoConfig, read_key_file
+from waddleperf_server.net.conncap import source_key
 from waddleperf_server.net.ratelimit import LogThrottle, TokenBucketLimiter
 from waddleperf_server.net.sockets import bind_socket, describe
 
@@ -174,7 +175,7 @@ class UdpEchoService:
             return
         # Rate before parsing and HMAC: the limiter is the cheapest check and caps the CPU
         # any one source can make us spend on crypto.
-        if not self._limiter.allow(addr[0], time.monotonic()):
+        if not self._limiter.allow(source_key(addr), time.monotonic()):
             self._drop("rate", addr, n)
             return
         request = bytes(data)
