@@ -52,6 +52,7 @@ class TcpEchoConfig(StrictModel):
     max_connections_per_source: int = Field(default=16, ge=1)
     max_bytes_per_connection: int = Field(default=1_073_741_824, ge=1)
     max_lifetime_s: float = Field(default=600.0, gt=0)
+    idle_shed_s: float = Field(default=5.0, gt=0)
 
 
 #: A key file larger than this is a mistake (a wrong path, /dev/zero), not a key.
