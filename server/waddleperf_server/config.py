@@ -18,6 +18,15 @@ BASE_FILE = files("waddleperf_server") / "vars" / "base.yml"
 ENV_PREFIX = "WADDLEPERF_SERVER_"
 
 
+def _check_networks(value: list[str]) -> list[str]:
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP network") from None
+    return value
+
+
 class HttpConfig(StrictModel):
     port: int = Field(default=8080, ge=0, le=65535)
     max_echo_bytes: int = Field(default=104_857_600, ge=0)
@@ -37,12 +46,7 @@ class HttpConfig(StrictModel):
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        for item in value:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"{item!r} is not an IP network") from None
-        return value
+        return _check_networks(value)
 
 
 class TcpEchoConfig(StrictModel):
@@ -60,7 +64,8 @@ MAX_KEY_FILE_BYTES = 4096
 
 
 def read_key_file(path: Path) -> bytes:
-    """The HMAC key held in ``path``, surrounding whitespace stripped.
+    """The secret (the UDP HMAC key, the operator token) held in ``path``, surrounding
+    whitespace stripped.
 
     Raises OSError when the file cannot be read, is empty or is over MAX_KEY_FILE_BYTES.
     """
@@ -137,6 +142,32 @@ class StatsConfig(StrictModel):
     targets: list[StatsTarget] = Field(default_factory=list)
 
 
+class OperatorConfig(StrictModel):
+    """Who may read operator data (``/stats``, ``/health``'s counters): a client inside
+    ``allowed_networks``, or one presenting the bearer token held in ``token_file`` or in
+    the variable named ``token_env`` (never the token itself in the configuration)."""
+
+    allowed_networks: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    token_file: Path | None = None
+    token_env: str | None = None
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        return _check_networks(value)
+
+    @field_validator("token_file")
+    @classmethod
+    def _token_file_usable(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                read_key_file(value)
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                raise ValueError(f"unusable operator token file: {reason}") from None
+        return value
+
+
 class ServerConfig(StrictModel):
     bind: str = "0.0.0.0"
     log_level: str = "INFO"
@@ -146,6 +177,7 @@ class ServerConfig(StrictModel):
     iperf: IperfConfig = IperfConfig()
     geoip: GeoIPConfig = GeoIPConfig()
     stats: StatsConfig = StatsConfig()
+    operator: OperatorConfig = OperatorConfig()
 
     @field_validator("bind")
     @classmethod

@@ -288,9 +288,10 @@ class Agent:
         self._run_tier(self._runner(out, summary, run_id), tier, labels, summary)
 
     def _load(self, out: CycleSink, summary: CycleSummary, run_id: str, target: LoadTarget) -> None:
-        stats_url = None
+        stats_url = token_env = None
         if target.stats_server is not None:
-            stats_url = self.cfg.server(target.stats_server).base_url + "/stats"
+            stats_server = self.cfg.server(target.stats_server)
+            stats_url, token_env = stats_server.base_url + "/stats", stats_server.stats_token_env
         spec = LoadSpec(
             name=target.name,
             url=target.url,
@@ -301,6 +302,7 @@ class Agent:
             user=target.user,
             stats_url=stats_url,
             stats_name=target.stats_name or target.name,
+            stats_token_env=token_env,
         )
         self.events.step.fire(f"tier 3 load {target.name}: {target.url} ({target.profile})")
         directory = self.work_dir / run_id / safe_name(f"load-{target.name}")

@@ -53,6 +53,8 @@ class LoadSpec:
     user: str = "web"
     stats_url: str | None = None
     stats_name: str = "target"
+    #: The variable holding the stats server's operator token (its name, never the token).
+    stats_token_env: str | None = None
 
 
 @dataclass
@@ -162,7 +164,9 @@ def _child(directory: Path) -> int:
         profile=resolve_profile(spec.profile, spec.users, spec.spawn_rate, spec.duration_s),
         user=spec.user,
     )
-    target = TargetSpec(stats_url=spec.stats_url, stats_name=spec.stats_name)
+    target = TargetSpec(
+        stats_url=spec.stats_url, stats_name=spec.stats_name, stats_token_env=spec.stats_token_env
+    )
     # The parent is the agent: its own cost is part of what tier 3 profiles.
     art = execute(plan, directory, target, plots=False, label=spec.name, agent_pid=os.getppid())
     (directory / "samples.json").write_text(json.dumps(art.samples, default=str))
