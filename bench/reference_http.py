@@ -80,7 +80,7 @@ def nginx_binary() -> str | None:
     return None
 
 
-def _nginx_conf(tmp: Path, port: int, workers: int, fpm_socket: Path | None) -> str:
+def _nginx_conf(tmp: Path, host: str, port: int, workers: int, fpm_socket: Path | None) -> str:
     # As root, nginx's workers (and php-fpm's) drop to nobody; as another user both stay so.
     user = "user nobody nogroup;\n" if os.geteuid() == 0 else ""
     php = ""
@@ -107,7 +107,7 @@ http {{
     access_log off;
 {temp}    keepalive_requests 1000000;
     server {{
-        listen {HOST}:{port} reuseport backlog=1024;
+        listen {host}:{port} reuseport backlog=1024;
         location = /empty {{ return 200 ""; }}{php}
     }}
 }}
@@ -157,9 +157,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def nginx_reference(workers: int, php: bool = False) -> Iterator[int]:
-    """nginx on a free loopback port (``workers`` worker processes) answering ``/empty`` with
-    an empty 200; with ``php``, also ``/backend/empty.php`` and ``/backend/garbage.php``
+def nginx_reference(workers: int, php: bool = False, host: str = HOST) -> Iterator[int]:
+    """nginx on a free port of ``host`` (``workers`` worker processes) answering ``/empty``
+    with an empty 200; with ``php``, also ``/backend/empty.php`` and ``/backend/garbage.php``
     through php-fpm. Yields the port. RuntimeError when a binary is missing or fails."""
     nginx = nginx_binary()
     fpm = php_fpm_binary() if php else None
@@ -182,7 +182,7 @@ def nginx_reference(workers: int, php: bool = False) -> Iterator[int]:
                 if os.geteuid() == 0:
                     argv.append("-R")
                 procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL))
-            (tmp / "nginx.conf").write_text(_nginx_conf(tmp, port, workers, fpm_socket))
+            (tmp / "nginx.conf").write_text(_nginx_conf(tmp, host, port, workers, fpm_socket))
             argv = [nginx, "-p", str(tmp), "-c", str(tmp / "nginx.conf")]
             procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL))
             _wait_port(port, procs, tmp / "nginx-error.log")

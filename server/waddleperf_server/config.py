@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from waddleperf_common.config import StrictModel, load_config
+from waddleperf_server.net.steer import MAX_WORKERS
 
 BASE_FILE = files("waddleperf_server") / "vars" / "base.yml"
 ENV_PREFIX = "WADDLEPERF_SERVER_"
@@ -42,6 +43,7 @@ class HttpConfig(StrictModel):
     max_connections: int = Field(default=1000, ge=1)
     max_connections_per_source: int = Field(default=96, ge=1)
     max_request_head_bytes: int = Field(default=65536, ge=1024, le=1_048_576)
+    workers: int | None = Field(default=None, ge=1, le=MAX_WORKERS)
 
     @field_validator("trusted_proxies")
     @classmethod
