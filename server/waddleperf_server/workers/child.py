@@ -1,11 +1,12 @@
 """One HTTP worker process: ``python -m waddleperf_server.workers.child ARGS < config.json``.
 
-Started by the supervisor (``workers/supervisor.py``) with its listening socket (one of the
-port's reuseport group) and its end of a channel as inherited file descriptors, and the
-validated configuration as JSON on stdin. It serves the HTTP service on that socket until
-SIGTERM, or until the supervisor goes away (channel closed; the kernel's parent-death
-signal covers a supervisor killed outright). ``/health`` asks the supervisor for every
-service's state; ``/stats`` reports the supervisor's whole process tree.
+Forked by the supervisor at start-up (``workers/spawn.py``), or started afresh with the
+validated configuration as JSON on stdin for a restart; either way its listening socket (one
+of the port's reuseport group) and its end of a channel are inherited file descriptors. It
+serves the HTTP service on that socket until SIGTERM, or until the supervisor goes away
+(channel closed; the kernel's parent-death signal covers a supervisor killed outright).
+``/health`` asks the supervisor for every service's state; ``/stats`` reports the
+supervisor's whole process tree.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from waddleperf_server.config import ServerConfig
 
 #: Seconds a stopping worker gives requests in flight (within the server's 5 s budget).
 STOP_BUDGET_S = 2.5
@@ -32,26 +36,40 @@ def _args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
-    """Serve HTTP as worker ``--index`` until told to stop; the exit code."""
+    """The entry of a fresh worker interpreter: the configuration from stdin, then serve."""
     from gevent import monkey
 
     monkey.patch_all()  # before the server's modules load, as the command does
+    from waddleperf_server.config import ServerConfig
+
+    args = _args(argv)
+    config = ServerConfig.model_validate_json(sys.stdin.buffer.read())
+    return serve_worker(config, **vars(args))
+
+
+def serve_worker(
+    config: ServerConfig,
+    index: int,
+    listen_fd: int,
+    channel_fd: int,
+    supervisor_pid: int,
+    started: float,
+) -> int:
+    """Serve HTTP on the inherited ``listen_fd`` as worker ``index`` until SIGTERM or until
+    the supervisor's channel (``channel_fd``) closes; the exit code."""
     import gevent
     from gevent import socket as gsocket
     from gevent.event import Event
 
     from waddleperf_server import logs
-    from waddleperf_server.config import ServerConfig
     from waddleperf_server.http.server import HttpService
     from waddleperf_server.net import sockets
     from waddleperf_server.runtime import Runtime
     from waddleperf_server.workers.channel import Channel, ChannelError
 
-    args = _args(argv)
-    config = ServerConfig.model_validate_json(sys.stdin.buffer.read())
     logs.setup(config.log_level)
     log = logs.get("worker")
-    sockets.inherit(config.bind, config.http.port, gsocket.SOCK_STREAM, args.listen_fd)
+    sockets.inherit(config.bind, config.http.port, gsocket.SOCK_STREAM, listen_fd)
     stop = Event()
     channel: Channel | None = None
 
@@ -65,20 +83,20 @@ def main(argv: list[str]) -> int:
 
     runtime = Runtime(
         config=config,
-        server_pid=args.supervisor_pid,
-        started_monotonic=args.started,
+        server_pid=supervisor_pid,
+        started_monotonic=started,
         states_provider=states,
     )
     service = HttpService(config, runtime)
     runtime.services.append(service)
-    chan_sock = gsocket.socket(fileno=args.channel_fd)
+    chan_sock = gsocket.socket(fileno=channel_fd)
     channel = Channel(chan_sock, {"http_status": service.status}, on_close=stop.set).start()
     for sig in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(sig, stop.set)
     try:
         service.start()
     except OSError as exc:
-        log.error("worker %d cannot serve: %s", args.index, exc)
+        log.error("worker %d cannot serve: %s", index, exc)
         return 1
     try:
         channel.notify("ready")

@@ -20,7 +20,6 @@ import contextlib
 import math
 import os
 import socket
-import sys
 import time
 from typing import Any
 
@@ -31,11 +30,11 @@ from gevent.event import Event
 
 from waddleperf_server import logs
 from waddleperf_server.config import HttpConfig, ServerConfig
-from waddleperf_server.iperf.watch import die_with_parent_hook
 from waddleperf_server.net import sockets, steer
 from waddleperf_server.runtime import Runtime
 from waddleperf_server.workers.aggregate import merge
 from waddleperf_server.workers.channel import Channel, ChannelError
+from waddleperf_server.workers.spawn import exec_worker, fork_worker
 
 READY_TIMEOUT_S = 60.0  # a fresh interpreter importing Flask on a loaded machine
 STATUS_TIMEOUT_S = 1.0
@@ -72,6 +71,7 @@ class _Worker:
         self.listener = listener
         self.proc: Any = None
         self.channel: Channel | None = None
+        self.parent_end: socket.socket | None = None
         self.ready = Event()
         self.started = 0.0
 
@@ -85,7 +85,10 @@ class HttpWorkers:
         self._config = config
         self._runtime = runtime
         self._count = workers
-        self._child_config = worker_config(config, workers).model_dump_json()
+        self._child_config = worker_config(config, workers)
+        self._child_json = self._child_config.model_dump_json()
+        # Channel ends made but not yet opened: a worker forked meanwhile must close them.
+        self._pending_ends: list[socket.socket] = []
         self._log = logs.get("workers")
         self._workers: list[_Worker] = []
         self._stopping = False
@@ -111,8 +114,11 @@ class HttpWorkers:
             ) from None
         self._workers = [_Worker(i, sock) for i, sock in enumerate(listeners)]
         try:
+            # Every worker forked before any channel greenlet exists in this process.
             for worker in self._workers:
-                self._spawn(worker)
+                self._spawn(worker, fork=True)
+            for worker in self._workers:
+                self._open_channel(worker)
             deadline = time.monotonic() + READY_TIMEOUT_S
             for worker in self._workers:
                 if not self._wait_ready(worker, deadline):
@@ -172,34 +178,43 @@ class HttpWorkers:
         except ChannelError:
             return None
 
-    def _spawn(self, worker: _Worker) -> None:
+    def _spawn(self, worker: _Worker, fork: bool) -> None:
         parent_end, child_end = socket.socketpair()
-        listen_fd, chan_fd = worker.listener.fileno(), child_end.fileno()
-        argv = [sys.executable, "-m", "waddleperf_server.workers.child",
-                "--index", str(worker.index), "--listen-fd", str(listen_fd),
-                "--channel-fd", str(chan_fd), "--supervisor-pid", str(os.getpid()),
-                "--started", repr(self._runtime.started_monotonic)]  # fmt: skip
+        args = {
+            "index": worker.index,
+            "listen_fd": worker.listener.fileno(),
+            "channel_fd": child_end.fileno(),
+            "supervisor_pid": os.getpid(),
+            "started": self._runtime.started_monotonic,
+        }
         worker.ready.clear()
         try:
-            worker.proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                pass_fds=(listen_fd, chan_fd),
-                start_new_session=True,  # a terminal's Ctrl-C reaches the supervisor only
-                preexec_fn=die_with_parent_hook(),
-            )
+            if fork:
+                others = [w.listener for w in self._workers if w is not worker]
+                worker.proc = fork_worker(
+                    self._child_config, args, (args["listen_fd"], args["channel_fd"]),
+                    [*others, parent_end, *self._pending_ends],
+                )  # fmt: skip
+            else:
+                worker.proc = exec_worker(self._child_json, args)
         except OSError:
             parent_end.close()
             raise
         finally:
             child_end.close()
         worker.started = time.monotonic()
-        channel_sock = gsocket.socket(fileno=parent_end.detach())
+        self._pending_ends.append(parent_end)
+        worker.parent_end = parent_end
+
+    def _open_channel(self, worker: _Worker) -> None:
+        end = worker.parent_end
+        assert end is not None
+        if end in self._pending_ends:
+            self._pending_ends.remove(end)
         worker.channel = Channel(
-            channel_sock, {"ready": worker.ready.set, "states": self._runtime.service_states}
+            gsocket.socket(fileno=end.detach()),
+            {"ready": worker.ready.set, "states": self._runtime.service_states},
         ).start()
-        worker.proc.stdin.write(self._child_config.encode())
-        worker.proc.stdin.close()
 
     def _wait_ready(self, worker: _Worker, deadline: float) -> bool:
         while time.monotonic() < deadline:
@@ -230,7 +245,8 @@ class HttpWorkers:
             if self._stopping:
                 return
             try:
-                self._spawn(worker)
+                self._spawn(worker, fork=False)
+                self._open_channel(worker)
             except OSError as exc:
                 self._log.error("cannot restart HTTP worker %d: %s", worker.index, exc)
                 continue
