@@ -29,9 +29,10 @@ import time
 from functools import partial
 from pathlib import Path
 
-from bench import http_rows, netns
+from bench import http_rows
 from bench.http_rows import Row
 from bench.reference_http import nginx_reference
+from tests.support import netns
 from tests.support.net import free_port, wait_until
 from tests.support.server import start_server
 from waddleperf_common import udp_wire
