@@ -103,10 +103,16 @@ def run_load(
 
     The record carries ``context`` (agent, tier, run id) and ``info`` whatever happened.
     """
+    from waddleperf.profiling.sampler import stats_token
+
     info = dict(info or {})
     directory.mkdir(parents=True, exist_ok=True)
     (directory / SPEC_FILE).write_text(json.dumps(asdict(spec)))
     started = utc_now()
+    try:
+        stats_token(spec.stats_token_env)  # named but unset: say so, do not sample nothing
+    except ValueError as exc:
+        return LoadOutcome(_failed(spec, str(exc), started, context, info), directory=directory)
     with (directory / "autoperf-load.log").open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "waddleperf.autoperf.loadrun", str(directory)],

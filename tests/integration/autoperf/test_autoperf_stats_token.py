@@ -5,13 +5,15 @@ run's target samples come through."""
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from tests.integration.autoperf.conftest import quick_tiers, server_entry, write_agent
 from tests.integration.targets.launch import Running
-from waddleperf.autoperf.loadrun import LOAD_KIND
+from waddleperf.autoperf.loadrun import LOAD_KIND, LoadSpec, run_load
 from waddleperf.localstack import LocalServer
+from waddleperf.probes.base import RunContext
 from waddleperf.results.reader import read_bundle
 
 TOKEN_ENV = "WP_TEST_STATS_TOKEN"
@@ -47,3 +49,11 @@ def test_tier3_profiling_carries_the_token(
     }
     assert target_points.get("processes_count", 0) >= 1, target_points  # gunicorn, via /stats
     assert target_points.get("rss_mb", 0) > 0, target_points
+
+
+def test_an_unset_token_variable_fails_the_load_run_with_its_name(tmp_path: Path) -> None:
+    spec = LoadSpec(name="t", url="http://127.0.0.1:9/", stats_url="http://127.0.0.1:9/stats",
+                    stats_token_env="WP_TEST_UNSET_TOKEN_VAR")  # fmt: skip
+    outcome = run_load(spec, tmp_path, threading.Event(), 30, RunContext(tier=3))
+    assert outcome.record.status.value == "failed"
+    assert "WP_TEST_UNSET_TOKEN_VAR is unset" in (outcome.record.error or "")
