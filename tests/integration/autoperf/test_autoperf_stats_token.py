@@ -36,7 +36,7 @@ def test_tier3_profiling_carries_the_token(
               "duration_s": 3, "stats_server": "lo"}  # fmt: skip
     tiers = quick_tiers(tier3={"load": True})
     run = write_agent(tmp_path, {"servers": [entry], "targets": [target], "tiers": tiers})
-    proc = run.run("--force-tier", "3", **{TOKEN_ENV: token})
+    proc = run.run("--force-tier", "3", WP_TEST_STATS_TOKEN=token)
     assert proc.returncode == 0, proc.stderr
     assert token not in run.config.read_text()  # the config names the variable only
     (bundle,) = run.bundles()

@@ -63,9 +63,9 @@ def test_an_empty_variable_is_no_token_and_a_warning() -> None:
 
 
 def test_config_errors_name_the_key(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="operator.allowed_networks"):
+    with pytest.raises(ConfigError, match=r"operator\.allowed_networks"):
         server_config.load(overrides={"operator": {"allowed_networks": ["nope"]}})
-    with pytest.raises(ConfigError, match="operator.token_file.*unusable operator token file"):
+    with pytest.raises(ConfigError, match=r"operator\.token_file.*unusable operator token file"):
         server_config.load(overrides={"operator": {"token_file": str(tmp_path / "missing")}})
     cfg = server_config.load(environ={"WADDLEPERF_SERVER_OPERATOR_TOKEN_ENV": "MY_TOKEN"})
     assert cfg.operator.token_env == "MY_TOKEN"
