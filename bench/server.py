@@ -1,11 +1,15 @@
 """Server benchmark: ours against the reference on the same machine, in one run, on loopback.
 
 - download through ``garbage.php`` with parallel streams vs ``iperf3 -P`` TCP throughput
-  (the practical limit of this machine);
-- ``empty.php`` requests per second (wrk) vs a bare gevent WSGI app answering an empty 200
-  (the floor of our stack);
+  (the practical limit of this machine), and with wrk vs the same backend in PHP under
+  Debian's nginx + php-fpm;
+- ``empty.php`` requests per second (wrk -t2 -c64) vs nginx + php-fpm running it in PHP,
+  vs nginx answering an empty 200 (the upper bound of any backend) and vs a bare gevent WSGI
+  app (the floor of our stack) — from one source address, and (as root, in a namespace of
+  the benchmark's own) from eight, since our HTTP workers are steered by source;
 - UDP echo packets per second and loss vs a bare blocking-socket echo loop.
 
+Each HTTP row is the median of ``--rounds`` rounds, ours and the reference alternating.
 Run with ``make bench`` (or ``.venv/bin/python -m bench.server``). Not a test: it prints figures
 and ratios, which go into docs/performance.md.
 """
@@ -16,14 +20,19 @@ import argparse
 import http.client
 import json
 import multiprocessing as mp
-import re
+import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
+from bench import http_rows
+from bench.http_rows import Row
+from bench.reference_http import nginx_reference
+from tests.support import netns
 from tests.support.net import free_port, wait_until
 from tests.support.server import start_server
 from waddleperf_common import udp_wire
@@ -90,21 +99,6 @@ def iperf3_mbps(streams: int, seconds: float) -> float:
     finally:
         srv.kill()
         srv.wait()
-
-
-def wrk_rps(url: str, seconds: int, connections: int = 32) -> float:
-    """Requests per second that wrk reaches against ``url``."""
-    out = subprocess.run(
-        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", url],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-        check=True,
-    )
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
-    if not match:
-        raise RuntimeError(f"wrk printed no rate: {out.stdout}")
-    return float(match.group(1))
 
 
 BARE_WSGI = """
@@ -176,10 +170,11 @@ def udp_echo_pps(port: int, seconds: float, rate_pps: int, size: int = 64) -> tu
     return received / seconds, 100.0 * (sent - received) / max(1, sent)
 
 
-def main() -> None:
-    """Run every comparison and print figures and ratios."""
+def main() -> int:
+    """Run every comparison and print figures and ratios; the exit code."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--rounds", type=int, default=3, help="rounds per HTTP row (median)")
     ap.add_argument("--streams", type=int, default=4)
     ap.add_argument("--udp-rate", type=int, default=20000, help="offered UDP load, packets/s")
     ap.add_argument(
@@ -188,45 +183,96 @@ def main() -> None:
         choices=MEASURES,
         help="run only this comparison (repeatable); default: all",
     )
+    ap.add_argument("--no-netns", action="store_true", help="one source address only")
+    ap.add_argument("--in-netns", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if not args.in_netns and not args.no_netns and netns.available():
+        with netns.namespace(http_rows.SOURCES) as inside:
+            argv = [*inside, sys.executable, "-m", "bench.server", *sys.argv[1:], "--in-netns"]
+            return subprocess.run(argv, check=False).returncode
     only = set(args.only or MEASURES)
-    rows: list[tuple[str, float, float, str]] = []
+    rows: list[Row] = []
+    host = "0.0.0.0" if args.in_netns else HOST  # inside the bench's namespace only
     with tempfile.TemporaryDirectory() as tmp:
         srv = start_server(
             Path(tmp),
+            host=host,
             services=("http", "udp_echo"),
             config_yaml="udp_echo:\n  rate_limit_pps: 1000000\n  rate_burst: 100000\n",
+            ready_timeout=60,
         )
         try:
-            if "download" in only:
-                ours = garbage_mbps(srv.http_port, args.streams, args.seconds)
-                ref = iperf3_mbps(args.streams, args.seconds)
-                rows.append(("download Mbit/s (garbage.php vs iperf3)", ours, ref, "Mbit/s"))
-            if "empty" in only:
-                rows.append(empty_php_row(srv.http_port, int(args.seconds)))
+            if only & {"download", "empty"}:
+                rows += http_comparisons(srv.http_port, args, only, many=args.in_netns)
             if "udp" in only:
                 rows.append(udp_row(srv.udp_echo_port, args.seconds, args.udp_rate))
         finally:
             srv.stop()
-    print(f"{'measure':<48} {'ours':>12} {'reference':>12} {'ratio':>7}")
-    for name, ours_v, ref_v, _unit in rows:
-        print(f"{name:<48} {ours_v:>12.1f} {ref_v:>12.1f} {ours_v / ref_v:>7.2f}")
+    print(f"{'measure':<62} {'ours':>10} {'reference':>10} {'ratio':>6}  rounds (ours / ref)")
+    for row in rows:
+        rounds = " ".join(f"{v:.0f}" for v in row.rounds_ours)
+        rounds += " / " + " ".join(f"{v:.0f}" for v in row.rounds_ref)
+        ratio = row.ours / row.ref
+        print(f"{row.name:<62} {row.ours:>10.1f} {row.ref:>10.1f} {ratio:>6.2f}  {rounds}")
+    if not args.in_netns:
+        print("(one source address only: run as root for the many-sources rows)")
+    return 0
 
 
-def empty_php_row(port: int, seconds: int) -> tuple[str, float, float, str]:
-    """empty.php requests/s through our server against a bare gevent WSGI app (its floor)."""
-    ours = wrk_rps(f"http://{HOST}:{port}/backend/empty.php?r=0.5", seconds)
+def http_comparisons(port: int, args: argparse.Namespace, only: set[str], many: bool) -> list[Row]:
+    """The wrk rows against nginx + php-fpm, nginx alone and a bare gevent app."""
+    seconds, rounds = int(args.seconds), args.rounds
+    rows: list[Row] = []
+    workers = len(os.sched_getaffinity(0))
+    host = "0.0.0.0" if many else HOST  # inside the bench's namespace only
+    with nginx_reference(workers, php=True, host=host) as ref_port:
+        if "download" in only:
+            ours = http_rows.urls(port, "/backend/garbage.php?ckSize=64", False)[0]
+            theirs = http_rows.urls(ref_port, "/backend/garbage.php?ckSize=64", False)[0]
+            rows.append(http_rows.compare(
+                "download Mbit/s, garbage.php (wrk -c4) vs PHP under nginx+php-fpm", "Mbit/s",
+                lambda: http_rows.download_mbps(ours, seconds),
+                lambda: http_rows.download_mbps(theirs, seconds), rounds))  # fmt: skip
+            mbps = garbage_mbps(port, args.streams, args.seconds)
+            ref = iperf3_mbps(args.streams, args.seconds)
+            rows.append(Row("download Mbit/s (garbage.php, Python streams) vs iperf3 -R",
+                            mbps, ref, "Mbit/s", (mbps,), (ref,)))  # fmt: skip
+        if "empty" in only:
+            rows += _empty_rows(port, ref_port, seconds, rounds, many)
+    return rows
+
+
+def _empty_rows(port: int, ref_port: int, seconds: int, rounds: int, many: bool) -> list[Row]:
+    path = "/backend/empty.php?r=0.5"
+    rate = http_rows.request_rate
+    rows: list[Row] = []
+    for label, spread in [("1 source", False), (f"{len(http_rows.SOURCES)} sources", True)]:
+        if spread and not many:
+            continue
+        ours, php = http_rows.urls(port, path, spread), http_rows.urls(ref_port, path, spread)
+        rows.append(http_rows.compare(
+            f"empty.php req/s, {label}, vs nginx+php-fpm", "req/s",
+            partial(rate, ours, seconds), partial(rate, php, seconds), rounds))  # fmt: skip
+    ours = http_rows.urls(port, path, many)
+    bare_nginx = http_rows.urls(ref_port, "/empty", many)
+    rows.append(http_rows.compare(
+        "empty.php req/s vs nginx's own empty 200 (upper bound)", "req/s",
+        lambda: rate(ours, seconds), lambda: rate(bare_nginx, seconds), rounds))  # fmt: skip
     bare_port = free_port(HOST)
     bare = _spawn(BARE_WSGI, bare_port)
     try:
-        ref = wrk_rps(f"http://{HOST}:{bare_port}/", seconds)
+        one = http_rows.urls(port, path, False)
+        floor = [f"http://{HOST}:{bare_port}/"]
+        rows.append(http_rows.compare(
+            "empty.php req/s, 1 source, vs a bare gevent WSGI app", "req/s",
+            lambda: rate(one, seconds), lambda: rate(floor, seconds), rounds))  # fmt: skip
     finally:
         bare.kill()
         bare.wait()
-    return ("empty.php req/s (vs bare gevent WSGI)", ours, ref, "req/s")
+    return rows
 
 
-def udp_row(port: int, seconds: float, rate: int) -> tuple[str, float, float, str]:
+def udp_row(port: int, seconds: float, rate: int) -> Row:
     """UDP echo replies/s and loss against a bare blocking-socket echo loop."""
     pps, loss = udp_echo_pps(port, seconds, rate)
     bare_port = free_port(HOST)
@@ -237,8 +283,9 @@ def udp_row(port: int, seconds: float, rate: int) -> tuple[str, float, float, st
     finally:
         bare.kill()
         bare.wait()
-    return (f"UDP echo replies/s (loss {loss:.2f}% vs {ref_loss:.2f}%)", pps, ref_pps, "pkt/s")
+    name = f"UDP echo replies/s (loss {loss:.2f}% vs {ref_loss:.2f}%)"
+    return Row(name, pps, ref_pps, "pkt/s", (pps,), (ref_pps,))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,9 +13,19 @@ from typing import Any
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from waddleperf_common.config import StrictModel, load_config
+from waddleperf_server.net.steer import MAX_WORKERS
 
 BASE_FILE = files("waddleperf_server") / "vars" / "base.yml"
 ENV_PREFIX = "WADDLEPERF_SERVER_"
+
+
+def _check_networks(value: list[str]) -> list[str]:
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP network") from None
+    return value
 
 
 class HttpConfig(StrictModel):
@@ -33,16 +43,12 @@ class HttpConfig(StrictModel):
     max_connections: int = Field(default=1000, ge=1)
     max_connections_per_source: int = Field(default=96, ge=1)
     max_request_head_bytes: int = Field(default=65536, ge=1024, le=1_048_576)
+    workers: int | None = Field(default=None, ge=1, le=MAX_WORKERS)
 
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        for item in value:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"{item!r} is not an IP network") from None
-        return value
+        return _check_networks(value)
 
 
 class TcpEchoConfig(StrictModel):
@@ -52,6 +58,7 @@ class TcpEchoConfig(StrictModel):
     max_connections_per_source: int = Field(default=16, ge=1)
     max_bytes_per_connection: int = Field(default=1_073_741_824, ge=1)
     max_lifetime_s: float = Field(default=600.0, gt=0)
+    idle_shed_s: float = Field(default=5.0, gt=0)
 
 
 #: A key file larger than this is a mistake (a wrong path, /dev/zero), not a key.
@@ -59,7 +66,8 @@ MAX_KEY_FILE_BYTES = 4096
 
 
 def read_key_file(path: Path) -> bytes:
-    """The HMAC key held in ``path``, surrounding whitespace stripped.
+    """The secret (the UDP HMAC key, the operator token) held in ``path``, surrounding
+    whitespace stripped.
 
     Raises OSError when the file cannot be read, is empty or is over MAX_KEY_FILE_BYTES.
     """
@@ -136,6 +144,32 @@ class StatsConfig(StrictModel):
     targets: list[StatsTarget] = Field(default_factory=list)
 
 
+class OperatorConfig(StrictModel):
+    """Who may read operator data (``/stats``, ``/health``'s counters): a client inside
+    ``allowed_networks``, or one presenting the bearer token held in ``token_file`` or in
+    the variable named ``token_env`` (never the token itself in the configuration)."""
+
+    allowed_networks: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    token_file: Path | None = None
+    token_env: str | None = None
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        return _check_networks(value)
+
+    @field_validator("token_file")
+    @classmethod
+    def _token_file_usable(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                read_key_file(value)
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                raise ValueError(f"unusable operator token file: {reason}") from None
+        return value
+
+
 class ServerConfig(StrictModel):
     bind: str = "0.0.0.0"
     log_level: str = "INFO"
@@ -145,6 +179,7 @@ class ServerConfig(StrictModel):
     iperf: IperfConfig = IperfConfig()
     geoip: GeoIPConfig = GeoIPConfig()
     stats: StatsConfig = StatsConfig()
+    operator: OperatorConfig = OperatorConfig()
 
     @field_validator("bind")
     @classmethod

@@ -16,6 +16,7 @@ from waddleperf_server.http.server import HttpService
 from waddleperf_server.iperf.supervisor import IperfSupervisor
 from waddleperf_server.runtime import Runtime
 from waddleperf_server.service import Service
+from waddleperf_server.workers.supervisor import HttpWorkers, worker_count
 
 SHUTDOWN_BUDGET_S = 4.0  # SIGTERM → exit must stay under 5 s
 
@@ -24,7 +25,11 @@ def build(config: ServerConfig) -> Runtime:
     """Create (not start) every service whose port is non-zero."""
     runtime = Runtime(config=config)
     if config.http.port:
-        runtime.services.append(HttpService(config, runtime))
+        workers = worker_count(config.http)
+        http: Service = (
+            HttpWorkers(config, runtime, workers) if workers > 1 else HttpService(config, runtime)
+        )
+        runtime.services.append(http)
     if config.tcp_echo.port:
         runtime.services.append(TcpEchoService(config.tcp_echo, config.bind))
     if config.udp_echo.port:

@@ -4,7 +4,9 @@ Built and filled by the wiring (main.py); read by ``/health``."""
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,10 @@ class Runtime:
     services: list[Service] = field(default_factory=list)
     started_monotonic: float = field(default_factory=time.monotonic)
     version: str = __version__
+    #: The root of the server's process tree (/stats): the supervisor when this is a worker.
+    server_pid: int = field(default_factory=os.getpid)
+    #: In an HTTP worker: every service's state as the supervisor sees it (None: this process).
+    states_provider: Callable[[], dict[str, dict[str, Any]]] | None = None
 
     def uptime_s(self) -> float:
         """Seconds since the server started."""
@@ -28,6 +34,8 @@ class Runtime:
 
     def service_states(self) -> dict[str, dict[str, Any]]:
         """Each service's status keyed by name; disabled services appear as such."""
+        if self.states_provider is not None:
+            return self.states_provider()
         states: dict[str, dict[str, Any]] = {
             name: {"state": "disabled", "port": 0}
             for name in ("http", "tcp_echo", "udp_echo", "iperf")

@@ -84,6 +84,8 @@ class ServerTarget(StrictModel):
     host: str = Field(min_length=1)
     ports: Ports = Field(default_factory=Ports)
     udp_key_env: str | None = None
+    #: The variable holding the server's operator token for ``/stats`` (tier-3 profiling).
+    stats_token_env: str | None = None
     #: Name the dns probe resolves; None: the host when it is a name, else no dns probe.
     dns_name: str | None = None
     #: Resolvers for the dns probe ("ip" or "ip:port"); empty: the system's.

@@ -295,15 +295,16 @@ class Agent:
         self._run_tier(self._runner(out, summary, run_id), tier, labels, summary)
 
     def _load(self, out: CycleSink, summary: CycleSummary, run_id: str, target: LoadTarget) -> None:
-        stats_url = None
+        stats_url = token_env = None
         if target.stats_server is not None:
-            stats_url = self.cfg.server(target.stats_server).base_url + "/stats"
+            stats_server = self.cfg.server(target.stats_server)
+            stats_url, token_env = stats_server.base_url + "/stats", stats_server.stats_token_env
         self.events.step.fire(f"tier 3 load {target.name}: {target.url} ({target.profile})")
         directory = self.work_dir / run_id / safe_name(f"load-{target.name}")
         step = f"load {target.name}"
         info: dict[str, Scalar] = {"server": target.stats_server, "step": step}
         timeout = self.cfg.tiers.tier3.step_timeout_s
-        job = LoadJob(target, stats_url)
+        job = LoadJob(target, stats_url, token_env)
         outcome = self.load(job, directory, self.stop, timeout, self._context(3, run_id), info)
         record = outcome.record
         self._keep(out, record)

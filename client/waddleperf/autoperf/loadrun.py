@@ -49,6 +49,8 @@ class LoadJob:
 
     target: LoadTarget
     stats_url: str | None = None
+    #: The variable holding the stats server's operator token (its name, never the token).
+    stats_token_env: str | None = None
 
     @property
     def name(self) -> str:
@@ -97,6 +99,7 @@ def _job_document(job: LoadJob, ctx: RunContext, info: Mapping[str, Scalar]) -> 
     return {
         "target": job.target.model_dump(mode="json"),
         "stats_url": job.stats_url,
+        "stats_token_env": job.stats_token_env,
         "context": {"agent": ctx.agent, "tier": ctx.tier, "run_id": ctx.run_id},
         "info": dict(info),
     }
@@ -114,10 +117,16 @@ def run_load(
 
     The record carries ``context`` (agent, tier, run id) and ``info`` whatever happened.
     """
+    from waddleperf.profiling.sampler import stats_token
+
     info = dict(info or {})
     directory.mkdir(parents=True, exist_ok=True)
     (directory / JOB_FILE).write_text(json.dumps(_job_document(job, context, info)))
     started = utc_now()
+    try:
+        stats_token(job.stats_token_env)  # named but unset: say so, do not sample nothing
+    except ValueError as exc:
+        return LoadOutcome(_failed(job, str(exc), started, context, info), directory=directory)
     with (directory / "autoperf-load.log").open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "waddleperf.autoperf.loadrun", str(directory)],
@@ -156,8 +165,12 @@ def _child(directory: Path) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     doc = json.loads((directory / JOB_FILE).read_text())
-    job = LoadJob(LoadTarget.model_validate(doc["target"]), doc["stats_url"])
-    target = TargetSpec(stats_url=job.stats_url, stats_name=job.stats_name)
+    job = LoadJob(
+        LoadTarget.model_validate(doc["target"]), doc["stats_url"], doc["stats_token_env"]
+    )
+    target = TargetSpec(
+        stats_url=job.stats_url, stats_name=job.stats_name, stats_token_env=job.stats_token_env
+    )
     # The parent is the agent: its own cost is part of what tier 3 profiles.
     art = execute(
         LoadPlan(job.url, job.target.plan),

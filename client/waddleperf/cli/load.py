@@ -135,18 +135,29 @@ def _print_record(art: RunArtifacts, to_stderr: bool = False) -> None:
 
 
 def _target(
-    pid: list[int] | None, port: int | None, stats_url: str | None, stats_target: str
+    pid: list[int] | None,
+    port: int | None,
+    stats_url: str | None,
+    stats_target: str,
+    token_env: str | None = None,
 ) -> TargetSpec:
     from waddleperf.load.session import TargetSpec
+    from waddleperf.profiling.sampler import stats_token
 
-    return TargetSpec(
-        pids=tuple(pid or ()), port=port, stats_url=stats_url, stats_name=stats_target
-    )
+    try:
+        stats_token(token_env)  # unset: a usage error now, not a run that samples nothing
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    return TargetSpec(pids=tuple(pid or ()), port=port, stats_url=stats_url,
+                      stats_name=stats_target, stats_token_env=token_env)  # fmt: skip
 
 
 Out = Annotated[Path | None, typer.Option(help="Directory for result.json, NDJSON, PNGs, logs.")]
 Plots = Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots.")]
 StatsUrl = Annotated[str | None, typer.Option(help="A WaddlePerf server's /stats URL.")]
+StatsTokenEnv = Annotated[
+    str | None, typer.Option(help="Variable holding the /stats server's operator token.")
+]
 
 
 @app.command(cls=PlanCommand)
@@ -176,6 +187,7 @@ def run(
     target_pid: Annotated[list[int] | None, typer.Option(help="Profile this pid's tree.")] = None,
     target_port: Annotated[int | None, typer.Option(help="Profile whoever listens here.")] = None,
     stats_url: StatsUrl = None,
+    stats_token_env: StatsTokenEnv = None,
     stats_target: Annotated[str, typer.Option(help="Target name in /stats.")] = "target",
     out: Out = None,
     plots: Plots = True,
@@ -211,7 +223,7 @@ def run(
     art = execute(
         plan,
         directory,
-        _target(target_pid, target_port, stats_url, stats_target),
+        _target(target_pid, target_port, stats_url, stats_target, stats_token_env),
         on_progress=_progress_printer(),
         plots=plots,
     )
@@ -236,6 +248,7 @@ def compare(
     a_pid: Annotated[list[int] | None, typer.Option(help="Profile A: pid tree.")] = None,
     b_pid: Annotated[list[int] | None, typer.Option(help="Profile B: pid tree.")] = None,
     stats_url: StatsUrl = None,
+    stats_token_env: StatsTokenEnv = None,
     a_stats_target: Annotated[str, typer.Option(help="A's name in /stats.")] = "a",
     b_stats_target: Annotated[str, typer.Option(help="B's name in /stats.")] = "b",
     rule: Annotated[
@@ -256,8 +269,10 @@ def compare(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     options = _options(ctx)
-    side_a = Side(a_name, a, _target(a_pid, a_port, stats_url, a_stats_target), baseline)
-    side_b = Side(b_name, b, _target(b_pid, b_port, stats_url, b_stats_target))
+    side_a = Side(
+        a_name, a, _target(a_pid, a_port, stats_url, a_stats_target, stats_token_env), baseline
+    )
+    side_b = Side(b_name, b, _target(b_pid, b_port, stats_url, b_stats_target, stats_token_env))
     directory = out or Path(f"waddleperf-compare-{time.strftime('%Y%m%dT%H%M%S')}")
     done = execute_comparison(options, side_a, side_b, rules, directory, _progress_printer(), plots)
     typer.echo("")

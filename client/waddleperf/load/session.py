@@ -30,12 +30,14 @@ SAMPLE_INTERVAL_S = 1.0
 @dataclass(frozen=True)
 class TargetSpec:
     """How to find the target's processes: local pids, a local listening port, or a server's
-    ``/stats`` URL with the target's name there. All empty: the target is not profiled."""
+    ``/stats`` URL with the target's name there (and the name of the variable holding the
+    server's operator token, if it asks for one). All empty: the target is not profiled."""
 
     pids: Sequence[int] = ()
     port: int | None = None
     stats_url: str | None = None
     stats_name: str = "target"
+    stats_token_env: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -53,10 +55,11 @@ class RunArtifacts:
 
 
 def _target_source(spec: TargetSpec) -> Any:
-    from waddleperf.profiling.sampler import ProcessTreeSource, RemoteStatsSource
+    from waddleperf.profiling.sampler import ProcessTreeSource, RemoteStatsSource, stats_token
 
     if spec.stats_url:
-        return RemoteStatsSource("target", spec.stats_url, spec.stats_name)
+        token = stats_token(spec.stats_token_env)
+        return RemoteStatsSource("target", spec.stats_url, spec.stats_name, token=token)
     return ProcessTreeSource("target", pids=spec.pids, port=spec.port)
 
 

@@ -11,10 +11,11 @@ cumulative ``net_sent_mb``/``net_recv_mb``.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import psutil
@@ -175,18 +176,38 @@ def find_stats_entry(doc: dict[str, Any], target: str) -> dict[str, Any] | None:
     return None
 
 
-class RemoteStatsSource:
-    """One target as reported by a WaddlePerf server's ``GET /stats`` (JSON)."""
+def stats_token(env_name: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The bearer token for a server's ``/stats``, from the variable ``env_name`` (the
+    configuration names the variable, never the token); None when no variable is named.
 
-    def __init__(self, name: str, url: str, target: str, timeout_s: float = 2.0) -> None:
+    Raises ValueError naming the variable when it is unset or empty: a run that was meant to
+    carry the token must not quietly sample nothing (the server answers 403 without it).
+    """
+    if not env_name:
+        return None
+    value = (os.environ if environ is None else environ).get(env_name, "").strip()
+    if not value:
+        raise ValueError(f"the /stats token variable {env_name} is unset or empty")
+    return value
+
+
+class RemoteStatsSource:
+    """One target as reported by a WaddlePerf server's ``GET /stats`` (JSON), with the
+    operator's bearer token when one is given."""
+
+    def __init__(
+        self, name: str, url: str, target: str, timeout_s: float = 2.0, token: str | None = None
+    ) -> None:
         self.name = name
         self._url = url
         self._target = target
         self._timeout = timeout_s
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     def sample(self) -> Sample | None:
+        request = urllib.request.Request(self._url, headers=self._headers)  # noqa: S310
         try:
-            with urllib.request.urlopen(self._url, timeout=self._timeout) as resp:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=self._timeout) as resp:  # noqa: S310
                 doc = json.loads(resp.read())
         except (OSError, ValueError):
             return None

@@ -27,6 +27,7 @@ import gevent
 from waddleperf_common import udp_wire
 from waddleperf_server import logs
 from waddleperf_server.config import UdpEchoConfig, read_key_file
+from waddleperf_server.net.conncap import source_key
 from waddleperf_server.net.ratelimit import DropTally, LogThrottle, TokenBucketLimiter
 from waddleperf_server.net.sockets import bind_socket, describe
 
@@ -185,7 +186,7 @@ class UdpEchoService:
             return
         # Rate before parsing and HMAC: the limiter is the cheapest check and caps the CPU
         # any one source can make us spend on crypto.
-        if not self._limiter.allow(addr[0], time.monotonic()):
+        if not self._limiter.allow(source_key(addr), time.monotonic()):
             # A query that is itself dropped is not one of the datagrams it asks about.
             if not udp_wire.is_tally_query(data):
                 self._tally.dropped((addr[0], addr[1]))

@@ -114,8 +114,11 @@ class ProcessSampler:
             else None,
         }
 
-    def snapshot(self, targets: Sequence[StatsTarget]) -> dict[str, Any]:
-        """Everything ``/stats`` reports: system, this server's process tree, each target."""
+    def snapshot(
+        self, targets: Sequence[StatsTarget], server_pid: int | None = None
+    ) -> dict[str, Any]:
+        """Everything ``/stats`` reports: system, the server's process tree (rooted at
+        ``server_pid``, default this process), each target."""
         memo: dict[int, Reading | None] = {}
         out_targets = []
         for target in targets:
@@ -128,7 +131,7 @@ class ProcessSampler:
         result = {
             "timestamp": rfc3339_now(),
             "system": system_usage(self.cpu_count),
-            "server": self.tree([os.getpid()], memo),
+            "server": self.tree([server_pid or os.getpid()], memo),
             "targets": out_targets,
         }
         # Forget processes that are gone or no longer asked about, so the cache stays small.

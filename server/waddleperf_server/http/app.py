@@ -11,6 +11,7 @@ from waddleperf_server import logs
 from waddleperf_server.config import ServerConfig
 from waddleperf_server.host.geo import GeoLookup
 from waddleperf_server.host.stats import ProcessSampler
+from waddleperf_server.http import access
 from waddleperf_server.http.endpoints import echo, librespeed, responsiveness, status
 from waddleperf_server.http.params import ParamError
 from waddleperf_server.http.replies import json_error
@@ -32,6 +33,7 @@ def create_app(config: ServerConfig, runtime: Runtime) -> Flask:
         trusted=clientaddr.parse_networks(config.http.trusted_proxies),
         geo=GeoLookup(config.geoip.city_db, config.geoip.asn_db),
         sampler=ProcessSampler(),
+        access=access.load(config.operator),
     )
     app.register_blueprint(echo.bp)
     app.register_blueprint(responsiveness.bp)

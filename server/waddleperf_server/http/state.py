@@ -10,6 +10,7 @@ from flask import current_app, request
 from waddleperf_server.config import ServerConfig
 from waddleperf_server.host.geo import GeoLookup
 from waddleperf_server.host.stats import ProcessSampler
+from waddleperf_server.http.access import OperatorAccess
 from waddleperf_server.net import clientaddr
 from waddleperf_server.runtime import Runtime
 
@@ -26,6 +27,7 @@ class AppState:
     trusted: tuple[clientaddr.IPNetwork, ...]
     geo: GeoLookup
     sampler: ProcessSampler
+    access: OperatorAccess
     # One incompressible buffer made at start-up; every download streams views of it.
     random: bytes = field(default_factory=lambda: os.urandom(RANDOM_BUFFER_BYTES))
 
@@ -42,3 +44,9 @@ def client_ip() -> tuple[str, bool]:
     peer = request.environ.get("REMOTE_ADDR", "")
     xff = request.headers.getlist("X-Forwarded-For")
     return clientaddr.client_address(peer, xff, state().trusted)
+
+
+def operator_allowed() -> bool:
+    """Whether this request may read operator data (``http/access.py``): its client address
+    is in ``operator.allowed_networks`` or it carries the operator's bearer token."""
+    return state().access.allows(client_ip()[0], request.headers.getlist("Authorization"))

@@ -6,6 +6,12 @@ others are still served. The key is the TCP peer, never X-Forwarded-For: a heade
 trusted before the request is read, and clients behind one trusted proxy share its cap (raise
 the cap, or give the proxy its own limits, when that matters).
 
+An IPv6 source is its /64, not its address: one host (one customer line, one VM) is handed
+a whole /64 and may pick any of its 2^64 addresses for each connection, so counting per
+address would give it a fresh cap per connection. IPv4-mapped IPv6 (``::ffff:a.b.c.d``, what
+a dual-stack socket reports for an IPv4 client) is the IPv4 address. The UDP echo's rate
+limiter keys its buckets the same way.
+
 Memory is bounded: an entry exists only while its source holds a connection and is removed
 when its count returns to zero, so the table never has more entries than there are open
 connections, which the global cap bounds.
@@ -13,19 +19,36 @@ connections, which the global cap bounds.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
-from waddleperf_server.net.clientaddr import parse_ip
+from waddleperf_server.net.clientaddr import IPAddress, parse_ip
+
+#: The prefix length an IPv6 source is folded to: one host owns a /64.
+IPV6_SOURCE_PREFIX = 64
+
+
+def source_of(addr: IPAddress) -> str:
+    """The accounting key of one address: IPv4 as itself, IPv6 as its /64 (``2001:db8::/64``)."""
+    if addr.version == 4:
+        return str(addr)
+    net = ipaddress.IPv6Network((int(addr) >> 64 << 64, IPV6_SOURCE_PREFIX))
+    return str(net)
 
 
 def source_key(address: Any) -> str:
-    """The peer's address as a key (IPv4-mapped IPv6 folded to IPv4, port dropped)."""
+    """The peer's accounting key from a socket address ``(host, port, ...)``: IPv4 as the
+    address (IPv4-mapped IPv6 folded to IPv4), IPv6 as its /64; the port is dropped."""
+    if isinstance(address, str):  # an AF_UNIX peer
+        return address
     try:
         host = str(address[0])
     except (TypeError, IndexError):
         return str(address)
+    if ":" not in host:
+        return host  # the kernel's IPv4 text is canonical already: the hot case, no parsing
     parsed = parse_ip(host)
-    return str(parsed) if parsed is not None else host
+    return source_of(parsed) if parsed is not None else host
 
 
 class SourceCounter:

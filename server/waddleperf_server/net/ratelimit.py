@@ -1,6 +1,7 @@
 """Per-source token-bucket rate limiting with bounded memory. Pure: the caller supplies time.
 
-Each source (any hashable key, e.g. an IP address string) owns a bucket of ``burst`` tokens
+Each source (any hashable key; the UDP echo uses ``conncap.source_key``: an IPv4 address, or an
+IPv6 /64, since one host owns a whole /64) owns a bucket of ``burst`` tokens
 refilled at ``rate`` tokens per second. A flood of spoofed sources cannot grow memory without
 bound: at most ``max_sources`` buckets are kept, and the least recently seen one is forgotten
 first. A forgotten source that comes back starts with a full bucket, which is the price of the

@@ -24,7 +24,7 @@ from waddleperf.localstack import LocalServer, child_env, server_argv
 
 impatient = module_http_server("impatient", "http:\n  request_timeout_s: 1\n")
 small_pool = module_http_server(
-    "small_pool", "http:\n  request_timeout_s: 20\n  max_connections: 2\n"
+    "small_pool", "http:\n  request_timeout_s: 20\n  max_connections: 2\n  workers: 1\n"
 )
 
 
