@@ -47,8 +47,8 @@ def test_full_pool_sheds_the_slowest_waiting_connection_of_the_biggest_source() 
     p.working(legit)
     order = []
     for n in range(5):
-        verdict, slot, victim = p.admit(f"new{n}", 10.0, None)
-        assert verdict is Verdict.ADMIT and slot is not None and victim is not None
+        verdict, new, victim = p.admit(f"new{n}", 10.0, None)
+        assert verdict is Verdict.ADMIT and new is not None and victim is not None
         order.append(victim)
         if p.sources.count("attacker") < 2:
             break
