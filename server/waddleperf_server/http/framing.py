@@ -161,6 +161,13 @@ def parse_head(data: bytes) -> Head:
     )
 
 
+def check_field_line(line: bytes) -> None:
+    """Raise FramingError (400) unless ``line`` (without its CRLF) is a valid field line;
+    chunked trailers follow the same rule as header fields."""
+    if _FIELD.fullmatch(line) is None:
+        raise FramingError(400, _field_problem(line))
+
+
 def _request_line(line: bytes) -> tuple[str, str, str, str | None]:
     if len(line) > MAX_REQUEST_LINE:
         raise FramingError(414, "request line too long")

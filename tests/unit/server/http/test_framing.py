@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from waddleperf_server.http import framing
+from waddleperf_server.http import chunks, framing
 from waddleperf_server.http.framing import FramingError, parse_head
 
 
@@ -302,3 +302,59 @@ def test_what_we_accept_h11_accepts_alike(line: bytes, fields: list[bytes]) -> N
     ]
     te = [v for n, v in theirs.headers.raw_items() if n.lower() == b"transfer-encoding"]
     assert ours.chunked == bool(te)
+
+
+# -- the chunked coding's lines --
+
+
+@pytest.mark.parametrize(
+    ("line", "size"),
+    [
+        (b"0\r\n", 0),
+        (b"1a\r\n", 26),
+        (b"FFFF\r\n", 65535),
+        (b"0000000000000010\r\n", 16),
+        (b"5;name\r\n", 5),
+        (b"5 ; name = value\r\n", 5),
+        (b'5;a="q \\" ;";b=c\r\n', 5),
+    ],
+)
+def test_chunk_size_lines(line: bytes, size: int) -> None:
+    assert chunks.chunk_size(line) == size
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"\r\n",
+        b"5",
+        b"5\n",
+        b"5\r",
+        b"+5\r\n",
+        b"-5\r\n",
+        b"0x5\r\n",
+        b" 5\r\n",
+        b"5 \r\n",
+        b"5\t\r\n",
+        b"g\r\n",
+        b"5;\r\n",
+        b"5;a=\r\n",
+        b"5;a\nb\r\n",
+        b"5;a\rb\r\n",
+        b'5;a="unterminated\r\n',
+        b"5;a=b c\r\n",
+        b"00000000000000010\r\n",  # 17 digits
+        b"5\x00\r\n",
+    ],
+)
+def test_bad_chunk_size_lines(line: bytes) -> None:
+    with pytest.raises(FramingError) as info:
+        chunks.chunk_size(line)
+    assert info.value.status == 400
+
+
+def test_trailers() -> None:
+    chunks.check_trailer(b"X-Checksum: abc\r\n")
+    for bad in (b"X-Checksum: abc\n", b"X : a\r\n", b" folded\r\n", b"X: a\x00\r\n", b"nocolon\r\n"):
+        with pytest.raises(FramingError):
+            chunks.check_trailer(bad)
