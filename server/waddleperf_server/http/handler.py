@@ -43,7 +43,7 @@ class Handler(WSGIHandler):  # type: ignore[misc]
         self.client_address = address
         self.server = server
         self.slot = slot
-        self.stream = Stream(sock, server.pool, server.request_timeout_s)
+        self.stream = Stream(sock, server.conn_pool, server.request_timeout_s)
         self.head: Head | None = None
 
     def handle(self) -> None:
@@ -83,7 +83,7 @@ class Handler(WSGIHandler):  # type: ignore[misc]
             return False
         if head is None:
             return False
-        server.pool.working(slot)
+        server.conn_pool.working(slot)
         sock = self.socket
         sock.settimeout(server.request_timeout_s)  # every write waits at most this long
         self.head = head
@@ -98,7 +98,7 @@ class Handler(WSGIHandler):  # type: ignore[misc]
         self.handle_one_response()
         if self.close_connection or server.draining or self.socket is None:
             return False
-        server.pool.waiting(slot, Phase.IDLE, time.monotonic())
+        server.conn_pool.waiting(slot, Phase.IDLE, time.monotonic())
         return True
 
     def get_environ(self) -> dict[str, Any]:

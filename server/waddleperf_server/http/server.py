@@ -59,7 +59,7 @@ class _Server(WSGIServer):  # type: ignore[misc]
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.pool = pool
+        self.conn_pool = pool
         self.request_timeout_s = request_timeout_s
         self.max_head_bytes = max_head_bytes
         self.max_lingering = max_lingering_refusals
@@ -80,7 +80,7 @@ class _Server(WSGIServer):  # type: ignore[misc]
     def do_handle(self, sock: Any, address: Any) -> None:
         """Judge a new connection at the door (runs in the accept callback: never blocks)."""
         key = source_key(address)
-        verdict, slot, victim = self.pool.admit(key, time.monotonic(), None)
+        verdict, slot, victim = self.conn_pool.admit(key, time.monotonic(), None)
         if victim is not None:
             self._close_slot(victim)
         if slot is None:
@@ -98,12 +98,12 @@ class _Server(WSGIServer):  # type: ignore[misc]
     def _ended(self, greenlet: Any, sock: Any) -> None:
         slot = self.live.pop(greenlet, None)
         if slot is not None:
-            self.pool.release(slot)
+            self.conn_pool.release(slot)
         sock.close()
 
     def _close_slot(self, slot: Slot) -> None:
         """Shed a waiting connection: its slot is free now, its greenlet dies at once."""
-        self.pool.release(slot)
+        self.conn_pool.release(slot)
         greenlet, _sock = slot.token
         greenlet.kill(block=False)
 
@@ -111,10 +111,10 @@ class _Server(WSGIServer):  # type: ignore[misc]
         if verdict is Verdict.REFUSE_SOURCE:
             self.source_rejected += 1
             code = 429
-            what = f"{self.pool.sources.count(key)} connections open from that address"
+            what = f"{self.conn_pool.sources.count(key)} connections open from that address"
         else:
             code = 503
-            what = f"the pool is full ({len(self.pool)}) and no connection may be shed for it"
+            what = f"the pool is full ({len(self.conn_pool)}) and no connection may be shed for it"
         self._throttle.log(
             log, verdict.value, time.monotonic(), "refused %s: %s", sockets.describe(address), what
         )
@@ -149,7 +149,7 @@ class _Server(WSGIServer):  # type: ignore[misc]
         )  # fmt: skip
 
     def _sweep(self) -> None:
-        pool = self.pool
+        pool = self.conn_pool
         while True:
             gevent.sleep(SWEEP_INTERVAL_S)
             if pool.occupancy <= PRESSURE_START:
@@ -243,7 +243,7 @@ class HttpService:
         "sources", "source_rejected", "shed", "pool_full_rejected", "head_timeouts",
         "lingering_refusals"}``: counts since start."""
         server = self._server
-        pool = server.pool if server is not None else None
+        pool = server.conn_pool if server is not None else None
         return {
             "state": self._state,
             "port": self._port,
