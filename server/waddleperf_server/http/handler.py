@@ -21,7 +21,7 @@ from waddleperf_server import logs
 from waddleperf_server.http import bodies, rawreply
 from waddleperf_server.http.body_input import BodyInput
 from waddleperf_server.http.framing import FramingError, Head
-from waddleperf_server.http.pool import Phase, Slot
+from waddleperf_server.http.pool import PRESSURE_START, Phase, Slot
 from waddleperf_server.http.stream import HeadTimeout, Stream
 from waddleperf_server.net import sockets
 
@@ -77,7 +77,10 @@ class Handler(WSGIHandler):  # type: ignore[misc]
         except HeadTimeout as exc:
             server.head_timeouts += 1
             if exc.partial:
-                self._refuse(408, rawreply.MESSAGES[408])
+                # Under pressure a late head is most likely a trickler: the 408 is sent
+                # but not lingered over (that would hold the slot for ERROR_LINGER_S more).
+                linger = server.conn_pool.occupancy <= PRESSURE_START
+                self._refuse(408, rawreply.MESSAGES[408], linger)
             return False
         except OSError:  # reset, or the client went away
             return False
@@ -152,16 +155,17 @@ class Handler(WSGIHandler):  # type: ignore[misc]
     def log_request(self) -> None:
         """Nothing: the app logs one DEBUG line per request (gevent's line costs per request)."""
 
-    def _refuse(self, code: int, message: str) -> None:
+    def _refuse(self, code: int, message: str, linger: bool = True) -> None:
         """Answer ``code`` in JSON and close (the head is refused: nothing after it can be
-        trusted to be a request)."""
+        trusted to be a request); ``linger``: read briefly first what the client sent on."""
         sock = self.socket
         try:
             sock.settimeout(self.server.request_timeout_s)
             sock.sendall(rawreply.raw_response(code, message))
         except OSError:
             return
-        self._linger(ERROR_LINGER_S, LINGER_BYTES)
+        if linger:
+            self._linger(ERROR_LINGER_S, LINGER_BYTES)
 
     def _linger(self, seconds: float, max_bytes: int) -> None:
         # Closing with unread data makes the kernel send RST, which can destroy our reply

@@ -17,12 +17,16 @@ In the manner of nginx and Apache's mod_reqtimeout:
   ceiling (only the rate counts), so a trickle of one byte a second is cut off while a slow
   honest link is not;
 - **deadlines that shrink as the pool fills**: above PRESSURE_START occupancy the head and
-  idle allowances shrink linearly, down to ``head_timeout_min_s`` at a full pool.
+  idle allowances shrink linearly, down to ``head_timeout_min_s`` at a full pool;
+- **jitter**: each connection draws a share of JITTER at admission and its head and idle
+  allowances are cut by it, so connections opened in one burst (a slowloris tool reopening
+  its sockets) do not all expire, and come back, in one burst again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -31,6 +35,8 @@ from waddleperf_server.net.conncap import SourceCounter
 
 #: Occupancy (fraction of the pool) above which the head and idle deadlines shrink.
 PRESSURE_START = 0.5
+#: The largest share of its head and idle allowance a connection may lose to jitter.
+JITTER = 0.5
 #: Measured cost of one open HTTP connection beyond its buffered head (greenlet, handler,
 #: socket objects and kernel socket): RSS growth per idle connection on this server, rounded up
 #: (docs/server.md, "Slow clients and the connection pool").
@@ -59,11 +65,12 @@ class Phase(Enum):
 class Slot:
     """One admitted connection as the policy sees it; ``token`` is the caller's (its greenlet)."""
 
-    __slots__ = ("live", "phase", "received", "since", "source", "token")
+    __slots__ = ("jitter", "live", "phase", "received", "since", "source", "token")
 
-    def __init__(self, source: str, now: float, token: Any) -> None:
+    def __init__(self, source: str, now: float, token: Any, jitter: float = 0.0) -> None:
         self.source = source
         self.token = token
+        self.jitter = jitter  # in [0, 1): the share of JITTER cut from its allowances
         self.phase = Phase.HEAD  # a new connection's head clock runs from the accept
         self.since = now
         self.received = 0  # head bytes received in this phase
@@ -83,22 +90,25 @@ class ReceiveRules:
     head_timeout_min_s: float
     min_receive_bytes_per_s: float
 
-    def _shrink(self, allowance: float, occupancy: float) -> float:
+    def _shrink(self, allowance: float, occupancy: float, jitter: float) -> float:
+        allowance *= 1.0 - JITTER * jitter
         if occupancy <= PRESSURE_START:
             return allowance
         floor = min(self.head_timeout_min_s, allowance)
         left = max(0.0, 1.0 - (occupancy - PRESSURE_START) / (1.0 - PRESSURE_START))
         return floor + (allowance - floor) * left
 
-    def idle_deadline(self, since: float, occupancy: float) -> float:
+    def idle_deadline(self, since: float, occupancy: float, jitter: float = 0.0) -> float:
         """When an idle keep-alive connection (no byte of a new request yet) is closed."""
-        return since + self._shrink(self.max_wait_s, occupancy)
+        return since + self._shrink(self.max_wait_s, occupancy, jitter)
 
-    def head_deadline(self, since: float, received: int, occupancy: float) -> float:
+    def head_deadline(
+        self, since: float, received: int, occupancy: float, jitter: float = 0.0
+    ) -> float:
         """When a request head begun at ``since`` with ``received`` bytes so far must be
         complete: the allowance grows with the bytes received, up to ``max_wait_s``."""
         grown = self.head_timeout_s + received / self.min_receive_bytes_per_s
-        return since + self._shrink(min(self.max_wait_s, grown), occupancy)
+        return since + self._shrink(min(self.max_wait_s, grown), occupancy, jitter)
 
     def body_deadline(self, since: float, received: int) -> float:
         """When a body begun at ``since`` must have delivered more than ``received`` bytes."""
@@ -107,9 +117,9 @@ class ReceiveRules:
     def deadline(self, slot: Slot, occupancy: float) -> float:
         """The deadline of a waiting slot (idle or in its head); infinity while working."""
         if slot.phase is Phase.IDLE:
-            return self.idle_deadline(slot.since, occupancy)
+            return self.idle_deadline(slot.since, occupancy, slot.jitter)
         if slot.phase is Phase.HEAD:
-            return self.head_deadline(slot.since, slot.received, occupancy)
+            return self.head_deadline(slot.since, slot.received, occupancy, slot.jitter)
         return float("inf")
 
 
@@ -136,8 +146,15 @@ class ConnectionPool:
     Greenlet-safe the same way as SourceCounter: no method yields.
     """
 
-    def __init__(self, capacity: int, sources: SourceCounter, rules: ReceiveRules) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        sources: SourceCounter,
+        rules: ReceiveRules,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
         self.capacity = capacity
+        self.jitter = jitter
         self.sources = sources
         self.rules = rules
         self.shed = 0
@@ -174,7 +191,7 @@ class ConnectionPool:
             self.shed += 1
         self._unbucket(source)
         self.sources.acquire(source)
-        slot = Slot(source, now, token)
+        slot = Slot(source, now, token, self.jitter())
         self._size += 1
         self._add_waiting(slot)
         self._rebucket(source)

@@ -42,7 +42,17 @@ def raw_json_error(code: int, message: str) -> tuple[str, list[tuple[str, str]],
 
 def raw_response(code: int, message: str | None = None) -> bytes:
     """The whole HTTP/1.1 response (head and JSON body) for ``code``; ``message`` defaults to
-    the usual sentence for that status."""
-    status, headers, body = raw_json_error(code, message or MESSAGES.get(code, "error"))
+    the usual sentence for that status (those replies are built once: a flood of refusals
+    costs no JSON encoding)."""
+    if message is None:
+        ready = _READY.get(code)
+        if ready is not None:
+            return ready
+        message = MESSAGES.get(code, "error")
+    status, headers, body = raw_json_error(code, message)
     head = "".join(f"{k}: {v}\r\n" for k, v in headers)
     return f"HTTP/1.1 {status}\r\n{head}\r\n".encode("latin-1") + body
+
+
+_READY: dict[int, bytes] = {}
+_READY.update((code, raw_response(code)) for code in MESSAGES)

@@ -10,6 +10,7 @@ closes waiting connections past their deadline while the pool is under pressure.
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import time
@@ -43,11 +44,31 @@ log = logs.get("http")
 LOG_INTERVAL_S = 10.0
 REFUSE_LINGER_S = 0.2  # after a 429/503, read what the client already sent this long at most
 REFUSE_WRITE_TIMEOUT_S = 1.0
-SWEEP_INTERVAL_S = 0.25  # how often waiting connections are checked while under pressure
+SWEEP_INTERVAL_S = 0.25
+# A burst of connections (a slowloris tool reopening its sockets) must not overflow the accept
+# queue: the kernel then drops the handshake's last ACK and every client in the burst, the
+# legitimate ones too, waits for a retransmission (200 ms at least). The kernel caps this at
+# net.core.somaxconn. Accepting many per wake-up drains a burst quickly; admission is cheap.
+LISTEN_BACKLOG = 8192
+MAX_ACCEPT = 1000  # how often waiting connections are checked while under pressure
+
+
+@functools.lru_cache(maxsize=4096)
+def _source_of_host(host: str) -> str:
+    return source_key((host, 0))
+
+
+def _source(address: Any) -> str:
+    """``source_key`` of a peer, remembered per host (a flood repeats a few hosts)."""
+    try:
+        return _source_of_host(str(address[0]))
+    except (TypeError, IndexError):
+        return source_key(address)
 
 
 class _Server(WSGIServer):  # type: ignore[misc]
     handler_class = Handler
+    max_accept = MAX_ACCEPT
 
     def __init__(
         self,
@@ -79,7 +100,7 @@ class _Server(WSGIServer):  # type: ignore[misc]
 
     def do_handle(self, sock: Any, address: Any) -> None:
         """Judge a new connection at the door (runs in the accept callback: never blocks)."""
-        key = source_key(address)
+        key = _source(address)
         verdict, slot, victim = self.conn_pool.admit(key, time.monotonic(), None)
         if victim is not None:
             self._close_slot(victim)
@@ -111,34 +132,44 @@ class _Server(WSGIServer):  # type: ignore[misc]
         if verdict is Verdict.REFUSE_SOURCE:
             self.source_rejected += 1
             code = 429
-            what = f"{self.conn_pool.sources.count(key)} connections open from that address"
         else:
             code = 503
-            what = f"the pool is full ({len(self.conn_pool)}) and no connection may be shed for it"
-        self._throttle.log(
-            log, verdict.value, time.monotonic(), "refused %s: %s", sockets.describe(address), what
-        )
-        linger = self.lingering < self.max_lingering
-        if linger:
+        suppressed = self._throttle.admit(verdict.value, time.monotonic())
+        if suppressed is not None:  # formatted only when it is logged
+            if code == 429:
+                what = f"{self.conn_pool.sources.count(key)} connections open from that address"
+            else:
+                what = f"the pool is full ({len(self.conn_pool)}) and nobody may be shed for it"
+            more = f" ({suppressed} similar suppressed)" if suppressed else ""
+            log.info("refused %s: %s%s", sockets.describe(address), what, more)
+        calm = self.conn_pool.occupancy <= PRESSURE_START
+        if calm and self.lingering < self.max_lingering:
             self.lingering += 1
-        gevent.spawn(self._answer_refused, sock, code, linger)
-
-    def _answer_refused(self, sock: Any, code: int, linger: bool) -> None:
-        """Answer 429/503 in JSON and close: half-close, then read for at most
-        REFUSE_LINGER_S what the client already sent (closing with unread data would reset
-        the connection and could destroy the reply before the client reads it). Past
-        ``max_lingering_refusals`` at once, close at once instead."""
+            gevent.spawn(self._answer_refused, sock, code)
+            return
+        # Too many lingering already (a flood), or the pool under pressure: answer if the
+        # socket takes it at once and close, here in the accept callback — no greenlet, no wait.
         try:
-            sock.settimeout(REFUSE_WRITE_TIMEOUT_S if linger else 0.05)
-            sock.sendall(rawreply.raw_response(code))
-            if linger:
-                sock.shutdown(socket.SHUT_WR)
-                sockets.discard_incoming(sock, REFUSE_LINGER_S, LINGER_BYTES)
+            sock.settimeout(0.0)
+            sock.send(rawreply.raw_response(code))
         except OSError:
             pass
         finally:
-            if linger:
-                self.lingering -= 1
+            sock.close()
+
+    def _answer_refused(self, sock: Any, code: int) -> None:
+        """Answer 429/503 in JSON and close: half-close, then read for at most
+        REFUSE_LINGER_S what the client already sent (closing with unread data would reset
+        the connection and could destroy the reply before the client reads it)."""
+        try:
+            sock.settimeout(REFUSE_WRITE_TIMEOUT_S)
+            sock.sendall(rawreply.raw_response(code))
+            sock.shutdown(socket.SHUT_WR)
+            sockets.discard_incoming(sock, REFUSE_LINGER_S, LINGER_BYTES)
+        except OSError:
+            pass
+        finally:
+            self.lingering -= 1
             sock.close()
 
     def note_bad_request(self, address: Any, status: int, message: str) -> None:
@@ -193,7 +224,9 @@ class HttpService:
         cfg = self._config.http
         fd_limit = capacity.raise_fd_limit()
         self._capacity = capacity.pool_capacity(cfg, fd_limit)
-        sock = sockets.bind_socket(self._config.bind, cfg.port, socket.SOCK_STREAM, backlog=1024)
+        sock = sockets.bind_socket(
+            self._config.bind, cfg.port, socket.SOCK_STREAM, backlog=LISTEN_BACKLOG
+        )
         self._port = int(sock.getsockname()[1])
         rules = ReceiveRules(
             max_wait_s=cfg.request_timeout_s,

@@ -355,6 +355,7 @@ def test_bad_chunk_size_lines(line: bytes) -> None:
 
 def test_trailers() -> None:
     chunks.check_trailer(b"X-Checksum: abc\r\n")
-    for bad in (b"X-Checksum: abc\n", b"X : a\r\n", b" folded\r\n", b"X: a\x00\r\n", b"nocolon\r\n"):
+    bad_lines = (b"X-Sum: abc\n", b"X : a\r\n", b" folded\r\n", b"X: a\x00\r\n", b"nocolon\r\n")
+    for bad in bad_lines:
         with pytest.raises(FramingError):
             chunks.check_trailer(bad)

@@ -16,7 +16,7 @@ RULES = ReceiveRules(
 
 
 def _pool(capacity: int, per_source: int = 96) -> ConnectionPool:
-    return ConnectionPool(capacity, SourceCounter(per_source), RULES)
+    return ConnectionPool(capacity, SourceCounter(per_source), RULES, jitter=lambda: 0.0)
 
 
 def _admit(p: ConnectionPool, source: str, now: float = 0.0) -> Slot:
@@ -107,6 +107,17 @@ def test_head_deadline_grows_with_bytes_at_the_minimum_rate_up_to_the_ceiling() 
 def test_deadlines_shrink_as_the_pool_fills(occupancy: float, head: float, idle: float) -> None:
     assert RULES.head_deadline(0.0, 0, occupancy) == pytest.approx(head)
     assert RULES.idle_deadline(0.0, occupancy) == pytest.approx(idle)
+
+
+def test_jitter_cuts_up_to_half_of_the_head_and_idle_allowance() -> None:
+    assert RULES.head_deadline(0.0, 0, 0.0, jitter=0.5) == pytest.approx(15.0)
+    assert RULES.idle_deadline(0.0, 0.0, jitter=0.999) == pytest.approx(30.03)
+    assert RULES.head_deadline(0.0, 0, 1.0, jitter=0.999) == pytest.approx(1.0)  # the floor holds
+    draws = iter([0.25, 0.75])
+    p = ConnectionPool(4, SourceCounter(4), RULES, jitter=lambda: next(draws))
+    early, late = _admit(p, "a"), _admit(p, "a")
+    assert (early.jitter, late.jitter) == (0.25, 0.75)
+    assert list(p.overdue(16.0)) == [late]  # 20 s less 12.5 % vs less 37.5 %
 
 
 def test_overdue_lists_waiting_slots_past_the_deadline_at_the_current_occupancy() -> None:
