@@ -18,9 +18,10 @@ In the manner of nginx and Apache's mod_reqtimeout:
   honest link is not;
 - **deadlines that shrink as the pool fills**: above PRESSURE_START occupancy the head and
   idle allowances shrink linearly, down to ``head_timeout_min_s`` at a full pool;
-- **jitter**: each connection draws a share of JITTER at admission and its head and idle
-  allowances are cut by it, so connections opened in one burst (a slowloris tool reopening
-  its sockets) do not all expire, and come back, in one burst again.
+- **jitter**: each connection draws a share of JITTER at admission, and ``head_timeout_s``
+  and ``head_timeout_min_s`` are cut by it for that connection (``max_wait_s`` never is), so
+  connections opened in one burst (a slowloris tool reopening its sockets) do not all expire,
+  and come back, in one burst again.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ from waddleperf_server.net.conncap import SourceCounter
 PRESSURE_START = 0.5
 #: The largest share of its head and idle allowance a connection may lose to jitter.
 JITTER = 0.5
-#: Measured cost of one open HTTP connection beyond its buffered head (greenlet, handler,
-#: socket objects and kernel socket): RSS growth per idle connection on this server, rounded up
-#: (docs/server.md, "Slow clients and the connection pool").
-CONNECTION_OVERHEAD_BYTES = 48 * 1024
+#: Cost of one open HTTP connection beyond its buffered head (greenlet, handler, socket
+#: objects): 10.2 KiB of RSS per idle connection measured with 5000 of them, rounded up to
+#: allow for the kernel's socket structures (docs/server.md, "Slow clients and the pool").
+CONNECTION_OVERHEAD_BYTES = 16 * 1024
 #: File descriptors kept free for everything but HTTP connections (listeners, logs, iperf3,
 #: the other services, /stats reading /proc).
 FD_RESERVE = 256
@@ -91,10 +92,9 @@ class ReceiveRules:
     min_receive_bytes_per_s: float
 
     def _shrink(self, allowance: float, occupancy: float, jitter: float) -> float:
-        allowance *= 1.0 - JITTER * jitter
         if occupancy <= PRESSURE_START:
             return allowance
-        floor = min(self.head_timeout_min_s, allowance)
+        floor = min(self.head_timeout_min_s * (1.0 - JITTER * jitter), allowance)
         left = max(0.0, 1.0 - (occupancy - PRESSURE_START) / (1.0 - PRESSURE_START))
         return floor + (allowance - floor) * left
 
@@ -107,7 +107,8 @@ class ReceiveRules:
     ) -> float:
         """When a request head begun at ``since`` with ``received`` bytes so far must be
         complete: the allowance grows with the bytes received, up to ``max_wait_s``."""
-        grown = self.head_timeout_s + received / self.min_receive_bytes_per_s
+        grace = self.head_timeout_s * (1.0 - JITTER * jitter)
+        grown = grace + received / self.min_receive_bytes_per_s
         return since + self._shrink(min(self.max_wait_s, grown), occupancy, jitter)
 
     def body_deadline(self, since: float, received: int) -> float:

@@ -109,10 +109,13 @@ def test_deadlines_shrink_as_the_pool_fills(occupancy: float, head: float, idle:
     assert RULES.idle_deadline(0.0, occupancy) == pytest.approx(idle)
 
 
-def test_jitter_cuts_up_to_half_of_the_head_and_idle_allowance() -> None:
+def test_jitter_cuts_up_to_half_of_the_head_timeouts_never_of_request_timeout() -> None:
     assert RULES.head_deadline(0.0, 0, 0.0, jitter=0.5) == pytest.approx(15.0)
-    assert RULES.idle_deadline(0.0, 0.0, jitter=0.999) == pytest.approx(30.03)
-    assert RULES.head_deadline(0.0, 0, 1.0, jitter=0.999) == pytest.approx(1.0)  # the floor holds
+    assert RULES.head_deadline(0.0, 1000, 0.0, jitter=0.5) == pytest.approx(17.0)
+    assert RULES.head_deadline(0.0, 0, 1.0, jitter=0.5) == pytest.approx(0.75)  # of the floor
+    assert RULES.idle_deadline(0.0, 0.0, jitter=0.999) == pytest.approx(60.0)  # max_wait_s
+    assert RULES.idle_deadline(0.0, 1.0, jitter=0.5) == pytest.approx(0.75)
+    assert ReceiveRules(1.0, 20.0, 5.0, 500.0).head_deadline(0.0, 0, 0.0, 0.999) == 1.0
     draws = iter([0.25, 0.75])
     p = ConnectionPool(4, SourceCounter(4), RULES, jitter=lambda: next(draws))
     early, late = _admit(p, "a"), _admit(p, "a")
