@@ -142,7 +142,7 @@ class Stream:
             if len(buf) >= limit:
                 break
             searched = len(buf)
-            data = self._recv_body(BODY_RECV_BYTES)
+            data = self._recv_body(HEAD_RECV_BYTES)  # a line is short: buffer little
             if not data:
                 self.buf = b""
                 return buf
