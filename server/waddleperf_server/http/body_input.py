@@ -61,7 +61,9 @@ class BodyInput:
         self.started = False
 
     def read(self, size: int | None = -1) -> bytes:
-        """Up to ``size`` bytes of the body (all of it for -1 or None); b"" at its end."""
+        """Up to ``size`` bytes of the body, at least one while any is left (as a socket
+        reads: what has arrived, without waiting to fill ``size``); all of it for -1 or
+        None; b"" at its end."""
         if self.done or size == 0:
             return b""
         if size is None or size < 0:
@@ -105,36 +107,30 @@ class BodyInput:
         self.stream.begin_body()
 
     def _plain(self, size: int) -> bytes:
-        want = min(size, self.left)
-        data = self.stream.read_exact(want)
-        self.left -= len(data)
-        if len(data) < want:
+        data = self.stream.read_some(min(size, self.left))
+        if not data:
             raise BodyError("the client closed the connection inside the request body")
+        self.left -= len(data)
         if not self.left:
             self.done = True
         return data
 
     def _chunked(self, size: int) -> bytes:
         stream = self.stream
-        out: list[bytes] = []
-        while size > 0:
-            if self.chunk_left == 0:
-                n = chunks.chunk_size(stream.read_line(chunks.MAX_CHUNK_LINE))
-                if n == 0:
-                    self._trailers()
-                    self.done = True
-                    break
-                self.chunk_left = n
-            want = min(size, self.chunk_left)
-            data = stream.read_exact(want)
-            if len(data) < want:
-                raise BodyError("the client closed the connection inside a chunk")
-            out.append(data)
-            self.chunk_left -= want
-            size -= want
-            if self.chunk_left == 0 and stream.read_exact(2) != b"\r\n":
-                raise FramingError(400, "malformed chunked body: chunk data not followed by CRLF")
-        return b"".join(out)
+        if self.chunk_left == 0:
+            n = chunks.chunk_size(stream.read_line(chunks.MAX_CHUNK_LINE))
+            if n == 0:
+                self._trailers()
+                self.done = True
+                return b""
+            self.chunk_left = n
+        data = stream.read_some(min(size, self.chunk_left))
+        if not data:
+            raise BodyError("the client closed the connection inside a chunk")
+        self.chunk_left -= len(data)
+        if self.chunk_left == 0 and stream.read_exact(2) != b"\r\n":
+            raise FramingError(400, "malformed chunked body: chunk data not followed by CRLF")
+        return data
 
     def _trailers(self) -> None:
         for _ in range(chunks.MAX_TRAILERS + 1):
