@@ -67,6 +67,7 @@ test: setup
 
 bench: setup
 	$(VENV)/bin/python -m bench.server
+	$(VENV)/bin/python -m bench.http_parse
 	$(VENV)/bin/python -m bench.load
 	$(VENV)/bin/python -m bench.startup
 	$(VENV)/bin/python -m bench.icmp_loopback

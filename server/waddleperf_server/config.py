@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from waddleperf_common.config import StrictModel, load_config
@@ -28,6 +30,17 @@ def _check_networks(value: list[str]) -> list[str]:
     return value
 
 
+@functools.cache
+def _shipped_doc() -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load(BASE_FILE.read_text(encoding="utf-8"))
+    return doc
+
+
+def _shipped(section: str, key: str) -> Any:
+    """A default as ``vars/base.yml`` ships it: the one place where defaults are written."""
+    return _shipped_doc()[section][key]
+
+
 class HttpConfig(StrictModel):
     port: int = Field(default=8080, ge=0, le=65535)
     max_echo_bytes: int = Field(default=104_857_600, ge=0)
@@ -40,7 +53,19 @@ class HttpConfig(StrictModel):
     rpm_large_bytes: int = Field(default=8_589_934_592, ge=1)
     rpm_upload_max_bytes: int = Field(default=8_589_934_592, ge=0)
     request_timeout_s: float = Field(default=60.0, gt=0)
-    max_connections: int = Field(default=1000, ge=1)
+    # Slow clients and the connection pool (docs/server.md, "Security model").
+    head_timeout_s: float = Field(default=_shipped("http", "head_timeout_s"), gt=0)
+    head_timeout_min_s: float = Field(default=_shipped("http", "head_timeout_min_s"), gt=0)
+    min_receive_bytes_per_s: float = Field(
+        default=_shipped("http", "min_receive_bytes_per_s"), gt=0
+    )
+    max_connections: int | None = Field(default=_shipped("http", "max_connections"), ge=1)
+    pool_memory_fraction: float = Field(
+        default=_shipped("http", "pool_memory_fraction"), gt=0, le=0.9
+    )
+    max_lingering_refusals: int = Field(
+        default=_shipped("http", "max_lingering_refusals"), ge=0, le=65536
+    )
     max_connections_per_source: int = Field(default=96, ge=1)
     max_request_head_bytes: int = Field(default=65536, ge=1024, le=1_048_576)
     workers: int | None = Field(default=None, ge=1, le=MAX_WORKERS)

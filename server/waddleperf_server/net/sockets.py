@@ -14,6 +14,13 @@ from gevent import socket as gsocket
 _inherited: dict[tuple[str, int, int], Any] = {}
 
 
+# A burst of connections (a slowloris tool reopening its sockets) must not overflow the accept
+# queue: the kernel then drops the handshake's last ACK and every client in the burst, the
+# legitimate ones too, waits for a retransmission (200 ms at least). The kernel caps this at
+# net.core.somaxconn. Accepting many per wake-up drains a burst quickly; admission is cheap.
+LISTEN_BACKLOG = 8192
+
+
 def inherit(bind: str, port: int, kind: socket.SocketKind, fd: int) -> None:
     """Adopt the already bound (and listening) socket ``fd`` as what the next
     ``bind_socket(bind, port, kind)`` in this process returns."""

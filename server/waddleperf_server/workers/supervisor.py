@@ -43,7 +43,10 @@ BACKOFF_CAP_S = 10.0
 STABLE_S = 30.0  # a worker that ran this long resets the backoff
 KILL_WAIT_S = 1.0
 #: Settings each worker repeats in its status; not summed.
-SAME_KEYS = (set(HttpConfig.model_fields) - {"max_connections"}) | {"port", "state"}
+SAME_KEYS = (set(HttpConfig.model_fields) - {"max_connections", "pool_memory_fraction"}) | {
+    "port",
+    "state",
+}
 
 
 def worker_count(cfg: HttpConfig) -> int:
@@ -57,9 +60,17 @@ def worker_count(cfg: HttpConfig) -> int:
 
 
 def worker_config(config: ServerConfig, workers: int) -> ServerConfig:
-    """The configuration one worker runs with: its share of ``http.max_connections``."""
-    share = math.ceil(config.http.max_connections / workers)
-    http = config.http.model_copy(update={"max_connections": share})
+    """The configuration one worker runs with: its share of the pool — of
+    ``http.max_connections`` when it is set, else of ``http.pool_memory_fraction`` (each
+    worker sizes its own pool from the memory it may take)."""
+    cfg = config.http
+    if cfg.max_connections is None:
+        update: dict[str, float | int] = {
+            "pool_memory_fraction": cfg.pool_memory_fraction / workers
+        }
+    else:
+        update = {"max_connections": math.ceil(cfg.max_connections / workers)}
+    http = cfg.model_copy(update=update)
     return config.model_copy(update={"http": http})
 
 
@@ -100,7 +111,7 @@ class HttpWorkers:
         """Bind the port's sockets, steer them by source, start every worker and wait until
         each serves. OSError when the port cannot be had or a worker fails to start."""
         cfg = self._config.http
-        backlog = min(1024, cfg.max_connections)
+        backlog = sockets.LISTEN_BACKLOG
         listeners = sockets.reuseport_listeners(self._config.bind, cfg.port, self._count, backlog)
         self._port = int(listeners[0].getsockname()[1])
         try:

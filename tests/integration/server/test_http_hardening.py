@@ -65,7 +65,7 @@ def test_trickled_request_line_is_dropped(impatient: LocalServer) -> None:
         sock.close()
 
 
-def test_trickled_headers_get_400_and_close(impatient: LocalServer) -> None:
+def test_trickled_headers_get_408_and_close(impatient: LocalServer) -> None:
     sock = connect(impatient)
     try:
         sock.sendall(b"GET /health HTTP/1.1\r\n")
@@ -77,7 +77,7 @@ def test_trickled_headers_get_400_and_close(impatient: LocalServer) -> None:
             time.sleep(0.2)
         sock.settimeout(3)
         data = sock.recv(65536)
-        assert data == b"" or data.startswith(b"HTTP/1.1 400"), data[:100]
+        assert data == b"" or data.startswith(b"HTTP/1.1 408"), data[:100]
         assert closed_by_peer(sock, within=3)
     finally:
         sock.close()
@@ -94,21 +94,31 @@ def test_idle_keep_alive_connection_is_closed(impatient: LocalServer) -> None:
         sock.close()
 
 
-def test_max_connections_bounds_concurrent_clients(small_pool: LocalServer) -> None:
+def test_full_pool_refuses_the_same_source_and_sheds_for_another(small_pool: LocalServer) -> None:
+    """A full pool never holds more than max_connections: a third connection from the source
+    holding both slots is refused at once (503, not left in the backlog); one from another
+    address takes the slot of an idle connection of the big source."""
     held = [connect(small_pool), connect(small_pool)]
-    waiting = connect(small_pool)
     try:
         time.sleep(0.3)  # both held connections are accepted and own the pool
-        waiting.sendall(request_bytes("GET", "/health"))
-        waiting.settimeout(1.0)
-        with pytest.raises(TimeoutError):
-            waiting.recv(1)
-        held.pop().close()  # a slot frees: the waiting client is now served
-        waiting.settimeout(5)
-        status, _, _ = ResponseReader(waiting).read()
-        assert status == 200
+        with connect(small_pool) as third:
+            third.sendall(request_bytes("GET", "/health"))
+            status, headers, body = ResponseReader(third).read()
+            assert status == 503 and headers["connection"].lower() == "close"
+            assert json.loads(body)["status"] == 503
+        other = socket.create_connection(
+            (small_pool.host, small_pool.http_port), timeout=5, source_address=("127.0.0.2", 0)
+        )
+        with other:
+            other.sendall(request_bytes("GET", "/health"))
+            status, _, body = ResponseReader(other).read()
+            assert status == 200
+            doc = json.loads(body)["services"]["http"]
+            assert doc["max_connections"] == 2 and doc["connections"] == 2
+            assert doc["shed"] == 1 and doc["pool_full_rejected"] == 1
+        assert closed_by_peer(held[0], within=3)  # the oldest idle one was shed
     finally:
-        for s in [*held, waiting]:
+        for s in held:
             s.close()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from waddleperf_common.config import ConfigError
@@ -89,3 +90,43 @@ def test_hmac_key_file_is_checked_with_the_configuration(tmp_path: Path) -> None
     config.load(
         environ={}, overrides={"udp_echo.port": 0, "udp_echo.hmac_key_file": str(tmp_path / "no")}
     )
+
+
+POOL_KEYS = (
+    "head_timeout_s",
+    "head_timeout_min_s",
+    "min_receive_bytes_per_s",
+    "max_connections",
+    "pool_memory_fraction",
+    "max_lingering_refusals",
+)
+
+
+def test_pool_defaults_have_one_source_base_yml() -> None:
+    shipped = yaml.safe_load(config.BASE_FILE.read_text())["http"]
+    model = config.HttpConfig()
+    for key in POOL_KEYS:
+        assert getattr(model, key) == shipped[key], key
+    assert shipped["max_connections"] is None  # sized by memory unless set
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("http.head_timeout_s", 0),
+        ("http.head_timeout_min_s", -1),
+        ("http.min_receive_bytes_per_s", 0),
+        ("http.max_connections", 0),
+        ("http.pool_memory_fraction", 0),
+        ("http.pool_memory_fraction", 0.95),
+        ("http.max_lingering_refusals", -1),
+    ],
+)
+def test_pool_keys_are_validated(key: str, value: float) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        config.load(environ={}, overrides={key: value})
+
+
+def test_max_connections_may_be_set_by_a_variable() -> None:
+    cfg = config.load(environ={"WADDLEPERF_SERVER_HTTP_MAX_CONNECTIONS": "1000"})
+    assert cfg.http.max_connections == 1000
