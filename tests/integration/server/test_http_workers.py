@@ -47,8 +47,14 @@ def _workers(srv: LocalServer) -> list[psutil.Process]:
     return [p for p in psutil.Process(srv.proc.pid).children() if p.name() != "iperf3"]
 
 
+POOL = 1000  # a configured pool (the default is sized by memory), shared out by the workers
+
+
 def _server(factory: Factory, extra: str = "") -> LocalServer:
-    config = f"http: {{workers: {WORKERS}, max_connections_per_source: {PER_SOURCE}}}\n" + extra
+    config = (
+        f"http: {{workers: {WORKERS}, max_connections_per_source: {PER_SOURCE}, "
+        f"max_connections: {POOL}}}\n" + extra
+    )
     return factory(services=("http",), config_yaml=config, ready_timeout=60)
 
 
@@ -72,7 +78,7 @@ def test_per_source_cap_is_exact_across_workers(server_factory: Factory) -> None
         health = srv.health()["services"]["http"]
         assert health["workers"] == WORKERS and health["workers_running"] == WORKERS
         assert health["source_rejected"] == 6 and health["sources"] == 2
-        assert health["max_connections"] == 1000  # the configured bound, shared out
+        assert health["max_connections"] == POOL  # the configured bound, shared out
     finally:
         for sock in socks:
             sock.close()
