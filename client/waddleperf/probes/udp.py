@@ -119,22 +119,22 @@ class UdpTransport:
         """
         query = secrets.randbits(63)
         wait_s = timeout_s / attempts
-        for _ in range(attempts):
+        for sent in range(1, attempts + 1):
             request = udp_wire.encode(query, time.time_ns(), None, self.key, tally=True)
             try:
                 self.sock.send(request)
             except OSError:
-                return RateAnswer("unanswered")
+                return RateAnswer("unanswered", queries=sent - 1)
             for item in datagrams(self.sock, wait_s, udp_wire.MAX_DATAGRAM):
                 if isinstance(item, OSError):
-                    return RateAnswer("unanswered")  # nothing listens there any more
+                    return RateAnswer("unanswered", queries=sent)  # nothing listens there now
                 dg = self._reply_in(item)
                 if dg is None or dg.seq != query:
                     continue  # a late echo reply, or not for us
                 if dg.rate_dropped is None:
-                    return RateAnswer("unsupported")  # echoed: the server predates the query
-                return RateAnswer("answered", dg.rate_dropped)
-        return RateAnswer("unanswered")
+                    return RateAnswer("unsupported", queries=sent)  # a server before the query
+                return RateAnswer("answered", dg.rate_dropped, queries=sent)
+        return RateAnswer("unanswered", queries=attempts)
 
     def _reply_in(
         self, item: tuple[bytes, SockAddr, int] | OSError
@@ -171,6 +171,8 @@ class RateAnswer:
 
     outcome: Literal["answered", "unsupported", "unanswered"]
     dropped: int = 0
+    #: Rate-drop queries sent (each unanswered one is a datagram the path or server lost).
+    queries: int = 0
 
 
 def rate_limit_note(lost: int, answer: RateAnswer | None) -> tuple[int | None, str | None]:
@@ -257,5 +259,6 @@ class UdpProbe(Probe[UdpOptions]):
             "hmac": key is not None,
             "receive_timestamps": "kernel" if transport.kernel_stamps else "user space",
             "rate_drop_query": answer.outcome if answer is not None else "not needed",
+            "rate_drop_queries": answer.queries if answer is not None else 0,
         }
         return rec.finish(status=status, metrics=metrics, error=error, samples=samples, info=info)

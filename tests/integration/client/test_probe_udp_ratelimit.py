@@ -51,7 +51,7 @@ def test_loss_above_the_limit_is_the_servers_rate_drops(limited: LocalServer) ->
     assert m["received_count"] == 60 - rate_drops
     assert after["rate_queries_answered"] - before["rate_queries_answered"] == 1
     assert r.status is Status.DEGRADED
-    assert r.info["rate_drop_query"] == "answered"
+    assert r.info["rate_drop_query"] == "answered" and r.info["rate_drop_queries"] == 1
     assert r.error == (
         f"{rate_drops} of 60 datagrams got no reply; all {rate_drops} dropped by the server's "
         "per-source rate limit (udp_echo.rate_limit_pps; send slower or raise it)."
@@ -64,7 +64,7 @@ def test_below_the_limit_nothing_is_said_of_it(limited: LocalServer) -> None:
     after = _udp(limited)
     assert r.status is Status.OK and r.error is None
     assert r.metrics["lost_count"] == 0 and r.metrics["lost_rate_limited_count"] == 0
-    assert r.info["rate_drop_query"] == "not needed"
+    assert r.info["rate_drop_query"] == "not needed" and r.info["rate_drop_queries"] == 0
     assert after["dropped_by_reason"]["rate"] == before["dropped_by_reason"]["rate"]
     assert after["rate_queries_answered"] == before["rate_queries_answered"]
 
