@@ -14,16 +14,15 @@ and the skipped ones (``scope_skipped``), which the report's views are limited t
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from waddleperf.report.catalog import SCHEMA
-from waddleperf.report.reading import checked
+from waddleperf.report.reading import Prepared, checked
 from waddleperf.report.sources import Candidate, Source
 from waddleperf.report.staging import (
     Staging,
@@ -33,7 +32,6 @@ from waddleperf.report.staging import (
     invalid_bundles,
     stage,
 )
-from waddleperf.report.unpack import Unpacked
 
 if TYPE_CHECKING:
     import duckdb
@@ -48,7 +46,7 @@ class Pending:
 
     bundle_id: int
     candidate: Candidate
-    unpacked: Unpacked
+    prepared: Prepared
 
 
 @dataclass
@@ -64,37 +62,6 @@ class IngestReport:
     seconds: float = 0.0
     scope: set[int] = field(default_factory=set)
     scope_skipped: set[str] = field(default_factory=set)
-
-
-def _geo_number(value: Any, kind: type[int] | type[float]) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return kind(value)
-
-
-def bundle_line(pending: Pending, now: datetime) -> bytes:
-    """The ``store.bundles`` row of a checked bundle, as one NDJSON line."""
-    m = pending.unpacked.manifest
-    geo = m.geo
-    text = {k: (str(geo[k]) if geo.get(k) is not None else None)
-            for k in ("country", "organisation", "region", "city", "scope")}  # fmt: skip
-    row = {
-        "bundle_id": pending.bundle_id, "location": pending.candidate.location,
-        "source": pending.candidate.source, "size_bytes": pending.unpacked.size,
-        "sha256": pending.unpacked.sha256, "run_id": m.run_id, "agent": m.agent,
-        "started_at": m.started_at.isoformat(), "finished_at": m.finished_at.isoformat(),
-        "tiers": list(m.tiers), "max_tier": max(m.tiers) if m.tiers else None,
-        "status": m.status, "bundle_format": m.bundle_format,
-        "software_version": m.software_version, "country": text["country"],
-        "asn": _geo_number(geo.get("asn"), int), "org": text["organisation"],
-        "region": text["region"], "city": text["city"],
-        "latitude": _geo_number(geo.get("latitude"), float),
-        "longitude": _geo_number(geo.get("longitude"), float), "geo_scope": text["scope"],
-        "geo": geo, "results_count": m.count("results.ndjson"),
-        "profiling_count": m.count("profiling.ndjson"), "rejected_count": len(m.rejected),
-        "ingested_at": now.isoformat(),
-    }  # fmt: skip
-    return (json.dumps(row, separators=(",", ":")) + "\n").encode()
 
 
 class Ingestor:
@@ -173,7 +140,7 @@ class Ingestor:
                 if isinstance(outcome, str):
                     self._skip(cand, outcome)
                     continue
-                run_id = outcome.manifest.run_id
+                run_id = outcome.run_id
                 first = self._runs.get(run_id)
                 if first is not None:
                     self._skip(cand, f"duplicate: run {run_id} is already in {first[1]}", first[0])
@@ -219,13 +186,13 @@ class Ingestor:
             self._load(batch[half:])
 
     def _unrun(self, pending: Pending) -> None:
-        self._runs.pop(pending.unpacked.manifest.run_id, None)
+        self._runs.pop(pending.prepared.run_id, None)
 
     def _load_batch(self, batch: list[Pending]) -> None:
         con = self.con
         con.execute("BEGIN TRANSACTION")
-        results = [p.unpacked.results for p in batch]
-        profiling = [p.unpacked.profiling for p in batch]
+        results = [p.prepared.results for p in batch]
+        profiling = [p.prepared.profiling for p in batch]
         stage(con, self.staging, results, profiling)
         bad = invalid_bundles(con)
         drop_staged(con, bad)
@@ -245,9 +212,7 @@ class Ingestor:
 
     def _insert_bundles(self, batch: list[Pending]) -> None:
         if batch:
-            now = datetime.now(UTC)
-            lines = b"".join(bundle_line(p, now) for p in batch)
-            insert_bundles(self.con, self.staging, lines)
+            insert_bundles(self.con, self.staging, b"".join(p.prepared.row for p in batch))
 
 
 def default_workers() -> int:

@@ -16,16 +16,21 @@ figure columns of :mod:`waddleperf.report.figures`), ``events``, ``load`` and ``
 from __future__ import annotations
 
 import io
+import json
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from waddleperf.report.catalog import SCHEMA
 from waddleperf.report.figures import derived_columns
 
 if TYPE_CHECKING:
     import duckdb
+
+    from waddleperf.report.sources import Candidate
+    from waddleperf.report.unpack import Unpacked
 
 Staging = Literal["ndjson", "arrow"]
 STAGINGS: tuple[Staging, ...] = ("ndjson", "arrow")
@@ -57,6 +62,37 @@ BUNDLE_COLUMNS = {
     "geo": "JSON", "results_count": "INTEGER", "profiling_count": "INTEGER",
     "rejected_count": "INTEGER", "ingested_at": "TIMESTAMPTZ",
 }  # fmt: skip
+
+
+def _geo_number(value: Any, kind: type[int] | type[float]) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return kind(value)
+
+
+def bundle_row(bundle_id: int, candidate: Candidate, unpacked: Unpacked, now: datetime) -> bytes:
+    """The ``store.bundles`` row of a checked bundle, as one NDJSON line."""
+    m = unpacked.manifest
+    geo = m.geo
+    text = {k: (str(geo[k]) if geo.get(k) is not None else None)
+            for k in ("country", "organisation", "region", "city", "scope")}  # fmt: skip
+    row = {
+        "bundle_id": bundle_id, "location": candidate.location,
+        "source": candidate.source, "size_bytes": unpacked.size,
+        "sha256": unpacked.sha256, "run_id": m.run_id, "agent": m.agent,
+        "started_at": m.started_at.isoformat(), "finished_at": m.finished_at.isoformat(),
+        "tiers": list(m.tiers), "max_tier": max(m.tiers) if m.tiers else None,
+        "status": m.status, "bundle_format": m.bundle_format,
+        "software_version": m.software_version, "country": text["country"],
+        "asn": _geo_number(geo.get("asn"), int), "org": text["organisation"],
+        "region": text["region"], "city": text["city"],
+        "latitude": _geo_number(geo.get("latitude"), float),
+        "longitude": _geo_number(geo.get("longitude"), float), "geo_scope": text["scope"],
+        "geo": geo, "results_count": m.count("results.ndjson"),
+        "profiling_count": m.count("profiling.ndjson"), "rejected_count": len(m.rejected),
+        "ingested_at": now.isoformat(),
+    }  # fmt: skip
+    return (json.dumps(row, separators=(",", ":")) + "\n").encode()
 
 
 def tag_lines(bundle_id: int, data: bytes) -> bytes:

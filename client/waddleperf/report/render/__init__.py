@@ -53,10 +53,11 @@ def render(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     notes = out_dir / MARKDOWN_NAME
     atomic_write_bytes(notes, markdown.write(report).encode("utf-8"))
     written = [page, notes]
+    ticks = png.TimeTicks()
     for chart in report.charts:
         path = out_dir / chart.file
         with atomic_writer(path) as out:
-            png.draw(chart, out)
+            png.draw(chart, out, ticks)
         written.append(path)
     keep = {p.name for p in written}
     for old in out_dir.iterdir():

@@ -119,3 +119,22 @@ def test_not_a_summary_is_one_clear_line(tmp_path: Path, summary: Any, message: 
         render(summary, out)
     assert message in str(caught.value) and "\n" not in str(caught.value)
     assert not out.exists()
+
+
+def test_shared_time_ticks_draw_the_same_pixels(tmp_path: Path) -> None:
+    """A chart drawn with the date ticks kept from an earlier chart of the same axis is
+    pixel for pixel the chart drawn on its own."""
+    report = sections.build(make_summary())
+    latency = [c for c in report.charts if c.kind == "latency"]
+    assert len(latency) >= 2 and len({c.x_range for c in latency}) == 1
+    ticks = png.TimeTicks()
+    for n, chart in enumerate(latency[:2]):
+        with (tmp_path / f"shared-{n}.png").open("wb") as out:
+            png.draw(chart, out, ticks)
+    assert list(ticks.known) == [("latency", latency[0].x_range)]
+    positions, labels, _ = next(iter(ticks.known.values()))
+    assert len(positions) >= 3 and all(labels)
+    with (tmp_path / "alone.png").open("wb") as out:
+        png.draw(latency[1], out)
+    shared, alone = _pixels(tmp_path / "shared-1.png"), _pixels(tmp_path / "alone.png")
+    assert shared.shape == alone.shape and np.array_equal(shared, alone)
