@@ -1,8 +1,8 @@
 """Bulk-loading a batch of bundles' NDJSON members into DuckDB, then into the typed tables.
 
-Each line is tagged with its bundle's id by a byte substitution (``{`` → ``{"_b":ID,``: a JSON
-string cannot hold a raw newline, so every ``\\n{`` starts a record), then the whole batch is
-parsed at once by a C++ JSON reader — no per-record Python:
+Each line is tagged with its bundle's id by a byte substitution (its first ``{`` →
+``{"_b":ID,``: a JSON string cannot hold a raw newline, so every line is one record), then the
+whole batch is parsed at once by a C++ JSON reader — no per-record Python:
 
 * ``ndjson``: the batch is written to a temporary file and read with DuckDB's ``read_json``
   straight into typed columns (the default; the faster, see docs/performance.md);
@@ -96,11 +96,16 @@ def bundle_row(bundle_id: int, candidate: Candidate, unpacked: Unpacked, now: da
 
 
 def tag_lines(bundle_id: int, data: bytes) -> bytes:
-    """NDJSON ``data`` with ``"_b": bundle_id`` first in every line (lines start with ``{``)."""
+    """NDJSON ``data`` with ``"_b": bundle_id`` first in every line; every line must start
+    with ``{`` and end with a newline (as :func:`waddleperf.report.unpack.unpack` checks),
+    else ``ValueError``."""
     if not data:
         return b""
+    lines = data[:-1].split(b"\n")
+    if not data.endswith(b"\n") or not all(line[:1] == b"{" for line in lines):
+        raise ValueError("tag_lines: every line must be a JSON object ending with a newline")
     tag = b'{"_b":%d,' % bundle_id
-    return tag + data[1:].replace(b"\n{", b"\n" + tag)
+    return tag + (b"\n" + tag).join([line[1:] for line in lines]) + b"\n"
 
 
 def _columns_sql(columns: dict[str, str]) -> str:

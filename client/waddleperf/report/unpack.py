@@ -4,9 +4,10 @@ The analysis reads thousands of bundles a second, so the checks are the cheap on
 catch every damaged or foreign archive: the gzip stream decompresses to its trailer (CRC and
 length: truncation, corruption), ``manifest.json`` comes first and fits the manifest schema
 with a known ``bundle_format``, the members are the manifest's in its order, each member's size
-and SHA-256 match, and each NDJSON member has the manifest's record count and ends with a
-newline. The records themselves are parsed later, in bulk, by DuckDB (a record that does not
-fit the table types fails its whole bundle there; see :mod:`waddleperf.report.ingest`).
+and SHA-256 match, and each NDJSON member has the manifest's record count, every line starting
+with ``{`` and ending with a newline. The records themselves are parsed later, in bulk, by
+DuckDB (a record that does not fit the table types fails its whole bundle there; see
+:mod:`waddleperf.report.ingest`).
 """
 
 from __future__ import annotations
@@ -63,9 +64,12 @@ def _ndjson_count(name: str, data: bytes) -> int:
         return 0
     if not data.endswith(b"\n"):
         raise Skip(f"{name}: last line has no newline (cut short?)")
-    if not data.startswith(b"{") or b"\n\n" in data:
+    # split() finds newlines with memchr: several times faster than a two-byte search
+    lines = data.split(b"\n")
+    lines.pop()  # what follows the last newline: nothing
+    if not all(line[:1] == b"{" for line in lines):  # an empty line fails here too
         raise Skip(f"{name}: every line must be one JSON object")
-    return data.count(b"\n")
+    return len(lines)
 
 
 def unpack(name: str, data: bytes, expect_sha256: str | None = None) -> Unpacked:
