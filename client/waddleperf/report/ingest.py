@@ -36,8 +36,12 @@ from waddleperf.report.staging import (
 if TYPE_CHECKING:
     import duckdb
 
-#: Bundles per batch (a transaction; about 20 KB of NDJSON each, so a batch is ~100 MB).
-BATCH = 4000
+#: Most bundles per batch (a transaction). Large enough that a batch of typical bundles
+#: (~15 records) fills DuckDB row groups (122 880 rows), which are then written straight to
+#: the file instead of through the write-ahead log: ~20 % less work than batches of 4 000.
+BATCH = 10_000
+#: Most NDJSON bytes per batch, whatever the count: bounds the memory a batch takes.
+BATCH_BYTES = 256 << 20
 
 
 @dataclass
@@ -68,10 +72,12 @@ class Ingestor:
     """Brings a catalog up to date with some sources."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, staging: Staging = "ndjson",
-                 batch: int = BATCH, workers: int = 1) -> None:  # fmt: skip
+                 batch: int = BATCH, workers: int = 1,
+                 batch_bytes: int = BATCH_BYTES) -> None:  # fmt: skip
         self.con = con
         self.staging = staging
         self.batch = batch
+        self.batch_bytes = batch_bytes
         self.workers = workers
         self.report = IngestReport()
         s = SCHEMA
@@ -133,6 +139,7 @@ class Ingestor:
         for source in sources:
             fresh = self._new(source.list())
             batch: list[Pending] = []
+            held = 0
             first_id = self._next_id
             self._next_id += len(fresh)
             for bundle_id, cand, outcome in checked(source, fresh, first_id, self.workers):
@@ -148,9 +155,10 @@ class Ingestor:
                 pending = Pending(bundle_id, cand, outcome)
                 self._runs[run_id] = (pending.bundle_id, cand.location)
                 batch.append(pending)
-                if len(batch) >= self.batch:
+                held += len(outcome.results) + len(outcome.profiling)
+                if len(batch) >= self.batch or held >= self.batch_bytes:
                     self._load(batch)
-                    batch = []
+                    batch, held = [], 0
             if batch:
                 self._load(batch)
         self.report.seconds = time.perf_counter() - start
