@@ -138,3 +138,17 @@ def test_shared_time_ticks_draw_the_same_pixels(tmp_path: Path) -> None:
         png.draw(latency[1], out)
     shared, alone = _pixels(tmp_path / "shared-1.png"), _pixels(tmp_path / "alone.png")
     assert shared.shape == alone.shape and np.array_equal(shared, alone)
+
+
+def test_two_processes_draw_the_same_pictures(tmp_path: Path) -> None:
+    summary = make_summary(agents=("a1", "a2", "a3", "a4"), servers=("s1", "s2", "s3"))
+    report = sections.build(summary)
+    assert len(report.charts) >= png.PARALLEL_FROM
+    both = [tmp_path / "two" / c.file for c in report.charts]
+    one = [tmp_path / "one" / c.file for c in report.charts]
+    for folder in ("two", "one"):
+        (tmp_path / folder).mkdir()
+    png.draw_all(report.charts, both, workers=2)
+    png.draw_all(report.charts, one, workers=1)
+    for a, b in zip(both, one, strict=True):
+        assert np.array_equal(_pixels(a), _pixels(b)), a.name
