@@ -14,16 +14,15 @@ and the skipped ones (``scope_skipped``), which the report's views are limited t
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from waddleperf.report.catalog import SCHEMA
-from waddleperf.report.reading import checked
+from waddleperf.report.reading import Prepared, checked
 from waddleperf.report.sources import Candidate, Source
 from waddleperf.report.staging import (
     Staging,
@@ -33,13 +32,16 @@ from waddleperf.report.staging import (
     invalid_bundles,
     stage,
 )
-from waddleperf.report.unpack import Unpacked
 
 if TYPE_CHECKING:
     import duckdb
 
-#: Bundles per batch (a transaction; about 20 KB of NDJSON each, so a batch is ~100 MB).
-BATCH = 4000
+#: Most bundles per batch (a transaction). Large enough that a batch of typical bundles
+#: (~15 records) fills DuckDB row groups (122 880 rows), which are then written straight to
+#: the file instead of through the write-ahead log: ~20 % less work than batches of 4 000.
+BATCH = 10_000
+#: Most NDJSON bytes per batch, whatever the count: bounds the memory a batch takes.
+BATCH_BYTES = 256 << 20
 
 
 @dataclass
@@ -48,7 +50,7 @@ class Pending:
 
     bundle_id: int
     candidate: Candidate
-    unpacked: Unpacked
+    prepared: Prepared
 
 
 @dataclass
@@ -66,45 +68,16 @@ class IngestReport:
     scope_skipped: set[str] = field(default_factory=set)
 
 
-def _geo_number(value: Any, kind: type[int] | type[float]) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return kind(value)
-
-
-def bundle_line(pending: Pending, now: datetime) -> bytes:
-    """The ``store.bundles`` row of a checked bundle, as one NDJSON line."""
-    m = pending.unpacked.manifest
-    geo = m.geo
-    text = {k: (str(geo[k]) if geo.get(k) is not None else None)
-            for k in ("country", "organisation", "region", "city", "scope")}  # fmt: skip
-    row = {
-        "bundle_id": pending.bundle_id, "location": pending.candidate.location,
-        "source": pending.candidate.source, "size_bytes": pending.unpacked.size,
-        "sha256": pending.unpacked.sha256, "run_id": m.run_id, "agent": m.agent,
-        "started_at": m.started_at.isoformat(), "finished_at": m.finished_at.isoformat(),
-        "tiers": list(m.tiers), "max_tier": max(m.tiers) if m.tiers else None,
-        "status": m.status, "bundle_format": m.bundle_format,
-        "software_version": m.software_version, "country": text["country"],
-        "asn": _geo_number(geo.get("asn"), int), "org": text["organisation"],
-        "region": text["region"], "city": text["city"],
-        "latitude": _geo_number(geo.get("latitude"), float),
-        "longitude": _geo_number(geo.get("longitude"), float), "geo_scope": text["scope"],
-        "geo": geo, "results_count": m.count("results.ndjson"),
-        "profiling_count": m.count("profiling.ndjson"), "rejected_count": len(m.rejected),
-        "ingested_at": now.isoformat(),
-    }  # fmt: skip
-    return (json.dumps(row, separators=(",", ":")) + "\n").encode()
-
-
 class Ingestor:
     """Brings a catalog up to date with some sources."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, staging: Staging = "ndjson",
-                 batch: int = BATCH, workers: int = 1) -> None:  # fmt: skip
+                 batch: int = BATCH, workers: int = 1,
+                 batch_bytes: int = BATCH_BYTES) -> None:  # fmt: skip
         self.con = con
         self.staging = staging
         self.batch = batch
+        self.batch_bytes = batch_bytes
         self.workers = workers
         self.report = IngestReport()
         s = SCHEMA
@@ -166,6 +139,7 @@ class Ingestor:
         for source in sources:
             fresh = self._new(source.list())
             batch: list[Pending] = []
+            held = 0
             first_id = self._next_id
             self._next_id += len(fresh)
             for bundle_id, cand, outcome in checked(source, fresh, first_id, self.workers):
@@ -173,7 +147,7 @@ class Ingestor:
                 if isinstance(outcome, str):
                     self._skip(cand, outcome)
                     continue
-                run_id = outcome.manifest.run_id
+                run_id = outcome.run_id
                 first = self._runs.get(run_id)
                 if first is not None:
                     self._skip(cand, f"duplicate: run {run_id} is already in {first[1]}", first[0])
@@ -181,9 +155,10 @@ class Ingestor:
                 pending = Pending(bundle_id, cand, outcome)
                 self._runs[run_id] = (pending.bundle_id, cand.location)
                 batch.append(pending)
-                if len(batch) >= self.batch:
+                held += len(outcome.results) + len(outcome.profiling)
+                if len(batch) >= self.batch or held >= self.batch_bytes:
                     self._load(batch)
-                    batch = []
+                    batch, held = [], 0
             if batch:
                 self._load(batch)
         self.report.seconds = time.perf_counter() - start
@@ -219,13 +194,13 @@ class Ingestor:
             self._load(batch[half:])
 
     def _unrun(self, pending: Pending) -> None:
-        self._runs.pop(pending.unpacked.manifest.run_id, None)
+        self._runs.pop(pending.prepared.run_id, None)
 
     def _load_batch(self, batch: list[Pending]) -> None:
         con = self.con
         con.execute("BEGIN TRANSACTION")
-        results = [p.unpacked.results for p in batch]
-        profiling = [p.unpacked.profiling for p in batch]
+        results = [p.prepared.results for p in batch]
+        profiling = [p.prepared.profiling for p in batch]
         stage(con, self.staging, results, profiling)
         bad = invalid_bundles(con)
         drop_staged(con, bad)
@@ -245,9 +220,7 @@ class Ingestor:
 
     def _insert_bundles(self, batch: list[Pending]) -> None:
         if batch:
-            now = datetime.now(UTC)
-            lines = b"".join(bundle_line(p, now) for p in batch)
-            insert_bundles(self.con, self.staging, lines)
+            insert_bundles(self.con, self.staging, b"".join(p.prepared.row for p in batch))
 
 
 def default_workers() -> int:

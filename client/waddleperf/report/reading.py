@@ -1,21 +1,24 @@
 """Reading and checking new bundles, in worker processes when there are many.
 
 Each new bundle gets its id before it is read, so a worker can tag its NDJSON lines with it
-(:func:`waddleperf.report.staging.tag_lines`) while it has them in hand; an id of a bundle
-that is skipped is never used. Local files are read by the workers themselves (the reads of
+(:func:`waddleperf.report.staging.tag_lines`) and write its ``store.bundles`` row
+(:func:`waddleperf.report.staging.bundle_row`) while it has them in hand, and hand back only
+bytes and its run id (:class:`Prepared`: no manifest object to pickle); an id of a bundle that
+is skipped is never used. Local files are read by the workers themselves (the reads of
 a cold page cache overlap); an S3 source's objects are fetched by its threads and handed over.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from waddleperf.report.sources import Candidate, Fetched, LocalSource, Source
-from waddleperf.report.staging import tag_lines
-from waddleperf.report.unpack import Skip, Unpacked, unpack
+from waddleperf.report.staging import bundle_row, tag_lines
+from waddleperf.report.unpack import Skip, unpack
 
 #: New bundles from which unpacking runs in worker processes (their start-up costs ~0.2 s).
 POOL_FROM = 2000
@@ -23,20 +26,35 @@ POOL_FROM = 2000
 CHUNK = 256
 #: Chunks in flight: enough to keep the workers busy while a batch loads (~16 MiB each).
 AHEAD = 16
-Outcome = Unpacked | str
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A checked bundle as the loader takes it: its run id, its ``store.bundles`` row (one
+    NDJSON line) and its NDJSON members with every line tagged with its bundle id. Plain
+    bytes and a string: cheap to hand from a worker process to the loader."""
+
+    run_id: str
+    row: bytes
+    results: bytes
+    profiling: bytes
+
+
+Outcome = Prepared | str
+
+
 def prepare(bundle_id: int, item: Fetched) -> Outcome:
-    """The checked bundle with its lines tagged ``bundle_id``, or why it is skipped."""
+    """The checked bundle ready for loading as ``bundle_id``, or why it is skipped."""
     if item.data is None:
         return item.error or "cannot read"
     try:
         got = unpack(item.candidate.location.rsplit("/", 1)[-1], item.data, item.sha256)
     except Skip as exc:
         return str(exc)
-    return dataclasses.replace(got, results=tag_lines(bundle_id, got.results),
-                               profiling=tag_lines(bundle_id, got.profiling))  # fmt: skip
+    row = bundle_row(bundle_id, item.candidate, got, datetime.now(UTC))
+    return Prepared(got.manifest.run_id, row, tag_lines(bundle_id, got.results),
+                    tag_lines(bundle_id, got.profiling))  # fmt: skip
 
 
 def _prepare_fetched(items: list[tuple[int, Fetched]]) -> list[Outcome]:

@@ -1,8 +1,8 @@
 """Bulk-loading a batch of bundles' NDJSON members into DuckDB, then into the typed tables.
 
-Each line is tagged with its bundle's id by a byte substitution (``{`` → ``{"_b":ID,``: a JSON
-string cannot hold a raw newline, so every ``\\n{`` starts a record), then the whole batch is
-parsed at once by a C++ JSON reader — no per-record Python:
+Each line is tagged with its bundle's id by a byte substitution (its first ``{`` →
+``{"_b":ID,``: a JSON string cannot hold a raw newline, so every line is one record), then the
+whole batch is parsed at once by a C++ JSON reader — no per-record Python:
 
 * ``ndjson``: the batch is written to a temporary file and read with DuckDB's ``read_json``
   straight into typed columns (the default; the faster, see docs/performance.md);
@@ -16,16 +16,21 @@ figure columns of :mod:`waddleperf.report.figures`), ``events``, ``load`` and ``
 from __future__ import annotations
 
 import io
+import json
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from waddleperf.report.catalog import SCHEMA
 from waddleperf.report.figures import derived_columns
 
 if TYPE_CHECKING:
     import duckdb
+
+    from waddleperf.report.sources import Candidate
+    from waddleperf.report.unpack import Unpacked
 
 Staging = Literal["ndjson", "arrow"]
 STAGINGS: tuple[Staging, ...] = ("ndjson", "arrow")
@@ -59,12 +64,48 @@ BUNDLE_COLUMNS = {
 }  # fmt: skip
 
 
+def _geo_number(value: Any, kind: type[int] | type[float]) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return kind(value)
+
+
+def bundle_row(bundle_id: int, candidate: Candidate, unpacked: Unpacked, now: datetime) -> bytes:
+    """The ``store.bundles`` row of a checked bundle, as one NDJSON line."""
+    m = unpacked.manifest
+    geo = m.geo
+    text = {k: (str(geo[k]) if geo.get(k) is not None else None)
+            for k in ("country", "organisation", "region", "city", "scope")}  # fmt: skip
+    row = {
+        "bundle_id": bundle_id, "location": candidate.location,
+        "source": candidate.source, "size_bytes": unpacked.size,
+        "sha256": unpacked.sha256, "run_id": m.run_id, "agent": m.agent,
+        "started_at": m.started_at.isoformat(), "finished_at": m.finished_at.isoformat(),
+        "tiers": list(m.tiers), "max_tier": max(m.tiers) if m.tiers else None,
+        "status": m.status, "bundle_format": m.bundle_format,
+        "software_version": m.software_version, "country": text["country"],
+        "asn": _geo_number(geo.get("asn"), int), "org": text["organisation"],
+        "region": text["region"], "city": text["city"],
+        "latitude": _geo_number(geo.get("latitude"), float),
+        "longitude": _geo_number(geo.get("longitude"), float), "geo_scope": text["scope"],
+        "geo": geo, "results_count": m.count("results.ndjson"),
+        "profiling_count": m.count("profiling.ndjson"), "rejected_count": len(m.rejected),
+        "ingested_at": now.isoformat(),
+    }  # fmt: skip
+    return (json.dumps(row, separators=(",", ":")) + "\n").encode()
+
+
 def tag_lines(bundle_id: int, data: bytes) -> bytes:
-    """NDJSON ``data`` with ``"_b": bundle_id`` first in every line (lines start with ``{``)."""
+    """NDJSON ``data`` with ``"_b": bundle_id`` first in every line; every line must start
+    with ``{`` and end with a newline (as :func:`waddleperf.report.unpack.unpack` checks),
+    else ``ValueError``."""
     if not data:
         return b""
+    lines = data[:-1].split(b"\n")
+    if not data.endswith(b"\n") or not all(line[:1] == b"{" for line in lines):
+        raise ValueError("tag_lines: every line must be a JSON object ending with a newline")
     tag = b'{"_b":%d,' % bundle_id
-    return tag + data[1:].replace(b"\n{", b"\n" + tag)
+    return tag + (b"\n" + tag).join([line[1:] for line in lines]) + b"\n"
 
 
 def _columns_sql(columns: dict[str, str]) -> str:

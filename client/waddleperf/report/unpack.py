@@ -4,9 +4,10 @@ The analysis reads thousands of bundles a second, so the checks are the cheap on
 catch every damaged or foreign archive: the gzip stream decompresses to its trailer (CRC and
 length: truncation, corruption), ``manifest.json`` comes first and fits the manifest schema
 with a known ``bundle_format``, the members are the manifest's in its order, each member's size
-and SHA-256 match, and each NDJSON member has the manifest's record count and ends with a
-newline. The records themselves are parsed later, in bulk, by DuckDB (a record that does not
-fit the table types fails its whole bundle there; see :mod:`waddleperf.report.ingest`).
+and SHA-256 match, and each NDJSON member has the manifest's record count, every line starting
+with ``{`` and ending with a newline. The records themselves are parsed later, in bulk, by
+DuckDB (a record that does not fit the table types fails its whole bundle there; see
+:mod:`waddleperf.report.ingest`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ import hashlib
 import io
 import tarfile
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+from waddleperf.report.ustar import plain_members
 from waddleperf.results.manifest import MANIFEST, PROFILING, RESULTS, Manifest
 from waddleperf.results.reader import BundleError, parse_manifest
 
@@ -60,9 +64,12 @@ def _ndjson_count(name: str, data: bytes) -> int:
         return 0
     if not data.endswith(b"\n"):
         raise Skip(f"{name}: last line has no newline (cut short?)")
-    if not data.startswith(b"{") or b"\n\n" in data:
+    # split() finds newlines with memchr: several times faster than a two-byte search
+    lines = data.split(b"\n")
+    lines.pop()  # what follows the last newline: nothing
+    if not all(line[:1] == b"{" for line in lines):  # an empty line fails here too
         raise Skip(f"{name}: every line must be one JSON object")
-    return data.count(b"\n")
+    return len(lines)
 
 
 def unpack(name: str, data: bytes, expect_sha256: str | None = None) -> Unpacked:
@@ -77,29 +84,29 @@ def unpack(name: str, data: bytes, expect_sha256: str | None = None) -> Unpacked
     raw = _gunzip(data)
     members: dict[str, bytes] = {}
     try:
-        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
-            first = tar.next()
-            if first is None or first.name != MANIFEST:
-                found = "nothing" if first is None else repr(first.name)
-                raise Skip(f"the first member must be {MANIFEST}, found {found}")
-            manifest = parse_manifest(Path(name), _content(tar, first, _MANIFEST_MAX))
-            expected = list(manifest.members)
-            while (info := tar.next()) is not None:
-                if not expected:
-                    raise Skip(f"{info.name}: is in the archive but not in the manifest")
-                want = expected.pop(0)
-                if info.name != want.name:
-                    raise Skip(f"{info.name}: found where the manifest lists {want.name!r} next")
-                content = _content(tar, info, MAX_BUNDLE_BYTES)
-                if len(content) != want.size_bytes:
-                    raise Skip(f"{info.name}: is {len(content)} bytes, the manifest says "
-                               f"{want.size_bytes}")  # fmt: skip
-                if hashlib.sha256(content).hexdigest() != want.sha256:
-                    raise Skip(f"{info.name}: SHA-256 differs from the manifest's")
-                if info.name in (RESULTS, PROFILING):
-                    members[info.name] = content
-            if expected:
-                raise Skip(f"{expected[0].name}: is in the manifest but missing from the archive")
+        entries = _entries(raw)
+        first = next(entries, None)
+        if first is None or first[0] != MANIFEST:
+            found = "nothing" if first is None else repr(first[0])
+            raise Skip(f"the first member must be {MANIFEST}, found {found}")
+        manifest = parse_manifest(Path(name), first[1](_MANIFEST_MAX))
+        expected = list(manifest.members)
+        for member, read in entries:
+            if not expected:
+                raise Skip(f"{member}: is in the archive but not in the manifest")
+            want = expected.pop(0)
+            if member != want.name:
+                raise Skip(f"{member}: found where the manifest lists {want.name!r} next")
+            content = read(MAX_BUNDLE_BYTES)
+            if len(content) != want.size_bytes:
+                raise Skip(f"{member}: is {len(content)} bytes, the manifest says "
+                           f"{want.size_bytes}")  # fmt: skip
+            if hashlib.sha256(content).hexdigest() != want.sha256:
+                raise Skip(f"{member}: SHA-256 differs from the manifest's")
+            if member in (RESULTS, PROFILING):
+                members[member] = content
+        if expected:
+            raise Skip(f"{expected[0].name}: is in the manifest but missing from the archive")
     except BundleError as exc:
         raise Skip(exc.problem if exc.member is None else f"{exc.member}: {exc.problem}") from None
     except tarfile.TarError as exc:
@@ -110,6 +117,26 @@ def unpack(name: str, data: bytes, expect_sha256: str | None = None) -> Unpacked
             raise Skip(f"{member}: the manifest says {manifest.count(member)} records, "
                        f"found {count}")  # fmt: skip
     return Unpacked(manifest, sha, len(data), members[RESULTS], members[PROFILING])
+
+
+def _entries(raw: bytes) -> Iterator[tuple[str, Callable[[int], bytes]]]:
+    """(name, read) of each member, in archive order; ``read(limit)`` returns its content,
+    refusing one of more than ``limit`` bytes. A plain ustar archive is sliced
+    (:mod:`waddleperf.report.ustar`), any other is read by ``tarfile``."""
+    plain = plain_members(raw)
+    if plain is not None:
+        for member, start, size in plain:
+            yield member, partial(_slice, raw, member, start, size)
+        return
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
+        while (info := tar.next()) is not None:
+            yield info.name, partial(_content, tar, info)
+
+
+def _slice(raw: bytes, member: str, start: int, size: int, limit: int) -> bytes:
+    if size > limit:
+        raise Skip(f"{member}: is {size} bytes, more than {limit}")
+    return raw[start : start + size]
 
 
 def _content(tar: tarfile.TarFile, info: tarfile.TarInfo, limit: int) -> bytes:

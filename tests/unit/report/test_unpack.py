@@ -77,3 +77,22 @@ def test_record_count_and_cut_lines_are_checked(good: bytes) -> None:
 def test_lines_are_tagged_with_their_bundle() -> None:
     assert tag_lines(7, b'{"a":1}\n{"b":2}\n') == b'{"_b":7,"a":1}\n{"_b":7,"b":2}\n'
     assert tag_lines(7, b"") == b""
+
+
+def test_every_line_must_be_an_object(good: bytes) -> None:
+    members = members_of(good)
+    doc = json.loads(members[0][1])
+    for body in (members[1][1] + b" {}\n", members[1][1] + b"\n", b"[1]\n" + members[1][1]):
+        lines = body.count(b"\n")
+        doc["members"][0].update(size_bytes=len(body), sha256=hashlib.sha256(body).hexdigest(),
+                                 records=lines)  # fmt: skip
+        forged = [("manifest.json", json.dumps(doc).encode()), ("results.ndjson", body),
+                  *members[2:]]  # fmt: skip
+        assert "every line must be one JSON object" in _reason(_pack(forged)), body[-20:]
+
+
+def test_tagging_refuses_what_it_cannot_tag() -> None:
+    with pytest.raises(ValueError):
+        tag_lines(7, b'{"a":1}\n [2]\n')
+    with pytest.raises(ValueError):
+        tag_lines(7, b'{"a":1}')

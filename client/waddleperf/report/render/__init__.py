@@ -16,7 +16,7 @@ from typing import Any
 
 from waddleperf.report.render import html, markdown, png, sections
 from waddleperf.report.summary_model import SUMMARY_SCHEMA
-from waddleperf.results.atomic import atomic_write_bytes, atomic_writer
+from waddleperf.results.atomic import atomic_write_bytes
 
 HTML_NAME = "report.html"
 MARKDOWN_NAME = "summary.md"
@@ -52,12 +52,9 @@ def render(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     atomic_write_bytes(page, html.write(report).encode("utf-8"))
     notes = out_dir / MARKDOWN_NAME
     atomic_write_bytes(notes, markdown.write(report).encode("utf-8"))
-    written = [page, notes]
-    for chart in report.charts:
-        path = out_dir / chart.file
-        with atomic_writer(path) as out:
-            png.draw(chart, out)
-        written.append(path)
+    pictures = [out_dir / chart.file for chart in report.charts]
+    png.draw_all(report.charts, pictures)
+    written = [page, notes, *pictures]
     keep = {p.name for p in written}
     for old in out_dir.iterdir():
         if _CHART_FILE.fullmatch(old.name) and old.name not in keep and old.is_file():

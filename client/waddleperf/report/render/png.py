@@ -4,11 +4,23 @@ is drawn, so the rest of the report needs no matplotlib).
 The same charts as the page's uPlot ones (:mod:`waddleperf.report.render.charts`): latency
 with SmokePing's bands and loss colours on the shared time axis, the tier timeline as step
 lines, and each profiled target's CPU and RSS on two axes. Times are shown in UTC.
+
+A report draws dozens of charts on one shared time axis (one per agent × server): the date
+ticks and labels matplotlib works out for the first are kept in a :class:`TimeTicks` and set
+on the others as they are (the same positions, labels and offset text), which spares most of
+a chart's tick work; PNGs are written with zlib level 1 (larger files, a fraction of the time).
+A report of many charts is drawn by two processes at once (:func:`draw_all`).
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from waddleperf.report.render.charts import (
@@ -18,9 +30,14 @@ from waddleperf.report.render.charts import (
     Chart,
     loss_colour,
 )
+from waddleperf.results.atomic import atomic_writer
 
 SIZE_IN = (10.0, 3.2)
 DPI = 100
+#: zlib level of the PNG files (1: fastest; the images are the same).
+PNG_COMPRESS_LEVEL = 1
+#: Charts from which a second process draws half of them.
+PARALLEL_FROM = 12
 _BAND_OUTER = (0.0, 0.0, 0.0, 0.12)  # the page's rgba() colours, as matplotlib takes them
 _BAND_INNER = (0.0, 0.0, 0.0, 0.28)
 
@@ -48,18 +65,47 @@ def _nan(values: tuple[float | None, ...]) -> list[float]:
     return [float("nan") if v is None else v for v in values]
 
 
-def _time_axis(ax: Any, chart: Chart) -> None:
+@dataclass
+class TimeTicks:
+    """Date ticks worked out once per time axis: (kind, x range) → positions, labels, offset."""
+
+    known: dict[tuple[str, tuple[float, float]], tuple[list[float], list[str], str]] = field(
+        default_factory=dict
+    )
+
+
+def _time_axis(ax: Any, chart: Chart, ticks: TimeTicks) -> tuple[str, tuple[float, float]] | None:
+    """Set up the x axis; return the key under which its ticks are to be kept after the
+    chart is drawn (``None``: already known, or the axis has no fixed range)."""
+    ax.set_xlabel("time (UTC)")
+    ax.grid(alpha=0.3)
+    if chart.x_range is not None:
+        lo, hi = _dates(list(chart.x_range))
+        ax.set_xlim(lo, hi)
+    key = None if chart.x_range is None else (chart.kind, chart.x_range)
+    if key is not None and key in ticks.known:
+        from matplotlib.ticker import FixedFormatter, FixedLocator
+
+        positions, labels, offset = ticks.known[key]
+        ax.xaxis.set_major_locator(FixedLocator(positions))
+        fixed = FixedFormatter(labels)
+        fixed.set_offset_string(offset)
+        ax.xaxis.set_major_formatter(fixed)
+        return None
     import matplotlib.dates as mdates
 
     locator = mdates.AutoDateLocator(tz=UTC)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
     concise = mdates.ConciseDateFormatter(locator, tz=UTC)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_formatter(concise)
-    ax.set_xlabel("time (UTC)")
-    if chart.x_range is not None:
-        lo, hi = _dates(list(chart.x_range))
-        ax.set_xlim(lo, hi)
-    ax.grid(alpha=0.3)
+    return key
+
+
+def _keep_ticks(ax: Any, key: tuple[str, tuple[float, float]], ticks: TimeTicks) -> None:
+    # read back after a draw: what the locator chose and the labels the formatter made
+    positions = [float(x) for x in ax.xaxis.get_majorticklocs()]
+    labels = [t.get_text() for t in ax.xaxis.get_majorticklabels()]
+    ticks.known[key] = (positions, labels, ax.xaxis.get_offset_text().get_text())
 
 
 def _latency(ax: Any, chart: Chart) -> None:
@@ -126,20 +172,57 @@ def _profile(ax: Any, chart: Chart) -> None:
     right.set_ylim(bottom=0)
 
 
+#: Kinds whose y values never need an offset text: latency in ms, tiers 1–3.
+_FIXED_TITLE = ("latency", "tiers")
 _DRAW = {"latency": _latency, "tiers": _tiers, "profile": _profile}
 
 
-def draw(chart: Chart, out: BinaryIO) -> None:
-    """Draw ``chart`` as a PNG image into ``out`` (the caller makes the file atomic)."""
+def draw(chart: Chart, out: BinaryIO, ticks: TimeTicks | None = None) -> None:
+    """Draw ``chart`` as a PNG image into ``out`` (the caller makes the file atomic);
+    ``ticks``: the date ticks of the charts drawn before it, shared by a report's charts."""
     plt = _pyplot()
+    ticks = TimeTicks() if ticks is None else ticks
     fig, ax = plt.subplots(figsize=SIZE_IN)
     try:
         _DRAW[chart.kind](ax, chart)
-        _time_axis(ax, chart)
-        ax.set_title(literal(chart.title), fontsize=10)
+        keep = _time_axis(ax, chart, ticks)
+        # A title at a fixed height spares matplotlib measuring every tick label to place
+        # it; the same picture where no y-axis offset text (``1e6``) can meet the title.
+        fixed = {"y": 1.0} if chart.kind in _FIXED_TITLE else {}
+        ax.set_title(literal(chart.title), fontsize=10, **fixed)
         # fixed margins (tight_layout would draw the figure once more): room on the right
         # for the legend or the second axis
         fig.subplots_adjust(left=0.07, right=0.86, top=0.9, bottom=0.18)
-        fig.savefig(out, dpi=DPI, format="png")
+        fig.savefig(out, dpi=DPI, format="png", pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
+        if keep is not None:
+            _keep_ticks(ax, keep, ticks)
     finally:
         plt.close(fig)
+
+
+def draw_files(charts: Sequence[Chart], paths: Sequence[Path]) -> None:
+    """Draw each chart into its path (written atomically), sharing their date ticks."""
+    ticks = TimeTicks()
+    for chart, path in zip(charts, paths, strict=True):
+        with atomic_writer(path) as out:
+            draw(chart, out, ticks)
+
+
+def draw_all(charts: Sequence[Chart], paths: Sequence[Path], workers: int | None = None) -> None:
+    """Draw each chart into its path: from :data:`PARALLEL_FROM` charts on, in ``workers``
+    processes (default: two, or one on a single core), each a contiguous share of them (the
+    charts of one time axis stay together, sharing ticks). The processes are forked once
+    matplotlib is imported, so they do not import it again."""
+    n = min(2, os.cpu_count() or 1) if workers is None else workers
+    if n <= 1 or len(charts) < PARALLEL_FROM:
+        draw_files(charts, paths)
+        return
+    _pyplot()
+    step = -(-len(charts) // n)
+    parts = [(charts[i : i + step], paths[i : i + step]) for i in range(0, len(charts), step)]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(len(parts) - 1, mp_context=context) as pool:
+        futures = [pool.submit(draw_files, *part) for part in parts[1:]]
+        draw_files(*parts[0])
+        for future in futures:
+            future.result()

@@ -6,15 +6,15 @@ colours), names from the field inert. A full-page screenshot of each report is k
 
 from __future__ import annotations
 
-import os
-from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser
 
+from tests.support.report_browser import Visit, drawn_charts, keep_screenshot, launch, open_page
 from tests.support.report_summary import (
     HOSTILE_REASON,
     SCRIPT_AGENT,
@@ -22,106 +22,21 @@ from tests.support.report_summary import (
     hostile_summary,
     make_summary,
 )
-from tests.support.require import require_tool
 from waddleperf.report.render import charts, render, sections
 from waddleperf.report.render.model import Report
-
-CHROMIUM = "/usr/bin/chromium"
-REPO = Path(__file__).resolve().parents[4]
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-# For every drawn chart: its canvas, its size, and how many pixels of its plot area have each
-# of the wanted colours (within a small distance: anti-aliasing).
-_PIXELS_JS = """
-(want) => window.waddleperfCharts.map(function (d) {
-  var u = d.plot, canvas = u.root.querySelector("canvas"), b = u.bbox;
-  var img = canvas.getContext("2d").getImageData(b.left, b.top, b.width, b.height).data;
-  var rgb = (want[d.key] || []).map(function (h) {
-    return [1, 3, 5].map(function (i) { return parseInt(h.substr(i, 2), 16); });
-  });
-  var counts = rgb.map(function () { return 0; }), painted = 0;
-  for (var i = 0; i < img.length; i += 4) {
-    if (img[i + 3] === 0) { continue; }
-    painted++;
-    for (var k = 0; k < rgb.length; k++) {
-      if (Math.abs(img[i] - rgb[k][0]) <= 16 && Math.abs(img[i + 1] - rgb[k][1]) <= 16 &&
-          Math.abs(img[i + 2] - rgb[k][2]) <= 16 && img[i + 3] > 200) { counts[k]++; }
-    }
-  }
-  return {key: d.key, kind: d.kind, width: canvas.width, height: canvas.height,
-          shown: canvas.getBoundingClientRect().width, painted: painted, counts: counts};
-})
-"""
-
-
-@dataclass
-class Visit:
-    """What a page did while it was open."""
-
-    page: Page
-    url: str
-    errors: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    require_tool(CHROMIUM, "chromium")
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def _open(browser: Browser, path: Path) -> Generator[Visit, None, None]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    visit = Visit(page, path.resolve().as_uri())
-
-    def gate(route: Route) -> None:  # anything but the page itself fails (and is recorded below)
-        if route.request.url == visit.url:
-            route.continue_()
-        else:
-            route.abort()
-
-    page.route("**/*", gate)
-    page.on("request", lambda r: None if r.url == visit.url else visit.requests.append(r.url))
-    page.on("console", lambda m: visit.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: visit.errors.append(str(e)))
-    try:
-        page.goto(visit.url, wait_until="load")
-        yield visit
-    finally:
-        context.close()
+    with launch() as launched:
+        yield launched
 
 
 @pytest.fixture
 def visit(browser: Browser) -> Iterator[Any]:
     """Open a page: ``visit(path)`` returns its :class:`Visit`; closed at teardown."""
-    opened: list[Generator[Visit, None, None]] = []
-
-    def make(path: Path) -> Visit:
-        opened.append(_open(browser, path))
-        return next(opened[-1])
-
-    try:
-        yield make
-    finally:
-        for gen in opened:
-            gen.close()
-
-
-def _keep_screenshot(page: Page, name: str) -> Path:
-    root = Path(os.environ.get("WPL_SUITE_DIR") or REPO / ".suite")
-    directory = root / "artifacts" / "report-render"
-    directory.mkdir(parents=True, exist_ok=True)
-    shot = directory / f"{name}.png"
-    page.screenshot(path=str(shot), full_page=True)
-    data = shot.read_bytes()
-    assert data[:8] == PNG_SIGNATURE and len(data) > 20_000
-    return shot
+    with ExitStack() as stack:
+        yield lambda path: stack.enter_context(open_page(browser, path))
 
 
 def _wanted_colours(report: Report) -> dict[str, list[str]]:
@@ -136,14 +51,7 @@ def _wanted_colours(report: Report) -> dict[str, list[str]]:
 
 
 def _check_charts(visit: Visit, report: Report) -> list[dict[str, Any]]:
-    drawn: list[dict[str, Any]] = visit.page.evaluate(_PIXELS_JS, _wanted_colours(report))
-    assert [d["key"] for d in drawn] == [c.key for c in report.charts]
-    assert visit.page.locator(".chart-error").count() == 0
-    for d in drawn:
-        assert d["width"] > 0 and d["height"] > 0 and d["shown"] > 300, d
-        assert d["painted"] > 1000, d
-        assert all(n >= 20 for n in d["counts"]), d  # every wanted colour is on the canvas
-    return drawn
+    return drawn_charts(visit, [c.key for c in report.charts], _wanted_colours(report))
 
 
 def test_report_opens_offline_with_every_chart_drawn(tmp_path: Path, visit: Any) -> None:
@@ -156,7 +64,7 @@ def test_report_opens_offline_with_every_chart_drawn(tmp_path: Path, visit: Any)
     page = opened.page
     assert page.locator("tr.regressed").count() == 1
     assert page.locator("#data-quality").inner_text().count("bad-") == 2
-    print("screenshot:", _keep_screenshot(page, "report"))
+    print("screenshot:", keep_screenshot(page, "report"))
     page.set_viewport_size({"width": 800, "height": 900})
     page.wait_for_function(
         "window.waddleperfCharts.every(function (d) { return d.plot.width < 800; })"
@@ -174,7 +82,7 @@ def test_names_from_the_field_are_inert(tmp_path: Path, visit: Any) -> None:
     assert HOSTILE_REASON in page.locator("#escalations").inner_text()
     assert page.locator("main img, main script, main b").count() == 0
     _check_charts(opened, sections.build(summary))
-    _keep_screenshot(page, "report-hostile-names")
+    keep_screenshot(page, "report-hostile-names")
     assert opened.errors == [] and opened.requests == []
 
 
@@ -185,7 +93,7 @@ def test_empty_report_says_none(tmp_path: Path, visit: Any) -> None:
     assert page.evaluate("window.waddleperfCharts.length") == 0
     assert page.locator("section").count() == 8
     assert page.locator("p.none").count() >= 8
-    _keep_screenshot(page, "report-empty")
+    keep_screenshot(page, "report-empty")
     assert opened.errors == [] and opened.requests == []
 
 

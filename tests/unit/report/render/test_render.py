@@ -119,3 +119,36 @@ def test_not_a_summary_is_one_clear_line(tmp_path: Path, summary: Any, message: 
         render(summary, out)
     assert message in str(caught.value) and "\n" not in str(caught.value)
     assert not out.exists()
+
+
+def test_shared_time_ticks_draw_the_same_pixels(tmp_path: Path) -> None:
+    """A chart drawn with the date ticks kept from an earlier chart of the same axis is
+    pixel for pixel the chart drawn on its own."""
+    report = sections.build(make_summary())
+    latency = [c for c in report.charts if c.kind == "latency"]
+    assert len(latency) >= 2 and len({c.x_range for c in latency}) == 1
+    ticks = png.TimeTicks()
+    for n, chart in enumerate(latency[:2]):
+        with (tmp_path / f"shared-{n}.png").open("wb") as out:
+            png.draw(chart, out, ticks)
+    assert list(ticks.known) == [("latency", latency[0].x_range)]
+    positions, labels, _ = next(iter(ticks.known.values()))
+    assert len(positions) >= 3 and all(labels)
+    with (tmp_path / "alone.png").open("wb") as out:
+        png.draw(latency[1], out)
+    shared, alone = _pixels(tmp_path / "shared-1.png"), _pixels(tmp_path / "alone.png")
+    assert shared.shape == alone.shape and np.array_equal(shared, alone)
+
+
+def test_two_processes_draw_the_same_pictures(tmp_path: Path) -> None:
+    summary = make_summary(agents=("a1", "a2", "a3", "a4"), servers=("s1", "s2", "s3"))
+    report = sections.build(summary)
+    assert len(report.charts) >= png.PARALLEL_FROM
+    both = [tmp_path / "two" / c.file for c in report.charts]
+    one = [tmp_path / "one" / c.file for c in report.charts]
+    for folder in ("two", "one"):
+        (tmp_path / folder).mkdir()
+    png.draw_all(report.charts, both, workers=2)
+    png.draw_all(report.charts, one, workers=1)
+    for a, b in zip(both, one, strict=True):
+        assert np.array_equal(_pixels(a), _pixels(b)), a.name
