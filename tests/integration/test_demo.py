@@ -19,12 +19,16 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.support.report_browser import drawn_charts, keep_screenshot, launch, open_page
+from tests.support.report_browser import (
+    data_colours,
+    drawn_charts,
+    keep_screenshot,
+    launch,
+    open_page,
+)
 from tests.support.summary_schema import validate_summary
 from waddleperf.autoperf.events import EVENT_KIND
 from waddleperf.report.render import sections
-from waddleperf.report.render.charts import loss_colour
-from waddleperf.report.render.model import Report
 from waddleperf.results.reader import read_bundle
 
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
@@ -74,21 +78,6 @@ def _truth(bundles: list[Path]) -> dict[str, Any]:
     }
 
 
-def _data_colours(report: Report) -> dict[str, list[str]]:
-    """The colours each chart's data is drawn in: a latency chart's loss marks (one per bucket
-    with a median), the other charts' series."""
-    want = {}
-    for c in report.charts:
-        if c.kind == "latency":
-            median = c.series[2].values
-            marks = {loss_colour(c.loss[i]) for i, v in enumerate(median) if v is not None}
-            assert marks, c.key  # every latency chart of the demo has a bucket with records
-            want[c.key] = sorted(marks)
-        else:
-            want[c.key] = [s.colour for s in c.series]
-    return want
-
-
 def _check_report(tmp_path: Path, results: Path, env: dict[str, str]) -> None:
     out = tmp_path / "report"
     run = subprocess.run(
@@ -106,7 +95,7 @@ def _check_report(tmp_path: Path, results: Path, env: dict[str, str]) -> None:
     report = sections.build(doc)
     assert {c.kind for c in report.charts} >= {"latency", "tiers"}
     with launch() as browser, open_page(browser, out / "report.html") as visit:
-        drawn_charts(visit, [c.key for c in report.charts], _data_colours(report))
+        drawn_charts(visit, [c.key for c in report.charts], data_colours(report))
         print("screenshot:", keep_screenshot(visit.page, "report", folder="demo-report"))
         assert visit.errors == [] and visit.requests == []
 

@@ -3,7 +3,8 @@ changes, and removing the impairment brings the agent back to tier 1 over the ne
 
 The agent runs as a daemon in the client namespace (``--json``: one summary line per cycle);
 the test changes the path between cycles, right after a summary arrives — the interval leaves
-seconds of quiet before the next cycle starts.
+seconds of quiet before the next cycle starts. The delay test then reports the run's bundles
+offline (``lab_report``): escalations, tiers and latency held against bundles and delayers.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.lab.accuracy import hold_ms, reset_holds
+from tests.lab.lab_report import Phase, check_report
 from tests.lab.netlab import Lab
 from tests.lab.netlab.refstats import binomial_bounds
 from tests.lab.netlab.services import LabServer
@@ -114,8 +118,11 @@ def transitions(summary: dict[str, Any]) -> list[tuple[int, int]]:
     return [(e["from_tier"], e["to_tier"]) for e in summary["events"]]
 
 
-def test_delay_escalates_to_tier2_after_two_cycles_and_clears(lab: Lab, agent_factory: Any) -> None:
+def test_delay_escalates_to_tier2_after_two_cycles_and_clears(
+    lab: Lab, agent_factory: Any, tmp_path: Path
+) -> None:
     lab.set_link(0, "both", delay_ms=30)  # RTT ≈ 60 ms against a 40 ms threshold
+    reset_holds(lab)  # what the delayers hold from here on is the report's truth below
     agent = agent_factory(4.0)
     first = agent.cycle()
     assert transitions(first) == [] and first["max_tier"] == 1
@@ -124,13 +131,18 @@ def test_delay_escalates_to_tier2_after_two_cycles_and_clears(lab: Lab, agent_fa
     assert transitions(second) == [(1, 2)] and second["max_tier"] == 2
     event = second["events"][0]
     assert event["threshold"] == 40 and event["value"] > 55 and event["server"] == "lab"
+    delayed = Phase(datetime.now(UTC), hold_ms(lab, "p50"))
     lab.set_link(0, "both", delay_ms=0)
+    reset_holds(lab)
     third = agent.cycle()
     assert transitions(third) == [(2, 1)] and third["max_tier"] == 1
     assert str(third["events"][0]["reason"]).startswith("cleared")
     fourth = agent.cycle()
     assert transitions(fourth) == [] and fourth["max_tier"] == 1
+    cleared = Phase(None, hold_ms(lab, "p50"))
     assert agent.stop() == 0
+    # The offline report of this run's bundles (the escalation, its tiers, the delay it saw).
+    check_report(tmp_path / "store", tmp_path / "report", [delayed, cleared], cycles=4)
 
 
 def test_critical_loss_goes_straight_to_tier3_and_clears(lab: Lab, agent_factory: Any) -> None:

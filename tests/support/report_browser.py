@@ -4,7 +4,8 @@
 no request through but the file itself (every other one is failed and recorded in
 :attr:`Visit.requests`) and records console errors and uncaught exceptions in
 :attr:`Visit.errors`. :func:`drawn_charts` reads back every chart uPlot drew (canvas size,
-painted pixels of the plot area, pixels of wanted colours) and :func:`keep_screenshot` keeps a
+painted pixels of the plot area, pixels of wanted colours; :func:`data_colours` names a
+report's) and :func:`keep_screenshot` keeps a
 full-page PNG under ``.suite/artifacts/<folder>/`` (``$WPL_SUITE_DIR/artifacts`` when set).
 """
 
@@ -20,6 +21,8 @@ from typing import Any
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from tests.support.require import require_tool
+from waddleperf.report.render.charts import loss_colour
+from waddleperf.report.render.model import Report
 
 CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[2]
@@ -123,3 +126,18 @@ def keep_screenshot(page: Page, name: str, folder: str = "report-render") -> Pat
     data = shot.read_bytes()
     assert data[:8] == PNG_SIGNATURE and len(data) > 20_000
     return shot
+
+
+def data_colours(report: Report) -> dict[str, list[str]]:
+    """The colours each chart's data is drawn in: a latency chart's loss marks (one per bucket
+    with a median), the other charts' series."""
+    want = {}
+    for c in report.charts:
+        if c.kind == "latency":
+            median = c.series[2].values
+            marks = {loss_colour(c.loss[i]) for i, v in enumerate(median) if v is not None}
+            assert marks, c.key  # every latency chart has a bucket with records
+            want[c.key] = sorted(marks)
+        else:
+            want[c.key] = [s.colour for s in c.series]
+    return want
