@@ -12,6 +12,7 @@ import json
 import os
 import statistics
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,15 +50,25 @@ class Phase:
     hold_ms: float
 
 
-def check_report(results: Path, out: Path, phases: Sequence[Phase], cycles: int) -> None:
-    """Report ``results`` into ``out`` and check it (see the module's docstring)."""
+def check_report(
+    results: Path,
+    out: Path,
+    phases: Sequence[Phase],
+    cycles: int,
+    changes: Sequence[tuple[int, int]],
+) -> None:
+    """Report ``results`` into ``out`` and check it (see the module's docstring): ``cycles``
+    bundles whose tier changes (from, to) are ``changes``, as the agent's summaries said."""
+    began = time.monotonic()
     doc = _report(results, out)
+    reported = time.monotonic()
     bundles = sorted((read_bundle(p) for p in results.rglob("*.tar.gz")),
                      key=lambda b: b.manifest.started_at)  # fmt: skip
     assert len(bundles) == cycles, [b.path.name for b in bundles]
     assert doc["totals"]["bundles"] == cycles and doc["data_quality"]["skipped"] == 0, doc
     events = _events(bundles)
-    assert events and doc["totals"]["events"] == len(events)
+    assert [(e[3], e[4]) for e in events] == list(changes), events
+    assert doc["totals"]["events"] == len(events)
     assert [_parsed(e) for e in doc["escalations"]] == events
     report = sections.build(doc)
     _check_tiers(report.charts, bundles)
@@ -66,6 +77,8 @@ def check_report(results: Path, out: Path, phases: Sequence[Phase], cycles: int)
         drawn_charts(visit, [c.key for c in report.charts], data_colours(report))
         print("screenshot:", keep_screenshot(visit.page, "report", folder="lab-report"))
         assert visit.errors == [] and visit.requests == []
+    end = time.monotonic()
+    print(f"report {reported - began:.1f} s, checks and page {end - reported:.1f} s")
 
 
 def _report(results: Path, out: Path) -> dict[str, Any]:
@@ -110,7 +123,7 @@ def _check_tiers(charts: Sequence[Chart], bundles: Sequence[Bundle]) -> None:
     highest tier is 1)."""
     (chart,) = [c for c in charts if c.kind == "tiers"]
     for b in bundles:
-        ran = {(r.agent, str(r.info.get("server")), r.tier) for r in b.results
+        ran = {(r.agent, str(r.info.get("server") or r.target), r.tier) for r in b.results
                if r.kind.startswith("probe.")}  # fmt: skip
         top = max(b.manifest.tiers)
         for agent, server in {(a, s) for a, s, _ in ran}:

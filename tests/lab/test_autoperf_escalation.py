@@ -142,7 +142,8 @@ def test_delay_escalates_to_tier2_after_two_cycles_and_clears(
     cleared = Phase(None, hold_ms(lab, "p50"))
     assert agent.stop() == 0
     # The offline report of this run's bundles (the escalation, its tiers, the delay it saw).
-    check_report(tmp_path / "store", tmp_path / "report", [delayed, cleared], cycles=4)
+    check_report(tmp_path / "store", tmp_path / "report", [delayed, cleared],
+                 cycles=4, changes=[(1, 2), (2, 1)])  # fmt: skip
 
 
 def test_critical_loss_goes_straight_to_tier3_and_clears(lab: Lab, agent_factory: Any) -> None:
