@@ -57,28 +57,38 @@ RATE_UNITS = ("bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s")
 EXACT_BYTES_BELOW = 10_240
 
 
-def _three_figures(value: float) -> str:
-    if abs(value) >= 100:
+def three_figures(value: float) -> str:
+    """Three significant figures without an exponent: ``1.23``, ``12.3``, ``123``, ``1234``
+    (whole numbers from 100 on; ``0`` for zero)."""
+    size = abs(value)
+    if size >= 100 or value == 0:
         return f"{value:.0f}"
-    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    if size >= 10:
+        return f"{value:.1f}"
+    if size >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def scaled(value: float, step: float, units: tuple[str, ...]) -> tuple[str, str]:
+    """``value`` (in ``units[0]``) divided by ``step`` until it is below one step or the units
+    run out, as (three figures, unit)."""
+    index = 0
+    while abs(value) >= step and index < len(units) - 1:
+        value, index = value / step, index + 1
+    return three_figures(value), units[index]
 
 
 def humanise_bytes(count: float) -> tuple[str, str]:
     """A byte count as (value, unit) a person reads: exact below 10 KiB, then KiB…TiB."""
     if abs(count) < EXACT_BYTES_BELOW:
         return (str(int(count)) if float(count).is_integer() else f"{count:.1f}"), "bytes"
-    step = 0
-    while abs(count) >= 1024 and step < len(BYTE_UNITS) - 1:
-        count, step = count / 1024, step + 1
-    return _three_figures(count), BYTE_UNITS[step]
+    return scaled(count, 1024, BYTE_UNITS)
 
 
 def humanise_rate(bits_per_s: float) -> tuple[str, str]:
     """A rate in bit/s as (value, unit) in the largest decimal unit that keeps it ≥ 1."""
-    step = 0
-    while abs(bits_per_s) >= 1000 and step < len(RATE_UNITS) - 1:
-        bits_per_s, step = bits_per_s / 1000, step + 1
-    return _three_figures(bits_per_s), RATE_UNITS[step]
+    return scaled(bits_per_s, 1000, RATE_UNITS)
 
 
 def metric_cells(name: str, value: MetricValue) -> tuple[str, str, str]:

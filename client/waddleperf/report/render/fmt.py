@@ -10,11 +10,10 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from waddleperf.output import NOT_MEASURED
+from waddleperf.output import NOT_MEASURED, RATE_UNITS, scaled, three_figures
 
 NONE = NOT_MEASURED  # the same mark for a missing figure as the probe commands' tables
 
-_BIT_UNITS = ("bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s")
 _BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 
@@ -27,58 +26,38 @@ def number(value: Any) -> float | None:
     return result if math.isfinite(result) else None
 
 
-def _digits(value: float) -> str:
-    """Three significant figures without an exponent: 1.23, 12.3, 123, 1234."""
-    size = abs(value)
-    if size >= 100 or value == 0:
-        return f"{value:.0f}"
-    if size >= 10:
-        return f"{value:.1f}"
-    if size >= 1:
-        return f"{value:.2f}"
-    return f"{value:.3f}"
-
-
-def _scaled(value: float, step: float, units: tuple[str, ...]) -> str:
-    index = 0
-    while abs(value) >= step and index < len(units) - 1:
-        value /= step
-        index += 1
-    return f"{_digits(value)} {units[index]}"
-
-
 def ms(value: Any) -> str:
     """A duration given in milliseconds: ``0.412 ms``, ``23.4 ms``, ``1.25 s``."""
     v = number(value)
     if v is None:
         return NONE
     if abs(v) >= 1000:
-        return f"{_digits(v / 1000)} s"
-    return f"{_digits(v)} ms"
+        return f"{three_figures(v / 1000)} s"
+    return f"{three_figures(v)} ms"
 
 
 def bps(value: Any) -> str:
     """A rate given in bit/s, with SI prefixes: ``94.1 Mbit/s``."""
     v = number(value)
-    return NONE if v is None else _scaled(v, 1000.0, _BIT_UNITS)
+    return NONE if v is None else " ".join(scaled(v, 1000.0, RATE_UNITS))
 
 
 def size(value: Any) -> str:
     """A size given in bytes, with binary prefixes: ``48.2 MiB``."""
     v = number(value)
-    return NONE if v is None else _scaled(v, 1024.0, _BYTE_UNITS)
+    return NONE if v is None else " ".join(scaled(v, 1024.0, _BYTE_UNITS))
 
 
 def pct(value: Any) -> str:
     """A ratio 0–1 as a percentage: ``0.0125`` → ``1.25 %``."""
     v = number(value)
-    return NONE if v is None else f"{_digits(v * 100)} %"
+    return NONE if v is None else f"{three_figures(v * 100)} %"
 
 
 def percent(value: Any) -> str:
     """A figure already in percent (CPU share): ``37.5 %``."""
     v = number(value)
-    return NONE if v is None else f"{_digits(v)} %"
+    return NONE if v is None else f"{three_figures(v)} %"
 
 
 def times(value: Any) -> str:
@@ -94,7 +73,7 @@ def plain(value: Any) -> str:
         return NONE
     if v.is_integer() and abs(v) < 1e15:
         return f"{int(v):,}"
-    return _digits(v)
+    return three_figures(v)
 
 
 def count(value: Any) -> str:
@@ -105,7 +84,7 @@ def count(value: Any) -> str:
 def per_second(value: Any) -> str:
     """A rate in events per second: ``412 /s``."""
     v = number(value)
-    return NONE if v is None else f"{_digits(v)} /s"
+    return NONE if v is None else f"{three_figures(v)} /s"
 
 
 # Control characters become spaces (then runs of white space one space): a name from the field
