@@ -101,3 +101,27 @@ def run_server_cli(
 def elapsed_since(start: float) -> float:
     """Seconds on the monotonic clock since ``start``."""
     return time.monotonic() - start
+
+
+def echo_once(sock: socket.socket, payload: bytes) -> bytes:
+    """Send ``payload`` on a TCP echo connection and read exactly as many bytes back."""
+    sock.sendall(payload)
+    return recv_exact(sock, len(payload))
+
+
+def closed_by_peer(sock: socket.socket, within: float) -> bool:
+    """True when the peer closes (or resets) ``sock`` within ``within`` seconds."""
+    sock.settimeout(within)
+    try:
+        return sock.recv(1) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except TimeoutError:
+        return False
+
+
+def tcp_echo_from(srv: LocalServer, source: str) -> socket.socket:
+    """A connection to ``srv``'s TCP echo from ``source`` (any 127.0.0.0/8 address is local)."""
+    return socket.create_connection(
+        (srv.host, srv.tcp_echo_port), timeout=10, source_address=(source, 0)
+    )

@@ -15,7 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.net import wait_until
-from tests.support.sockhelp import recv_exact, shared_server
+from tests.support.sockhelp import (
+    closed_by_peer,
+    echo_once,
+    recv_exact,
+    shared_server,
+    tcp_echo_from,
+)
 from waddleperf.localstack import LocalServer
 
 Factory = Callable[..., LocalServer]
@@ -39,21 +45,6 @@ def _connect(srv: LocalServer) -> socket.socket:
     return sock
 
 
-def _echo_once(sock: socket.socket, payload: bytes) -> bytes:
-    sock.sendall(payload)
-    return recv_exact(sock, len(payload))
-
-
-def _closed_by_peer(sock: socket.socket, timeout: float) -> bool:
-    sock.settimeout(timeout)
-    try:
-        return sock.recv(1) == b""
-    except ConnectionResetError:
-        return True
-    except TimeoutError:
-        return False
-
-
 def test_large_random_payload_comes_back_intact(shared: LocalServer) -> None:
     srv = shared
     payload = os.urandom(16 << 20)
@@ -68,9 +59,9 @@ def test_large_random_payload_comes_back_intact(shared: LocalServer) -> None:
 def test_idle_connection_is_closed(server_factory: Factory) -> None:
     srv = _tcp_server(server_factory, "tcp_echo: {idle_timeout_s: 0.5}\n")
     with _connect(srv) as sock:
-        assert _echo_once(sock, b"hi") == b"hi"
+        assert echo_once(sock, b"hi") == b"hi"
         start = time.monotonic()
-        assert _closed_by_peer(sock, timeout=5)
+        assert closed_by_peer(sock, within=5)
         assert 0.3 <= time.monotonic() - start < 3
 
 
@@ -79,11 +70,11 @@ def test_excess_connection_closed_while_others_work(server_factory: Factory) -> 
     socks = [_connect(srv) for _ in range(3)]
     try:
         for i, sock in enumerate(socks):
-            assert _echo_once(sock, b"x%d" % i) == b"x%d" % i
+            assert echo_once(sock, b"x%d" % i) == b"x%d" % i
         with _connect(srv) as fourth:
-            assert _closed_by_peer(fourth, timeout=3)
+            assert closed_by_peer(fourth, within=3)
         for i, sock in enumerate(socks):
-            assert _echo_once(sock, b"again%d" % i) == b"again%d" % i
+            assert echo_once(sock, b"again%d" % i) == b"again%d" % i
     finally:
         for sock in socks:
             sock.close()
@@ -97,7 +88,7 @@ def _echo_after_connect(srv: LocalServer) -> bool:
     with _connect(srv) as sock:
         sock.settimeout(1)
         try:
-            return _echo_once(sock, b"back") == b"back"
+            return echo_once(sock, b"back") == b"back"
         except (AssertionError, OSError):
             return False
 
@@ -137,7 +128,7 @@ def test_slow_reader_does_not_grow_server_memory(shared: LocalServer) -> None:
 def test_fuzz_payloads_echo_exactly(shared: LocalServer, payloads: list[bytes]) -> None:
     with _connect(shared) as sock:
         for payload in payloads:
-            assert _echo_once(sock, payload) == payload
+            assert echo_once(sock, payload) == payload
 
 
 @pytest.mark.parametrize("host", ["::1", "::"])
@@ -145,37 +136,30 @@ def test_ipv6_and_dual_stack(server_factory: Factory, host: str) -> None:
     srv = server_factory(services=("tcp_echo",), host=host)
     for target in ["::1"] if host == "::1" else ["::1", "127.0.0.1"]:
         with socket.create_connection((target, srv.tcp_echo_port), timeout=5) as sock:
-            assert _echo_once(sock, b"v6?") == b"v6?"
-
-
-def _connect_from(srv: LocalServer, source: str) -> socket.socket:
-    """A connection to the TCP echo from ``source`` (any 127.0.0.0/8 address is local)."""
-    return socket.create_connection(
-        (srv.host, srv.tcp_echo_port), timeout=10, source_address=(source, 0)
-    )
+            assert echo_once(sock, b"v6?") == b"v6?"
 
 
 def test_per_source_cap_refuses_one_source_and_serves_another(server_factory: Factory) -> None:
     srv = _tcp_server(server_factory, "tcp_echo: {max_connections_per_source: 2}\n", with_http=True)
-    held = [_connect_from(srv, "127.0.0.2") for _ in range(2)]
+    held = [tcp_echo_from(srv, "127.0.0.2") for _ in range(2)]
     try:
         for i, sock in enumerate(held):
-            assert _echo_once(sock, b"h%d" % i) == b"h%d" % i  # accepted and counted
-        with _connect_from(srv, "127.0.0.2") as third:
-            assert _closed_by_peer(third, timeout=3)
+            assert echo_once(sock, b"h%d" % i) == b"h%d" % i  # accepted and counted
+        with tcp_echo_from(srv, "127.0.0.2") as third:
+            assert closed_by_peer(third, within=3)
         start = time.monotonic()
-        with _connect_from(srv, "127.0.0.3") as other:
-            assert _echo_once(other, b"still served") == b"still served"
+        with tcp_echo_from(srv, "127.0.0.3") as other:
+            assert echo_once(other, b"still served") == b"still served"
         assert time.monotonic() - start < 1.0
         status = srv.health()["services"]["tcp_echo"]
         assert status["source_rejected"] == 1 and status["rejected"] == 1
         held.pop().close()  # the cap frees when a connection closes
 
         def _served_again() -> bool:
-            with _connect_from(srv, "127.0.0.2") as sock:
+            with tcp_echo_from(srv, "127.0.0.2") as sock:
                 sock.settimeout(1)
                 try:
-                    return _echo_once(sock, b"back") == b"back"
+                    return echo_once(sock, b"back") == b"back"
                 except (AssertionError, OSError):
                     return False
 

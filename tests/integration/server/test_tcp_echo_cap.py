@@ -11,32 +11,11 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.support.net import wait_until
-from tests.support.sockhelp import recv_exact
+from tests.support.sockhelp import closed_by_peer, echo_once, tcp_echo_from
 from waddleperf.localstack import LocalServer
 
 Factory = Callable[..., LocalServer]
 CAP, PER_SOURCE = 256, 16  # the shipped defaults (server/waddleperf_server/vars/base.yml)
-
-
-def _connect(srv: LocalServer, source: str) -> socket.socket:
-    return socket.create_connection(
-        (srv.host, srv.tcp_echo_port), timeout=10, source_address=(source, 0)
-    )
-
-
-def _echo(sock: socket.socket, payload: bytes) -> bytes:
-    sock.sendall(payload)
-    return recv_exact(sock, len(payload))
-
-
-def _closed(sock: socket.socket, within: float) -> bool:
-    sock.settimeout(within)
-    try:
-        return sock.recv(1) == b""
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except TimeoutError:
-        return False
 
 
 @pytest.fixture
@@ -47,9 +26,9 @@ def full(server_factory: Factory) -> Iterator[tuple[LocalServer, list[socket.soc
     try:
         for s in range(CAP // PER_SOURCE):
             for _ in range(PER_SOURCE):
-                sock = _connect(srv, f"127.0.1.{s + 1}")
+                sock = tcp_echo_from(srv, f"127.0.1.{s + 1}")
                 held.append(sock)
-                assert _echo(sock, b"in") == b"in"  # admitted, counted
+                assert echo_once(sock, b"in") == b"in"  # admitted, counted
         status = srv.health()["services"]["tcp_echo"]
         assert status["active"] == CAP and status["sources"] == CAP // PER_SOURCE
         yield srv, held
@@ -61,19 +40,19 @@ def full(server_factory: Factory) -> Iterator[tuple[LocalServer, list[socket.soc
 def test_a_new_source_is_served_at_the_cap(full: tuple[LocalServer, list[socket.socket]]) -> None:
     srv, held = full
     start = time.monotonic()
-    with _connect(srv, "127.0.2.1") as newcomer:
+    with tcp_echo_from(srv, "127.0.2.1") as newcomer:
         newcomer.settimeout(5)
-        assert _echo(newcomer, b"let me in") == b"let me in"
+        assert echo_once(newcomer, b"let me in") == b"let me in"
         assert time.monotonic() - start < 2.0
         status = srv.health()["services"]["tcp_echo"]
         assert status["shed"] == 1 and status["rejected"] == 0
         # Exactly one held connection gave way, and all its source's others still echo.
-        closed = [sock for sock in held if _closed(sock, 0.05)]
+        closed = [sock for sock in held if closed_by_peer(sock, 0.05)]
         assert len(closed) == 1
         victim_source = closed[0].getsockname()[0]
         for sock in held:
             if sock is not closed[0]:
-                assert _echo(sock, b"still") == b"still"
+                assert echo_once(sock, b"still") == b"still"
         assert status["sources"] == CAP // PER_SOURCE + 1
     assert victim_source.startswith("127.0.1.")
 
@@ -83,12 +62,12 @@ def test_a_source_at_its_own_cap_sheds_nobody(
 ) -> None:
     srv, held = full
     for _ in range(20):  # an over-cap reconnect loop from a source already holding 16
-        with _connect(srv, "127.0.1.1") as extra:
-            assert _closed(extra, 3)
+        with tcp_echo_from(srv, "127.0.1.1") as extra:
+            assert closed_by_peer(extra, 3)
     status = srv.health()["services"]["tcp_echo"]
     assert status["shed"] == 0
     assert status["source_rejected"] == 20 and status["rejected"] == 20
-    assert not any(_closed(sock, 0.01) for sock in held)
+    assert not any(closed_by_peer(sock, 0.01) for sock in held)
 
 
 def test_many_newcomers_even_out_the_shares(
@@ -99,9 +78,9 @@ def test_many_newcomers_even_out_the_shares(
     try:
         for s in range(16):  # 16 more sources, 4 connections each
             for _ in range(4):
-                sock = _connect(srv, f"127.0.3.{s + 1}")
+                sock = tcp_echo_from(srv, f"127.0.3.{s + 1}")
                 newcomers.append(sock)
-                assert _echo(sock, b"n") == b"n"
+                assert echo_once(sock, b"n") == b"n"
         status = srv.health()["services"]["tcp_echo"]
         assert status["shed"] == 64 and status["rejected"] == 0
         assert status["sources"] == 32
@@ -110,7 +89,7 @@ def test_many_newcomers_even_out_the_shares(
         assert wait_until(lambda: srv.health()["services"]["tcp_echo"]["active"] == CAP, 3)
         lost: dict[str, int] = {}
         for sock in held:
-            if _closed(sock, 0.01):
+            if closed_by_peer(sock, 0.01):
                 source = sock.getsockname()[0]
                 lost[source] = lost.get(source, 0) + 1
         assert lost == {f"127.0.1.{s + 1}": 4 for s in range(16)}
