@@ -30,6 +30,16 @@ def _check_networks(value: list[str]) -> list[str]:
     return value
 
 
+def _check_secret_file(path: Path, what: str) -> None:
+    """ValueError naming ``what`` when the secret file at ``path`` is missing, unreadable or
+    empty (read now, so that it is a configuration error before anything starts)."""
+    try:
+        read_key_file(path)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ValueError(f"unusable {what} file: {reason}") from None
+
+
 @functools.cache
 def _shipped_doc() -> dict[str, Any]:
     doc: dict[str, Any] = yaml.safe_load(BASE_FILE.read_text(encoding="utf-8"))
@@ -122,11 +132,7 @@ class UdpEchoConfig(StrictModel):
         # file is a configuration error (exit 2) naming this key, before anything starts.
         # Only when the service runs: a disabled UDP echo needs no key.
         if value is not None and info.data.get("port"):
-            try:
-                read_key_file(value)
-            except OSError as exc:
-                reason = exc.strerror or str(exc)
-                raise ValueError(f"unusable UDP HMAC key file: {reason}") from None
+            _check_secret_file(value, "UDP HMAC key")
         return value
 
 
@@ -187,11 +193,7 @@ class OperatorConfig(StrictModel):
     @classmethod
     def _token_file_usable(cls, value: Path | None) -> Path | None:
         if value is not None:
-            try:
-                read_key_file(value)
-            except OSError as exc:
-                reason = exc.strerror or str(exc)
-                raise ValueError(f"unusable operator token file: {reason}") from None
+            _check_secret_file(value, "operator token")
         return value
 
 
