@@ -34,6 +34,26 @@ def udp_socket(host: str = "127.0.0.1", bind_to: str | None = None) -> socket.so
     return sock
 
 
+def udp_kernel_drops(port: int) -> int:
+    """Datagrams the kernel dropped (receive buffer full) on every UDP socket bound to ``port``.
+
+    Read from the ``drops`` column of /proc/net/udp and /proc/net/udp6, summed over the
+    sockets of a SO_REUSEPORT group: losses that are not the server's doing.
+    """
+    total = 0
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(table, encoding="ascii") as fh:
+                lines = fh.readlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) >= 13 and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                total += int(fields[-1])
+    return total
+
+
 def drain(
     sock: socket.socket, quiet_s: float = 0.3, expect: int | None = None, wait_s: float = 2.0
 ) -> list[bytes]:

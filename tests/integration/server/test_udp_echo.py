@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support.sockhelp import drain, shared_server, udp_socket
+from tests.support.sockhelp import drain, shared_server, udp_kernel_drops, udp_socket
 from waddleperf.localstack import LocalServer
 from waddleperf_common import udp_wire as w
 
@@ -100,12 +100,13 @@ def _is_request(payload: bytes) -> bool:
 
 
 def test_rate_limit_per_source(server_factory: Factory) -> None:
-    rate, burst, rounds, per_round = 200, 50, 30, 100
+    rate, burst, rounds, per_round = 200, 50, 30, 50
     srv = _udp_server(
         server_factory, f"udp_echo: {{rate_limit_pps: {rate}, rate_burst: {burst}}}\n"
     )
     request = w.encode(1, 1)
     target = (srv.host, srv.udp_echo_port)
+    kernel_drops_before = udp_kernel_drops(srv.udp_echo_port)
     with udp_socket(srv.host) as flood, udp_socket(srv.host, bind_to="127.0.0.2") as other:
         start = time.monotonic()
         for _ in range(rounds):
@@ -117,9 +118,13 @@ def test_rate_limit_per_source(server_factory: Factory) -> None:
         # Every reply was sent before it was received, so its server time is before `end`.
         end = time.monotonic() - 0.3
         other_replies = drain(other, quiet_s=0.1)
+    # A server stalled by a busy machine lets its receive buffer overflow; the kernel counts
+    # what it dropped there, and only those losses may fall on the second source.
+    kernel_drops = udp_kernel_drops(srv.udp_echo_port) - kernel_drops_before
     assert burst * 0.8 <= len(flood_replies) <= burst + rate * (end - start) + 1
     assert len(flood_replies) < rounds * per_round / 2
-    assert len(other_replies) >= rounds * 0.9
+    assert rounds - len(other_replies) <= kernel_drops, (len(other_replies), kernel_drops)
+    assert kernel_drops < rounds * per_round / 2, "the kernel, not the limiter, did the dropping"
 
 
 def test_hmac_required_when_key_set(server_factory: Factory) -> None:
