@@ -128,7 +128,7 @@ class AgentCollector(Collector):
         yield hist
         esc = CounterMetricFamily(
             "waddleperf_escalations",
-            "Escalations since the agent started, by the threshold key crossed (or failure, forced).",
+            "Escalations since the agent started, by the threshold key crossed, failure or forced.",
             labels=["agent", "server", "to_tier", "reason"],
         )
         for labels, count in sorted(snap.escalations.items()):
