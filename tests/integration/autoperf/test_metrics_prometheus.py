@@ -88,8 +88,11 @@ def test_prometheus_stores_what_the_bundles_hold(
                                run.env(), tmp_path, "agent")  # fmt: skip
     prom: Prometheus | None = None
     try:
-        jobs = [scrape_job("agent", [f"127.0.0.1:{metrics_port}"]),
-                scrape_job("server", [f"{server.host}:{server.http_port}"], token_file)]  # fmt: skip
+        server_at = f"{server.host}:{server.http_port}"
+        jobs = [
+            scrape_job("agent", [f"127.0.0.1:{metrics_port}"]),
+            scrape_job("server", [server_at], token_file),
+        ]
         prom = start_prometheus(tmp_path / "prom", jobs, interval_s=0.5)
         start = time.time()
         _wait_cycles(prom, CYCLES_WANTED, 90)
@@ -110,7 +113,8 @@ def _check_agent(prom: Prometheus, cycles: dict[int, Any], start: float, end: fl
         'waddleperf_rtt_seconds{step="icmp",tier="1",stat="avg"}': ("icmp", 1, "rtt_avg_ms", 1e-3),
         'waddleperf_rtt_seconds{step="udp",tier="1",stat="p99"}': ("udp", 1, "rtt_p99_ms", 1e-3),
         'waddleperf_loss_ratio{step="udp",tier="1"}': ("udp", 1, "loss_pct", 1e-2),
-        'waddleperf_rtt_seconds{step="tcp",tier="1",stat="avg"}': ("tcp", 1, "connect_avg_ms", 1e-3),
+        'waddleperf_rtt_seconds{step="tcp",tier="1",stat="avg"}':
+            ("tcp", 1, "connect_avg_ms", 1e-3),
         'waddleperf_throughput_bits_per_second{step="iperf",direction="received"}':
             ("iperf", 2, "received_throughput_mbps", 1e6),
     }  # fmt: skip

@@ -139,11 +139,11 @@ def _event(out: CycleMetrics, record: Result) -> None:
     info = record.info
     server = str(info.get("server") or record.target)
     if info.get("event") == "escalation":
-        key = (server, str(info.get("to_tier")), escalation_reason(info))
-        out.escalations[key] = out.escalations.get(key, 0) + 1
+        up = (server, str(info.get("to_tier")), escalation_reason(info))
+        out.escalations[up] = out.escalations.get(up, 0) + 1
     else:
-        key = (server, deescalation_reason(info))
-        out.deescalations[key] = out.deescalations.get(key, 0) + 1
+        down = (server, deescalation_reason(info))
+        out.deescalations[down] = out.deescalations.get(down, 0) + 1
 
 
 def cycle_metrics(

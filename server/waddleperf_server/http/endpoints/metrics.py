@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from flask import Response, request
 from prometheus_client import CollectorRegistry
+from prometheus_client.core import Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
@@ -23,7 +24,7 @@ class ServerCollector(Collector):
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    def collect(self) -> Iterator[exposition.Metric]:
+    def collect(self) -> Iterator[Metric]:
         """One scrape: every service's status, as ``/health`` reads it."""
         rt = self.runtime
         yield from exposition.families(rt.service_states(), rt.version, rt.uptime_s())

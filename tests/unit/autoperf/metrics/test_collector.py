@@ -10,14 +10,17 @@ from tests.support.builders import make_result
 from waddleperf.autoperf.metrics.collector import METRICS, AgentCollector, SinkFigures
 from waddleperf.autoperf.metrics.samples import cycle_metrics
 from waddleperf.autoperf.metrics.state import ExporterState
+from waddleperf.results.model import Result
 
 FIGURES = SinkFigures(3, 4096, 1, 512, 0, 7, 2, 1_800_000_000.0)
 
 
-def _scrape(state: ExporterState, figures: SinkFigures | None = FIGURES) -> dict[str, dict]:
+def _scrape(
+    state: ExporterState, figures: SinkFigures | None = FIGURES
+) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(AgentCollector(state, "a1", "9.9", lambda: figures))
-    out: dict[str, dict] = {}
+    out: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
     for family in text_string_to_metric_families(generate_latest(registry).decode()):
         for s in family.samples:
             key = tuple(sorted(s.labels.items()))
@@ -25,7 +28,7 @@ def _scrape(state: ExporterState, figures: SinkFigures | None = FIGURES) -> dict
     return out
 
 
-def _icmp(avg_ms: float, samples: list[float]) -> object:
+def _icmp(avg_ms: float, samples: list[float]) -> Result:
     return make_result(info={"server": "lo", "step": "icmp"}, metrics={"rtt_avg_ms": avg_ms},
                        samples=[{"rtt_ms": v} for v in samples])  # fmt: skip
 

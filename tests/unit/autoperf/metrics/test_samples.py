@@ -12,17 +12,18 @@ from waddleperf.autoperf.metrics.samples import (
     deescalation_reason,
     escalation_reason,
 )
-from waddleperf.results.model import Status
+from waddleperf.results.model import Result, Status
 
 ICMP = ("lo", "1", "icmp", "icmp")
 
 
-def _icmp(**over: object) -> object:
+def _icmp(**over: object) -> Result:
     return make_result(
         info={"server": "lo", "step": "icmp"},
-        metrics={"rtt_avg_ms": 12.5, "rtt_p50_ms": 12.0, "rtt_p99_ms": 30.0, "jitter_ms": 2.0,
-                 "loss_pct": 5.0},
-        samples=[{"seq": 0, "rtt_ms": 10.0}, {"seq": 1, "rtt_ms": None}, {"seq": 2, "rtt_ms": 15.0}],
+        metrics={"rtt_avg_ms": 12.5, "rtt_p50_ms": 12.0, "rtt_p99_ms": 30.0,
+                 "jitter_ms": 2.0, "loss_pct": 5.0},
+        samples=[{"seq": 0, "rtt_ms": 10.0}, {"seq": 1, "rtt_ms": None},
+                 {"seq": 2, "rtt_ms": 15.0}],
         **over,
     )  # fmt: skip
 
@@ -60,8 +61,12 @@ def test_tcp_and_http_latency_and_failure_share() -> None:
 
 
 def test_throughput_in_bits_per_second_by_direction() -> None:
-    iperf = make_result(kind="probe.iperf", tier=2, info={"server": "lo", "step": "iperf"},
-                        metrics={"received_throughput_mbps": 940.5, "sent_throughput_mbps": 941.0})  # fmt: skip
+    iperf = make_result(
+        kind="probe.iperf",
+        tier=2,
+        info={"server": "lo", "step": "iperf"},
+        metrics={"received_throughput_mbps": 940.5, "sent_throughput_mbps": 941.0},
+    )
     out = cycle_metrics([iperf], {"lo": 2}, 1.0)
     tput = out.gauges["waddleperf_throughput_bits_per_second"]
     assert tput[("lo", "2", "iperf", "iperf", "received")] == pytest.approx(940.5e6)
@@ -79,7 +84,7 @@ def test_a_failed_probe_is_success_zero_without_figures() -> None:
     assert "host unreachable" not in labels  # no free text as a label value
 
 
-def _event(**info: object) -> object:
+def _event(**info: object) -> Result:
     return make_result(kind="autoperf.event", metrics={}, tier=2, info=info)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
@@ -28,7 +30,7 @@ class _Fixed(Collector):
     def __init__(self, states: dict[str, dict[str, Any]]) -> None:
         self.states = states
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self) -> Iterator[Metric]:
         return exposition.families(self.states, "1.2.3", 42.0)
 
 
