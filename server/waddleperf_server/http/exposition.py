@@ -7,7 +7,7 @@ for ``/health`` (summed over HTTP workers by ``workers/aggregate.py``), and the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -43,6 +43,7 @@ def _num(doc: Mapping[str, Any], key: str) -> float:
 
 
 def _counter(name: str, text: str, labels: list[str]) -> CounterMetricFamily:
+    """A counter family (named with its ``_total``; the library adds it back)."""
     return CounterMetricFamily(name.removesuffix("_total"), text, labels=labels)
 
 
@@ -70,29 +71,42 @@ def families(
     http, tcp = states.get("http", {}), states.get("tcp_echo", {})
     udp, iperf = states.get("udp_echo", {}), states.get("iperf", {})
     yield _requests(http)
-    active = GaugeMetricFamily("waddleperf_server_active_connections",
-                               "Connections open now.", labels=["service"])  # fmt: skip
-    active.add_metric(["http"], _num(http, "connections"))
-    active.add_metric(["tcp_echo"], _num(tcp, "active"))
-    yield active
-    total = _counter("waddleperf_server_connections_total", "Connections accepted (TCP echo).",
-                     ["service"])  # fmt: skip
-    total.add_metric(["tcp_echo"], _num(tcp, "total"))
-    yield total
+    yield _rows(
+        GaugeMetricFamily,
+        "waddleperf_server_active_connections",
+        "Connections open now.",
+        ["service"],
+        [(["http"], _num(http, "connections")), (["tcp_echo"], _num(tcp, "active"))],
+    )
+    yield _rows(
+        _counter,
+        "waddleperf_server_connections_total",
+        "Connections accepted (TCP echo).",
+        ["service"],
+        [(["tcp_echo"], _num(tcp, "total"))],
+    )
     yield _drops(http, tcp, udp)
-    grams = _counter("waddleperf_server_udp_datagrams_total",
-                     "UDP echo datagrams received and replied.", ["direction"])  # fmt: skip
-    grams.add_metric(["in"], _num(udp, "received"))
-    grams.add_metric(["out"], _num(udp, "replied"))
-    yield grams
-    size = _counter("waddleperf_server_udp_bytes_total", "UDP echo bytes in and out.",
-                    ["direction"])  # fmt: skip
-    size.add_metric(["in"], _num(udp, "bytes_in"))
-    size.add_metric(["out"], _num(udp, "bytes_out"))
-    yield size
-    echoed = _counter("waddleperf_server_tcp_echo_bytes_total", "TCP echo bytes echoed.", [])
-    echoed.add_metric([], _num(tcp, "bytes"))
-    yield echoed
+    yield _rows(
+        _counter,
+        "waddleperf_server_udp_datagrams_total",
+        "UDP echo datagrams received and replied.",
+        ["direction"],
+        [(["in"], _num(udp, "received")), (["out"], _num(udp, "replied"))],
+    )
+    yield _rows(
+        _counter,
+        "waddleperf_server_udp_bytes_total",
+        "UDP echo bytes in and out.",
+        ["direction"],
+        [(["in"], _num(udp, "bytes_in")), (["out"], _num(udp, "bytes_out"))],
+    )
+    yield _rows(
+        _counter,
+        "waddleperf_server_tcp_echo_bytes_total",
+        "TCP echo bytes echoed.",
+        [],
+        [([], _num(tcp, "bytes"))],
+    )
     for key, name, text in (
         ("restarts", "waddleperf_server_iperf_restarts_total", "iperf3 restarts."),
         ("max_duration_kills", "waddleperf_server_iperf_max_duration_kills_total",
@@ -105,6 +119,20 @@ def families(
                         "HTTP worker processes restarted.", [])  # fmt: skip
     restarts.add_metric([], _num(http, "worker_restarts"))
     yield restarts
+
+
+def _rows(
+    make: Callable[..., Any],
+    name: str,
+    text: str,
+    labels: list[str],
+    rows: list[tuple[list[str], float]],
+) -> Metric:
+    """A family of ``make``'s kind (gauge or counter) holding ``rows`` of (labels, value)."""
+    family = make(name, text, labels=labels)
+    for values, value in rows:
+        family.add_metric(values, value)
+    return family  # type: ignore[no-any-return]
 
 
 def _requests(http: Mapping[str, Any]) -> Metric:
