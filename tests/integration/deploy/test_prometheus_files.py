@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.support.prom import PROMTOOL
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "prometheus"
@@ -15,8 +17,9 @@ def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([PROMTOOL, *args], capture_output=True, text=True, timeout=60)
 
 
-def test_scrape_config_passes_promtool() -> None:
-    done = _promtool("check", "config", "--syntax-only", str(DEPLOY / "prometheus.yml"))
+@pytest.mark.parametrize("name", ["prometheus.yml", "prometheus-compose.yml"])
+def test_scrape_configs_pass_promtool(name: str) -> None:
+    done = _promtool("check", "config", "--syntax-only", str(DEPLOY / name))
     assert done.returncode == 0, done.stdout + done.stderr
 
 
