@@ -38,6 +38,12 @@ class MetricsConfig(StrictModel):
 
     listen: str | None = Field(default=None)
 
+    @field_validator("listen", mode="before")
+    @classmethod
+    def _port_alone(cls, value: object) -> object:
+        # `listen: 9427` in YAML (or the variable) is a number: the port, on loopback.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
     @field_validator("listen")
     @classmethod
     def _address(cls, value: str | None) -> str | None:

@@ -41,3 +41,9 @@ def test_off_by_default_and_checked_in_the_model() -> None:
     assert MetricsConfig().listen is None
     with pytest.raises(ValidationError, match="not an IP address"):
         MetricsConfig(listen="nowhere:1")
+
+
+def test_a_bare_number_is_a_port_on_loopback() -> None:
+    assert MetricsConfig.model_validate({"listen": 9427}).listen == "9427"
+    with pytest.raises(ValidationError):
+        MetricsConfig.model_validate({"listen": True})
