@@ -83,7 +83,8 @@ def build_agent(
     geo-tagged (unless ``sink`` is given), escalations notified as configured; ``probe`` and
     ``load`` run the steps (the probe registry and the load child process by default).
 
-    Raises SpoolLockedError when another agent holds the spool directory.
+    Raises SpoolLockedError when another agent holds the spool directory, ConfigError when
+    the metrics address cannot be had.
     """
     if sink is None:
         from waddleperf.autoperf.bundles import BundleSink
@@ -91,7 +92,27 @@ def build_agent(
         sink = BundleSink.from_config(cfg)
     events = Events()
     notify_on(events, Notifier(cfg.notify))
-    return Agent(cfg, sink, stop=stop, events=events, probe=probe, load=load)
+    agent = Agent(cfg, sink, stop=stop, events=events, probe=probe, load=load)
+    if cfg.metrics.listen is not None:
+        serve_metrics(agent, cfg.metrics.listen)
+    return agent
+
+
+def serve_metrics(agent: Agent, listen: str) -> None:
+    """Export ``agent``'s cycles on ``listen`` (``metrics.listen``) until it quits.
+
+    Raises ConfigError naming the address when it cannot be had (in use, not ours).
+    """
+    from waddleperf import __version__
+    from waddleperf.autoperf.metrics.exporter import attach
+
+    try:
+        attach(agent.events, listen, agent.agent, __version__, agent.sink)
+    except OSError as exc:
+        agent.sink.close(drain=False)
+        raise ConfigError(
+            f"metrics.listen {listen!r}: cannot listen: {exc.strerror or exc}"
+        ) from None
 
 
 def run_agent(

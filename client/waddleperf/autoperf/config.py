@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
+from waddleperf.autoperf.metrics.listen import MetricsConfig
 from waddleperf.load.plan import LoadOptions
 from waddleperf.results.stores.s3_config import S3Config
 from waddleperf_common.config import StrictModel, load_config
@@ -331,6 +332,7 @@ class AutoPerfConfig(StrictModel):
     storage: StorageConfig
     geoip: GeoConfig = Field(default_factory=GeoConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")

@@ -180,6 +180,7 @@ class Agent:
             except Exception as exc:  # the sink logs its own detail; the agent carries on
                 log.error("cycle %s could not be written: %s", run_id, exc)
             summary.finish(utc_now(), self.stop.is_set(), output)
+            self.events.cycle.fire(summary)
         return summary
 
     def _keep(self, out: CycleSink, result: Result) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from waddleperf.autoperf.policy import Transition
+from waddleperf.autoperf.summary import CycleSummary
 from waddleperf.results.model import Result, Scalar, Status, utc_now
 
 EVENT_KIND = "autoperf.event"
@@ -57,13 +58,14 @@ class TransitionEvent:
 
 class Events:
     """The agent's hooks: ``transition`` (a tier change with its record), ``result`` (any
-    record), ``step`` (a progress line for people), ``quitting`` (the agent is closing; True
-    when it was told to stop)."""
+    record), ``step`` (a progress line for people), ``cycle`` (a cycle ended: its summary),
+    ``quitting`` (the agent is closing; True when it was told to stop)."""
 
     def __init__(self) -> None:
         self.transition: EventHook[TransitionEvent] = EventHook("transition")
         self.result: EventHook[Result] = EventHook("result")
         self.step: EventHook[str] = EventHook("step")
+        self.cycle: EventHook[CycleSummary] = EventHook("cycle")
         self.quitting: EventHook[bool] = EventHook("quitting")
 
 

@@ -49,6 +49,13 @@ def autoperf(
     agent_id: Annotated[str | None, typer.Option(help="This agent's id.")] = None,
     spool_dir: Annotated[Path | None, typer.Option(help="Spool directory (locked).")] = None,
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = None,
+    metrics_listen: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics-listen",
+            help="Serve Prometheus metrics on PORT or IP:PORT (loopback unless given).",
+        ),
+    ] = None,
     check_config: Annotated[
         bool,
         typer.Option("--check-config", help="Validate the configuration, probe nothing, exit."),
@@ -72,6 +79,7 @@ def autoperf(
         "agent.id": agent_id,
         "storage.spool_dir": str(spool_dir) if spool_dir else None,
         "log_level": log_level.upper() if log_level else None,
+        "metrics.listen": metrics_listen,
     }
     try:
         cfg = load_checked(config, overrides)
@@ -90,6 +98,8 @@ def autoperf(
         agent = build_agent(cfg, stop)
     except SpoolLockedError as exc:
         raise _fail(str(exc), EXIT_LOCKED) from None
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
 
     def on_signal(signum: int, _frame: object) -> None:
         logging.getLogger("waddleperf.autoperf").warning(

@@ -152,6 +152,14 @@ class Uploader:
         # persisted back-off while the store works), then after each failure; never while up.
         self._next_probe = 0.0
         self._down = False
+        #: For the exporter: bundles the store confirmed, failed attempts, the last success.
+        self.uploaded_total = 0
+        self.failures_total = 0
+        self.last_success_at: float | None = None
+
+    def _confirmed(self) -> None:
+        self.uploaded_total += 1
+        self.last_success_at = self._clock()
 
     def upload_one(self, path: Path, report: PassReport) -> bool:
         """Upload one bundle; True when it left the spool (stored, or quarantined as invalid)."""
@@ -168,6 +176,7 @@ class Uploader:
         if confirmation.sha256 != sha or not confirmation.verified:
             raise RuntimeError(f"{self.store.name} store confirmed a different checksum")
         self.spool.remove(path)
+        self._confirmed()
         (report.already_stored if confirmation.skipped else report.uploaded).append(path.name)
         log.info("uploaded %s to %s", path.name, confirmation.location)
         return True
@@ -193,6 +202,7 @@ class Uploader:
         finally:
             self.held.checkin(name, location)
         self._held_state.pop(name, None)
+        self._confirmed()
         (report.already_stored if confirmation.skipped else report.uploaded).append(name)
         report.from_memory.append(name)
         log.info("uploaded %s to %s straight from memory", name, location)
@@ -283,6 +293,7 @@ class Uploader:
         probe: bool,
     ) -> None:
         self._down = True
+        self.failures_total += 1
         self._next_probe = now + self.policy.probe_delay(self._rng)
         report.failed.append(name)
         if probe and isinstance(exc, StoreError):

@@ -12,11 +12,12 @@ from waddleperf_server.config import ServerConfig
 from waddleperf_server.host.geo import GeoLookup
 from waddleperf_server.host.stats import ProcessSampler
 from waddleperf_server.http import access
-from waddleperf_server.http.endpoints import echo, librespeed, responsiveness, status
+from waddleperf_server.http.endpoints import echo, librespeed, metrics, responsiveness, status
 from waddleperf_server.http.params import ParamError
 from waddleperf_server.http.replies import json_error
 from waddleperf_server.http.request_body import BodyError
-from waddleperf_server.http.state import STATE_KEY, AppState
+from waddleperf_server.http.state import STATE_KEY, AppState, state
+from waddleperf_server.http.tally import view_name
 from waddleperf_server.net import clientaddr
 from waddleperf_server.runtime import Runtime
 
@@ -41,6 +42,7 @@ def create_app(config: ServerConfig, runtime: Runtime) -> Flask:
     app.register_blueprint(librespeed.bp, url_prefix="", name="librespeed_root")
     app.add_url_rule("/health", "health", status.health, methods=["GET"])
     app.add_url_rule("/stats", "stats", status.stats, methods=["GET"])
+    app.add_url_rule("/metrics", "metrics", metrics.metrics, methods=["GET"])
     _install_error_handlers(app)
     app.before_request(_start_clock)
     app.after_request(_log_request)
@@ -87,6 +89,7 @@ def _start_clock() -> None:
 
 
 def _log_request(resp: Response) -> Response:
+    state().requests.add(view_name(request.endpoint), resp.status_code)
     elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
     level = 30 if resp.status_code >= 500 else 10
     if log.isEnabledFor(level):

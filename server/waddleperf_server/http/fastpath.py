@@ -25,6 +25,7 @@ from werkzeug.wrappers import Request
 from waddleperf_server import logs
 from waddleperf_server.http import wire
 from waddleperf_server.http.request_body import PENDING_BODY_ERROR_KEY, drain_environ_body
+from waddleperf_server.http.tally import RequestTally
 
 log = logs.get("http")
 
@@ -39,6 +40,8 @@ EMPTY_PATHS = frozenset(
 EMPTY_METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
 SMALL_METHODS = frozenset({"GET", "HEAD"})
 _DEBUG = 10
+#: Tally keys of the fast path's replies (the Flask views' names: ``tally.view_name``).
+_EMPTY, _SMALL = ("empty", 200), ("small", 200)
 
 
 def cors_requested(query_string: str) -> bool:
@@ -55,12 +58,20 @@ def cors_requested(query_string: str) -> bool:
 
 class FastPath:
     """WSGI callable: ``empty.php`` and ``/rpm/small`` answered here, every other request
-    passed to ``app``. ``random`` is the app's random buffer (``AppState.random``)."""
+    passed to ``app``. ``random`` is the app's random buffer (``AppState.random``), ``tally``
+    its reply counts (``AppState.requests``)."""
 
     def __init__(
-        self, app: WsgiApp, max_upload_bytes: int, cors_always: bool, random: bytes
+        self,
+        app: WsgiApp,
+        max_upload_bytes: int,
+        cors_always: bool,
+        random: bytes,
+        tally: RequestTally | None = None,
     ) -> None:
         self.app = app
+        # The counter itself: one dict update a reply, no method call.
+        self._counts = (tally or RequestTally()).counts
         self.max_upload_bytes = max_upload_bytes
         self.cors_always = cors_always
         self._small_body = bytes(random[:1])  # byte_response(1) sends the buffer's first byte
@@ -91,6 +102,7 @@ class FastPath:
     def _small(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
         start_response("200 OK", list(self._small_headers))
+        self._counts[_SMALL] += 1
         _log(environ, 1, started)
         return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [self._small_body]
 
@@ -104,6 +116,7 @@ class FastPath:
         cors = self.cors_always or cors_requested(environ.get("QUERY_STRING", ""))
         # A fresh list: gevent may append to it (Date, Connection).
         start_response("200 OK", list(self._cors_headers if cors else self._headers))
+        self._counts[_EMPTY] += 1
         _log(environ, 0, started)
         return [b""]
 

@@ -34,6 +34,7 @@ from waddleperf_server.http.pool import (
     Verdict,
 )
 from waddleperf_server.http.state import STATE_KEY
+from waddleperf_server.http.tally import RequestTally
 from waddleperf_server.net import sockets
 from waddleperf_server.net.conncap import SourceCounter, source_key
 from waddleperf_server.net.ratelimit import LogThrottle
@@ -210,6 +211,7 @@ class HttpService:
         self._state = "stopped"
         self._port = config.http.port
         self._capacity = 0
+        self._tally: RequestTally | None = None
 
     def start(self) -> None:
         """Bind config.bind:http.port (``::`` serves IPv4 too) and serve in the background.
@@ -233,8 +235,11 @@ class HttpService:
         self._app = create_app(self._config, self._runtime)
         # empty.php (every HTTP ping, every upload) and /rpm/small skip Flask; the rest
         # goes through it.
-        random = self._app.extensions[STATE_KEY].random
-        wsgi = FastPath(self._app, cfg.max_upload_bytes, cfg.cors_always, random)
+        app_state = self._app.extensions[STATE_KEY]
+        self._tally = app_state.requests
+        wsgi = FastPath(
+            self._app, cfg.max_upload_bytes, cfg.cors_always, app_state.random, self._tally
+        )
         self._server = _Server(
             sock,
             wsgi,
@@ -269,7 +274,8 @@ class HttpService:
     def status(self) -> dict[str, Any]:
         """``{"state", "port", "connections", "max_connections", "max_connections_per_source",
         "sources", "source_rejected", "shed", "pool_full_rejected", "head_timeouts",
-        "lingering_refusals"}``: counts since start."""
+        "lingering_refusals", "requests"}``: counts since start (``requests``: replies by
+        endpoint, then status)."""
         server = self._server
         pool = server.conn_pool if server is not None else None
         return {
@@ -284,4 +290,5 @@ class HttpService:
             "pool_full_rejected": pool.refused_full if pool is not None else 0,
             "head_timeouts": server.head_timeouts if server is not None else 0,
             "lingering_refusals": server.lingering if server is not None else 0,
+            "requests": self._tally.as_status() if self._tally is not None else {},
         }

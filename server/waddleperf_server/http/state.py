@@ -11,6 +11,7 @@ from waddleperf_server.config import ServerConfig
 from waddleperf_server.host.geo import GeoLookup
 from waddleperf_server.host.stats import ProcessSampler
 from waddleperf_server.http.access import OperatorAccess
+from waddleperf_server.http.tally import RequestTally
 from waddleperf_server.net import clientaddr
 from waddleperf_server.runtime import Runtime
 
@@ -28,6 +29,8 @@ class AppState:
     geo: GeoLookup
     sampler: ProcessSampler
     access: OperatorAccess
+    #: Replies by endpoint and status (/metrics), bumped by the app and the fast path.
+    requests: RequestTally = field(default_factory=RequestTally)
     # One incompressible buffer made at start-up; every download streams views of it.
     random: bytes = field(default_factory=lambda: os.urandom(RANDOM_BUFFER_BYTES))
 
