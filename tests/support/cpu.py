@@ -8,12 +8,15 @@ busy the machine was assumed to be.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import psutil
 
 from waddleperf.profiling.sampler import Sample, Source
+
+T = TypeVar("T")
 
 
 def procs_cpu_s(procs: Sequence[psutil.Process]) -> float:
@@ -81,3 +84,55 @@ def _alive_tree_cpu_s(pid: int) -> float:
         return tree_cpu_s(pid)
     except psutil.NoSuchProcess:
         return 0.0
+
+
+#: Slack for the kernel's clock-tick accounting (10 ms a tick): each of the two processes of a
+#: tree may be a tick off in each difference, ours and the sampler's alike.
+TICK_SLACK_S = 0.04
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A tree's CPU seconds so far and when they were read."""
+
+    t: float
+    cpu_s: float
+
+
+class CpuBracket:
+    """Brackets each read of a CPU sampler with the kernel's account of the same tree.
+
+    A sampler reports the CPU share between two of its own reads, at instants inside those
+    reads that the test cannot see. Reading the kernel just before and just after each read
+    bounds them: the sampler's window contains the stretch between the end of one read and
+    the start of the next, and lies within the stretch from the start of one to the end of the
+    next. :attr:`window` is then the range (percent of one core) the reading must fall in,
+    however slowly a busy machine runs the reads themselves.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.window: tuple[float, float] | None = None
+        self._prev: tuple[Mark, Mark] | None = None
+
+    def _mark(self) -> Mark:
+        return Mark(time.monotonic(), tree_cpu_s(self.pid))
+
+    def read(self, reading: Callable[[], T]) -> T:
+        """``reading()`` between two kernel marks; :attr:`window` set from the previous read."""
+        before = self._mark()
+        out = reading()
+        after = self._mark()
+        if self._prev is not None:
+            self.window = bounds(*self._prev, before, after)
+        self._prev = (before, after)
+        return out
+
+
+def bounds(start0: Mark, start1: Mark, end0: Mark, end1: Mark) -> tuple[float, float]:
+    """Lowest and highest CPU percent (100 = one core) over a window that began between
+    ``start0`` and ``start1`` and ended between ``end0`` and ``end1``."""
+    inner_s, outer_s = end0.t - start1.t, end1.t - start0.t
+    low = (end0.cpu_s - start1.cpu_s - TICK_SLACK_S) / outer_s
+    high = (end1.cpu_s - start0.cpu_s + TICK_SLACK_S) / max(inner_s, 1e-6)
+    return 100 * max(low, 0.0), 100 * high
