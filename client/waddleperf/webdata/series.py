@@ -1,0 +1,71 @@
+"""The History charts: SmokePing-style latency per agent × server, loss and throughput over
+time, all on one set of bucket edges chosen from the view's time range.
+
+Latency comes from the report's own :func:`waddleperf.report.summarize.latency_series`
+(median, p10–p90 and p25–p75 bands, loss per bucket); loss and throughput are means per bucket
+of the typed columns (:mod:`waddleperf.report.figures`). Buckets: :mod:`waddleperf.report
+.buckets` (at most 120 per chart, round widths, edges on multiples of the width).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from waddleperf.report import summarize
+from waddleperf.report.buckets import bucket_width, edges
+from waddleperf.report.scope import iso
+from waddleperf.webdata.store import Catalog
+from waddleperf.webdata.view import ViewState
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+def _bucketed(cur: duckdb.DuckDBPyConnection, column: str, width: int,
+              axis: list[datetime]) -> list[dict[str, Any]]:  # fmt: skip
+    rows = cur.execute(f"""SELECT agent, server, kind,
+            CAST(floor(epoch(started_at) / {width}) AS BIGINT) * {width} AS b,
+            avg({column}), count(*)
+        FROM results WHERE {column} IS NOT NULL GROUP BY ALL ORDER BY ALL""").fetchall()
+    cells: dict[tuple[str, str, str], dict[int, tuple[float, int]]] = {}
+    for agent, server, kind, bucket, value, n in rows:
+        cells.setdefault((agent, server, kind), {})[int(bucket)] = (float(value), int(n))
+    out = []
+    for (agent, server, kind), mine in sorted(cells.items()):
+        points = []
+        for edge in axis:
+            value, n = mine.get(int(edge.timestamp()), (None, 0))
+            points.append({"t": iso(edge), "count": n, "value": value})
+        out.append({"agent": agent, "server": server, "kind": kind, "bucket_s": width,
+                    "points": points})  # fmt: skip
+    return out
+
+
+def charts(cat: Catalog, state: ViewState, now: datetime | None = None) -> dict[str, Any]:
+    """Every chart of the view: ``{"window", "bucket_s", "latency", "loss", "throughput"}``.
+
+    The window is the view's time range; without one, the first and last record's start."""
+    filters = state.filters(now or datetime.now(UTC))
+
+    def compute() -> dict[str, Any]:
+        with cat.scoped(filters) as cur:
+            first, last = filters.since, filters.until
+            if first is None or last is None:
+                data_first, data_last = summarize.window(cur)
+                first, last = first or data_first, last or data_last
+            if first is None or last is None:
+                return {"window": None, "bucket_s": None, "latency": [], "loss": [],
+                        "throughput": []}  # fmt: skip
+            width = bucket_width(first, last)
+            axis = edges(first, last, width)
+            kind = state.kinds[0] if len(state.kinds) == 1 else None
+            return {
+                "window": {"first": iso(first), "last": iso(last)},
+                "bucket_s": width,
+                "latency": summarize.latency_series(cur, first, last, kind),
+                "loss": _bucketed(cur, "loss_ratio", width, axis),
+                "throughput": _bucketed(cur, "throughput_bps", width, axis),
+            }
+
+    return cat.cached(("charts", filters, state.kinds), compute)
