@@ -1,7 +1,7 @@
 """A History view's state and its permalink: view state <-> query string, validated.
 
 Pure. A permalink holds only what differs from the defaults, keys sorted, lists repeated
-(``agent=a&agent=b``), so equal views have equal links. Bad values raise :class:`ViewError`
+(``agent=a&agent=b``; filters are sets, decoded sorted), so equal views have equal links. Bad values raise :class:`ViewError`
 naming the parameter: ``permalink: since: 'x' is not an ISO 8601 date or time``.
 """
 
@@ -122,9 +122,9 @@ def from_params(params: Mapping[str, Sequence[str]]) -> ViewState:
         raise _fail("record", "the detail view needs a record id")
     return ViewState(
         view=view,
-        agents=tuple(_name("agent", a) for a in params.get("agent", ())),
-        servers=tuple(_name("server", s) for s in params.get("server", ())),
-        kinds=tuple(parse_kind(_name("kind", k)) for k in params.get("kind", ())),
+        agents=tuple(sorted({_name("agent", a) for a in params.get("agent", ())})),
+        servers=tuple(sorted({_name("server", s) for s in params.get("server", ())})),
+        kinds=tuple(sorted({parse_kind(_name("kind", k)) for k in params.get("kind", ())})),
         range=rng,
         since=since,
         until=until,
