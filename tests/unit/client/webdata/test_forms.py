@@ -55,5 +55,5 @@ def test_policy_allows_listed_networks_and_names_only() -> None:
         with pytest.raises(ValueError, match="is not among the targets"):
             policy.check(bad)
     TargetPolicy().check("anything.example")
-    with pytest.raises(ValueError, match="'10.0.0.300' is not a network"):
+    with pytest.raises(ValueError, match=r"'10\.0\.0\.300' is not a network"):
         TargetPolicy.parse(["10.0.0.300"])
