@@ -2,7 +2,8 @@
 
 Pure. A permalink holds only what differs from the defaults, keys sorted, lists repeated
 (``agent=a&agent=b``; filters are sets, decoded sorted), so equal views have equal links.
-Bad values raise :class:`ViewError` naming the parameter: ``permalink: since: 'x' is not an ISO 8601 date or time``.
+Bad values raise :class:`ViewError` naming the parameter:
+``permalink: since: 'x' is not an ISO 8601 date or time``.
 """
 
 from __future__ import annotations
