@@ -22,23 +22,31 @@ if TYPE_CHECKING:
     import duckdb
 
 
-def _bucketed(cur: duckdb.DuckDBPyConnection, column: str, width: int,
-              axis: list[datetime]) -> list[dict[str, Any]]:  # fmt: skip
+def _bucketed(cur: duckdb.DuckDBPyConnection, width: int,
+              axis: list[datetime]) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
+    """Mean loss ratio and throughput per agent × server × kind and bucket, in one scan."""
     rows = cur.execute(f"""SELECT agent, server, kind,
             CAST(floor(epoch(started_at) / {width}) AS BIGINT) * {width} AS b,
-            avg({column}), count(*)
-        FROM results WHERE {column} IS NOT NULL GROUP BY ALL ORDER BY ALL""").fetchall()
-    cells: dict[tuple[str, str, str], dict[int, tuple[float, int]]] = {}
-    for agent, server, kind, bucket, value, n in rows:
-        cells.setdefault((agent, server, kind), {})[int(bucket)] = (float(value), int(n))
-    out = []
-    for (agent, server, kind), mine in sorted(cells.items()):
-        points = []
-        for edge in axis:
-            value, n = mine.get(int(edge.timestamp()), (None, 0))
-            points.append({"t": iso(edge), "count": n, "value": value})
-        out.append({"agent": agent, "server": server, "kind": kind, "bucket_s": width,
-                    "points": points})  # fmt: skip
+            avg(loss_ratio), count(loss_ratio), avg(throughput_bps), count(throughput_bps)
+        FROM results WHERE loss_ratio IS NOT NULL OR throughput_bps IS NOT NULL
+        GROUP BY ALL""").fetchall()
+    cells: dict[str, dict[tuple[str, str, str], dict[int, tuple[float, int]]]] = {
+        "loss": {}, "throughput": {}}  # fmt: skip
+    for agent, server, kind, bucket, loss, n_loss, tput, n_tput in rows:
+        for name, value, n in (("loss", loss, n_loss), ("throughput", tput, n_tput)):
+            if n:
+                cells[name].setdefault((agent, server, kind), {})[int(bucket)] = (
+                    float(value), int(n))  # fmt: skip
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, chart in cells.items():
+        out[name] = []
+        for (agent, server, kind), mine in sorted(chart.items()):
+            points = []
+            for edge in axis:
+                value, n = mine.get(int(edge.timestamp()), (None, 0))
+                points.append({"t": iso(edge), "count": n, "value": value})
+            out[name].append({"agent": agent, "server": server, "kind": kind,
+                              "bucket_s": width, "points": points})  # fmt: skip
     return out
 
 
@@ -64,8 +72,7 @@ def charts(cat: Catalog, state: ViewState, now: datetime | None = None) -> dict[
                 "window": {"first": iso(first), "last": iso(last)},
                 "bucket_s": width,
                 "latency": summarize.latency_series(cur, first, last, kind),
-                "loss": _bucketed(cur, "loss_ratio", width, axis),
-                "throughput": _bucketed(cur, "throughput_bps", width, axis),
+                **_bucketed(cur, width, axis),
             }
 
     return cat.cached(("charts", filters, state.kinds), compute)
