@@ -3,8 +3,10 @@ time, all on one set of bucket edges chosen from the view's time range.
 
 Latency comes from the report's own :func:`waddleperf.report.summarize.latency_series`
 (median, p10–p90 and p25–p75 bands, loss per bucket); loss and throughput are means per bucket
-of the typed columns (:mod:`waddleperf.report.figures`). Buckets: :mod:`waddleperf.report
-.buckets` (at most 120 per chart, round widths, edges on multiples of the width).
+of the typed columns (:mod:`waddleperf.report.figures`), as columns on the shared ``axis``
+(``values[i]`` and ``counts[i]`` belong to ``axis[i]``: what uPlot draws).
+Buckets: :mod:`waddleperf.report.buckets` (at most 120 per chart, round widths,
+edges on multiples of the width).
 """
 
 from __future__ import annotations
@@ -37,16 +39,15 @@ def _bucketed(cur: duckdb.DuckDBPyConnection, width: int,
             if n:
                 cells[name].setdefault((agent, server, kind), {})[int(bucket)] = (
                     float(value), int(n))  # fmt: skip
+    keys = [int(edge.timestamp()) for edge in axis]
     out: dict[str, list[dict[str, Any]]] = {}
     for name, chart in cells.items():
         out[name] = []
         for (agent, server, kind), mine in sorted(chart.items()):
-            points = []
-            for edge in axis:
-                value, n = mine.get(int(edge.timestamp()), (None, 0))
-                points.append({"t": iso(edge), "count": n, "value": value})
-            out[name].append({"agent": agent, "server": server, "kind": kind,
-                              "bucket_s": width, "points": points})  # fmt: skip
+            got = [mine.get(key) for key in keys]
+            out[name].append({"agent": agent, "server": server, "kind": kind, "bucket_s": width,
+                              "values": [c[0] if c else None for c in got],
+                              "counts": [c[1] if c else 0 for c in got]})  # fmt: skip
     return out
 
 
@@ -63,7 +64,7 @@ def charts(cat: Catalog, state: ViewState, now: datetime | None = None) -> dict[
                 data_first, data_last = summarize.window(cur)
                 first, last = first or data_first, last or data_last
             if first is None or last is None:
-                return {"window": None, "bucket_s": None, "latency": [], "loss": [],
+                return {"window": None, "bucket_s": None, "axis": [], "latency": [], "loss": [],
                         "throughput": []}  # fmt: skip
             width = bucket_width(first, last)
             axis = edges(first, last, width)
@@ -71,6 +72,7 @@ def charts(cat: Catalog, state: ViewState, now: datetime | None = None) -> dict[
             return {
                 "window": {"first": iso(first), "last": iso(last)},
                 "bucket_s": width,
+                "axis": [iso(edge) for edge in axis],
                 "latency": summarize.latency_series(cur, first, last, kind),
                 **_bucketed(cur, width, axis),
             }

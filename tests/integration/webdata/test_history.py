@@ -65,14 +65,15 @@ def test_charts_share_one_axis_with_smokeping_bands(catalog: Catalog) -> None:
     charts = series.charts(catalog, decode(WINDOW))
     assert charts["bucket_s"] == 60  # 30 minutes in at most 120 buckets
     assert len(charts["latency"]) == SPEC.agents * SPEC.servers
-    axes = {tuple(p["t"] for p in s["points"]) for s in charts["latency"] + charts["loss"]}
-    assert len(axes) == 1 and len(next(iter(axes))) == 31
+    axes = {tuple(p["t"] for p in s["points"]) for s in charts["latency"]}
+    assert axes == {tuple(charts["axis"])} and len(charts["axis"]) == 31
+    assert {len(s["values"]) for s in charts["loss"] + charts["throughput"]} == {31}
     one = charts["latency"][0]
     assert one["kind"] == "probe.icmp"
     full = [p for p in one["points"] if p["count"]]
     assert full and all(p["p10"] <= p["p25"] <= p["p50"] <= p["p75"] <= p["p90"] for p in full)
     assert {s["kind"] for s in charts["throughput"]} >= {"probe.iperf", "probe.speedtest"}
-    tput = [p["value"] for s in charts["throughput"] for p in s["points"] if p["value"]]
+    tput = [v for s in charts["throughput"] for v in s["values"] if v is not None]
     assert tput and min(tput) > 1e6  # bit/s
 
 
