@@ -53,9 +53,11 @@ class ViewState:
     record: str | None = None
 
     def window(self, now: datetime) -> tuple[datetime | None, datetime | None]:
-        """The time range ``since`` … ``until`` (a named range ends at ``until`` or ``now``)."""
+        """The time range ``since`` … ``until``. A named range ends at ``until``, or at ``now``
+        rounded up to the minute: the same view asked again within the minute is the same
+        query, answered from the cache."""
         if self.range is not None:
-            end = self.until or now
+            end = self.until or _next_minute(now)
             return end - RANGES[self.range], end
         return self.since, self.until
 
@@ -64,6 +66,11 @@ class ViewState:
         since, until = self.window(now)
         return Filters(since=since, until=until, agents=self.agents, servers=self.servers,
                        kinds=self.kinds)  # fmt: skip
+
+
+def _next_minute(t: datetime) -> datetime:
+    floor = t.replace(second=0, microsecond=0)
+    return floor if floor == t else floor + timedelta(minutes=1)
 
 
 def _fail(key: str, why: str) -> ViewError:

@@ -31,6 +31,9 @@ def test_defaults_give_an_empty_link_and_equal_views_equal_links() -> None:
 def test_named_range_ends_now_or_at_until() -> None:
     state = decode("range=7d")
     assert state.window(NOW) == (NOW - timedelta(days=7), NOW)
+    later = NOW + timedelta(seconds=1.5)
+    assert state.window(later) == state.window(NOW + timedelta(seconds=59))
+    assert state.window(later)[1] == NOW + timedelta(minutes=1)
     f = decode("range=1h&until=2026-11-01T10:00").filters(NOW)
     assert f.since == datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
     assert f.until == datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
