@@ -1,0 +1,96 @@
+"""The UI's History data API over 1 million result rows, timed server-side.
+
+The catalog comes from the report benchmark's generator (:mod:`tests.support.fleet`, the same
+spec as ``bench/report.py``: 20 agents, 3 servers; 67 000 bundles ≈ 1.0 M result rows),
+ingested once with ``waddleperf report`` and cached under ``--data``. Then, as a controller
+calls it for a typical History page, ``--calls`` times each: the listing page (50 rows) and the
+charts (latency bands, loss, throughput) of one day and of one week, each call a different
+window (so uncached: the window moves by a minute per call), and again with the cache warm.
+Prints p50 / p95 in ms. Goal (the issue's): p95 ≤ 200 ms. Not a test: figures go to
+docs/performance.md. Run: ``python -m bench.ui [--bundles 67000] [--calls 50]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.report import SPEC, WADDLEPERF, dataset
+from waddleperf.webdata import history, series
+from waddleperf.webdata.store import Catalog
+from waddleperf.webdata.view import ViewState
+
+
+def catalog_of(data: Path, bundles: int) -> Path:
+    """The catalog of ``bundles`` fleet bundles (ingested once)."""
+    source = dataset(data, bundles)
+    path = data / f"ui-{bundles}.duckdb"
+    if not path.exists():
+        subprocess.run([WADDLEPERF, "report", str(source), "--catalog", str(path), "--sql",
+                        "SELECT count(*) FROM results"], check=True)  # fmt: skip
+    return path
+
+
+def page(cat: Catalog, span: timedelta, shift: int) -> dict[str, Any]:
+    """What a History page asks for: the first listing page and the charts of the window."""
+    until = SPEC.start + timedelta(hours=30) + timedelta(minutes=shift)
+    state = ViewState(since=until - span, until=until, per_page=50)
+    return {"listing": history.listing(cat, state), "charts": series.charts(cat, state)}
+
+
+def timed(calls: int, fn: Callable[[int], object]) -> list[float]:
+    out = []
+    for i in range(calls):
+        start = time.perf_counter()
+        fn(i)
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def quantiles(ms: list[float]) -> str:
+    q = statistics.quantiles(ms, n=20, method="inclusive")
+    return f"p50 {statistics.median(ms):7.1f} ms   p95 {q[18]:7.1f} ms   max {max(ms):7.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundles", type=int, default=67_000)
+    parser.add_argument("--calls", type=int, default=50)
+    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "wp-bench")
+    parser.add_argument("--catalog", type=Path, help="an existing catalog instead")
+    args = parser.parse_args()
+    args.data.mkdir(parents=True, exist_ok=True)
+    path = args.catalog or catalog_of(args.data, args.bundles)
+    cat = Catalog(path)
+    try:
+        with cat.cursor() as cur:
+            rows = cur.execute("SELECT count(*) FROM store.results").fetchall()[0][0]
+        print(f"catalog {path}: {rows} result rows", file=sys.stderr)
+        page(cat, timedelta(days=1), -1)  # warm-up: DuckDB reads the file's blocks once
+        for name, span in (("day", timedelta(days=1)), ("week", timedelta(days=7))):
+            listing = timed(args.calls, lambda i, s=span: history.listing(  # type: ignore[misc]
+                cat, ViewState(since=SPEC.start + timedelta(minutes=i), until=SPEC.start
+                               + s + timedelta(minutes=i))))  # fmt: skip
+            charts = timed(args.calls, lambda i, s=span: series.charts(  # type: ignore[misc]
+                cat, ViewState(since=SPEC.start + timedelta(minutes=i), until=SPEC.start
+                               + s + timedelta(minutes=i))))  # fmt: skip
+            whole = timed(args.calls, lambda i, s=span: page(cat, s, 1000 + i))  # type: ignore[misc]
+            cached = timed(args.calls, lambda _i, s=span: page(cat, s, 0))  # type: ignore[misc]
+            print(f"{name:>4} listing        {quantiles(listing)}")
+            print(f"{name:>4} charts         {quantiles(charts)}")
+            print(f"{name:>4} page, uncached {quantiles(whole)}")
+            print(f"{name:>4} page, cached   {quantiles(cached)}", flush=True)
+    finally:
+        cat.close()
+
+
+if __name__ == "__main__":
+    main()

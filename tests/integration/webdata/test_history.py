@@ -1,0 +1,126 @@
+"""History and Fleet data over a catalog of real bundles."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.integration.webdata.conftest import COUNT, SPEC
+from waddleperf.report.scope import parse_time
+from waddleperf.webdata import fleet, history, series
+from waddleperf.webdata.records import RecordIdError
+from waddleperf.webdata.store import Catalog
+from waddleperf.webdata.view import ViewState, decode
+
+T0 = SPEC.start
+# 20 cycles of 60 s; the whole fleet lies in the first 21 minutes.
+WINDOW = f"since={T0:%Y-%m-%dT%H:%M}&until={T0 + timedelta(minutes=30):%Y-%m-%dT%H:%M}"
+
+
+def _all_rows(cat: Catalog, query: str) -> list[dict[str, object]]:
+    state = decode(query + "&per_page=500")
+    page = history.listing(cat, state)
+    return list(page["rows"])
+
+
+def test_listing_filters_pages_and_orders_newest_first(catalog: Catalog) -> None:
+    every = history.listing(catalog, decode("per_page=10"))
+    # per cycle: 5 tier-1 probes × 2 servers, more in tier-2/3 cycles
+    assert every["total"] > COUNT * 10 and every["pages"] == -(-every["total"] // 10)
+    times = [r["started_at"] for r in every["rows"]]
+    assert times == sorted(times, reverse=True) and len(times) == 10
+    udp = _all_rows(catalog, "agent=agent-01&server=server-1&kind=udp")
+    assert udp and {(r["agent"], r["server"], r["kind"]) for r in udp} == {
+        ("agent-01", "server-1", "probe.udp")}  # fmt: skip
+    assert len(udp) == COUNT // SPEC.agents  # one tier-1 udp per cycle of that agent
+    page2 = history.listing(catalog, decode("per_page=10&page=2"))
+    assert page2["rows"][0]["id"] not in {r["id"] for r in every["rows"]}
+
+
+def test_time_range_filters_records(catalog: Catalog) -> None:
+    since = T0 + timedelta(minutes=5)
+    until = T0 + timedelta(minutes=6)
+    rows = _all_rows(catalog, f"since={since:%Y-%m-%dT%H:%M}&until={until:%Y-%m-%dT%H:%M}")
+    assert rows
+    assert all(since <= parse_time(str(r["started_at"])) < until for r in rows)
+
+
+def test_detail_is_the_raw_record(catalog: Catalog) -> None:
+    row = _all_rows(catalog, "kind=icmp&agent=agent-00")[0]
+    record = history.detail(catalog, str(row["id"]))
+    assert record is not None
+    assert record["kind"] == "probe.icmp" and record["started_at"] == row["started_at"]
+    assert record["metrics"]["sent_count"] == 5.0 and record["info"]["server"] == row["server"]
+    assert str(record["location"]).endswith(".tar.gz")
+    assert history.detail(catalog, "999999:1:probe.icmp") is None
+    with pytest.raises(RecordIdError):
+        history.detail(catalog, "nope")
+
+
+def test_charts_share_one_axis_with_smokeping_bands(catalog: Catalog) -> None:
+    charts = series.charts(catalog, decode(WINDOW))
+    assert charts["bucket_s"] == 60  # 30 minutes in at most 120 buckets
+    assert len(charts["latency"]) == SPEC.agents * SPEC.servers
+    axes = {tuple(p["t"] for p in s["points"]) for s in charts["latency"]}
+    assert axes == {tuple(charts["axis"])} and len(charts["axis"]) == 31
+    assert {len(s["values"]) for s in charts["loss"] + charts["throughput"]} == {31}
+    one = charts["latency"][0]
+    assert one["kind"] == "probe.icmp"
+    full = [p for p in one["points"] if p["count"]]
+    assert full and all(p["p10"] <= p["p25"] <= p["p50"] <= p["p75"] <= p["p90"] for p in full)
+    assert {s["kind"] for s in charts["throughput"]} >= {"probe.iperf", "probe.speedtest"}
+    tput = [v for s in charts["throughput"] for v in s["values"] if v is not None]
+    assert tput and min(tput) > 1e6  # bit/s
+
+
+def test_week_range_gets_wider_buckets(catalog: Catalog) -> None:
+    until = T0 + timedelta(days=3)
+    charts = series.charts(catalog, decode(f"range=7d&until={until:%Y-%m-%dT%H:%M}"))
+    assert charts["bucket_s"] == 7200
+    points = charts["latency"][0]["points"]
+    assert sum(p["count"] for p in points) == COUNT // SPEC.agents
+
+
+def test_export_csv_and_json_hold_the_whole_filtered_set(catalog: Catalog) -> None:
+    state = decode("kind=tcp")
+    total = history.listing(catalog, state)["total"]
+    text = "".join(history.export(catalog, state, "csv"))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == total and {r["kind"] for r in rows} == {"probe.tcp"}
+    assert json.loads(rows[0]["metrics"])["attempt_count"] == 3.0
+    data = json.loads("".join(history.export(catalog, state, "json")))
+    assert len(data) == total and data[0]["metrics"]["attempt_count"] == 3.0
+    assert data[0]["id"] == rows[0]["id"]
+    with pytest.raises(ValueError, match="csv or json"):
+        list(history.export(catalog, state, "xml"))  # type: ignore[arg-type]
+
+
+def test_fleet_agents_tiers_timeline_and_bundles(catalog: Catalog) -> None:
+    agents = fleet.agents(catalog)
+    assert [a["agent"] for a in agents] == [SPEC.agent(i) for i in range(SPEC.agents)]
+    first = agents[0]
+    assert first["bundles"] == COUNT // SPEC.agents
+    assert {s["server"] for s in first["servers"]} == {"server-0", "server-1"}
+    assert all(s["tier"] in (1, 2, 3) for s in first["servers"])
+    events = fleet.timeline(catalog, "agent-00")
+    assert events and all(e["agent"] == "agent-00" for e in events)
+    assert {e["to_tier"] for e in events} == {2, 3} and "breach" in events[0]["reason"]
+    times = [e["t"] for e in events]
+    assert times == sorted(times, reverse=True)
+    recent = fleet.recent_bundles(catalog, "agent-00", limit=5)
+    assert len(recent) == 5 and recent[0]["bundle_id"] == first["last_bundle"]["bundle_id"]
+    path = fleet.bundle_file(catalog, int(recent[0]["bundle_id"]))
+    assert path is not None and path.read_bytes()[:2] == b"\x1f\x8b"
+    assert fleet.bundle_file(catalog, 10**9) is None
+
+
+def test_answers_are_cached_until_the_catalog_changes(catalog: Catalog) -> None:
+    state = ViewState(since=datetime(2026, 1, 1, tzinfo=UTC))
+    a = history.listing(catalog, state)
+    assert history.listing(catalog, state) is a
+    catalog.ingest([])
+    assert history.listing(catalog, state) is not a
