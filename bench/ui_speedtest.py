@@ -91,7 +91,8 @@ def _official(page: Page, base: str, seconds: float) -> dict[str, Any]:
         except ValueError:
             return None
 
-    return dict(zip(FIGURES, map(num, ("dlStatus", "ulStatus", "pingStatus", "jitterStatus"))))
+    keys = ("dlStatus", "ulStatus", "pingStatus", "jitterStatus")
+    return dict(zip(FIGURES, map(num, keys), strict=True))
 
 
 def _cli(base: str, seconds: float) -> dict[str, Any]:
@@ -164,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
                     if "cli" in results:
                         results["cli"].append(_cli(base, args.seconds))
                     took = time.monotonic() - started
-                    print(f"round {n + 1}/{args.rounds} ({took:.0f} s): "
-                          + json.dumps({k: v[-1] for k, v in results.items()}), file=sys.stderr)  # fmt: skip
+                    last = json.dumps({k: v[-1] for k, v in results.items()})
+                    print(f"round {n + 1}/{args.rounds} ({took:.0f} s): {last}", file=sys.stderr)
         finally:
             server.stop()
     if args.json:
