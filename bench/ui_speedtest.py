@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import sys
 import tempfile
@@ -31,47 +30,11 @@ from playwright.sync_api import Page
 
 from tests.support.chromium import launch
 from tests.support.server import start_server
+from tests.support.speedtest_harness import write_site
 from tests.support.static_site import serve_directory
 from waddleperf.probes.speedtest import SpeedtestOptions, SpeedtestProbe
 
-REPO = Path(__file__).resolve().parents[1]
-JS_DIR = REPO / "client/waddleperf/web/apps/waddleperf/static/js/speedtest"
 FIGURES = ("download_throughput_mbps", "upload_throughput_mbps", "ping_ms", "jitter_ms")
-HARNESS = """<!doctype html><meta charset="utf-8"><title>speed test harness</title>
-<script type="module">
-import { startSpeedTest } from "./speedtest/client.js";
-window.runOurs = (base, options) => startSpeedTest(base, options).result;
-window.runOfficial = (base, seconds) => new Promise((resolve) => {
-  const w = new Worker("./official/speedtest_worker.js");
-  const dir = base.endsWith("/") ? base : base + "/";
-  w.onmessage = (e) => {
-    let s = e.data;
-    if (typeof s === "string") {
-      try { s = JSON.parse(s); } catch (_) {
-        const p = s.split(";");
-        s = { testState: +p[0], dlStatus: p[1], ulStatus: p[2], pingStatus: p[3],
-              jitterStatus: p[5] };
-      }
-    }
-    if (s.testState >= 4) { clearInterval(timer); w.terminate(); resolve(s); }
-  };
-  const timer = setInterval(() => w.postMessage("status"), 200);
-  const settings = { url_dl: dir + "garbage.php?cors=true", url_ul: dir + "empty.php?cors=true",
-    url_ping: dir + "empty.php?cors=true", url_getIp: dir + "getIP.php?cors=true",
-    time_dl_max: seconds, time_ul_max: seconds, time_auto: false, count_ping: 20,
-    telemetry_level: 0 };
-  w.postMessage("start " + JSON.stringify(settings));
-});
-window.harnessReady = true;
-</script>
-"""
-
-
-def _site(root: Path, official: Path | None) -> None:
-    shutil.copytree(JS_DIR, root / "speedtest")
-    if official is not None:
-        shutil.copytree(official, root / "official")
-    (root / "harness.html").write_text(HARNESS)
 
 
 def _ours(page: Page, base: str, seconds: float, extra: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="wp-ui-speed-") as tmp:
         root = Path(tmp)
         (root / "site").mkdir()
-        _site(root / "site", args.official)
+        write_site(root / "site", args.official)
         server = start_server(root, services=("http",))
         base = server.base_url + "/backend/"
         try:
