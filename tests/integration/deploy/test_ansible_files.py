@@ -17,6 +17,8 @@ from tests.support.require import require_tool
 from waddleperf.autoperf.agent import load_checked
 from waddleperf_server import config as server_config
 
+pytestmark = pytest.mark.slow
+
 CHECKOUT = Path(__file__).resolve().parents[3]
 ANSIBLE = CHECKOUT / "ansible"
 INVENTORY = ANSIBLE / "inventory" / "example" / "hosts.yml"
@@ -64,7 +66,6 @@ def preview(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return out, done.stdout + done.stderr
 
 
-@pytest.mark.slow
 def test_ansible_lint_is_clean_at_the_production_profile() -> None:
     done = _run([str(BIN / "ansible-lint"), "--nocolor", "--profile", "production", "."], 300)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
