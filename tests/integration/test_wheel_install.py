@@ -8,8 +8,6 @@ what the wheel declares is all there. Every command runs in the test's temporary
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,38 +15,22 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support import wheels
 from waddleperf.localstack import LOOPBACK, LocalServer, start_server
 from waddleperf.results.reader import read_bundle
 
 pytestmark = pytest.mark.slow
 
-CHECKOUT = Path(__file__).resolve().parents[2]
-UV = CHECKOUT / ".tools" / "bin" / "uv"
+CHECKOUT = wheels.CHECKOUT
+UV = wheels.UV
 if not UV.exists():
     pytest.skip("needs the checkout's uv (make venv)", allow_module_level=True)
 
 NOT_IN_SERVER = ("locust", "django", "matplotlib")
 
 
-def _env() -> dict[str, str]:
-    """This environment without anything that points into the checkout or its venv."""
-    drop = ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "PYTHONHOME")
-    env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("WADDLEPERF")}
-    env.update(UV_OFFLINE="1", UV_PYTHON_DOWNLOADS="never", UV_NO_CONFIG="1")
-    return env
-
-
-def _run(
-    argv: Sequence[str | Path], cwd: Path, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(a) for a in argv], cwd=cwd, env=_env(), capture_output=True,
-                          text=True, timeout=timeout, check=False)  # fmt: skip
-
-
-def _ok(argv: Sequence[str | Path], cwd: Path, timeout: float = 60) -> str:
-    done = _run(argv, cwd, timeout)
-    assert done.returncode == 0, f"{argv}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done.stdout
+_run = wheels.run
+_ok = wheels.ok
 
 
 @pytest.fixture(scope="module")
@@ -60,19 +42,13 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def wheel(work: Path) -> Path:
-    dist = work / "dist"
-    _ok([UV, "build", "--wheel", "--offline", "-q", "-o", dist, CHECKOUT], work, timeout=120)
-    (built,) = dist.glob("waddleperf-*.whl")
-    return built
+    return wheels.build_wheel(work)
 
 
 def _install(work: Path, wheel: Path, name: str, extras: Sequence[str]) -> Path:
     """A fresh venv ``work/name`` holding the wheel with ``extras`` at the lock's versions."""
     venv = work / name
-    pins = work / f"{name}.txt"
-    flags = [a for e in extras for a in ("--extra", e)]
-    _ok([UV, "export", "-q", "--project", CHECKOUT, "--frozen", "--no-dev", "--no-emit-project",
-         "--no-hashes", *flags, "-o", pins], work)  # fmt: skip
+    pins = wheels.export_pins(work, name, extras)
     _ok([UV, "venv", "-q", "--offline", "--python", sys.executable, venv], work)
     python = venv / "bin" / "python"
     spec = f"{wheel}[{','.join(extras)}]" if extras else str(wheel)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from waddleperf import __version__, extras
-from waddleperf.cli import autoperf, demo, load, probe
+from waddleperf.cli import autoperf, demo, deploy, load, probe
 from waddleperf.cli import report as report_cli
 
 app = typer.Typer(
@@ -63,6 +63,10 @@ def server(
         int | None, typer.Option(help="iperf3 port (default 5201); 0 disables.")
     ] = None,
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = None,
+    check_config: Annotated[
+        bool,
+        typer.Option("--check-config", help="Validate the configuration, serve nothing, exit."),
+    ] = False,
 ) -> None:
     """Run the WaddlePerf server (HTTP, LibreSpeed, RPM, TCP/UDP echo, iperf3, /stats)."""
     extras.require("server", "server")
@@ -90,6 +94,12 @@ def server(
     except ConfigError as exc:
         typer.echo(f"waddleperf server: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    if check_config:
+        typer.echo(
+            f"config OK: bind {cfg.bind}, http {cfg.http.port}, tcp echo "
+            f"{cfg.tcp_echo.port}, udp echo {cfg.udp_echo.port}, iperf {cfg.iperf.port}"
+        )
+        raise typer.Exit(0)
     logs.setup(cfg.log_level)
     raise typer.Exit(serve(cfg))
 
@@ -99,6 +109,7 @@ app.add_typer(load.app, name="load")
 app.command("autoperf")(autoperf.autoperf)
 app.command("report")(report_cli.report)
 app.command("demo")(demo.demo)
+app.command("deploy")(deploy.deploy)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Fleet deployment: the Ansible playbooks of ``ansible/`` run through ansible-runner."""

@@ -1,0 +1,146 @@
+"""The Ansible roles and playbooks, offline: ansible-lint at its ``production`` profile, every
+playbook's syntax, and the files each role renders for the example inventory — units passed
+through ``systemd-analyze verify`` (which exits 0 on unknown keys: any output line fails), and
+configurations accepted by the project's own loaders. Nothing is sent to a host."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.require import require_tool
+from waddleperf.autoperf.agent import load_checked
+from waddleperf_server import config as server_config
+
+pytestmark = pytest.mark.slow
+
+CHECKOUT = Path(__file__).resolve().parents[3]
+ANSIBLE = CHECKOUT / "ansible"
+INVENTORY = ANSIBLE / "inventory" / "example" / "hosts.yml"
+BIN = Path(sys.executable).parent
+PLAYBOOKS = ("site.yml", "server.yml", "agents.yml", "ui.yml", "load_workers.yml", "preview.yml")
+VAULT = {
+    "vault_waddleperf_udp_hmac_key": "udp-key-" + "9f" * 12,
+    "vault_waddleperf_stats_token": "stats-token-" + "4e" * 12,
+    "vault_waddleperf_s3_access_key_id": "AKIA" + "7" * 16,
+    "vault_waddleperf_s3_secret_access_key": "s3-secret-" + "c1" * 12,
+    "vault_waddleperf_ui_admin_password": "ui-admin-" + "d2" * 12,
+}
+UNITS = {
+    "server-us": "server/waddleperf-server.service",
+    "agent-dc": "agent/waddleperf-agent.service",
+    "ui-1": "ui/waddleperf-ui.service",
+    "worker-1": "load/waddleperf-load-worker.service",
+}
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "WADDLEPERF"))}
+    env.update(ANSIBLE_ROLES_PATH=str(ANSIBLE / "roles"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCAL_TEMP=str(Path(env.get("TMPDIR", "/tmp"))),
+               PATH=f"{BIN}:{env.get('PATH', '')}")  # fmt: skip
+    return env
+
+
+def _run(argv: list[str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=ANSIBLE, env=_env(), capture_output=True, text=True,
+                          timeout=timeout, check=False)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def preview(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """Every role's files for every host of the example inventory, and the playbook's output.
+    The units' ExecStart points into this checkout's venv, so verify finds the command."""
+    out = tmp_path_factory.mktemp("preview")
+    roles = ("server", "agent", "ui", "load_worker")
+    extra = {"waddleperf_preview_dir": str(out), **VAULT}
+    extra.update({f"waddleperf_{r}_venv": str(BIN.parent) for r in roles})
+    playbook = [str(BIN / "ansible-playbook"), "-i", str(INVENTORY), "playbooks/preview.yml"]
+    done = _run([*playbook, "-e", json.dumps(extra)])
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    return out, done.stdout + done.stderr
+
+
+def test_ansible_lint_is_clean_at_the_production_profile() -> None:
+    done = _run([str(BIN / "ansible-lint"), "--nocolor", "--profile", "production", "."], 300)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "Profile 'production' was required, and it passed" in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("playbook", PLAYBOOKS)
+def test_every_playbook_parses(playbook: str) -> None:
+    done = _run([str(BIN / "ansible-playbook"), "--syntax-check", "-i", str(INVENTORY),
+                 f"playbooks/{playbook}"], 60)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_no_secret_reaches_the_output(preview: tuple[Path, str]) -> None:
+    _, output = preview
+    assert "censored" in output
+    for name, value in VAULT.items():
+        assert value not in output, name
+
+
+def test_secrets_are_written_0600(preview: tuple[Path, str]) -> None:
+    out, _ = preview
+    server = out / "server-eu" / "server"
+    assert (server / "udp.key").read_text().strip() == VAULT["vault_waddleperf_udp_hmac_key"]
+    assert (server / "operator.token").read_text().strip() == VAULT["vault_waddleperf_stats_token"]
+    env = (out / "agent-dc" / "agent" / "agent.env").read_text()
+    assert f"AWS_SECRET_ACCESS_KEY={VAULT['vault_waddleperf_s3_secret_access_key']}\n" in env
+    for path in (server / "udp.key", server / "operator.token", out / "agent-dc/agent/agent.env"):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+def test_the_server_configs_load(preview: tuple[Path, str]) -> None:
+    out, _ = preview
+    eu = server_config.load(user_file=out / "server-eu/server/server.yml", environ={})
+    us = server_config.load(user_file=out / "server-us/server/server.yml", environ={})
+    assert (eu.http.port, us.http.port) == (8080, 80)
+    assert eu.udp_echo.hmac_key_file == out / "server-eu/server/udp.key"
+    assert eu.operator.token_file == out / "server-eu/server/operator.token"
+    assert eu.operator.allowed_networks == ["127.0.0.0/8", "::1/128"]  # metrics off
+
+
+def test_every_agent_config_loads_and_shares_one_bucket(preview: tuple[Path, str]) -> None:
+    out, _ = preview
+    agents = ("agent-office", "agent-dc", "agent-load-master")
+    cfgs = [load_checked(out / a / "agent" / "autoperf.yml", environ={}) for a in agents]
+    assert {c.storage.store.s3.bucket for c in cfgs if c.storage.store.s3} == {
+        "waddleperf-results"}  # fmt: skip
+    assert all(c.storage.store.kind == "s3" for c in cfgs)
+    assert [s.host for s in cfgs[0].servers] == ["192.0.2.10", "192.0.2.11"]
+    assert cfgs[0].servers[1].ports.http == 80
+    assert all(c.metrics.listen is None for c in cfgs)  # the metrics tag is opt-in
+
+
+@pytest.mark.parametrize("host", sorted(UNITS))
+def test_units_verify_without_a_word(preview: tuple[Path, str], host: str) -> None:
+    require_tool("systemd-analyze", "systemd")
+    out, _ = preview
+    unit = out / host / UNITS[host]
+    text = unit.read_text()
+    for key in ("User=waddleperf-", "NoNewPrivileges=yes", "ProtectSystem=strict",
+                "ProtectHome=yes", "PrivateTmp=yes", "StateDirectory=waddleperf-"):  # fmt: skip
+        assert key in text, (host, key)
+    caps = next(line for line in text.splitlines() if line.startswith("AmbientCapabilities="))
+    low_port = host == "server-us"  # its HTTP port is 80
+    assert caps == "AmbientCapabilities=CAP_NET_RAW" + (" CAP_NET_BIND_SERVICE" * low_port)
+    done = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)],
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert (done.returncode, done.stdout + done.stderr) == (0, ""), unit
+
+
+def test_verify_does_speak_of_an_unknown_key(tmp_path: Path) -> None:
+    """The check above can fail: an unknown key is reported although the exit code is 0."""
+    require_tool("systemd-analyze", "systemd")
+    unit = tmp_path / "bogus.service"
+    unit.write_text("[Service]\nExecStart=/bin/true\nNoSuchKey=1\n")
+    done = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)],
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert "NoSuchKey" in done.stdout + done.stderr
