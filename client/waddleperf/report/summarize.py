@@ -34,7 +34,6 @@ MAX_LISTED = 2000
 MiB = 1 << 20
 
 
-
 def mean(expr: str) -> str:
     """SQL of the mean of ``expr`` that does not depend on the order of the rows."""
     return f"avg({expr} ORDER BY {expr})"
