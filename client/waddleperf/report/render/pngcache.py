@@ -42,8 +42,9 @@ def code_digest() -> bytes:
     return h.digest()
 
 
+@lru_cache(maxsize=4096)
 def chart_digest(chart: Chart) -> str:
-    """The digest a PNG of ``chart`` drawn by this code carries."""
+    """The digest a PNG of ``chart`` drawn by this code carries (worked out once a chart)."""
     doc = {"file": chart.file, **chart.to_json()}
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(code_digest() + text.encode()).hexdigest()
