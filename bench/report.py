@@ -3,13 +3,15 @@
 Synthetic bundles come from the project's own bundle writer (:mod:`tests.support.fleet`:
 20 agents, 4 servers — ``--servers`` — the default configuration's cycles: tier 1's five
 probes per server, tier-2/3 episodes with their escalation and de-escalation events, load runs
-and profiling points, geo tags; ≈ 20 result rows a bundle, the issue's ≈ 2 million per 100 000
+and profiling points, geo tags; ≈ 20 result rows a bundle, the goals' ≈ 2 million per 100 000
 bundles), cached under ``--data`` between runs (a directory per size and fleet, named by a
 digest of the spec and the generator's code). For each size:
 
 * **ours, cold**: ``waddleperf report DIR --catalog NEW --out OUT`` (ingest into an empty
-  catalog, summary, summary.json) as a child process: wall seconds and its peak RSS;
-* **ours, incremental**: 1 000 more bundles, the same command on the same catalog;
+  catalog, summary, every output: summary.json, report.html, summary.md, the PNGs) as a child
+  process: wall seconds and its peak RSS;
+* **ours, incremental**: 1 000 more bundles, the same command on the same catalog and output
+  directory;
 * **baseline**: ``bench.report_baseline`` (tarfile + json + pandas, the same figures) as a
   child process: wall seconds and peak RSS; the ratio baseline / ours.
 
@@ -19,7 +21,7 @@ untimed run first), as a normal installation has one; this machine sets
 second of CPU) — ``--no-bytecode-cache`` measures that way.
 
 ``--staging`` also times both bulk-load paths (NDJSON through DuckDB's reader, Arrow through
-pyarrow's) at the first size. Goals (the issue's): 100 000 bundles in ≤ 60 s cold, +1 000 in
+pyarrow's) at the first size. Goals: 100 000 bundles in ≤ 60 s cold, +1 000 in
 ≤ 5 s, peak RSS ≤ 2 GB. Run: ``python -m bench.report [--sizes 1000,10000,100000]``.
 Not a test: figures go to docs/performance.md.
 """
