@@ -1,11 +1,16 @@
 """A synthetic fleet's bundles, written with the project's own bundle writer.
 
-Each bundle is one AutoPerf cycle of one agent against every server: tier 1 runs the default
-probes (icmp, tcp, udp, http, dns) with the metric names and sample shapes the real probes
-write; every ``tier2_every``-th cycle of an agent adds the tier-2 diagnostics and an escalation
-event, every ``tier3_every``-th a tier-3 load run (Django and Flask in turn) with profiling
-points. Agents carry geo tags (country, ASN) like the agent's geo tagger writes. Values are
-drawn from a seeded generator: the same spec and index give the same bundle bytes.
+Each bundle is one AutoPerf cycle of one agent against every server, as the default
+configuration (``vars/base.yml``) runs it: tier 1 runs its probes (icmp, tcp, udp, http, dns —
+one record each per server) with the metric names and sample shapes the real probes write.
+Every ``tier2_every``-th cycle of an agent, its first server breaches: an escalation event and
+the tier-2 diagnostics (trace, mtu, the long udp run, iperf, speedtest; ssh is skipped, no ssh
+section), held for one to three cycles (``max_cycles: 3``), then a de-escalation event in the
+next cycle, as the policy writes them. Every ``tier3_every``-th cycle goes on from tier 2 to
+tier 3: a load run (Django and Flask in turn) with profiling points and tier 3's probes (iperf
+up and down, rpm), then back to tier 1 the cycle after (``max_cycles: 1``). Agents carry geo
+tags (country, ASN) like the agent's geo tagger writes. Values are drawn from a seeded
+generator: the same spec and index give the same bundle bytes.
 
 The layout is the local store's (``ROOT/v1/date=…/agent=…/RUN.tar.gz`` and its
 ``.meta.json`` sidecar), so a fleet directory is a results directory.
@@ -60,6 +65,29 @@ class FleetSpec:
 
     def server(self, number: int) -> str:
         return f"server-{number}"
+
+    def tier3_at(self, cycle: int) -> bool:
+        """The first server goes up to tier 3 in this cycle."""
+        return cycle % self.tier3_every == self.tier3_every - 1
+
+    def escalates_at(self, cycle: int) -> bool:
+        """The first server escalates from tier 1 in this cycle (to tier 2, or on to 3)."""
+        return self.tier3_at(cycle) or cycle % self.tier2_every == self.tier2_every - 1
+
+    def top_tier(self, cycle: int) -> int:
+        """The highest tier the first server runs in ``cycle``: a tier-2 episode lasts one to
+        three cycles (by its number), a tier-3 one a single cycle."""
+        if cycle < 0:
+            return 1
+        if self.escalates_at(cycle):
+            return 3 if self.tier3_at(cycle) else 2
+        for back in (1, 2):
+            start = cycle - back
+            if start < 0 or self.tier3_at(start):
+                return 1
+            if self.escalates_at(start):
+                return 2 if back < 1 + (start // self.tier2_every) % 3 else 1
+        return 1
 
 
 def _rtt_series(rng: random.Random, stem: str, base: float, count: int) -> dict[str, float]:
@@ -164,14 +192,33 @@ class _Cycle:
         dns.update(query_count=3, ok_count=3, answer_count=1)
         yield self.result("probe.dns", host, name, "dns", 1, dns)
 
+    def event(self, number: int, from_tier: int, to_tier: int) -> Result:
+        """The ``autoperf.event`` record of one transition, as the policy words it."""
+        host, name = f"10.0.{number}.1", self.spec.server(number)
+        if to_tier == 1:
+            # tier 1 still breaching at the maximum cycles, or cleared before them
+            held = from_tier == 3 or all(self.spec.top_tier(self.cycle - k) == 2 for k in (1, 2, 3))
+            reason = (f"held tier {from_tier} for {3 if from_tier == 2 else 1} cycle(s), the "
+                      "maximum" if held
+                      else "cleared: every tier-1 figure within thresholds")  # fmt: skip
+            cause: dict[str, Any] = {"metric": None, "step": None, "value": None,
+                                     "threshold": None, "critical": None}  # fmt: skip
+        elif to_tier == 2:
+            reason = "tier-1 breach: udp loss_pct 4 > 2 (loss_pct)"
+            cause = {"metric": "loss_pct", "step": "udp", "value": 4.0, "threshold": 2.0,
+                     "critical": False}  # fmt: skip
+        else:
+            reason = "tier-2 breach: udp_long loss_pct 3.1 > 2 (loss_pct)"
+            cause = {"metric": "loss_pct", "step": "udp_long", "value": 3.1, "threshold": 2.0,
+                     "critical": False}  # fmt: skip
+        info = {"event": "escalation" if to_tier > from_tier else "deescalation",
+                "from_tier": from_tier, "to_tier": to_tier, "reason": reason, **cause}  # fmt: skip
+        step = str(cause["step"] or f"tier{from_tier}")
+        return self.result("autoperf.event", host, name, step, to_tier, {}, info=info, seconds=0)
+
     def tier2(self, number: int) -> Iterator[Result]:
         rng, name, host = self.rng, self.spec.server(number), f"10.0.{number}.1"
         rtt = self.base_rtt(number)
-        yield self.result("autoperf.event", host, name, "udp", 2, {}, info={
-            "event": "escalation", "from_tier": 1, "to_tier": 2, "metric": "loss_pct",
-            "reason": "tier-1 breach: udp loss_pct 4.0 > 2 (loss_pct)", "value": 4.0,
-            "threshold": 2.0,
-        }, seconds=0)  # fmt: skip
         yield self.result("probe.trace", host, name, "trace", 2,
                           {"hops_count": 6, "dest_reached_count": 1, "dest_rtt_avg_ms": rtt,
                            "dest_loss_pct": 0.0})  # fmt: skip
@@ -191,10 +238,21 @@ class _Cycle:
 
     def tier3(self, number: int, writer: BundleWriter) -> Iterator[Result]:
         rng, name, host = self.rng, self.spec.server(number), f"10.0.{number}.1"
-        yield self.result("autoperf.event", host, name, "udp_long", 3, {}, info={
-            "event": "escalation", "from_tier": 2, "to_tier": 3, "metric": "loss_pct",
-            "reason": "tier-2 breach: udp_long loss_pct 3.1 > 2 (loss_pct)",
-        }, seconds=0)  # fmt: skip
+        rtt = self.base_rtt(number)
+        for label, reverse in (("iperf_up", False), ("iperf_down", True)):
+            mbps = rng.uniform(80, 950) / self.spec.latency_factor
+            metrics = {"sent_throughput_mbps": mbps * 1.01, "received_throughput_mbps": mbps,
+                       "retransmits_count": rng.randint(0, 40), "rtt_mean_ms": rtt}  # fmt: skip
+            params = {"duration_s": 10, "reverse": reverse}
+            yield self.result("probe.iperf", host, name, label, 3, metrics, params=params,
+                              seconds=10)  # fmt: skip
+        rpm = 60_000 / (rtt * 4)
+        yield self.result("probe.rpm", f"http://{host}:8080/", name, "rpm", 3,
+                          {"idle_latency_ms": rtt, "loaded_latency_ms": rtt * 4,
+                           "responsiveness_rpm": rpm, "idle_responsiveness_rpm": 60_000 / rtt,
+                           "download_throughput_mbps": rng.uniform(80, 950),
+                           "upload_throughput_mbps": rng.uniform(40, 500),
+                           "latency_increase_ms": rtt * 3}, seconds=20)  # fmt: skip
         framework = "django" if (self.cycle // self.spec.tier3_every) % 2 == 0 else "flask"
         requests = rng.randint(2000, 4000)
         failures = rng.randint(0, 20)
@@ -221,19 +279,25 @@ class _Cycle:
         country, asn, org = COUNTRIES[self.agent_no % len(COUNTRIES)]
         geo: dict[str, GeoValue] = {"scope": "public", "geo": "ok", "country": country,
                                     "asn": asn, "organisation": org}  # fmt: skip
-        writer = BundleWriter(None, agent=self.agent, run_id=self.run_id, tiers=[1],
-                              started_at=self.start, geo=geo)  # fmt: skip
-        tier2 = self.cycle % spec.tier2_every == spec.tier2_every - 1
-        tier3 = self.cycle % spec.tier3_every == spec.tier3_every - 1
+        top, before = spec.top_tier(self.cycle), spec.top_tier(self.cycle - 1)
+        writer = BundleWriter(None, agent=self.agent, run_id=self.run_id,
+                              tiers=list(range(1, top + 1)), started_at=self.start,
+                              geo=geo)  # fmt: skip
+        # the policy's order: tier 1 for every server, its decisions, tier 2, then tier 3
         for number in range(spec.servers):
             for record in self.tier1(number):
                 writer.add_result(record)
-            if number == 0 and (tier2 or tier3):
-                for record in self.tier2(number):
-                    writer.add_result(record)
-            if number == 0 and tier3:
-                for record in self.tier3(number, writer):
-                    writer.add_result(record)
+        if before > 1 and (top == 1 or spec.escalates_at(self.cycle)):
+            writer.add_result(self.event(0, before, 1))
+        if spec.escalates_at(self.cycle):
+            writer.add_result(self.event(0, 1, 2))
+        if top >= 2:
+            for record in self.tier2(0):
+                writer.add_result(record)
+        if top == 3:
+            writer.add_result(self.event(0, 2, 3))
+            for record in self.tier3(0, writer):
+                writer.add_result(record)
         cycle = {"run_id": self.run_id, "agent": self.agent, "cycle": self.cycle}
         writer.add_raw("autoperf-cycle.json", json.dumps(cycle).encode())
         return writer, self.clock

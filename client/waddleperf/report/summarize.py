@@ -6,6 +6,14 @@ so ``rtt_ms.p95`` is the 95th percentile of the records' latencies in the group;
 and throughput are means over the records that have them. The latency series bucket the
 same values in time (SmokePing's bands: p10–p90, p25–p75, median), one series per agent ×
 server for the first kind of :data:`SERIES_KINDS` it has (or the kind asked for).
+
+Every mean is a compensated sum (:func:`mean`): a plain floating-point sum depends on the
+order of its terms, and the order rows reach an aggregate depends on how they were ingested
+(one cold run or several incremental ones) and on DuckDB's threads. The Kahan–Babuška
+(Neumaier) sum carries the rounding error along, so its result is the exact sum correctly
+rounded unless the exact sum lies within about n·ε² of a rounding boundary (n terms, ε the
+double's 2⁻⁵³): the same records give the same ``summary.json``, byte for byte, at a tenth of
+the cost of summing in sorted order.
 """
 
 from __future__ import annotations
@@ -28,9 +36,16 @@ SERIES_KINDS = ("probe.icmp", "probe.udp", "probe.tcp", "probe.http", "probe.dns
 MAX_LISTED = 2000
 MiB = 1 << 20
 
-_FIGURES = """count(*) AS n, count(*) FILTER (WHERE status = 'failed') AS failures,
-    avg(latency_ms) AS mean, quantile_cont(latency_ms, [0.5, 0.95, 0.99]) AS q,
-    avg(loss_ratio) AS loss, avg(jitter_ms) AS jitter, avg(throughput_bps) AS tput"""
+
+def mean(expr: str) -> str:
+    """SQL of the mean of ``expr`` that does not depend on the order of the rows."""
+    return f"(fsum({expr}) / nullif(count({expr}), 0))"
+
+
+_FIGURES = f"""count(*) AS n, count(*) FILTER (WHERE status = 'failed') AS failures,
+    {mean("latency_ms")} AS mean, quantile_cont(latency_ms, [0.5, 0.95, 0.99]) AS q,
+    {mean("loss_ratio")} AS loss, {mean("jitter_ms")} AS jitter,
+    {mean("throughput_bps")} AS tput"""
 _PROBES = "kind LIKE 'probe.%'"
 
 
@@ -72,7 +87,7 @@ def probes(con: duckdb.DuckDBPyConnection, p: str = "") -> list[dict[str, Any]]:
 def groups(con: duckdb.DuckDBPyConnection, p: str = "") -> dict[regress.Key, regress.Group]:
     """What the regression rules compare, per agent × server × kind."""
     rows = con.execute(f"""SELECT agent, server, kind, count(*),
-        count(*) FILTER (WHERE status = 'failed'), avg(latency_ms),
+        count(*) FILTER (WHERE status = 'failed'), {mean("latency_ms")},
         quantile_cont(latency_ms, 0.95) FROM {p}results WHERE {_PROBES} GROUP BY ALL""").fetchall()
     return {(a, s, k): regress.Group(n, f, m, p95) for a, s, k, n, f, m, p95 in rows}
 
@@ -134,7 +149,7 @@ def latency_series(
         GROUP BY ALL ORDER BY ALL""").fetchall()
     rows = con.execute(f"""SELECT r.agent, r.server, CAST(floor(epoch(r.started_at) / {width})
             AS BIGINT) * {width} AS b, count(*),
-            quantile_cont(r.latency_ms, [0.1, 0.25, 0.5, 0.75, 0.9]), avg(r.loss_ratio)
+            quantile_cont(r.latency_ms, [0.1, 0.25, 0.5, 0.75, 0.9]), {mean("r.loss_ratio")}
         FROM {p}results r JOIN (SELECT agent, server, arg_min(kind, CASE kind {order} END) AS kind
             FROM {p}results WHERE kind IN ({", ".join(f"'{k}'" for k in prefs)})
             GROUP BY ALL) c USING (agent, server, kind)
@@ -230,7 +245,7 @@ def comparison(
 ) -> dict[str, Any] | None:
     """Framework ``a`` against ``b`` over their load runs' mean figures (None: not both)."""
     names = [m for m, _, _ in REPORT_ROWS]
-    cols = ", ".join(f"avg(metrics['{m}'])" for m in names)
+    cols = ", ".join(mean(f"metrics['{m}']") for m in names)
     rows = con.execute(
         f"SELECT framework, {cols} FROM {p}load WHERE framework IN (?, ?) GROUP BY framework",
         [a, b],

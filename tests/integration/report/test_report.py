@@ -57,7 +57,10 @@ def test_figures_match_the_bundles(fleet: Path, tmp_path: Path) -> None:
     # geo: five countries cycle over the agents; counts add up
     assert sum(c["count"] for c in doc["geo"]["country"]) == doc["totals"]["results"]
     assert {a["asn"] for a in doc["geo"]["asn"]} == {64500, 64501, 64502, 64503}
-    assert all(e["reason"] and e["to_tier"] > e["from_tier"] for e in doc["escalations"])
+    assert all(e["reason"] and e["to_tier"] != e["from_tier"] for e in doc["escalations"])
+    steps = {(e["from_tier"], e["to_tier"]) for e in doc["escalations"]}
+    assert steps == {(1, 2), (2, 3), (2, 1), (3, 1)}  # up through the tiers, and back down
+    assert len(doc["escalations"]) == want["events"]
     assert {r["framework"] for r in doc["load"]} == {"django", "flask"}
     assert doc["comparison"]["a"] == "django" and doc["comparison"]["rows"]
     assert all(p["points"] and p["points"][0]["rss_bytes"] for p in doc["profiling"])

@@ -166,12 +166,14 @@ def _tiers(events: Sequence[Mapping[str, Any]], window: Mapping[str, Any]) -> Ch
         pairs.setdefault((text(e.get("agent")), text(e.get("server"))), []).append((t, e))
     series = []
     for n, ((agent, server), changes) in enumerate(pairs.items()):
+        # one walk along x and the (time-sorted) changes together: the last change at or
+        # before each x decides its tier
         values: list[float | None] = []
+        tier, passed = number(changes[0][1].get("from_tier")), 0
         for xi in x:
-            tier = number(changes[0][1].get("from_tier"))
-            for t, e in changes:
-                if t <= xi:
-                    tier = number(e.get("to_tier"))
+            while passed < len(changes) and changes[passed][0] <= xi:
+                tier = number(changes[passed][1].get("to_tier"))
+                passed += 1
             values.append(tier)
         series.append(
             Series(f"{agent} → {server}", tuple(values), PALETTE[n % len(PALETTE)], "tier")

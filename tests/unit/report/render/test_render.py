@@ -20,6 +20,7 @@ from waddleperf.report.render import (
     render,
     sections,
 )
+from waddleperf.report.render.stencil import Stencils
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -121,23 +122,30 @@ def test_not_a_summary_is_one_clear_line(tmp_path: Path, summary: Any, message: 
     assert not out.exists()
 
 
-def test_shared_time_ticks_draw_the_same_pixels(tmp_path: Path) -> None:
-    """A chart drawn with the date ticks kept from an earlier chart of the same axis is
-    pixel for pixel the chart drawn on its own."""
+def test_a_stencil_draws_the_same_pixels_whatever_was_drawn_before(tmp_path: Path) -> None:
+    """A latency chart drawn on a stencil after other charts is pixel for pixel, byte for
+    byte, the chart drawn on a stencil of its own; the stencil's shared parts are in it."""
     report = sections.build(make_summary())
     latency = [c for c in report.charts if c.kind == "latency"]
     assert len(latency) >= 2 and len({c.x_range for c in latency}) == 1
-    ticks = png.TimeTicks()
-    for n, chart in enumerate(latency[:2]):
-        with (tmp_path / f"shared-{n}.png").open("wb") as out:
-            png.draw(chart, out, ticks)
-    assert list(ticks.known) == [("latency", latency[0].x_range)]
-    positions, labels, _ = next(iter(ticks.known.values()))
-    assert len(positions) >= 3 and all(labels)
+    stencils = Stencils()
+    try:
+        for n, chart in enumerate((latency[0], latency[1], latency[0])):
+            with (tmp_path / f"shared-{n}.png").open("wb") as out:
+                png.draw(chart, out, stencils)
+        assert len(stencils.made) == 1
+    finally:
+        stencils.close()
     with (tmp_path / "alone.png").open("wb") as out:
         png.draw(latency[1], out)
-    shared, alone = _pixels(tmp_path / "shared-1.png"), _pixels(tmp_path / "alone.png")
-    assert shared.shape == alone.shape and np.array_equal(shared, alone)
+    assert (tmp_path / "shared-1.png").read_bytes() == (tmp_path / "alone.png").read_bytes()
+    assert (tmp_path / "shared-0.png").read_bytes() == (tmp_path / "shared-2.png").read_bytes()
+    first, second = _pixels(tmp_path / "shared-0.png"), _pixels(tmp_path / "shared-1.png")
+    assert not np.array_equal(first, second)  # their own parts differ
+    # the legend (right of the axes) and the time axis (below) come from the stencil
+    width = round(png.SIZE_IN[0] * png.DPI)
+    assert np.array_equal(first[:, int(width * 0.87) :], second[:, int(width * 0.87) :])
+    assert np.array_equal(first[-30:, 100:-200], second[-30:, 100:-200])
 
 
 def test_two_processes_draw_the_same_pictures(tmp_path: Path) -> None:
