@@ -23,16 +23,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.report import SPEC, WADDLEPERF, dataset
+from bench.report import WADDLEPERF, dataset, fleet_digest
+from tests.support.fleet import FleetSpec
 from waddleperf.webdata import history, series
 from waddleperf.webdata.store import Catalog
 from waddleperf.webdata.view import ViewState
 
+#: The report benchmark's fleet with three servers (≈ 15 result rows a bundle).
+SPEC = FleetSpec(agents=20, servers=3)
+
 
 def catalog_of(data: Path, bundles: int) -> Path:
     """The catalog of ``bundles`` fleet bundles (ingested once)."""
-    source = dataset(data, bundles)
-    path = data / f"ui-{bundles}.duckdb"
+    source = dataset(data, SPEC, bundles)
+    path = data / f"ui-{fleet_digest(SPEC)}-{bundles}.duckdb"
     if not path.exists():
         subprocess.run([WADDLEPERF, "report", str(source), "--catalog", str(path), "--sql",
                         "SELECT count(*) FROM results"], check=True)  # fmt: skip
