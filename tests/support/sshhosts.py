@@ -6,9 +6,13 @@ Namespaces, links and sshd are removed at the end, whatever happens."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import signal
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -63,8 +67,27 @@ def netns(index: int) -> Iterator[tuple[str, str]]:
             subprocess.run(["ip", "-n", name, *argv], check=True)
         yield name, f"10.213.{index}.2"
     finally:
+        kill_all_in(name)
         subprocess.run(["ip", "link", "del", outside], check=False, capture_output=True)
         subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
+def kill_all_in(name: str) -> None:
+    """SIGKILL every process in namespace ``name`` and wait for them to go.
+
+    sshd's per-connection children outlive the listener (and, their TCP peer gone with the
+    namespace's links, would wait for it for ever), as would anything a test ran inside.
+    """
+    for _ in range(50):
+        listed = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
+        pids = [int(p) for p in listed.stdout.split()]
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+    raise RuntimeError(f"processes left in namespace {name}: {pids}")
 
 
 def link(a: str, b: str, a_addr: str, b_addr: str) -> None:
