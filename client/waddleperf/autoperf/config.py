@@ -25,6 +25,7 @@ from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_v
 from waddleperf.autoperf.metrics.listen import MetricsConfig
 from waddleperf.load.plan import LoadOptions
 from waddleperf.results.stores.s3_config import S3Config
+from waddleperf.web.settings import ADMIN_PASSWORD_ENV, UiConfig
 from waddleperf_common.config import StrictModel, load_config
 
 #: The agent's shipped YAML files (package data, so an installed wheel has them too).
@@ -35,7 +36,7 @@ ENV_PREFIX = "WADDLEPERF_"
 #: UDP HMAC key, the load targets' APM switch.
 FOREIGN_PREFIXES = ("WADDLEPERF_SERVER_", "WADDLEPERF_UDP_KEY", "WADDLEPERF_APM")
 #: Exact names read elsewhere (the result model's agent name), not configuration keys.
-FOREIGN_NAMES = frozenset({"WADDLEPERF_AGENT"})
+FOREIGN_NAMES = frozenset({"WADDLEPERF_AGENT", ADMIN_PASSWORD_ENV})
 
 TIERS = (1, 2, 3)
 #: The longest load run a tier-3 target may ask for, seconds (tier 3's step time caps at 2 h).
@@ -333,6 +334,7 @@ class AutoPerfConfig(StrictModel):
     geoip: GeoConfig = Field(default_factory=GeoConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")

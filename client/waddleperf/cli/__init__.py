@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from waddleperf import __version__, extras
-from waddleperf.cli import autoperf, demo, deploy, load, probe
+from waddleperf.cli import autoperf, demo, deploy, load, probe, ui
 from waddleperf.cli import report as report_cli
 
 app = typer.Typer(
@@ -110,6 +110,7 @@ app.command("autoperf")(autoperf.autoperf)
 app.command("report")(report_cli.report)
 app.command("demo")(demo.demo)
 app.command("deploy")(deploy.deploy)
+app.add_typer(ui.app, name="ui")
 
 
 def main() -> None:
