@@ -85,7 +85,9 @@ class WsgiClient:
             environ["HTTP_COOKIE"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         got: dict[str, Any] = {}
 
-        def start(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def start(
+            status: str, response_headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
             got["status"], got["headers"] = status, response_headers
             return lambda data: None
 

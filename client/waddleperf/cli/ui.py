@@ -25,8 +25,12 @@ app = typer.Typer(help="The web UI: run probes, speed test, history, fleet, user
 
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", help="The agent's YAML file (servers, store, the ui: section).")]  # fmt: skip
-DataDirOpt = Annotated[Path | None, typer.Option(
-    "--data-dir", help="Users' database, session secret, catalog (default waddleperf-ui).")]
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="Users' database, session secret, catalog (default waddleperf-ui)."
+    ),
+]
 DbUriOpt = Annotated[str | None, typer.Option(
     "--db-uri", help="Database URI: sqlite://ui.sqlite (default) or mysql://user:pw@host/db; "
     "or WADDLEPERF_UI_DB_URI.")]  # fmt: skip
@@ -62,14 +66,15 @@ def serve(
         "--results", help="What History shows: results directory, bundle or s3://BUCKET/PREFIX "
         "(repeatable; default the agent's store).", metavar="SOURCE")] = None,
     db_uri: DbUriOpt = None,
-    tls_cert: Annotated[Path | None, typer.Option(help="Serve HTTPS with this certificate.")] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="Serve HTTPS with this cert.")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="… and this private key.")] = None,
 ) -> None:  # fmt: skip
     """Serve the web UI (loopback by default); Ctrl-C stops it."""
     if ctx.invoked_subcommand is not None:
         return
     extras.require("ui", "ui")
-    from waddleperf.web.launch import LaunchError, serve as run
+    from waddleperf.web.launch import LaunchError
+    from waddleperf.web.launch import serve as run
     from waddleperf.web.runtime import build
     from waddleperf.web.secret import SecretError
     from waddleperf_common.config import ConfigError

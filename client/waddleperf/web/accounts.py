@@ -119,7 +119,9 @@ class Accounts:
         self.db.commit()
 
     def _keep_an_admin(self, leaving: int) -> None:
-        others = [u for u in self.users() if u.role == "admin" and not u.disabled and u.id != leaving]
+        others = [
+            u for u in self.users() if u.role == "admin" and not u.disabled and u.id != leaving
+        ]
         if not others:
             raise AccountError("the last active admin cannot be disabled or made a viewer")
 

@@ -49,8 +49,15 @@ def same_origin(scheme: str, host_header: str, origin: str | None, referer: str 
     return own is not None and _origin_of(source) == own
 
 
-def refusal(method: str, scheme: str, host_header: str, origin: str | None,
-            referer: str | None, sent_token: str | None, session_token: str | None) -> str | None:  # fmt: skip
+def refusal(
+    method: str,
+    scheme: str,
+    host_header: str,
+    origin: str | None,
+    referer: str | None,
+    sent_token: str | None,
+    session_token: str | None,
+) -> str | None:
     """Why the request is refused (a sentence), or None when it may proceed."""
     if method.upper() not in UNSAFE:
         return None

@@ -54,7 +54,9 @@ def apps_folder(data_dir: Path) -> Path:
 def csp(runtime: UiRuntime) -> str:
     """The Content-Security-Policy: our own assets only; the speed test may reach the
     configured servers' origins (and nothing else)."""
-    origins = sorted({f"{p.scheme}://{p.netloc}" for p in map(urlsplit, (s.url for s in runtime.servers))})
+    origins = sorted(
+        {f"{p.scheme}://{p.netloc}" for p in map(urlsplit, (s.url for s in runtime.servers))}
+    )
     connect = " ".join(["'self'", *origins])
     return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             f"connect-src {connect}; worker-src 'self'; frame-ancestors 'none'; "

@@ -58,9 +58,13 @@ class LoginLimiter:
             wait_address = self._address.wait(address, now)
             wait_account = self._account.wait(account.lower(), now)
         if wait_address > 0:
-            return f"too many failed logins from {address}: try again in {math.ceil(wait_address)} s"
+            return (
+                f"too many failed logins from {address}: try again in {math.ceil(wait_address)} s"
+            )
         if wait_account > 0:
-            return f"too many failed logins for this account: try again in {math.ceil(wait_account)} s"
+            return (
+                f"too many failed logins for this account: try again in {math.ceil(wait_account)} s"
+            )
         return None
 
     def failed(self, address: str, account: str) -> None:

@@ -12,7 +12,7 @@ import secrets
 import stat
 from pathlib import Path
 
-SECRET_FILE = "session.secret"
+SECRET_FILE = "session.secret"  # noqa: S105 (a file name)
 
 
 class SecretError(ValueError):

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from waddleperf_common.config import StrictModel
 
 #: Environment variable that gives ``ui create-admin`` its password (else it prompts).
-ADMIN_PASSWORD_ENV = "WADDLEPERF_UI_ADMIN_PASSWORD"
+ADMIN_PASSWORD_ENV = "WADDLEPERF_UI_ADMIN_PASSWORD"  # noqa: S105 (a variable name)
 ROLES = ("admin", "viewer")
 
 

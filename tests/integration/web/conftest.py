@@ -4,6 +4,7 @@ a viewer. Controller tests call it with :class:`tests.support.wsgi_client.WsgiCl
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +65,8 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
         (tmp / "store").mkdir()
         runtime = build(agent.config, environ={})
         app = wsgi_app(runtime)
-        from apps.waddleperf.common import accounts  # the app's own handle on its database
+        # the app's own handle on its database (py4web imports the app as apps.waddleperf)
+        accounts: Accounts = importlib.import_module("apps.waddleperf.common").accounts
 
         accounts.create("admin@example.com", PASSWORD, "admin")
         accounts.create("viewer@example.com", PASSWORD, "viewer")

@@ -70,7 +70,12 @@ def test_front_door(ui: Ui) -> None:
     client = ui.client()
     root = client.get("/")
     assert root.status == 303 and root.header("Location") == "/waddleperf/"
-    assert client.get("/waddleperf/").header("Location", ) is not None
+    assert (
+        client.get("/waddleperf/").header(
+            "Location",
+        )
+        is not None
+    )
     for path in ("/_dashboard", "/_dashboard/ticket/x", "/_default/index", "/other/x"):
         assert client.get(path).status == 404, path
     big = client.request("POST", "/waddleperf/api/refresh", b"",

@@ -28,7 +28,7 @@ def test_the_token_header_is_required_and_must_match(ui: Ui) -> None:
     assert missing.status == 403 and "header is missing" in missing.json()["error"]
     wrong = client.api("POST", REFRESH, {}, token=token[:-2] + "xx")
     assert wrong.status == 403 and "does not match" in wrong.json()["error"]
-    other, other_token = ui.logged_in(ui.admin, "127.0.5.3")
+    _, other_token = ui.logged_in(ui.admin, "127.0.5.3")
     assert other_token != token
     assert client.api("POST", REFRESH, {}, token=other_token).status == 403
     good = client.api("POST", REFRESH, {}, token=token)
@@ -40,5 +40,5 @@ def test_a_new_login_gets_a_new_token(ui: Ui) -> None:
     assert client.get("/waddleperf/auth/login").header("Location") == "/waddleperf/index"
     again = client.get("/waddleperf/history").csrf_token()
     assert again == first
-    fresh, second = ui.logged_in(ui.admin, "127.0.5.4")
+    _, second = ui.logged_in(ui.admin, "127.0.5.4")
     assert second != first

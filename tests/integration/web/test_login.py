@@ -40,8 +40,8 @@ def test_login_needs_the_form_key(ui: Ui) -> None:
                                      "_formname": "login", "_formkey": "forged"})  # fmt: skip
     assert reply.status == 400 and "came from another site" in reply.text
     other = ui.client("127.0.1.3")  # a cross-site page: no session, so no key it could know
-    reply = other.post_form(LOGIN, {"email": ui.admin, "password": PASSWORD,
-                                    "_formname": "login"}, origin="http://evil.example")  # fmt: skip
+    fields = {"email": ui.admin, "password": PASSWORD, "_formname": "login"}
+    reply = other.post_form(LOGIN, fields, origin="http://evil.example")
     assert reply.status == 400
     assert other.api("GET", "/waddleperf/api/history").status == 401
 

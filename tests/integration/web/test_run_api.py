@@ -13,7 +13,9 @@ from tests.support.wsgi_client import WsgiClient
 API = "/waddleperf/api"
 
 
-def _wait(client: WsgiClient, job: str, timeout_s: float = 20.0) -> tuple[dict[str, Any], list[str]]:
+def _wait(
+    client: WsgiClient, job: str, timeout_s: float = 20.0
+) -> tuple[dict[str, Any], list[str]]:
     lines: list[str] = []
     cursor = 0
     deadline = time.monotonic() + timeout_s
@@ -94,7 +96,8 @@ def test_cancel_stops_a_running_probe(ui: Ui) -> None:
         time.sleep(0.05)
     time.sleep(0.3)
     assert client.api("POST", f"{API}/jobs/{job}/cancel", {}, token=token).json() == {
-        "cancelled": True}
+        "cancelled": True
+    }
     got, _ = _wait(client, job)
     assert got["state"] == "cancelled"
     sent = got["result"]["metrics"]["sent_count"]
@@ -106,7 +109,8 @@ def _speed_payload(server: str) -> dict[str, Any]:
     return {"server": server, "duration_s": 8.0, "user_agent": "test",
             "metrics": {"ping_ms": 1.2, "jitter_ms": 0.3, "download_throughput_mbps": 940.5,
                         "upload_throughput_mbps": 610.0},
-            "info": {"client_ip": "127.0.0.1"}, "samples": [{"phase": "ping", "t_s": 0.2, "rtt_ms": 1.2}]}  # fmt: skip
+            "info": {"client_ip": "127.0.0.1"},
+            "samples": [{"phase": "ping", "t_s": 0.2, "rtt_ms": 1.2}]}  # fmt: skip
 
 
 def test_the_speed_test_result_is_checked_and_stored(ui: Ui) -> None:

@@ -34,7 +34,9 @@ def test_add_change_disable_and_reset(ui: Ui) -> None:
     assert ui.client("127.0.8.2").login("new@example.com", PASSWORD).status == 401
     assert _post(client, "user_action", user_id=str(user.id), op="enable").status == 303
     new_password = "Another-Horse-Staple-7?"
-    assert _post(client, "reset_password", user_id=str(user.id), password=new_password).status == 303
+    assert (
+        _post(client, "reset_password", user_id=str(user.id), password=new_password).status == 303
+    )
     assert ui.client("127.0.8.3").login("new@example.com", PASSWORD).status == 401
     assert ui.client("127.0.8.3").login("new@example.com", new_password).status == 303
 

@@ -20,7 +20,12 @@ APP_PREFIX = "/waddleperf/"
 
 def safe_next(target: str | None) -> str:
     """Where to go after logging in: a path of this app, else its index (no open redirect)."""
-    if target and target.startswith(APP_PREFIX) and not target.startswith("//") and "\\" not in target:
+    if (
+        target
+        and target.startswith(APP_PREFIX)
+        and not target.startswith("//")
+        and "\\" not in target
+    ):
         return target
     return str(URL("index"))
 

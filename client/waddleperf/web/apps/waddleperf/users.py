@@ -40,7 +40,9 @@ def _forms() -> tuple[Form, Form, Form]:
 def _apply(add: Form, change: Form, reset: Form) -> str | None:
     if add.accepted:
         v = add.vars
-        accounts.create(str(v["email"]), str(v["password"]), str(v["role"]), str(v.get("name") or ""))
+        accounts.create(
+            str(v["email"]), str(v["password"]), str(v["role"]), str(v.get("name") or "")
+        )
         return f"Added {str(v['email']).strip().lower()}."
     if change.accepted:
         user_id, op = int(change.vars["user_id"]), str(change.vars["op"])
