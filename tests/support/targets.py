@@ -113,9 +113,11 @@ def start_redis(tmp: Path) -> Running:
     return run
 
 
-def start_mariadb(tmp: Path, databases: tuple[str, ...]) -> Running:
+def start_mariadb(
+    tmp: Path, databases: tuple[str, ...], extra_args: tuple[str, ...] = ()
+) -> Running:
     """A throw-away MariaDB on loopback: empty data directory, no grant tables (root, no
-    password), the named databases created."""
+    password), the named databases created; ``extra_args`` are more server options."""
     import pymysql  # type: ignore[import-untyped]
 
     port = free_port()
@@ -132,6 +134,7 @@ def start_mariadb(tmp: Path, databases: tuple[str, ...]) -> Running:
         "--skip-grant-tables",
         "--skip-name-resolve",
         f"--pid-file={tmp / 'mariadb.pid'}",
+        *extra_args,
     ]
     run = _start(argv, tmp / f"mariadb-{port}.log", dict(os.environ), port)
 
