@@ -74,9 +74,10 @@ def test_ui_on_mariadb(mariadb: Running, tmp_path: Path) -> None:
     try:
         http = requests.Session()
         page = http.get(f"{ui.url}/waddleperf/auth/login", timeout=10)
+        fields = {"email": "boss@example.com", "password": PASSWORD, "_formname": "login",
+                  "_formkey": _formkey(page.text, "login")}  # fmt: skip
         reply = http.post(f"{ui.url}/waddleperf/auth/login", allow_redirects=False, timeout=10,
-                          data={"email": "boss@example.com", "password": PASSWORD,
-                                "_formname": "login", "_formkey": _formkey(page.text, "login")})  # fmt: skip
+                          data=fields)  # fmt: skip
         assert reply.status_code == 303, reply.text[:300]
         users = http.get(f"{ui.url}/waddleperf/users", timeout=10)
         assert users.status_code == 200 and "boss@example.com" in users.text
