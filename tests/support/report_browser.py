@@ -116,15 +116,18 @@ def drawn_charts(
     return drawn
 
 
-def keep_screenshot(page: Page, name: str, folder: str = "report-render") -> Path:
-    """A full-page PNG of ``page`` kept as a test artifact (checked to be a real picture)."""
+def keep_screenshot(
+    page: Page, name: str, folder: str = "report-render", min_bytes: int = 20_000
+) -> Path:
+    """A full-page PNG of ``page`` kept as a test artifact (checked to be a real picture of
+    at least ``min_bytes``)."""
     root = Path(os.environ.get("WPL_SUITE_DIR") or REPO / ".suite")
     directory = root / "artifacts" / folder
     directory.mkdir(parents=True, exist_ok=True)
     shot = directory / f"{name}.png"
     page.screenshot(path=str(shot), full_page=True)
     data = shot.read_bytes()
-    assert data[:8] == PNG_SIGNATURE and len(data) > 20_000
+    assert data[:8] == PNG_SIGNATURE and len(data) > min_bytes
     return shot
 
 
