@@ -174,7 +174,7 @@ def test_history_after_autoperf_and_csv_export(browser: Browser, stack: Stack) -
     page.goto(stack.url("history"))
     page.wait_for_selector("#history[data-state=ready]", timeout=20_000)
     table = page.inner_text("#history-table")
-    assert "probe.udp" in table and "e2e-agent" in table
+    assert "\tudp\t" in table and "\ttcp\t" in table and "e2e-agent" in table
     with page.expect_download() as info:
         page.click("#export-csv")
     data = Path(info.value.path()).read_text()
