@@ -67,7 +67,8 @@ function showTimeline(events) {
     { label: "Threshold", class: "num", cell: (e) => fmt(e.threshold) },
   ];
   replace(timelineBox, events.length
-    ? table("fleet-timeline", columns, events, { caption: `${events.length} tier change${events.length === 1 ? "" : "s"}, newest first` })
+    ? table("fleet-timeline", columns, events,
+            { caption: `${events.length} tier change${events.length === 1 ? "" : "s"}, newest first` })
     : el("p", { class: "muted", id: "fleet-timeline" }, "No tier change recorded.")); // prettier-ignore
 }
 
@@ -113,10 +114,14 @@ function showConfig(config) {
   const summary = Object.entries(config.summary || {});
   const errors = config.errors || [];
   replace(configBox,
-    el("p", {}, config.path ? el("code", {}, config.path) : el("span", { class: "muted" }, "No configuration file (defaults)."),
+    el("p", {}, config.path
+      ? el("code", {}, config.path)
+      : el("span", { class: "muted" }, "No configuration file (defaults)."),
        " ", el("span", { class: `badge ${config.ok ? "ok" : "failed"}` }, config.ok ? "valid" : "has errors")),
     errors.length ? el("ul", { class: "errors" }, errors.map((e) => el("li", {}, e))) : null,
-    summary.length ? el("dl", { class: "kv" }, summary.map(([k, v]) => [el("dt", {}, k), el("dd", {}, summaryValue(v))])) : null,
+    summary.length
+      ? el("dl", { class: "kv" }, summary.map(([k, v]) => [el("dt", {}, k), el("dd", {}, summaryValue(v))]))
+      : null,
   ); // prettier-ignore
 }
 

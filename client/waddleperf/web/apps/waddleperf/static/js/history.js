@@ -144,7 +144,8 @@ const COLUMNS = [
   { label: "Step", cell: (r) => r.step },
   { label: "Target", cell: (r) => r.target },
   { label: "Tier", class: "num", cell: (r) => r.tier },
-  { label: "Status", cell: (r) => el("span", { class: `badge ${r.status || "unknown"}`, title: r.error || null }, r.status) },
+  { label: "Status", cell: (r) => el("span", { class: `badge ${r.status || "unknown"}`, title: r.error || null },
+                                      r.status) }, // prettier-ignore
   { label: "Latency", class: "num", cell: (r) => fmt(r.latency_ms, "ms") },
   { label: "p95", class: "num", cell: (r) => fmt(r.latency_p95_ms, "ms") },
   { label: "Loss", class: "num", cell: (r) => fmt(r.loss_ratio, "ratio") },
