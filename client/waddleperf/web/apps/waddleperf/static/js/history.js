@@ -144,7 +144,8 @@ const COLUMNS = [
   { label: "Step", cell: (r) => r.step },
   { label: "Target", cell: (r) => r.target },
   { label: "Tier", class: "num", cell: (r) => r.tier },
-  { label: "Status", cell: (r) => el("span", { class: `badge ${r.status || "unknown"}`, title: r.error || null }, r.status) },
+  { label: "Status", cell: (r) => el("span", { class: `badge ${r.status || "unknown"}`, title: r.error || null },
+                                      r.status) }, // prettier-ignore
   { label: "Latency", class: "num", cell: (r) => fmt(r.latency_ms, "ms") },
   { label: "p95", class: "num", cell: (r) => fmt(r.latency_p95_ms, "ms") },
   { label: "Loss", class: "num", cell: (r) => fmt(r.loss_ratio, "ratio") },
@@ -279,6 +280,19 @@ function utc(ts) {
   return window.uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC");
 }
 
+/** Tick labels in UTC, 24 h: "14:30", the date under the first tick and each new day. */
+function timeTicks(u, ticks, axisIdx, space, incr) {
+  let day = null;
+  return ticks.map((t) => {
+    const iso = new Date(t * 1000).toISOString();
+    const date = iso.slice(5, 10);
+    const time = iso.slice(11, incr < 60 ? 19 : 16);
+    const label = incr >= 86400 ? date : day === null || date !== day ? `${time}\n${date}` : time;
+    day = date;
+    return label;
+  });
+}
+
 let syncing = false;
 
 function syncX(u) {
@@ -300,7 +314,8 @@ function baseOptions(box, height, yLabel, yValue) {
     tzDate: utc,
     cursor: { sync: { key: "history" }, drag: { x: true, y: false } },
     scales: { x: { time: true } },
-    axes: [{}, { label: yLabel, size: 64, values: (u, ticks) => ticks.map((t) => yValue(t)) }],
+    axes: [{ space: 70, size: 48, values: timeTicks },
+           { label: yLabel, size: 64, values: (u, ticks) => ticks.map((t) => yValue(t)) }], // prettier-ignore
     hooks: { setScale: [(u, key) => key === "x" && syncX(u)] },
     series: [{ label: "time (UTC)", value: (u, v) => (v === null ? "–" : fmtTime(v * 1000)) }],
   };
@@ -474,8 +489,10 @@ document.getElementById("history-refresh").addEventListener("click", async (even
   status.textContent = "Reading new bundles…";
   try {
     const got = await api("refresh", { method: "POST" });
-    status.textContent = `Listed ${got.listed ?? "?"} bundle(s), ingested ${got.ingested ?? "?"}.`;
+    const note = `Refreshed: listed ${got.listed ?? "?"} bundle(s), ingested ${got.ingested ?? "?"}.`;
+    status.textContent = note;
     await load();
+    status.textContent = `${note} ${status.textContent}`;
   } catch (err) {
     errorBox.textContent = `Refresh failed: ${err.message}`;
     root.dataset.state = "error";

@@ -331,7 +331,8 @@ async function loadJobs() {
     replace(jobsBox, el("p", { class: "muted" }, "No jobs yet."));
     return;
   }
-  const head = el("tr", {}, ["Started", "Kind", "Target", "State", ""].map((h) => el("th", { scope: "col" }, h)));
+  const head = el("tr", {},
+    ["Started", "Kind", "Target", "State", ""].map((h) => el("th", { scope: "col" }, h))); // prettier-ignore
   const rows = jobs.map((j) => el("tr", {},
     el("td", {}, fmtTime(j.created * 1000)),
     el("td", {}, j.kind),
