@@ -28,6 +28,13 @@ pytestmark = pytest.mark.slow
 ADMIN = "admin@example.com"
 PAGES = ("run", "speedtest", "history", "fleet", "users")
 SHOTS = "ui"
+#: Fields a person cannot name: no <label for>, no aria-label.
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+  .map(e => e.id || e.name)"""
+#: A POST from the UI's own page, as its scripts send them: the status.
+OWN_POST = """async ([url, token]) => (await fetch(url, {method: "POST", body: "{}",
+  headers: {"Content-Type": "application/json", "X-WaddlePerf-CSRF": token}})).status"""
 
 
 def _shot(page: Page, name: str) -> None:
@@ -125,11 +132,7 @@ def test_a_cross_site_post_is_refused(browser: Browser, stack: Stack) -> None:
     assert evil.status == 403 and "cross-site" in evil.json()["error"]
     no_token = page.request.post(refresh, headers={"Origin": stack.ui.url}, data="{}")
     assert no_token.status == 403
-    own = page.evaluate(
-        """async ([url, token]) => (await fetch(url, {method: "POST", headers: {
-            "Content-Type": "application/json", "X-WaddlePerf-CSRF": token}, body: "{}"})).status""",
-        [refresh, token],
-    )
+    own = page.evaluate(OWN_POST, [refresh, token])
     assert own == 200
 
 
@@ -225,8 +228,6 @@ def test_every_page_fits_the_width(browser: Browser, stack: Stack, width: int) -
         )
         assert overflow <= 0, f"{name} at {width} px scrolls sideways by {overflow} px"
         _shot(page, f"{name}-{width}")
-        labels_missing = page.evaluate("""() => [...document.querySelectorAll(
-            'input:not([type=hidden]), select, textarea')].filter(e => !(e.labels && e.labels.length)
-            && !e.getAttribute('aria-label')).map(e => e.id || e.name)""")  # fmt: skip
+        labels_missing = page.evaluate(UNLABELLED)
         assert labels_missing == [], (name, labels_missing)
     _no_page_errors(page)
