@@ -6,6 +6,8 @@ ingested once with ``waddleperf report`` and cached under ``--data``. Then, as a
 calls it for a typical History page, ``--calls`` times each: the listing page (50 rows) and the
 charts (latency bands, loss, throughput) of one day and of one week, each call a different
 window (so uncached: the window moves by a minute per call), and again with the cache warm.
+Then the same through the UI's WSGI application, as the History page's requests (login and
+CSRF fixtures, controllers, JSON encoding: the data API's server-side time).
 Prints p50 / p95 in ms. Goal (the issue's): p95 ≤ 200 ms. Not a test: figures go to
 docs/performance.md. Run: ``python -m bench.ui [--bundles 67000] [--calls 50]``.
 """
@@ -13,6 +15,7 @@ docs/performance.md. Run: ``python -m bench.ui [--bundles 67000] [--calls 50]``.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
@@ -94,6 +97,44 @@ def main() -> None:
             print(f"{name:>4} page, cached   {quantiles(cached)}", flush=True)
     finally:
         cat.close()
+    through_the_app(path, args.calls)
+
+
+def through_the_app(catalog: Path, calls: int) -> None:
+    """The same calls as a browser makes them: HTTP requests into the UI's WSGI application
+    (login and CSRF fixtures, the controllers, JSON encoding), no socket. Server-side time."""
+    import importlib
+
+    from tests.support.wsgi_client import WsgiClient
+    from waddleperf.web.launch import wsgi_app
+    from waddleperf.web.runtime import CATALOG_FILE, build
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "ui"
+        data.mkdir()
+        shutil.copyfile(catalog, data / CATALOG_FILE)
+        (Path(tmp) / "none").mkdir()
+        runtime = build(overrides={"ui.data_dir": str(data), "ui.results": [f"{tmp}/none"],
+                                   "ui.refresh_s": 0}, environ={})  # fmt: skip
+        try:
+            client = WsgiClient(wsgi_app(runtime))
+            common = importlib.import_module("apps.waddleperf.common")
+            common.accounts.create("bench@example.com", "Bench-Horse-Battery-9!", "viewer")
+            assert client.login("bench@example.com", "Bench-Horse-Battery-9!").status == 303
+            for name, span in (("day", timedelta(days=1)), ("week", timedelta(days=7))):
+                for what in ("history", "history/charts"):
+
+                    def call(i: int, s: timedelta = span, w: str = what) -> None:
+                        since = SPEC.start + timedelta(minutes=i)
+                        query = f"since={since:%Y-%m-%dT%H:%M}&until={since + s:%Y-%m-%dT%H:%M}"
+                        reply = client.request("GET", f"/waddleperf/api/{w}?{query}",
+                                               headers={"Accept": "application/json"})  # fmt: skip
+                        assert reply.status == 200, reply.text[:300]
+
+                    label = f"{name} api/{what}"
+                    print(f"{label:<25} {quantiles(timed(calls, call))}", flush=True)
+        finally:
+            runtime.close()
 
 
 if __name__ == "__main__":

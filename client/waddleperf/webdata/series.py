@@ -2,24 +2,24 @@
 time, all on one set of bucket edges chosen from the view's time range.
 
 Latency has the figures of the report's :func:`waddleperf.report.summarize.latency_series`
-(median, p10–p90 and p25–p75 bands, loss per bucket; a test holds them equal), computed in two
-queries instead of its three: one scan gives loss, throughput and which kinds each agent ×
-server has, then quantiles only over the chosen kinds. Loss and throughput are means per bucket
-of the typed columns (:mod:`waddleperf.report.figures`), as columns on the shared ``axis``
-(``values[i]`` and ``counts[i]`` belong to ``axis[i]``: what uPlot draws).
+(median, p10–p90 and p25–p75 bands, loss per bucket; a test holds them equal), computed in one
+scan instead of its three: loss, throughput, which kinds each agent × server has and the
+quantiles of the first-choice kind (icmp, or the view's kind) come back as lists per series
+(a few hundred rows reach Python); only pairs without that kind cost a second query.
+Loss and throughput are means per bucket of the typed columns
+(:mod:`waddleperf.report.figures`), as columns on the shared ``axis`` (``values[i]`` and ``counts[i]`` belong to ``axis[i]``: what uPlot draws).
 Buckets: :mod:`waddleperf.report.buckets` (at most 120 per chart, round widths,
 edges on multiples of the width).
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from waddleperf.report import summarize
 from waddleperf.report.buckets import bucket_width, edges
-from waddleperf.report.scope import Filters, iso
+from waddleperf.report.scope import iso
 from waddleperf.webdata.store import Catalog
 from waddleperf.webdata.view import ViewState
 
@@ -31,39 +31,44 @@ def _bucket(width: int) -> str:
     return f"CAST(floor(epoch(started_at) / {width}) AS BIGINT) * {width}"
 
 
-def _scan(cur: duckdb.DuckDBPyConnection, width: int) -> list[tuple[Any, ...]]:
-    """One scan into the cursor's temp table ``chart_cells`` (per agent × server × kind ×
-    bucket: rows, mean loss, mean throughput); returns the agent × server × kind present."""
-    cur.execute(f"""CREATE OR REPLACE TEMP TABLE chart_cells AS SELECT agent, server, kind,
-            {_bucket(width)} AS b, count(*) AS n,
-            {summarize.mean("loss_ratio")} AS loss, count(loss_ratio) AS n_loss,
-            {summarize.mean("throughput_bps")} AS tput, count(throughput_bps) AS n_tput
-        FROM results GROUP BY ALL""")  # fmt: skip
-    return cur.execute("SELECT DISTINCT agent, server, kind FROM chart_cells").fetchall()
+QUANTILES = "[0.1, 0.25, 0.5, 0.75, 0.9]"
 
 
-def _cells(
-    cur: duckdb.DuckDBPyConnection, width: int, axis: list[datetime]
-) -> list[tuple[Any, ...]]:
-    """Per agent × server × kind with loss or throughput figures: for each, the axis positions
-    and the bucket means and counts, as lists (a few hundred rows instead of one per cell)."""
+def _prefs(kind: str | None) -> list[str]:
+    return [kind] if kind else list(summarize.SERIES_KINDS)
+
+
+def _cells(cur: duckdb.DuckDBPyConnection, width: int, axis: list[datetime],
+           first: str) -> list[tuple[Any, ...]]:  # fmt: skip
+    """One scan, one row per agent × server × kind present: its loss and throughput as lists
+    of axis positions, bucket means and counts (empty where it has none), and for the
+    latency chart's first-choice kind ``first`` its per-bucket record counts and latency
+    quantiles. A few hundred rows reach Python instead of one per bucket."""
     a0 = int(axis[0].timestamp())
-    pos = f"CAST((b - {a0}) // {width} AS INTEGER)"
     return cur.execute(f"""SELECT agent, server, kind,
-            list({pos} ORDER BY b) FILTER (WHERE n_loss > 0),
-            list(loss ORDER BY b) FILTER (WHERE n_loss > 0),
-            list(n_loss ORDER BY b) FILTER (WHERE n_loss > 0),
-            list({pos} ORDER BY b) FILTER (WHERE n_tput > 0),
-            list(tput ORDER BY b) FILTER (WHERE n_tput > 0),
-            list(n_tput ORDER BY b) FILTER (WHERE n_tput > 0)
-        FROM chart_cells WHERE n_loss > 0 OR n_tput > 0 GROUP BY ALL ORDER BY ALL""").fetchall()
+            list(i ORDER BY i) FILTER (WHERE n_loss > 0),
+            list(loss ORDER BY i) FILTER (WHERE n_loss > 0),
+            list(n_loss ORDER BY i) FILTER (WHERE n_loss > 0),
+            list(i ORDER BY i) FILTER (WHERE n_tput > 0),
+            list(tput ORDER BY i) FILTER (WHERE n_tput > 0),
+            list(n_tput ORDER BY i) FILTER (WHERE n_tput > 0),
+            list(i ORDER BY i) FILTER (WHERE kind = $first),
+            list(n ORDER BY i) FILTER (WHERE kind = $first),
+            list(q ORDER BY i) FILTER (WHERE kind = $first),
+            list(loss ORDER BY i) FILTER (WHERE kind = $first)
+        FROM (SELECT agent, server, kind,
+                CAST(({_bucket(width)} - {a0}) // {width} AS INTEGER) AS i, count(*) AS n,
+                {summarize.mean("loss_ratio")} AS loss, count(loss_ratio) AS n_loss,
+                {summarize.mean("throughput_bps")} AS tput, count(throughput_bps) AS n_tput,
+                quantile_cont(latency_ms, {QUANTILES}) FILTER (WHERE kind = $first) AS q
+              FROM results GROUP BY ALL)
+        GROUP BY ALL ORDER BY ALL""", {"first": first}).fetchall()  # fmt: skip
 
 
 def _chosen(rows: list[tuple[Any, ...]], kind: str | None) -> dict[tuple[str, str], str]:
     """Per agent × server the latency chart's kind: the view's one kind, else the first of
     :data:`~waddleperf.report.summarize.SERIES_KINDS` it has records of (as the report)."""
-    prefs = [kind] if kind else list(summarize.SERIES_KINDS)
-    rank = {k: i for i, k in enumerate(prefs)}
+    rank = {k: i for i, k in enumerate(_prefs(kind))}
     chosen: dict[tuple[str, str], str] = {}
     for agent, server, k, *_ in rows:
         if k in rank:
@@ -73,41 +78,61 @@ def _chosen(rows: list[tuple[Any, ...]], kind: str | None) -> dict[tuple[str, st
     return dict(sorted(chosen.items()))
 
 
-def _latency(cur: duckdb.DuckDBPyConnection, width: int, axis: list[datetime],
-             chosen: dict[tuple[str, str], str]) -> list[dict[str, Any]]:  # fmt: skip
-    """The SmokePing series (:func:`waddleperf.report.summarize.latency_series`'s figures):
-    quantiles only over the chosen kinds' records."""
-    if not chosen:
-        return []
-    kinds = sorted(set(chosen.values()))
-    rows = cur.execute(f"""SELECT agent, server, kind, {_bucket(width)} AS b, count(*),
-            quantile_cont(latency_ms, [0.1, 0.25, 0.5, 0.75, 0.9]),
-            {summarize.mean("loss_ratio")}
+Cells = dict[tuple[str, str], dict[int, tuple[int, Any, Any]]]
+
+
+def _first_choice(rows: list[tuple[Any, ...]], first: str, size: int) -> Cells:
+    """The latency cells the scan computed: those of the first-choice kind."""
+    cells: Cells = {}
+    for agent, server, kind, *lists in rows:
+        if kind == first and lists[6]:
+            found = zip(*lists[6:10], strict=True)
+            cells[(agent, server)] = {i: (int(n), q, loss) for i, n, q, loss in found
+                                      if 0 <= i < size}  # fmt: skip
+    return cells
+
+
+def _other_choices(cur: duckdb.DuckDBPyConnection, width: int, axis: list[datetime],
+                   wanted: dict[tuple[str, str], str]) -> Cells:  # fmt: skip
+    """Latency cells of agent × server pairs whose chosen kind is not the first choice (a
+    second query; none when every pair has the first choice, as a default fleet has)."""
+    if not wanted:
+        return {}
+    a0, size = int(axis[0].timestamp()), len(axis)
+    kinds = sorted(set(wanted.values()))
+    rows = cur.execute(f"""SELECT agent, server, kind,
+            CAST(({_bucket(width)} - {a0}) // {width} AS INTEGER) AS i, count(*),
+            quantile_cont(latency_ms, {QUANTILES}), {summarize.mean("loss_ratio")}
         FROM results WHERE kind IN ({", ".join("?" for _ in kinds)}) GROUP BY ALL""",
         kinds).fetchall()  # fmt: skip
-    cells: dict[tuple[str, str], dict[int, tuple[int, Any, Any]]] = {}
-    for agent, server, kind, bucket, n, q, loss in rows:
-        if chosen.get((agent, server)) == kind:
-            cells.setdefault((agent, server), {})[int(bucket)] = (int(n), q, loss)
+    cells: Cells = {}
+    for agent, server, kind, i, n, q, loss in rows:
+        if wanted.get((agent, server)) == kind and 0 <= i < size:
+            cells.setdefault((agent, server), {})[int(i)] = (int(n), q, loss)
+    return cells
+
+
+def _latency(cur: duckdb.DuckDBPyConnection, width: int, axis: list[datetime],
+             rows: list[tuple[Any, ...]], kind: str | None) -> list[dict[str, Any]]:  # fmt: skip
+    """The SmokePing series, one per agent × server, with the figures of
+    :func:`waddleperf.report.summarize.latency_series`."""
+    chosen = _chosen(rows, kind)
+    first = _prefs(kind)[0]
+    cells = _first_choice(rows, first, len(axis))
+    cells.update(_other_choices(cur, width, axis, {k: v for k, v in chosen.items() if v != first}))
+    stamps = [iso(edge) for edge in axis]
     out = []
-    stamps = [(int(edge.timestamp()), iso(edge)) for edge in axis]
-    for (agent, server), kind in chosen.items():
+    for (agent, server), chosen_kind in chosen.items():
         mine = cells.get((agent, server), {})
         points = []
-        for key, t in stamps:
-            n, q, loss = mine.get(key, (0, None, None))
+        for i, t in enumerate(stamps):
+            n, q, loss = mine.get(i, (0, None, None))
             qs = list(q) if q is not None else [None] * 5
             points.append({"t": t, "count": n, "p10": qs[0], "p25": qs[1], "p50": qs[2],
                            "p75": qs[3], "p90": qs[4], "loss_ratio": loss})  # fmt: skip
-        out.append({"agent": agent, "server": server, "kind": kind, "bucket_s": width,
+        out.append({"agent": agent, "server": server, "kind": chosen_kind, "bucket_s": width,
                     "points": points})  # fmt: skip
     return out
-
-
-def _latency_scoped(cat: Catalog, filters: Filters, width: int, axis: list[datetime],
-                    chosen: dict[tuple[str, str], str]) -> list[dict[str, Any]]:  # fmt: skip
-    with cat.scoped(filters) as cur:
-        return _latency(cur, width, axis, chosen)
 
 
 def _columns(rows: list[tuple[Any, ...]], width: int,
@@ -116,7 +141,7 @@ def _columns(rows: list[tuple[Any, ...]], width: int,
     size = len(axis)
     out: dict[str, list[dict[str, Any]]] = {"loss": [], "throughput": []}
     for agent, server, kind, *lists in rows:  # _cells' rows, sorted
-        for name, (where, means, counts) in (("loss", lists[:3]), ("throughput", lists[3:])):
+        for name, (where, means, counts) in (("loss", lists[0:3]), ("throughput", lists[3:6])):
             if not where:
                 continue
             values: list[float | None] = [None] * size
@@ -147,18 +172,13 @@ def charts(cat: Catalog, state: ViewState, now: datetime | None = None) -> dict[
             width = bucket_width(first, last)
             axis = edges(first, last, width)
             kind = state.kinds[0] if len(state.kinds) == 1 else None
-            chosen = _chosen(_scan(cur, width), kind)
-            # The quantiles run on a cursor of their own while this thread turns the cells
-            # into columns (DuckDB releases the GIL: the two overlap on two cores).
-            with ThreadPoolExecutor(1, thread_name_prefix="ui-charts") as pool:
-                latency = pool.submit(_latency_scoped, cat, filters, width, axis, chosen)
-                columns = _columns(_cells(cur, width, axis), width, axis)
-                return {
-                    "window": {"first": iso(first), "last": iso(last)},
-                    "bucket_s": width,
-                    "axis": [iso(edge) for edge in axis],
-                    "latency": latency.result(),
-                    **columns,
-                }
+            cells = _cells(cur, width, axis, _prefs(kind)[0])
+            return {
+                "window": {"first": iso(first), "last": iso(last)},
+                "bucket_s": width,
+                "axis": [iso(edge) for edge in axis],
+                "latency": _latency(cur, width, axis, cells, kind),
+                **_columns(cells, width, axis),
+            }
 
     return cat.cached(("charts", filters, state.kinds), compute)

@@ -15,7 +15,7 @@ from waddleperf.webdata import history, series, view
 from waddleperf.webdata.records import RecordIdError
 
 from .common import runtime
-from .guards import api_login, fail, json_csrf
+from .guards import api_login, compact, fail, json_csrf
 
 
 def _state() -> view.ViewState:
@@ -27,16 +27,16 @@ def _state() -> view.ViewState:
 
 @action("api/history")
 @action.uses(api_login)
-def listing() -> dict[str, Any]:
+def listing() -> str:
     """One page of the filtered records, newest first."""
-    return history.listing(runtime.catalog, _state())
+    return compact(history.listing(runtime.catalog, _state()))
 
 
 @action("api/history/charts")
 @action.uses(api_login)
-def charts() -> dict[str, Any]:
+def charts() -> str:
     """The latency, loss and throughput series of the view, on one time axis."""
-    return series.charts(runtime.catalog, _state())
+    return compact(series.charts(runtime.catalog, _state()))
 
 
 @action("api/history/record")
