@@ -7,9 +7,10 @@ scan instead of its three: loss, throughput, which kinds each agent × server ha
 quantiles of the first-choice kind (icmp, or the view's kind) come back as lists per series
 (a few hundred rows reach Python); only pairs without that kind cost a second query.
 Loss and throughput are means per bucket of the typed columns
-(:mod:`waddleperf.report.figures`), as columns on the shared ``axis`` (``values[i]`` and ``counts[i]`` belong to ``axis[i]``: what uPlot draws).
-Buckets: :mod:`waddleperf.report.buckets` (at most 120 per chart, round widths,
-edges on multiples of the width).
+(:mod:`waddleperf.report.figures`), as columns on the shared ``axis`` (``values[i]`` and
+``counts[i]`` belong to ``axis[i]``: what uPlot draws). Buckets:
+:mod:`waddleperf.report.buckets` (at most 120 per chart, round widths, edges on multiples
+of the width).
 """
 
 from __future__ import annotations
