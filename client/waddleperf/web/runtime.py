@@ -57,8 +57,8 @@ def check_config(path: Path | None) -> dict[str, Any]:
                 "summary": {}}  # fmt: skip
     summary = {"agent": cfg.agent.id, "servers": [s.label for s in cfg.servers],
                "targets": [t.name for t in cfg.targets], "store": cfg.storage.store.kind,
-               "tiers": {f"tier{n}": len(getattr(cfg.tiers, f"tier{n}").probes)
-                         for n in (1, 2, 3)}}  # fmt: skip
+               "probes per tier": " · ".join(
+                   f"tier {n}: {len(cfg.tiers.tier(n).probes)}" for n in (1, 2, 3))}  # fmt: skip
     return {"path": str(path) if path else None, "ok": True, "errors": [], "summary": summary}
 
 

@@ -33,6 +33,13 @@ def _bucket(width: int) -> str:
 
 
 QUANTILES = "[0.1, 0.25, 0.5, 0.75, 0.9]"
+#: Decimals the charts carry (none draws finer): ms to 0.1 µs, loss ratio to 1e-6, whole bit/s.
+LATENCY_DECIMALS, LOSS_DECIMALS = 4, 6
+
+
+def _quantiles(where: str = "") -> str:
+    inner = f"quantile_cont(latency_ms, {QUANTILES}){where}"
+    return f"list_transform({inner}, lambda x: round(x, {LATENCY_DECIMALS}))"
 
 
 def _prefs(kind: str | None) -> list[str]:
@@ -48,20 +55,20 @@ def _cells(cur: duckdb.DuckDBPyConnection, width: int, axis: list[datetime],
     a0 = int(axis[0].timestamp())
     return cur.execute(f"""SELECT agent, server, kind,
             list(i ORDER BY i) FILTER (WHERE n_loss > 0),
-            list(loss ORDER BY i) FILTER (WHERE n_loss > 0),
+            list(round(loss, {LOSS_DECIMALS}) ORDER BY i) FILTER (WHERE n_loss > 0),
             list(n_loss ORDER BY i) FILTER (WHERE n_loss > 0),
             list(i ORDER BY i) FILTER (WHERE n_tput > 0),
-            list(tput ORDER BY i) FILTER (WHERE n_tput > 0),
+            list(round(tput) ORDER BY i) FILTER (WHERE n_tput > 0),
             list(n_tput ORDER BY i) FILTER (WHERE n_tput > 0),
             list(i ORDER BY i) FILTER (WHERE kind = $first),
             list(n ORDER BY i) FILTER (WHERE kind = $first),
             list(q ORDER BY i) FILTER (WHERE kind = $first),
-            list(loss ORDER BY i) FILTER (WHERE kind = $first)
+            list(round(loss, {LOSS_DECIMALS}) ORDER BY i) FILTER (WHERE kind = $first)
         FROM (SELECT agent, server, kind,
                 CAST(({_bucket(width)} - {a0}) // {width} AS INTEGER) AS i, count(*) AS n,
                 {summarize.mean("loss_ratio")} AS loss, count(loss_ratio) AS n_loss,
                 {summarize.mean("throughput_bps")} AS tput, count(throughput_bps) AS n_tput,
-                quantile_cont(latency_ms, {QUANTILES}) FILTER (WHERE kind = $first) AS q
+                {_quantiles(" FILTER (WHERE kind = $first)")} AS q
               FROM results GROUP BY ALL)
         GROUP BY ALL ORDER BY ALL""", {"first": first}).fetchall()  # fmt: skip
 
@@ -103,7 +110,7 @@ def _other_choices(cur: duckdb.DuckDBPyConnection, width: int, axis: list[dateti
     kinds = sorted(set(wanted.values()))
     rows = cur.execute(f"""SELECT agent, server, kind,
             CAST(({_bucket(width)} - {a0}) // {width} AS INTEGER) AS i, count(*),
-            quantile_cont(latency_ms, {QUANTILES}), {summarize.mean("loss_ratio")}
+            {_quantiles()}, round({summarize.mean("loss_ratio")}, {LOSS_DECIMALS})
         FROM results WHERE kind IN ({", ".join("?" for _ in kinds)}) GROUP BY ALL""",
         kinds).fetchall()  # fmt: skip
     cells: Cells = {}
@@ -116,23 +123,26 @@ def _other_choices(cur: duckdb.DuckDBPyConnection, width: int, axis: list[dateti
 def _latency(cur: duckdb.DuckDBPyConnection, width: int, axis: list[datetime],
              rows: list[tuple[Any, ...]], kind: str | None) -> list[dict[str, Any]]:  # fmt: skip
     """The SmokePing series, one per agent × server, with the figures of
-    :func:`waddleperf.report.summarize.latency_series`."""
+    :func:`waddleperf.report.summarize.latency_series` as columns on the shared axis:
+    ``count``, ``p10`` … ``p90``, ``loss_ratio`` (``[i]`` belongs to ``axis[i]``)."""
     chosen = _chosen(rows, kind)
     first = _prefs(kind)[0]
     cells = _first_choice(rows, first, len(axis))
     cells.update(_other_choices(cur, width, axis, {k: v for k, v in chosen.items() if v != first}))
-    stamps = [iso(edge) for edge in axis]
+    size = len(axis)
     out = []
     for (agent, server), chosen_kind in chosen.items():
         mine = cells.get((agent, server), {})
-        points = []
-        for i, t in enumerate(stamps):
-            n, q, loss = mine.get(i, (0, None, None))
-            qs = list(q) if q is not None else [None] * 5
-            points.append({"t": t, "count": n, "p10": qs[0], "p25": qs[1], "p50": qs[2],
-                           "p75": qs[3], "p90": qs[4], "loss_ratio": loss})  # fmt: skip
-        out.append({"agent": agent, "server": server, "kind": chosen_kind, "bucket_s": width,
-                    "points": points})  # fmt: skip
+        line: dict[str, Any] = {"agent": agent, "server": server, "kind": chosen_kind,
+                                "bucket_s": width, "count": [0] * size}  # fmt: skip
+        for key in ("p10", "p25", "p50", "p75", "p90", "loss_ratio"):
+            line[key] = [None] * size
+        for i, (n, q, loss) in mine.items():
+            line["count"][i], line["loss_ratio"][i] = n, loss
+            if q is not None:
+                for key, value in zip(("p10", "p25", "p50", "p75", "p90"), q, strict=True):
+                    line[key][i] = value
+        out.append(line)
     return out
 
 

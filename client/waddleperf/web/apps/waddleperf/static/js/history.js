@@ -258,11 +258,10 @@ function seriesName(s, withKind) {
   return `${s.agent} → ${s.server}${withKind && kind ? ` (${kind})` : ""}`;
 }
 
-/** The x values every chart shares: the bucket edges, the latency points and the window's
- * ends, so each chart's automatic x range is the same. */
+/** The x values every chart shares: the bucket edges (every series is a column on them) and
+ * the window's ends, so each chart's automatic x range is the same. */
 function sharedX(data) {
   const xs = new Set((data.axis || []).map(secs));
-  for (const s of data.latency || []) for (const pt of s.points || []) xs.add(secs(pt.t));
   if (data.window) {
     xs.add(secs(data.window.first));
     const last = secs(data.window.last);
@@ -334,10 +333,11 @@ function latencyChart(xs, data) {
   opts.scales.y = { range: (u, min, max) => [Math.max(0, min * 0.9), max * 1.05 || 1] };
   const columns = [xs];
   const medians = [];
+  const axis = (data.axis || []).map(secs);
   groups.forEach((g, i) => {
     const colour = PALETTE[i % PALETTE.length];
-    const pts = (g.points || []).map((pt) => [secs(pt.t), pt]);
-    const pick = (key) => column(xs, pts.map(([x, pt]) => [x, pt[key] ?? null]));
+    // Each figure is a column on the shared axis: g.p50[j] belongs to data.axis[j].
+    const pick = (key) => column(xs, axis.map((x, j) => [x, (g[key] || [])[j] ?? null]));
     const base = columns.length;
     for (const key of ["p90", "p75", "p50", "p25", "p10"]) columns.push(pick(key));
     const name = seriesName(g, false);
@@ -352,7 +352,7 @@ function latencyChart(xs, data) {
     );
     opts.bands.push({ series: [base, base + 4], fill: withAlpha(colour, 0.12) },
                     { series: [base + 1, base + 3], fill: withAlpha(colour, 0.28) }); // prettier-ignore
-    medians.push({ index: base + 2, loss: column(xs, pts.map(([x, pt]) => [x, pt.loss_ratio ?? null])) });
+    medians.push({ index: base + 2, loss: pick("loss_ratio") });
   });
   // SmokePing's loss colour: a dot on the median of every bucket, coloured by its loss.
   opts.hooks.draw = [(u) => {
