@@ -68,19 +68,23 @@ def serve(
     db_uri: DbUriOpt = None,
     tls_cert: Annotated[Path | None, typer.Option(help="Serve HTTPS with this cert.")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="… and this private key.")] = None,
+    check_config: Annotated[bool, typer.Option(
+        "--check-config", help="Validate the configuration, serve nothing, exit.")] = False,
 ) -> None:  # fmt: skip
     """Serve the web UI (loopback by default); Ctrl-C stops it."""
     if ctx.invoked_subcommand is not None:
         return
     extras.require("ui", "ui")
+    overrides = _overrides(host=host, port=port, data_dir=data_dir, db_uri=db_uri,
+                           results=results or None, tls_cert=tls_cert, tls_key=tls_key)  # fmt: skip
+    if check_config:
+        _check(config, overrides)
     from waddleperf.web.launch import LaunchError
     from waddleperf.web.launch import serve as run
     from waddleperf.web.runtime import build
     from waddleperf.web.secret import SecretError
     from waddleperf_common.config import ConfigError
 
-    overrides = _overrides(host=host, port=port, data_dir=data_dir, db_uri=db_uri,
-                           results=results or None, tls_cert=tls_cert, tls_key=tls_key)  # fmt: skip
     try:
         runtime = build(config, overrides)
     except (ConfigError, ValueError) as exc:
@@ -96,6 +100,27 @@ def serve(
         raise _fail(str(exc), EXIT_FAILED) from None
     except KeyboardInterrupt:
         pass
+
+
+def _check(config: Path | None, overrides: dict[str, Any]) -> None:
+    """``--check-config``: the configuration loaded and checked, nothing opened or served."""
+    from waddleperf.web.runtime import sources_of
+    from waddleperf.webdata.policy import TargetPolicy
+
+    cfg = _load(config, overrides)
+    ui = cfg.ui
+    try:
+        TargetPolicy.parse(ui.allowed_networks, ui.allowed_hosts)
+    except ValueError as exc:
+        raise _fail(f"ui.{exc}") from None
+    for path in (ui.tls_cert, ui.tls_key):
+        if path is not None and not path.is_file():
+            raise _fail(f"ui.tls: {path} is not a file")
+    sources, _ = sources_of(cfg)
+    scheme = "https" if ui.tls else "http"
+    typer.echo(f"config OK: {scheme} on {ui.host}:{ui.port}, data in {ui.data_dir}, database "
+               f"{ui.db_uri.partition('://')[0]}, history from {', '.join(sources)}")  # fmt: skip
+    raise typer.Exit(0)
 
 
 def _password() -> str:
