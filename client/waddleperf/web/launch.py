@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from waddleperf.web.runtime import UiRuntime, install
+from waddleperf.web.secret import session_secret
 
 APP_NAME = "waddleperf"
 APP_DIR = Path(__file__).resolve().parent / "apps" / APP_NAME
@@ -105,6 +106,7 @@ def _guard(app: Wsgi, policy: str) -> Wsgi:
 def wsgi_app(runtime: UiRuntime) -> Wsgi:
     """The UI's WSGI application over ``runtime`` (installed for the app to read)."""
     install(runtime)
+    session_secret(runtime.ui.data_dir)  # SecretError here, in a sentence, not from the app
     folder = apps_folder(runtime.ui.data_dir)
     from py4web.core import wsgi
 
@@ -114,7 +116,9 @@ def wsgi_app(runtime: UiRuntime) -> Wsgi:
 
     errors = getattr(Reloader, "ERRORS", {})
     if errors.get(APP_NAME):
-        raise LaunchError(f"the UI app failed to load: {errors[APP_NAME]}")
+        last = str(errors[APP_NAME]).strip().splitlines()[-1:] or ["unknown error"]
+        log.error("the UI app failed to load:\n%s", errors[APP_NAME])
+        raise LaunchError(f"the UI app failed to load: {last[0]}")
     return _guard(app, csp(runtime))
 
 

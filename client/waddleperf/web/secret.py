@@ -21,7 +21,7 @@ class SecretError(ValueError):
 
 def session_secret(data_dir: Path) -> str:
     """The secret in ``data_dir`` (64 hex digits), created on first use."""
-    path = data_dir / SECRET_FILE
+    path = data_dir.resolve() / SECRET_FILE
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
