@@ -35,7 +35,7 @@ def test_health_reports_services_and_icmp(srv: LocalServer) -> None:
     r = requests.get(srv.base_url + "/health", timeout=5)
     assert r.status_code == 200
     doc = r.json()
-    assert doc["version"] == "0.1.0"
+    assert doc["version"] == "0.2.0"
     assert 0 < doc["uptime_s"] < 600
     assert doc["services"]["http"]["state"] == "running"
     assert doc["services"]["http"]["port"] == srv.http_port
