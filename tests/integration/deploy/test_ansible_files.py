@@ -130,8 +130,8 @@ def test_the_ui_config_loads_and_reads_the_agents_bucket(preview: tuple[Path, st
     assert cfg.storage.store.kind == "s3" and cfg.storage.store.s3 is not None
     assert cfg.storage.store.s3.bucket == "waddleperf-results"
     assert [s.host for s in cfg.servers] == ["192.0.2.10", "192.0.2.11"]
-    assert (cfg.ui.host, cfg.ui.port, cfg.ui.data_dir) == ("127.0.0.1", 8000,
-                                                           Path("/var/lib/waddleperf-ui"))  # fmt: skip
+    data_dir = Path("/var/lib/waddleperf-ui")
+    assert (cfg.ui.host, cfg.ui.port, cfg.ui.data_dir) == ("127.0.0.1", 8000, data_dir)
     assert cfg.ui.allowed_networks == ["192.0.2.0/24"] and cfg.ui.results == []
     done = _run([str(BIN / "waddleperf"), "ui", "--config", str(path), "--check-config"], 60)
     assert done.returncode == 0, done.stdout + done.stderr
