@@ -1,11 +1,11 @@
-"""The server and agent roles for real, on a throw-away copy of this machine: ansible-runner
-(through ``waddleperf deploy``) runs in a mount namespace whose /etc, /opt and /var/lib are
-overlays kept in the test's directory (tests/support/mountns.py), over Ansible's local
-connection. ``--check`` first reports changes and makes none; the deploy installs the wheel
-offline, writes configs, secrets and units; a second run changes nothing. Then the units'
+"""The server, agent and UI roles for real, over SSH, on throw-away copies of this machine:
+ansible-runner (through ``waddleperf deploy``) reaches network namespaces running sshd whose /etc,
+/opt and /var/lib are overlays kept in the test's directory (tests/support/mountns.py).
+``--check`` first reports changes and makes none; the deploy installs the wheel offline from a
+wheelhouse, writes configs, secrets and units; a second run changes nothing. Then the units'
 ExecStart runs as their service users with their capabilities (PID 1 is not systemd): the
-server answers on loopback and one agent cycle probes it and stores a bundle; the UI (on the
-agent's host) lets its deployed admin log in and read History."""
+server answers and one agent cycle probes it and stores a bundle; the UI (on the agent's host)
+lets its deployed admin log in and read History."""
 
 from __future__ import annotations
 
@@ -48,11 +48,16 @@ def _inventory(
         "ansible_pipelining": True,
         "ansible_ssh_common_args": f"-o UserKnownHostsFile={known} -o ConnectTimeout=5",
     }
+    server_pins = wheels.export_pins(work, "server", ["server"])
+    ui_pins = wheels.export_pins(work, "ui", ["ui"])
+    # A wheelhouse as a deployment ships one: the project's wheel and every pinned wheel, so
+    # the hosts install with --no-index (the uv cache of a frozen sync has no index pages).
+    wheelhouse = wheels.build_wheel(work).parent
+    wheels.pack_cached(wheelhouse, server_pins, ui_pins)
     everyone = {
-        "waddleperf_install_wheelhouse": str(wheels.build_wheel(work).parent),
-        "waddleperf_install_requirements": str(wheels.export_pins(work, "server", ["server"])),
+        "waddleperf_install_wheelhouse": str(wheelhouse),
+        "waddleperf_install_requirements": str(server_pins),
         "waddleperf_install_uv": str(wheels.UV),
-        "waddleperf_install_uv_cache_dir": wheels.ok([wheels.UV, "cache", "dir"], work).strip(),
         "waddleperf_agent_store": "local",
         **SECRETS,
         **ssh,
@@ -65,7 +70,7 @@ def _inventory(
     # agt is also the UI's host: the ui extra's pins hold the agent's too.
     agt = {
         "ansible_host": hosts[1].address,
-        "waddleperf_install_requirements": str(wheels.export_pins(work, "ui", ["ui"])),
+        "waddleperf_install_requirements": str(ui_pins),
         "waddleperf_ui_port": ui_port,
         **ADMIN,
     }
