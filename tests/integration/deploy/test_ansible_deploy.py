@@ -50,12 +50,15 @@ def _inventory(
     }
     server_pins = wheels.export_pins(work, "server", ["server"])
     ui_pins = wheels.export_pins(work, "ui", ["ui"])
-    # A wheelhouse as a deployment ships one: the project's wheel and every pinned wheel, so
-    # the hosts install with --no-index (the uv cache of a frozen sync has no index pages).
-    wheelhouse = wheels.build_wheel(work).parent
-    wheels.pack_cached(wheelhouse, server_pins, ui_pins)
+    # The pinned wheels in a directory the hosts see as it is (/tmp is not an overlay), so
+    # they install with --no-index: the uv cache of a frozen sync has no index pages, and
+    # shipping ~200 MB of wheels over SSH to every host would take minutes.
+    pinned = work / "pinned"
+    pinned.mkdir()
+    wheels.pack_cached(pinned, server_pins, ui_pins)
     everyone = {
-        "waddleperf_install_wheelhouse": str(wheelhouse),
+        "waddleperf_install_wheelhouse": str(wheels.build_wheel(work).parent),
+        "waddleperf_install_host_wheels": str(pinned),
         "waddleperf_install_requirements": str(server_pins),
         "waddleperf_install_uv": str(wheels.UV),
         "waddleperf_agent_store": "local",
