@@ -124,8 +124,8 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         sshhosts.link(hosts[0].netns, hosts[1].netns, SERVER_LINK, AGENT_LINK)
         ui_port = free_port()
         inventory = _inventory(work, hosts, key, ports, ui_port)
-        runs: dict[str, dict[str, dict[str, int]]] = {"ports": ports,  # type: ignore[dict-item]
-                                                      "ui_port": ui_port}  # fmt: skip
+        every_port = {**ports, "ui": ui_port}
+        runs: dict[str, dict[str, dict[str, int]]] = {"ports": every_port}  # type: ignore[dict-item]
         rc, runs["check"] = _deploy(inventory, "--check")
         runs["check_written"] = {"opt": {"files": len(list(
             mountns.upper(hosts[0].root, "/opt").rglob("*")))}}  # fmt: skip
@@ -263,7 +263,7 @@ def test_the_deployed_ui_logs_the_admin_in_and_serves_history(
     deployed: Deployed, tmp_path: Path
 ) -> None:
     (_, agt), runs = deployed
-    base = f"http://127.0.0.1:{runs['ui_port']}"
+    base = f"http://127.0.0.1:{runs['ports']['ui']}"
     user, argv = _exec_start(agt.root, "waddleperf-ui.service")
     assert argv[-3:] == ["ui", "--config", "/etc/waddleperf/ui/ui.yml"], argv
     state = "/var/lib/waddleperf-ui"
