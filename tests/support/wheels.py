@@ -1,14 +1,19 @@
 """The project's wheel and its pins, built offline with the checkout's uv (``make venv`` filled
-uv's cache with every locked wheel, so installs from the cache need no index).
+uv's cache with every locked wheel).
 
 ``build_wheel`` runs ``uv build --wheel``; ``export_pins`` writes the lock's versions for some
 extras (``uv export``), to install with ``--no-deps``: uv's resolver would ask the index for
-metadata the cache of a frozen sync does not hold."""
+metadata the cache of a frozen sync does not hold. ``pack_cached`` turns the cache's unpacked
+wheels of some pins back into wheel files beside the project's: a frozen sync's cache has no
+registry index pages, so ``uv pip install --offline`` cannot find a pinned wheel in it by name
+alone, but it can in a wheelhouse (``--find-links``), as a real deployment ships one."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -53,3 +58,51 @@ def export_pins(work: Path, name: str, extras: Sequence[str]) -> Path:
     ok([UV, "export", "-q", "--project", CHECKOUT, "--frozen", "--no-dev", "--no-emit-project",
         "--no-hashes", *flags, "-o", pins], work)  # fmt: skip
     return pins
+
+
+def cache_dir() -> Path:
+    """uv's cache on this machine (where ``make venv`` left the locked wheels)."""
+    return Path(ok([UV, "cache", "dir"], CHECKOUT).strip())
+
+
+def pack_cached(dist: Path, *pins: Path) -> list[Path]:
+    """The cached wheel of every ``name==version`` of ``pins`` zipped into ``dist`` (once per
+    file name): uv keeps a wheel unpacked, dist-info and RECORD included, so zipping it back
+    under its own tag gives the wheel again. Pins without a cached wheel (other platforms'
+    markers) are left out."""
+    wheels = cache_dir() / "wheels-v8" / "pypi"
+    made: list[Path] = []
+    for pin in pins:
+        for line in pin.read_text().splitlines():
+            found = re.match(r"([A-Za-z0-9._-]+)==([^ ;]+)", line.strip())
+            if not found:
+                continue
+            name = re.sub(r"[-_.]+", "-", found[1]).lower()
+            for unpacked in sorted((wheels / name).glob(f"{found[2]}-*")):
+                if unpacked.suffix in (".http", ".lock") or not unpacked.is_dir():
+                    continue
+                tree = unpacked.resolve()
+                whl = dist / f"{name.replace('-', '_')}-{found[2]}-{_tag(tree)}.whl"
+                if not whl.exists():
+                    _zip(tree, whl)
+                made.append(whl)
+    return made
+
+
+def _tag(tree: Path) -> str:
+    """The wheel's compressed tag set (``cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64``)
+    from its dist-info's WHEEL file: the cache names some entries by a hash instead."""
+    (info,) = tree.glob("*.dist-info/WHEEL")
+    tags = [line.split(":", 1)[1].strip().split("-")
+            for line in info.read_text().splitlines() if line.startswith("Tag:")]  # fmt: skip
+    parts = [list(dict.fromkeys(t[i] for t in tags)) for i in range(3)]
+    return "-".join(".".join(p) for p in parts)
+
+
+def _zip(tree: Path, whl: Path) -> None:
+    part = whl.with_suffix(".part")
+    with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+        for path in sorted(tree.rglob("*")):
+            if path.is_file():
+                out.write(path, path.relative_to(tree).as_posix())
+    part.rename(whl)

@@ -1,10 +1,11 @@
-"""The server and agent roles for real, on a throw-away copy of this machine: ansible-runner
-(through ``waddleperf deploy``) runs in a mount namespace whose /etc, /opt and /var/lib are
-overlays kept in the test's directory (tests/support/mountns.py), over Ansible's local
-connection. ``--check`` first reports changes and makes none; the deploy installs the wheel
-offline, writes configs, secrets and units; a second run changes nothing. Then the units'
+"""The server, agent and UI roles for real, over SSH, on throw-away copies of this machine:
+ansible-runner (through ``waddleperf deploy``) reaches network namespaces running sshd whose /etc,
+/opt and /var/lib are overlays kept in the test's directory (tests/support/mountns.py).
+``--check`` first reports changes and makes none; the deploy installs the wheel offline from a
+wheelhouse, writes configs, secrets and units; a second run changes nothing. Then the units'
 ExecStart runs as their service users with their capabilities (PID 1 is not systemd): the
-server answers on loopback and one agent cycle probes it and stores a bundle."""
+server answers and one agent cycle probes it and stores a bundle; the UI (on the agent's host)
+lets its deployed admin log in and read History."""
 
 from __future__ import annotations
 
@@ -30,11 +31,15 @@ SECRETS = {"waddleperf_udp_hmac_key": "udp-key-" + "5a" * 12,
            "waddleperf_stats_token": "stats-token-" + "6b" * 12}  # fmt: skip
 
 
+ADMIN = {"waddleperf_ui_admin_email": "ops@example.org",
+         "waddleperf_ui_admin_password": "Deploy-Horse-Battery-7!"}  # fmt: skip
 SERVER_LINK, AGENT_LINK = "10.213.9.1", "10.213.9.2"
 Deployed = tuple[list[sshhosts.Host], dict[str, dict[str, dict[str, int]]]]
 
 
-def _inventory(work: Path, hosts: list[sshhosts.Host], key: Path, ports: dict[str, int]) -> Path:
+def _inventory(
+    work: Path, hosts: list[sshhosts.Host], key: Path, ports: dict[str, int], ui_port: int
+) -> Path:
     known = sshhosts.known_hosts(work / "known_hosts", hosts, work)
     ssh = {
         "ansible_user": "root",
@@ -43,11 +48,19 @@ def _inventory(work: Path, hosts: list[sshhosts.Host], key: Path, ports: dict[st
         "ansible_pipelining": True,
         "ansible_ssh_common_args": f"-o UserKnownHostsFile={known} -o ConnectTimeout=5",
     }
+    server_pins = wheels.export_pins(work, "server", ["server"])
+    ui_pins = wheels.export_pins(work, "ui", ["ui"])
+    # The pinned wheels in a directory the hosts see as it is (/tmp is not an overlay), so
+    # they install with --no-index: the uv cache of a frozen sync has no index pages, and
+    # shipping ~200 MB of wheels over SSH to every host would take minutes.
+    pinned = work / "pinned"
+    pinned.mkdir()
+    wheels.pack_cached(pinned, server_pins, ui_pins)
     everyone = {
         "waddleperf_install_wheelhouse": str(wheels.build_wheel(work).parent),
-        "waddleperf_install_requirements": str(wheels.export_pins(work, "server", ["server"])),
+        "waddleperf_install_host_wheels": str(pinned),
+        "waddleperf_install_requirements": str(server_pins),
         "waddleperf_install_uv": str(wheels.UV),
-        "waddleperf_install_uv_cache_dir": wheels.ok([wheels.UV, "cache", "dir"], work).strip(),
         "waddleperf_agent_store": "local",
         **SECRETS,
         **ssh,
@@ -57,7 +70,13 @@ def _inventory(work: Path, hosts: list[sshhosts.Host], key: Path, ports: dict[st
         "waddleperf_server_ports": ports,
         "waddleperf_server_address": SERVER_LINK,
     }
-    agt = {"ansible_host": hosts[1].address}
+    # agt is also the UI's host: the ui extra's pins hold the agent's too.
+    agt = {
+        "ansible_host": hosts[1].address,
+        "waddleperf_install_requirements": str(ui_pins),
+        "waddleperf_ui_port": ui_port,
+        **ADMIN,
+    }
     down = {"ansible_host": hosts[1].address, "ansible_port": free_port()}  # nobody listens
     inventory = {
         "all": {
@@ -65,6 +84,7 @@ def _inventory(work: Path, hosts: list[sshhosts.Host], key: Path, ports: dict[st
             "children": {
                 "servers": {"hosts": {"srv": srv}},
                 "agents": {"hosts": {"agt": agt, "down": down}},
+                "ui": {"hosts": {"agt": {}}},
             },
         }
     }
@@ -84,7 +104,8 @@ def _deploy(inventory: Path, *flags: str) -> tuple[int, dict[str, dict[str, int]
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    """Two machines over SSH (a server, an agent) and an unreachable third; deployed with
+    """Two machines over SSH (a server, an agent that also runs the UI) and an unreachable
+    third; deployed with
     ``--check`` first, then for real, twice."""
     require_root("network and mount namespaces")
     for tool, package in (("unshare", "util-linux"), (sshhosts.SSHD, "openssh-server"),
@@ -101,8 +122,10 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         hosts = [stack.enter_context(sshhosts.machine(stack, work, i, authorized))
                  for i in (1, 2)]  # fmt: skip
         sshhosts.link(hosts[0].netns, hosts[1].netns, SERVER_LINK, AGENT_LINK)
-        inventory = _inventory(work, hosts, key, ports)
-        runs: dict[str, dict[str, dict[str, int]]] = {"ports": ports}  # type: ignore[dict-item]
+        ui_port = free_port()
+        inventory = _inventory(work, hosts, key, ports, ui_port)
+        every_port = {**ports, "ui": ui_port}
+        runs: dict[str, dict[str, dict[str, int]]] = {"ports": every_port}  # type: ignore[dict-item]
         rc, runs["check"] = _deploy(inventory, "--check")
         runs["check_written"] = {"opt": {"files": len(list(
             mountns.upper(hosts[0].root, "/opt").rglob("*")))}}  # fmt: skip
@@ -136,9 +159,18 @@ def test_secrets_are_0600_and_owned_as_planned(deployed: Deployed) -> None:
     hosts, _ = deployed
     key = mountns.upper(hosts[0].root, "/etc/waddleperf/server/udp.key")
     env = mountns.upper(hosts[1].root, "/etc/waddleperf/agent/agent.env")
+    ui_env = mountns.upper(hosts[1].root, "/etc/waddleperf/ui/ui.env")
     assert key.read_text().strip() == SECRETS["waddleperf_udp_hmac_key"]
     assert key.stat().st_mode & 0o777 == 0o600 and env.stat().st_mode & 0o777 == 0o600
     assert env.stat().st_uid == 0 and key.stat().st_uid != 0
+    assert ui_env.stat().st_mode & 0o777 == 0o600 and ui_env.stat().st_uid == 0
+    assert f"WADDLEPERF_UDP_KEY={SECRETS['waddleperf_udp_hmac_key']}\n" in ui_env.read_text()
+
+
+def _env_file(host: sshhosts.Host, path: str) -> list[str]:
+    """The ``NAME=value`` lines of a unit's EnvironmentFile."""
+    text = mountns.upper(host.root, path).read_text()
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
 
 
 def _exec_start(root: Path, unit: str) -> tuple[str, list[str]]:
@@ -179,8 +211,7 @@ def test_the_deployed_server_answers_and_the_agent_stores_a_bundle(
 
         assert wait_until(answers, 30), (tmp_path / "server.log").read_text()[-2000:]
         user, argv = _exec_start(agt.root, "waddleperf-agent.service")
-        env_file = mountns.upper(agt.root, "/etc/waddleperf/agent/agent.env").read_text()
-        env = [line for line in env_file.splitlines() if line and not line.startswith("#")]
+        env = _env_file(agt, "/etc/waddleperf/agent/agent.env")
         agent = _as(agt, user, ["env", *env, *argv, "--once"], "/var/lib/waddleperf-agent")
         done = subprocess.run(agent, capture_output=True, text=True, timeout=180, check=False)
         assert done.returncode == 0, done.stderr[-3000:]
@@ -189,4 +220,73 @@ def test_the_deployed_server_answers_and_the_agent_stores_a_bundle(
         assert len(bundles) == 1, done.stderr[-2000:]
     finally:
         stop(server, 10)
+        log.close()
+
+
+#: Inside the UI's host: log in with the login form's key (the 303 not followed), then read
+#: History with the session cookie and without it; prints the three statuses as JSON.
+LOGIN = r"""
+import http.cookiejar, json, re, sys, urllib.error, urllib.parse, urllib.request
+
+base, email, password = sys.argv[1:4]
+
+
+class Stay(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def status(opener, url, data=None):
+    try:
+        with opener.open(url, data, timeout=20) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+jar = http.cookiejar.CookieJar()
+browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), Stay)
+code, page = status(browser, base + "/waddleperf/auth/login")
+assert code == 200, code
+key = re.search(r'name="_formname" value="login">.*?name="_formkey" value="([^"]+)"',
+                page.decode(), re.S).group(1)
+form = {"email": email, "password": password, "_formname": "login", "_formkey": key}
+login, _ = status(browser, base + "/waddleperf/auth/login", urllib.parse.urlencode(form).encode())
+history, body = status(browser, base + "/waddleperf/api/history")
+anonymous, _ = status(urllib.request.build_opener(Stay), base + "/waddleperf/api/history")
+print(json.dumps({"login": login, "history": history, "anonymous": anonymous,
+                  "json": type(json.loads(body)).__name__ if history == 200 else None}))
+"""
+
+
+def test_the_deployed_ui_logs_the_admin_in_and_serves_history(
+    deployed: Deployed, tmp_path: Path
+) -> None:
+    (_, agt), runs = deployed
+    base = f"http://127.0.0.1:{runs['ports']['ui']}"
+    user, argv = _exec_start(agt.root, "waddleperf-ui.service")
+    assert argv[-3:] == ["ui", "--config", "/etc/waddleperf/ui/ui.yml"], argv
+    state = "/var/lib/waddleperf-ui"
+    env = [*_env_file(agt, "/etc/waddleperf/ui/ui.env"), f"HOME={state}"]
+    log = (tmp_path / "ui.log").open("wb")
+    ui = subprocess.Popen(_as(agt, user, ["env", f"--chdir={state}", *env, *argv], state),
+                          stdout=log, stderr=log)  # fmt: skip
+    try:
+
+        def answers() -> bool:
+            probe = ["python3", "-c", "import sys, urllib.request as u; u.urlopen(sys.argv[1], "
+                     "timeout=1)", f"{base}/waddleperf/auth/login"]  # fmt: skip
+            done = subprocess.run(agt.enter(probe), capture_output=True, timeout=10, check=False)
+            return done.returncode == 0
+
+        assert wait_until(answers, 60, 0.5), (tmp_path / "ui.log").read_text()[-3000:]
+        script = ["python3", "-c", LOGIN, base, ADMIN["waddleperf_ui_admin_email"],
+                  ADMIN["waddleperf_ui_admin_password"]]  # fmt: skip
+        done = subprocess.run(agt.enter(script), capture_output=True, text=True, timeout=120,
+                              check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        seen = json.loads(done.stdout)
+        assert seen == {"login": 303, "history": 200, "anonymous": 401, "json": "dict"}, seen
+    finally:
+        stop(ui, 10)
         log.close()

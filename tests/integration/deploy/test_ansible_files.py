@@ -93,7 +93,11 @@ def test_secrets_are_written_0600(preview: tuple[Path, str]) -> None:
     assert (server / "operator.token").read_text().strip() == VAULT["vault_waddleperf_stats_token"]
     env = (out / "agent-dc" / "agent" / "agent.env").read_text()
     assert f"AWS_SECRET_ACCESS_KEY={VAULT['vault_waddleperf_s3_secret_access_key']}\n" in env
-    for path in (server / "udp.key", server / "operator.token", out / "agent-dc/agent/agent.env"):
+    ui_env = (out / "ui-1" / "ui" / "ui.env").read_text()
+    assert f"AWS_SECRET_ACCESS_KEY={VAULT['vault_waddleperf_s3_secret_access_key']}\n" in ui_env
+    assert "WADDLEPERF_UI_DB_URI" not in ui_env  # no database URI given: SQLite
+    for path in (server / "udp.key", server / "operator.token", out / "agent-dc/agent/agent.env",
+                 out / "ui-1/ui/ui.env"):  # fmt: skip
         assert path.stat().st_mode & 0o777 == 0o600, path
 
 
@@ -117,6 +121,25 @@ def test_every_agent_config_loads_and_shares_one_bucket(preview: tuple[Path, str
     assert [s.host for s in cfgs[0].servers] == ["192.0.2.10", "192.0.2.11"]
     assert cfgs[0].servers[1].ports.http == 80
     assert all(c.metrics.listen is None for c in cfgs)  # the metrics tag is opt-in
+
+
+def test_the_ui_config_loads_and_reads_the_agents_bucket(preview: tuple[Path, str]) -> None:
+    out, _ = preview
+    path = out / "ui-1" / "ui" / "ui.yml"
+    cfg = load_checked(path, environ={})
+    assert cfg.storage.store.kind == "s3" and cfg.storage.store.s3 is not None
+    assert cfg.storage.store.s3.bucket == "waddleperf-results"
+    assert [s.host for s in cfg.servers] == ["192.0.2.10", "192.0.2.11"]
+    data_dir = Path("/var/lib/waddleperf-ui")
+    assert (cfg.ui.host, cfg.ui.port, cfg.ui.data_dir) == ("127.0.0.1", 8000, data_dir)
+    assert cfg.ui.allowed_networks == ["192.0.2.0/24"] and cfg.ui.results == []
+    done = _run([str(BIN / "waddleperf"), "ui", "--config", str(path), "--check-config"], 60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "history from s3://waddleperf-results/waddleperf" in done.stdout
+    unit = (out / "ui-1" / "ui" / "waddleperf-ui.service").read_text()
+    etc = out / "ui-1" / "ui"  # the preview's waddleperf_ui_etc
+    assert f"EnvironmentFile={etc}/ui.env\n" in unit
+    assert f"/bin/waddleperf ui --config {etc}/ui.yml\n" in unit
 
 
 @pytest.mark.parametrize("host", sorted(UNITS))
