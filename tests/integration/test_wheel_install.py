@@ -52,8 +52,13 @@ def _install(work: Path, wheel: Path, name: str, extras: Sequence[str]) -> Path:
     _ok([UV, "venv", "-q", "--offline", "--python", sys.executable, venv], work)
     python = venv / "bin" / "python"
     spec = f"{wheel}[{','.join(extras)}]" if extras else str(wheel)
-    _ok([UV, "pip", "install", "-q", "--offline", "--no-deps", "--python", python, "-r", pins,
-         spec], work, timeout=120)  # fmt: skip
+    # A wheelhouse of the pins (from uv's cache), as a deployment ships one: a frozen sync's
+    # cache has no index pages, so an offline install cannot find the pins in it by name.
+    house = work / "wheelhouse"
+    house.mkdir(exist_ok=True)
+    wheels.pack_cached(house, pins)
+    _ok([UV, "pip", "install", "-q", "--offline", "--no-index", "--find-links", house,
+         "--no-deps", "--python", python, "-r", pins, spec], work, timeout=180)  # fmt: skip
     _ok([UV, "pip", "check", "-q", "--python", python], work)
     code = "import waddleperf, waddleperf_server as s; print(waddleperf.__file__, s.__file__)"
     where = _ok([python, "-c", code], work)

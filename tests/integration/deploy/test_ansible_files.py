@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.net import free_port
 from tests.support.require import require_tool
+from tests.support.targets import start_target
 from waddleperf.autoperf.agent import load_checked
 from waddleperf_server import config as server_config
 
@@ -167,3 +170,47 @@ def test_verify_does_speak_of_an_unknown_key(tmp_path: Path) -> None:
     done = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)],
                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert "NoSuchKey" in done.stdout + done.stderr
+
+
+def test_load_worker_units_join_a_master_and_share_its_run(
+    preview: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The load worker role's unit, as rendered, makes a Locust worker of a tier-3 master: two
+    of them (its ExecStart with the master's address turned to loopback) join a master's run
+    against a real Flask target, and the master's record counts both."""
+    out, _ = preview
+    text = (out / "worker-1" / UNITS["worker-1"]).read_text()
+    argv = shlex.split(next(line for line in text.splitlines()
+                            if line.startswith("ExecStart="))[len("ExecStart="):])  # fmt: skip
+    assert argv[1:4] == ["load", "run", "--worker"], argv
+    port = free_port()
+    target = start_target(tmp_path, "flask", workers=1)
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        master = subprocess.Popen(
+            [str(BIN / "waddleperf"), "load", "run", "--host", target.url, "--master",
+             "--expect-workers", "2", "--master-port", str(port), "--users", "4",
+             "--spawn-rate", "4", "--duration", "4", "--no-plots", "--json",
+             "--out", str(tmp_path / "master")],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        procs.append(master)
+        for n in range(2):
+            mine = list(argv)
+            mine[mine.index("--master-host") + 1] = "127.0.0.1"
+            mine[mine.index("--master-port") + 1] = str(port)
+            mine[mine.index("--out") + 1] = str(tmp_path / f"worker{n}")
+            procs.append(subprocess.Popen(mine, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL, text=True))  # fmt: skip
+        stdout, stderr = master.communicate(timeout=120)
+        codes = [p.wait(timeout=30) for p in procs[1:]]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        target.stop()
+    assert master.returncode == 0, stderr[-3000:]
+    assert codes == [0, 0]
+    record = json.loads(stdout)
+    assert record["params"]["role"] == "master" and record["metrics"]["workers_count"] == 2
+    assert record["metrics"]["requests_count"] > 0

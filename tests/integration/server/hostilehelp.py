@@ -54,6 +54,9 @@ class Counts:
     replies_503: int = 0
     replies_408: int = 0
     max_open: int = 0
+    #: Seconds the flood slept because it was ahead of its rate (0: it never waited for its
+    #: schedule, so the server's answers, not the rate, bounded it).
+    idle_s: float = 0.0
 
 
 def _note_reply(counts: Counts, data: bytes) -> None:
@@ -169,7 +172,9 @@ def flood(port: int, source: str, hold: int, seconds: float, rate: float) -> Cou
                 next_tick = now + 1.0
             trickler.poll(0)
             if now < next_connect:
-                time.sleep(min(next_connect - now, 0.01))
+                nap = min(next_connect - now, 0.01)
+                time.sleep(nap)
+                counts.idle_s += nap
                 continue
             next_connect = max(next_connect + gap, now - 1.0)
             try:

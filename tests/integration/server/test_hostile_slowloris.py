@@ -169,7 +169,12 @@ def test_slowloris_and_a_reconnect_flood_leave_a_legit_client_served(
     assert p99 < 0.250
     # the attack was as large as promised and really hit the server
     assert slow["max_open"] >= SLOW_SOURCES * PER_SOURCE
-    assert flood["connects"] >= 0.5 * FLOOD_RATE * ATTACK_S  # the reconnect loop ran flat out
+    # The reconnect loop ran flat out: at half its rate or more, or bounded by the server's
+    # answers (each connect waits for its reply or refusal: under a full pool that wait, not
+    # the rate, sets the pace), idling less than a tenth of the attack ahead of its schedule.
+    assert flood["connects"] >= 0.5 * FLOOD_RATE * ATTACK_S or (
+        flood["idle_s"] < 0.1 * ATTACK_S and flood["connects"] >= 0.1 * FLOOD_RATE * ATTACK_S
+    ), flood
     assert flood["replies_429"] > 0 and status["source_rejected"] >= flood["replies_429"]
     # tricklers were cut by their deadline, not left to hold their slots
     assert slow["closed_by_server"] >= SLOW_SOURCES * PER_SOURCE / 2
