@@ -54,9 +54,7 @@ def _install(work: Path, wheel: Path, name: str, extras: Sequence[str]) -> Path:
     spec = f"{wheel}[{','.join(extras)}]" if extras else str(wheel)
     # A wheelhouse of the pins (from uv's cache), as a deployment ships one: a frozen sync's
     # cache has no index pages, so an offline install cannot find the pins in it by name.
-    house = work / "wheelhouse"
-    house.mkdir(exist_ok=True)
-    wheels.pack_cached(house, pins)
+    house = wheels.wheelhouse(pins)
     _ok([UV, "pip", "install", "-q", "--offline", "--no-index", "--find-links", house,
          "--no-deps", "--python", python, "-r", pins, spec], work, timeout=180)  # fmt: skip
     _ok([UV, "pip", "check", "-q", "--python", python], work)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -65,6 +66,17 @@ def cache_dir() -> Path:
     return Path(ok([UV, "cache", "dir"], CHECKOUT).strip())
 
 
+#: The packed pins, shared by every test of a machine (a wheel's file name says what it holds).
+SHARED = Path(tempfile.gettempdir()) / "waddleperf-test-wheelhouse"
+
+
+def wheelhouse(*pins: Path) -> Path:
+    """:data:`SHARED` holding the cached wheel of every pin of ``pins`` (packed once)."""
+    SHARED.mkdir(parents=True, exist_ok=True)
+    pack_cached(SHARED, *pins)
+    return SHARED
+
+
 def pack_cached(dist: Path, *pins: Path) -> list[Path]:
     """The cached wheel of every ``name==version`` of ``pins`` zipped into ``dist`` (once per
     file name): uv keeps a wheel unpacked, dist-info and RECORD included, so zipping it back
@@ -100,8 +112,9 @@ def _tag(tree: Path) -> str:
 
 
 def _zip(tree: Path, whl: Path) -> None:
-    part = whl.with_suffix(".part")
-    with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+    # Stored, not deflated: packing and every install's unpacking cost no compression.
+    part = whl.with_name(f"{whl.name}.{os.getpid()}.part")
+    with zipfile.ZipFile(part, "w", zipfile.ZIP_STORED) as out:
         for path in sorted(tree.rglob("*")):
             if path.is_file():
                 out.write(path, path.relative_to(tree).as_posix())

@@ -53,9 +53,7 @@ def _inventory(
     # The pinned wheels in a directory the hosts see as it is (/tmp is not an overlay), so
     # they install with --no-index: the uv cache of a frozen sync has no index pages, and
     # shipping ~200 MB of wheels over SSH to every host would take minutes.
-    pinned = work / "pinned"
-    pinned.mkdir()
-    wheels.pack_cached(pinned, server_pins, ui_pins)
+    pinned = wheels.wheelhouse(server_pins, ui_pins)
     everyone = {
         "waddleperf_install_wheelhouse": str(wheels.build_wheel(work).parent),
         "waddleperf_install_host_wheels": str(pinned),
@@ -70,10 +68,10 @@ def _inventory(
         "waddleperf_server_ports": ports,
         "waddleperf_server_address": SERVER_LINK,
     }
-    # agt is also the UI's host: the ui extra's pins hold the agent's too.
+    # agt is also the UI's host: the UI's venv gets the ui extra's pins, the agent's the host's.
     agt = {
         "ansible_host": hosts[1].address,
-        "waddleperf_install_requirements": str(ui_pins),
+        "waddleperf_ui_requirements": str(ui_pins),
         "waddleperf_ui_port": ui_port,
         **ADMIN,
     }
