@@ -186,8 +186,11 @@ def test_history_after_autoperf_and_csv_export(browser: Browser, stack: Stack) -
     assert {"probe.udp", "probe.tcp", "probe.http"} <= kinds, kinds
     assert all(r["agent"] == "e2e-agent" for r in rows)
     page.click("#history-table tbody tr")
-    page.wait_for_selector("#history-detail:not(:empty)")
-    assert '"metrics"' in page.inner_text("#history-detail")
+    page.wait_for_function(  # "Loading…" first, then the record
+        """() => (document.querySelector("#history-detail")?.textContent || "")
+                 .includes('"metrics"')""",
+        timeout=20_000,
+    )
     assert "view=detail" in page.url
     _shot(page, "history")
     _no_page_errors(page)

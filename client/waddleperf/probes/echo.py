@@ -189,6 +189,10 @@ def run_session(
             except OSError as exc:
                 outcome.receive_error = str(exc)
                 return
+            except ValueError:
+                # The socket was closed under this thread: a second Ctrl-C cut the join
+                # below short and the caller closed its transport. Nothing more to read.
+                return
             if reply is None and draining:
                 return
             if reply is None or not 0 <= reply.seq < count:
