@@ -15,7 +15,9 @@ import contextlib
 import io
 import logging
 import os
+import signal
 import socket
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -147,14 +149,24 @@ def serve(runtime: UiRuntime, ready: Callable[[str], None] | None = None) -> Non
                 raise LaunchError(f"cannot read {path}")
         interface = (ui.host, ui.port, str(ui.tls_key), str(ui.tls_cert))
     server = Rocket3(interface, "wsgi", {"wsgi_app": app}, min_threads=4, max_threads=32,
-                     timeout=60)  # fmt: skip
-    runtime.start_refresher()
-    scheme = "https" if ui.tls else "http"
-    host = f"[{ui.host}]" if ":" in ui.host else ui.host
-    url = f"{scheme}://{host}:{ui.port}/"
-    if ready is not None:
-        ready(url)
+                     timeout=60, handle_signals=False)  # fmt: skip
+    # Our own handlers, installed before any server thread exists: a SIGINT or SIGTERM at any
+    # moment from here on stops the server cleanly (Rocket3's own come only inside start(),
+    # and an interrupt before them left its non-daemon threads running).
+    stopping = threading.Event()
+    previous = {sig: signal.signal(sig, lambda _s, _f: stopping.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}  # fmt: skip
     try:
-        server.start()
+        server.start(background=True)
+        runtime.start_refresher()
+        scheme = "https" if ui.tls else "http"
+        host = f"[{ui.host}]" if ":" in ui.host else ui.host
+        if ready is not None:
+            ready(f"{scheme}://{host}:{ui.port}/")
+        while not stopping.wait(0.5):
+            pass
     finally:
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         runtime.close()
