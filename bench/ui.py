@@ -103,10 +103,7 @@ def main() -> None:
 def through_the_app(catalog: Path, calls: int) -> None:
     """The same calls as a browser makes them: HTTP requests into the UI's WSGI application
     (login and CSRF fixtures, the controllers, JSON encoding), no socket. Server-side time."""
-    import importlib
-
-    from tests.support.wsgi_client import WsgiClient
-    from waddleperf.web.launch import wsgi_app
+    from tests.support.ui_app import ui_app
     from waddleperf.web.runtime import CATALOG_FILE, build
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,10 +114,7 @@ def through_the_app(catalog: Path, calls: int) -> None:
         runtime = build(overrides={"ui.data_dir": str(data), "ui.results": [f"{tmp}/none"],
                                    "ui.refresh_s": 0}, environ={})  # fmt: skip
         try:
-            client = WsgiClient(wsgi_app(runtime))
-            common = importlib.import_module("apps.waddleperf.common")
-            common.accounts.create("bench@example.com", "Bench-Horse-Battery-9!", "viewer")
-            assert client.login("bench@example.com", "Bench-Horse-Battery-9!").status == 303
+            client = ui_app(runtime, {"bench@example.com": "viewer"}).logged_in("bench@example.com")
             for warm in ("history", "history/charts"):  # the new catalog handle reads its blocks
                 client.request("GET", f"/waddleperf/api/{warm}?range=7d&until=2026-11-05T00:00",
                                headers={"Accept": "application/json"})  # fmt: skip

@@ -204,7 +204,8 @@ def test_the_fleet_shows_the_agent_and_its_tiers(browser: Browser, stack: Stack)
     assert "e2e-agent" in agents and "tier 1" in agents.lower()
     assert "lo" in agents
     config = page.inner_text("#fleet-config")
-    assert "e2e-agent" in config or "ok" in config.lower()
+    assert page.inner_text("#fleet-config .badge") == "valid", config
+    assert "e2e-agent" in config and "has errors" not in config, config
     _shot(page, "fleet")
     _no_page_errors(page)
 

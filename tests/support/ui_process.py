@@ -14,6 +14,7 @@ from tests.support.net import wait_until
 from waddleperf.localstack import free_port
 
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
+#: The password of every UI test's users.
 PASSWORD = "Correct-Horse-Battery-9!"
 
 

@@ -77,8 +77,8 @@ class WsgiClient:
         }  # fmt: skip
         for name, value in (headers or {}).items():
             key = name.upper().replace("-", "_")
-            if key == "CONTENT_TYPE":
-                environ["CONTENT_TYPE"] = value
+            if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):  # CGI names, not HTTP_*
+                environ[key] = value
             else:
                 environ[f"HTTP_{key}"] = value
         if self.cookies:

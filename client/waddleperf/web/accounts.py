@@ -104,8 +104,7 @@ class Accounts:
 
     def role(self, user_id: int) -> str | None:
         """The user's role (None: none, which grants nothing)."""
-        found = [r for r in self.roles.get(user_id) if r in ROLES]
-        return "admin" if "admin" in found else (found[0] if found else None)
+        return _role_of(self.roles.get(user_id))
 
     def set_role(self, user_id: int, role: str) -> None:
         """Give ``user_id`` exactly ``role``."""
@@ -142,17 +141,44 @@ class Accounts:
 
     def is_active(self, user_id: int) -> bool:
         """Whether the user exists and is not disabled."""
-        row = self.db.auth_user(user_id)
-        return row is not None and row.action_token != BLOCKED
+        user = self.get(user_id)
+        return user is not None and not user.disabled
+
+    def _select(self, query: Any) -> list[User]:
+        """The users matching ``query`` with their roles: one query (a left join on the
+        role tags), by e-mail."""
+        table, tags = self.db.auth_user, self.roles.tag_table
+        rows = self.db(query).select(
+            table.id, table.email, table.first_name, table.action_token, tags.tagpath,
+            left=tags.on((tags.record_id == table.id) & tags.tagpath.belongs(
+                [f"/{r}/" for r in ROLES])),
+            orderby=table.email | table.id)  # fmt: skip
+        found: dict[int, tuple[Any, set[str]]] = {}
+        for row in rows:
+            user_id = int(row.auth_user.id)
+            entry = found.setdefault(user_id, (row.auth_user, set()))
+            path = row[tags._tablename].tagpath
+            if path:
+                entry[1].add(path.strip("/"))
+        return [User(uid, r.email, r.first_name or "", _role_of(roles) or "none",
+                     r.action_token == BLOCKED) for uid, (r, roles) in found.items()]  # fmt: skip
+
+    def get(self, user_id: int) -> User | None:
+        """The user ``user_id`` with its role (one query), or None."""
+        found = self._select(self.db.auth_user.id == int(user_id))
+        return found[0] if found else None
 
     def users(self) -> list[User]:
         """Every user, by e-mail."""
-        table = self.db.auth_user
-        rows = self.db(table.id > 0).select(table.id, table.email, table.first_name,
-                                            table.action_token, orderby=table.email)  # fmt: skip
-        return [User(int(r.id), r.email, r.first_name or "", self.role(int(r.id)) or "none",
-                     r.action_token == BLOCKED) for r in rows]  # fmt: skip
+        return self._select(self.db.auth_user.id > 0)
 
     def find(self, email: str) -> User | None:
         """The user with ``email``."""
-        return next((u for u in self.users() if u.email == email.strip().lower()), None)
+        found = self._select(self.db.auth_user.email == email.strip().lower())
+        return found[0] if found else None
+
+
+def _role_of(tags: set[str] | list[str]) -> str | None:
+    """The role a user's tags grant: admin over viewer; None for none."""
+    found = [r for r in tags if r in ROLES]
+    return "admin" if "admin" in found else (found[0] if found else None)

@@ -4,7 +4,6 @@ a viewer. Controller tests call it with :class:`tests.support.wsgi_client.WsgiCl
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +13,12 @@ import pytest
 from tests.support.agentconf import quick_tiers, server_entry, write_agent
 from tests.support.fleet import FleetSpec, write_fleet
 from tests.support.server import LocalServer, start_server
+from tests.support.ui_app import PASSWORD, ui_app
 from tests.support.wsgi_client import Wsgi, WsgiClient
 from waddleperf.web.accounts import Accounts
-from waddleperf.web.launch import wsgi_app
 from waddleperf.web.runtime import UiRuntime, build
 
-PASSWORD = "Correct-Horse-Battery-9!"
+__all__ = ["PASSWORD", "Ui"]
 SPEC = FleetSpec(agents=2, servers=2, tier2_every=3, tier3_every=6)
 COUNT = 24
 
@@ -64,13 +63,8 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
         })  # fmt: skip
         (tmp / "store").mkdir()
         runtime = build(agent.config, environ={})
-        app = wsgi_app(runtime)
-        # the app's own handle on its database (py4web imports the app as apps.waddleperf)
-        accounts: Accounts = importlib.import_module("apps.waddleperf.common").accounts
-
-        accounts.create("admin@example.com", PASSWORD, "admin")
-        accounts.create("viewer@example.com", PASSWORD, "viewer")
-        yield Ui(app, runtime, accounts, srv, tmp / "store")
+        made = ui_app(runtime, {"admin@example.com": "admin", "viewer@example.com": "viewer"})
+        yield Ui(made.app, runtime, made.accounts, srv, tmp / "store")
         runtime.close()
     finally:
         srv.stop()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.integration.web.conftest import Ui
+from tests.integration.web.conftest import PASSWORD, Ui
 from tests.support.wsgi_client import WsgiClient
 
 API = "/waddleperf/api"
@@ -60,7 +60,7 @@ def test_a_udp_probe_runs_streams_and_is_stored(ui: Ui) -> None:
     other, _ = ui.logged_in(ui.admin, "127.0.6.3")
     other_user = "other-admin@example.com"
     assert other.api("GET", f"{API}/jobs/{job}").status == 200  # same user, other session
-    ui.accounts.create(other_user, "Correct-Horse-Battery-9!", "admin")
+    ui.accounts.create(other_user, PASSWORD, "admin")
     third, _ = ui.logged_in(other_user, "127.0.6.3")
     assert third.api("GET", f"{API}/jobs/{job}").status == 404
 

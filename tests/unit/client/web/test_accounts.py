@@ -71,3 +71,30 @@ def test_disable_blocks_login(accounts: tuple[Accounts, object]) -> None:
     assert acc.is_active(viewer) and auth.login("v@example.com", GOOD)[1] is None  # type: ignore[attr-defined]
     acc.reset_password(viewer, "Another-Horse-Staple-7?")
     assert auth.login("v@example.com", GOOD)[0] is None  # type: ignore[attr-defined]
+
+
+def test_user_reads_are_one_query_each(accounts: tuple[Accounts, object]) -> None:
+    """The guard reads the session's user on every request, the Users page lists them all:
+    each is one query (row and role joined), however many users there are."""
+    acc, _ = accounts
+    acc.create("a@example.com", GOOD, "admin")
+    ids = [acc.create(f"u{i}@example.com", GOOD, "viewer") for i in range(12)]
+    acc.set_disabled(ids[3], True)
+    acc.set_role(ids[5], "admin")
+    acc.roles.add(ids[7], "unrelated-tag")  # a tag that is not a role grants nothing
+    db = acc.db
+    db._timings.clear()  # pydal keeps the last 100 statements
+    listed = acc.users()
+    one = acc.get(ids[5])
+    gone = acc.get(99_999)
+    found = acc.find(" U3@example.com ")
+    selects = [sql for sql, _ in db._timings if sql.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 4, selects
+    assert [u.email for u in listed] == sorted(u.email for u in listed) and len(listed) == 13
+    roles = {u.email: u.role for u in listed}
+    assert roles["u5@example.com"] == "admin" and roles["u7@example.com"] == "viewer"
+    assert [u.email for u in listed if u.disabled] == ["u3@example.com"]
+    assert one is not None and one.email == "u5@example.com"
+    assert one.role == "admin" and not one.disabled
+    assert gone is None and found is not None and found.disabled and found.id == ids[3]
+    assert not acc.is_active(ids[3]) and acc.is_active(ids[4]) and not acc.is_active(99_999)

@@ -48,12 +48,13 @@ class _Who(Fixture):
         user_id = auth.user_id
         if user_id is None:
             return
-        row = auth.db.auth_user(user_id) if accounts.is_active(user_id) else None
-        if row is None:  # disabled or deleted since it logged in
+        user = accounts.get(int(user_id))  # one query: the row and its role
+        if user is None or user.disabled:  # disabled or deleted since it logged in
             session.clear()
             session["csrf"] = csrf.new_token()
             return
-        _local.me = {"id": int(user_id), "email": row.email, "role": accounts.role(user_id)}
+        _local.me = {"id": user.id, "email": user.email,
+                     "role": None if user.role == "none" else user.role}  # fmt: skip
 
     def on_success(self, context: dict[str, Any]) -> None:
         context["template_inject"].update(me=me(), csrf_token=session.get("csrf"),
