@@ -50,7 +50,7 @@ def page(cat: Catalog, span: timedelta, shift: int) -> dict[str, Any]:
     """What a History page asks for: the first listing page and the charts of the window."""
     until = SPEC.start + timedelta(hours=30) + timedelta(minutes=shift)
     state = ViewState(since=until - span, until=until, per_page=50)
-    return {"listing": history.listing(cat, state), "charts": series.charts(cat, state)}
+    return {"listing": history.listing(cat, state), "charts": series.charts_json(cat, state)}
 
 
 def timed(calls: int, fn: Callable[[int], object]) -> list[float]:

@@ -39,3 +39,16 @@ def edges(first: datetime, last: datetime, width_s: int) -> list[datetime]:
     start = int(first.timestamp() // width_s) * width_s
     stop = int(last.timestamp() // width_s) * width_s
     return [datetime.fromtimestamp(t, UTC) for t in range(start, stop + 1, width_s)]
+
+
+def bucket_sql(column: str, width_s: int) -> str:
+    """SQL of the start (Unix seconds) of the bucket holding timestamp ``column`` (after
+    1970), in integer microseconds: exact, and cheaper in DuckDB than ``floor(epoch(…))``."""
+    return f"(epoch_us({column}) // {int(width_s) * 1_000_000}) * {int(width_s)}"
+
+
+def index_sql(column: str, width_s: int, first_edge_s: int) -> str:
+    """SQL of the position of ``column``'s bucket on an axis whose first edge is
+    ``first_edge_s`` (a multiple of the width: the difference divides exactly)."""
+    start = bucket_sql(column, width_s)
+    return f"CAST(({start} - {int(first_edge_s)}) // {int(width_s)} AS INTEGER)"

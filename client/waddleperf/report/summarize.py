@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from waddleperf.load.compare import REPORT_ROWS, compare
 from waddleperf.report import regress
-from waddleperf.report.buckets import MAX_BUCKETS, bucket_width, edges
+from waddleperf.report.buckets import MAX_BUCKETS, bucket_sql, bucket_width, edges
 from waddleperf.report.scope import iso
 
 if TYPE_CHECKING:
@@ -147,8 +147,8 @@ def latency_series(
     chosen = con.execute(f"""SELECT agent, server, arg_min(kind, CASE kind {order} END)
         FROM {p}results WHERE kind IN ({", ".join(f"'{k}'" for k in prefs)})
         GROUP BY ALL ORDER BY ALL""").fetchall()
-    rows = con.execute(f"""SELECT r.agent, r.server, CAST(floor(epoch(r.started_at) / {width})
-            AS BIGINT) * {width} AS b, count(*),
+    bucket = bucket_sql("r.started_at", width)
+    rows = con.execute(f"""SELECT r.agent, r.server, {bucket} AS b, count(*),
             quantile_cont(r.latency_ms, [0.1, 0.25, 0.5, 0.75, 0.9]), {mean("r.loss_ratio")}
         FROM {p}results r JOIN (SELECT agent, server, arg_min(kind, CASE kind {order} END) AS kind
             FROM {p}results WHERE kind IN ({", ".join(f"'{k}'" for k in prefs)})

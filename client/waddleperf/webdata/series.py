@@ -15,12 +15,13 @@ of the width).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from waddleperf.report import summarize
-from waddleperf.report.buckets import bucket_width, edges
-from waddleperf.report.scope import iso
+from waddleperf.report.buckets import bucket_width, edges, index_sql
+from waddleperf.report.scope import Filters, iso
 from waddleperf.webdata.store import Catalog
 from waddleperf.webdata.view import ViewState
 
@@ -28,11 +29,8 @@ if TYPE_CHECKING:
     import duckdb
 
 
-def _bucket(width: int) -> str:
-    return f"CAST(floor(epoch(started_at) / {width}) AS BIGINT) * {width}"
-
-
 QUANTILES = "[0.1, 0.25, 0.5, 0.75, 0.9]"
+BANDS = ("p10", "p25", "p50", "p75", "p90")
 #: Decimals the charts carry (none draws finer): ms to 0.1 µs, loss ratio to 1e-6, whole bit/s.
 LATENCY_DECIMALS, LOSS_DECIMALS = 4, 6
 
@@ -46,13 +44,17 @@ def _prefs(kind: str | None) -> list[str]:
     return [kind] if kind else list(summarize.SERIES_KINDS)
 
 
-def _cells(cur: duckdb.DuckDBPyConnection, width: int, axis: list[datetime],
+#: SQL of the per-band lists of a latency cell's quantiles ``q`` (p10 … p90), by position.
+_BAND_LISTS = ", ".join(f"list(q[{n}] ORDER BY i)" for n in range(1, len(BANDS) + 1))
+
+
+def _cells(cur: duckdb.DuckDBPyConnection, width: int, a0: int,
            first: str) -> list[tuple[Any, ...]]:  # fmt: skip
     """One scan, one row per agent × server × kind present: its loss and throughput as lists
     of axis positions, bucket means and counts (empty where it has none), and for the
-    latency chart's first-choice kind ``first`` its per-bucket record counts and latency
-    quantiles. A few hundred rows reach Python instead of one per bucket."""
-    a0 = int(axis[0].timestamp())
+    latency chart's first-choice kind ``first`` :data:`Latency`'s lists. A few hundred rows
+    reach Python instead of one per bucket."""
+    bands = _BAND_LISTS.replace(" ORDER BY i)", " ORDER BY i) FILTER (WHERE kind = $first)")
     return cur.execute(f"""SELECT agent, server, kind,
             list(i ORDER BY i) FILTER (WHERE n_loss > 0),
             list(round(loss, {LOSS_DECIMALS}) ORDER BY i) FILTER (WHERE n_loss > 0),
@@ -61,11 +63,10 @@ def _cells(cur: duckdb.DuckDBPyConnection, width: int, axis: list[datetime],
             list(round(tput) ORDER BY i) FILTER (WHERE n_tput > 0),
             list(n_tput ORDER BY i) FILTER (WHERE n_tput > 0),
             list(i ORDER BY i) FILTER (WHERE kind = $first),
-            list(n ORDER BY i) FILTER (WHERE kind = $first),
-            list(q ORDER BY i) FILTER (WHERE kind = $first),
+            list(n ORDER BY i) FILTER (WHERE kind = $first), {bands},
             list(round(loss, {LOSS_DECIMALS}) ORDER BY i) FILTER (WHERE kind = $first)
         FROM (SELECT agent, server, kind,
-                CAST(({_bucket(width)} - {a0}) // {width} AS INTEGER) AS i, count(*) AS n,
+                {index_sql("started_at", width, a0)} AS i, count(*) AS n,
                 {summarize.mean("loss_ratio")} AS loss, count(loss_ratio) AS n_loss,
                 {summarize.mean("throughput_bps")} AS tput, count(throughput_bps) AS n_tput,
                 {_quantiles(" FILTER (WHERE kind = $first)")} AS q
@@ -86,110 +87,120 @@ def _chosen(rows: list[tuple[Any, ...]], kind: str | None) -> dict[tuple[str, st
     return dict(sorted(chosen.items()))
 
 
-Cells = dict[tuple[str, str], dict[int, tuple[int, Any, Any]]]
+#: A latency series as lists by axis position: positions, counts, p10 … p90, loss ratio.
+Latency = tuple[list[int], list[int], list[Any], list[Any], list[Any], list[Any], list[Any],
+                list[Any]]  # fmt: skip
 
 
-def _first_choice(rows: list[tuple[Any, ...]], first: str, size: int) -> Cells:
-    """The latency cells the scan computed: those of the first-choice kind."""
-    cells: Cells = {}
-    for agent, server, kind, *lists in rows:
-        if kind == first and lists[6]:
-            found = zip(*lists[6:10], strict=True)
-            cells[(agent, server)] = {i: (int(n), q, loss) for i, n, q, loss in found
-                                      if 0 <= i < size}  # fmt: skip
-    return cells
+def _dense(where: list[int], values: list[Any], size: int, fill: Any) -> list[Any]:
+    """``values`` at axis positions ``where`` (sorted, distinct) as a column of ``size``;
+    the list itself when it already fills every position (the common, full case)."""
+    if len(where) == size and where[0] == 0 and where[-1] == size - 1:
+        return values
+    out = [fill] * size
+    for i, value in zip(where, values, strict=True):
+        if 0 <= i < size:
+            out[i] = value
+    return out
 
 
-def _other_choices(cur: duckdb.DuckDBPyConnection, width: int, axis: list[datetime],
-                   wanted: dict[tuple[str, str], str]) -> Cells:  # fmt: skip
-    """Latency cells of agent × server pairs whose chosen kind is not the first choice (a
-    second query; none when every pair has the first choice, as a default fleet has)."""
+Pairs = dict[tuple[str, str], Latency]
+
+
+def _other_choices(cur: duckdb.DuckDBPyConnection, width: int, a0: int,
+                   wanted: dict[tuple[str, str], str]) -> Pairs:  # fmt: skip
+    """Latency of agent × server pairs whose chosen kind is not the first choice (a second
+    query; none when every pair has the first choice, as a default fleet has)."""
     if not wanted:
         return {}
-    a0, size = int(axis[0].timestamp()), len(axis)
     kinds = sorted(set(wanted.values()))
-    rows = cur.execute(f"""SELECT agent, server, kind,
-            CAST(({_bucket(width)} - {a0}) // {width} AS INTEGER) AS i, count(*),
-            {_quantiles()}, round({summarize.mean("loss_ratio")}, {LOSS_DECIMALS})
-        FROM results WHERE kind IN ({", ".join("?" for _ in kinds)}) GROUP BY ALL""",
-        kinds).fetchall()  # fmt: skip
-    cells: Cells = {}
-    for agent, server, kind, i, n, q, loss in rows:
-        if wanted.get((agent, server)) == kind and 0 <= i < size:
-            cells.setdefault((agent, server), {})[int(i)] = (int(n), q, loss)
-    return cells
+    rows = cur.execute(f"""SELECT agent, server, kind, list(i ORDER BY i), list(n ORDER BY i),
+            {_BAND_LISTS}, list(loss ORDER BY i)
+        FROM (SELECT agent, server, kind, {index_sql("started_at", width, a0)} AS i,
+                count(*) AS n, {_quantiles()} AS q,
+                round({summarize.mean("loss_ratio")}, {LOSS_DECIMALS}) AS loss
+              FROM results WHERE kind IN ({", ".join("?" for _ in kinds)}) GROUP BY ALL)
+        GROUP BY ALL""", kinds).fetchall()  # fmt: skip
+    return {(agent, server): tuple(lists) for agent, server, kind, *lists in rows
+            if wanted.get((agent, server)) == kind}  # fmt: skip
 
 
-def _latency(cur: duckdb.DuckDBPyConnection, width: int, axis: list[datetime],
+def _latency(cur: duckdb.DuckDBPyConnection, width: int, a0: int, size: int,
              rows: list[tuple[Any, ...]], kind: str | None) -> list[dict[str, Any]]:  # fmt: skip
     """The SmokePing series, one per agent × server, with the figures of
     :func:`waddleperf.report.summarize.latency_series` as columns on the shared axis:
     ``count``, ``p10`` … ``p90``, ``loss_ratio`` (``[i]`` belongs to ``axis[i]``)."""
     chosen = _chosen(rows, kind)
     first = _prefs(kind)[0]
-    cells = _first_choice(rows, first, len(axis))
-    cells.update(_other_choices(cur, width, axis, {k: v for k, v in chosen.items() if v != first}))
-    size = len(axis)
+    found: Pairs = {
+        (agent, server): tuple(lists[6:14])
+        for agent, server, k, *lists in rows if k == first and lists[6]
+    }  # fmt: skip
+    found.update(_other_choices(cur, width, a0, {k: v for k, v in chosen.items() if v != first}))
     out = []
     for (agent, server), chosen_kind in chosen.items():
-        mine = cells.get((agent, server), {})
+        where, counts, *bands, loss = found.get((agent, server), ([], [], *[[]] * 5, []))
         line: dict[str, Any] = {"agent": agent, "server": server, "kind": chosen_kind,
-                                "bucket_s": width, "count": [0] * size}  # fmt: skip
-        for key in ("p10", "p25", "p50", "p75", "p90", "loss_ratio"):
-            line[key] = [None] * size
-        for i, (n, q, loss) in mine.items():
-            line["count"][i], line["loss_ratio"][i] = n, loss
-            if q is not None:
-                for key, value in zip(("p10", "p25", "p50", "p75", "p90"), q, strict=True):
-                    line[key][i] = value
+                                "bucket_s": width,
+                                "count": _dense(where, counts, size, 0)}  # fmt: skip
+        for key, column in zip(BANDS, bands, strict=True):
+            line[key] = _dense(where, column, size, None)
+        line["loss_ratio"] = _dense(where, loss, size, None)
         out.append(line)
     return out
 
 
-def _columns(rows: list[tuple[Any, ...]], width: int,
-             axis: list[datetime]) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
-    """Mean loss ratio and throughput per agent × server × kind, as columns on ``axis``."""
-    size = len(axis)
+def _columns(rows: list[tuple[Any, ...]], width: int, size: int) -> dict[str, list[dict[str, Any]]]:
+    """Mean loss ratio and throughput per agent × server × kind, as columns on the axis."""
     out: dict[str, list[dict[str, Any]]] = {"loss": [], "throughput": []}
     for agent, server, kind, *lists in rows:  # _cells' rows, sorted
         for name, (where, means, counts) in (("loss", lists[0:3]), ("throughput", lists[3:6])):
-            if not where:
-                continue
-            values: list[float | None] = [None] * size
-            numbers = [0] * size
-            for i, value, n in zip(where, means, counts, strict=True):
-                if 0 <= i < size:
-                    values[i], numbers[i] = float(value), int(n)
-            out[name].append({"agent": agent, "server": server, "kind": kind, "bucket_s": width,
-                              "values": values, "counts": numbers})  # fmt: skip
+            if where:
+                out[name].append({"agent": agent, "server": server, "kind": kind,
+                                  "bucket_s": width, "values": _dense(where, means, size, None),
+                                  "counts": _dense(where, counts, size, 0)})  # fmt: skip
     return out
 
 
 def charts(cat: Catalog, state: ViewState, now: datetime | None = None) -> dict[str, Any]:
-    """Every chart of the view: ``{"window", "bucket_s", "latency", "loss", "throughput"}``.
+    """Every chart of the view: ``{"window", "bucket_s", "axis", "latency", "loss",
+    "throughput"}``, computed each call (:func:`charts_json` is the cached form).
 
     The window is the view's time range; without one, the first and last record's start."""
+    return _compute(cat, state.filters(now or datetime.now(UTC)), state)
+
+
+def charts_json(cat: Catalog, state: ViewState, now: datetime | None = None) -> str:
+    """:func:`charts` as compact JSON, cached per view until the catalog changes. The cache
+    keeps the text: one object per view, not the hundred thousand numbers a week's fleet
+    charts hold, which every full garbage collection of the process would walk."""
     filters = state.filters(now or datetime.now(UTC))
 
-    def compute() -> dict[str, Any]:
-        with cat.scoped(filters) as cur:
-            first, last = filters.since, filters.until
-            if first is None or last is None:
-                data_first, data_last = summarize.window(cur)
-                first, last = first or data_first, last or data_last
-            if first is None or last is None:
-                return {"window": None, "bucket_s": None, "axis": [], "latency": [], "loss": [],
-                        "throughput": []}  # fmt: skip
-            width = bucket_width(first, last)
-            axis = edges(first, last, width)
-            kind = state.kinds[0] if len(state.kinds) == 1 else None
-            cells = _cells(cur, width, axis, _prefs(kind)[0])
-            return {
-                "window": {"first": iso(first), "last": iso(last)},
-                "bucket_s": width,
-                "axis": [iso(edge) for edge in axis],
-                "latency": _latency(cur, width, axis, cells, kind),
-                **_columns(cells, width, axis),
-            }
+    def encoded() -> str:
+        return json.dumps(_compute(cat, filters, state), separators=(",", ":"),
+                          ensure_ascii=False)  # fmt: skip
 
-    return cat.cached(("charts", filters, state.kinds), compute)
+    return cat.cached(("charts", filters, state.kinds), encoded)
+
+
+def _compute(cat: Catalog, filters: Filters, state: ViewState) -> dict[str, Any]:
+    with cat.scoped(filters) as cur:
+        first, last = filters.since, filters.until
+        if first is None or last is None:
+            data_first, data_last = summarize.window(cur)
+            first, last = first or data_first, last or data_last
+        if first is None or last is None:
+            return {"window": None, "bucket_s": None, "axis": [], "latency": [], "loss": [],
+                    "throughput": []}  # fmt: skip
+        width = bucket_width(first, last)
+        axis = edges(first, last, width)
+        kind = state.kinds[0] if len(state.kinds) == 1 else None
+        a0, size = int(axis[0].timestamp()), len(axis)
+        cells = _cells(cur, width, a0, _prefs(kind)[0])
+        return {
+            "window": {"first": iso(first), "last": iso(last)},
+            "bucket_s": width,
+            "axis": [iso(edge) for edge in axis],
+            "latency": _latency(cur, width, a0, size, cells, kind),
+            **_columns(cells, width, size),
+        }

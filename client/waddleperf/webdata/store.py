@@ -23,7 +23,13 @@ if TYPE_CHECKING:
     import duckdb
 
 T = TypeVar("T")
-CACHE_ENTRIES = 256
+#: The answer cache's bounds: entries, and bytes of the texts it holds (other answers count
+#: :data:`OTHER_WEIGHT` each). A week's charts of a 60-series fleet are about 0.5 MB of JSON.
+CACHE_ENTRIES, CACHE_BYTES, OTHER_WEIGHT = 256, 64 << 20, 16 << 10
+
+
+def _weight(value: object) -> int:
+    return len(value) if isinstance(value, str | bytes) else OTHER_WEIGHT
 
 
 class Catalog:
@@ -34,6 +40,7 @@ class Catalog:
         self._con = catalog.connect(path, threads)
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._cache_bytes = 0
         self.generation = 0
 
     def close(self) -> None:
@@ -69,9 +76,12 @@ class Catalog:
                 return value
         value = compute()
         with self._lock:
-            self._cache[full] = value
-            while len(self._cache) > CACHE_ENTRIES:
-                self._cache.popitem(last=False)
+            if full not in self._cache:
+                self._cache[full] = value
+                self._cache_bytes += _weight(value)
+            while self._cache and (len(self._cache) > CACHE_ENTRIES
+                                   or self._cache_bytes > CACHE_BYTES):  # fmt: skip
+                self._cache_bytes -= _weight(self._cache.popitem(last=False)[1])
         return value
 
     def ingest(self, sources: Sequence[str], endpoint_url: str | None = None) -> dict[str, int]:
@@ -84,5 +94,6 @@ class Catalog:
                 found = ingest(cur, [open_source(s, endpoint_url) for s in sources])
             self.generation += 1
             self._cache.clear()
+            self._cache_bytes = 0
         return {"listed": found.listed, "ingested": found.ingested, "known": found.known,
                 "skipped": found.skipped}  # fmt: skip

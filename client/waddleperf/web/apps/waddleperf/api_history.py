@@ -36,7 +36,8 @@ def listing() -> str:
 @action.uses(api_login)
 def charts() -> str:
     """The latency, loss and throughput series of the view, on one time axis."""
-    return compact(series.charts(runtime.catalog, _state()))
+    response.headers["Content-Type"] = "application/json"
+    return series.charts_json(runtime.catalog, _state())
 
 
 @action("api/history/record")
