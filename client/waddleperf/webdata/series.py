@@ -2,15 +2,18 @@
 time, all on one set of bucket edges chosen from the view's time range.
 
 Latency has the figures of the report's :func:`waddleperf.report.summarize.latency_series`
-(median, p10–p90 and p25–p75 bands, loss per bucket; a test holds them equal), computed in one
-scan instead of its three: loss, throughput, which kinds each agent × server has and the
-quantiles of the first-choice kind (icmp, or the view's kind) come back as lists per series
-(a few hundred rows reach Python); only pairs without that kind cost a second query.
-Loss and throughput are means per bucket of the typed columns
-(:mod:`waddleperf.report.figures`), as columns on the shared ``axis`` (``values[i]`` and
-``counts[i]`` belong to ``axis[i]``: what uPlot draws). Buckets:
-:mod:`waddleperf.report.buckets` (at most 120 per chart, round widths, edges on multiples
-of the width).
+(median, p10–p90 and p25–p75 bands, loss per bucket; a test holds them equal). Loss and
+throughput are means per bucket of the typed columns (:mod:`waddleperf.report.figures`).
+Every figure is a column on the shared ``axis`` (``p50[i]``, ``values[i]`` and ``counts[i]``
+belong to ``axis[i]``: what uPlot draws). Buckets: :mod:`waddleperf.report.buckets` (at most
+120 per chart, round widths, edges on multiples of the width).
+
+One scan computes it all: loss, throughput, which kinds each agent × server has and the
+quantiles of the first-choice kind (icmp, or the view's kind); only pairs without that kind
+cost a second query. Each series comes back as one ordered list of structs per chart, and
+DuckDB writes the columns' JSON itself: a few hundred texts reach Python, used as they are
+when they fill the axis (the common case), instead of a hundred thousand numbers made into
+Python objects and encoded again.
 """
 
 from __future__ import annotations
@@ -44,34 +47,54 @@ def _prefs(kind: str | None) -> list[str]:
     return [kind] if kind else list(summarize.SERIES_KINDS)
 
 
-#: SQL of the per-band lists of a latency cell's quantiles ``q`` (p10 … p90), by position.
-_BAND_LISTS = ", ".join(f"list(q[{n}] ORDER BY i)" for n in range(1, len(BANDS) + 1))
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _object(head: dict[str, Any], columns: dict[str, str]) -> str:
+    """A JSON object: ``head``'s items, then ``columns``' ready JSON texts."""
+    return _dumps(head)[:-1] + "".join(f',"{k}":{v}' for k, v in columns.items()) + "}"
+
+
+def _packed(name: str, fields: dict[str, str], where: str) -> str:
+    """SQL aggregate ``name``: the group's rows matching ``where`` as one list of structs
+    (``i`` and ``fields``) by position: one ordered aggregate instead of one per field."""
+    inner = ", ".join(f"'{k}': {v}" for k, v in {"i": "i", **fields}.items())
+    return f"list({{{inner}}} ORDER BY i) FILTER (WHERE {where}) AS {name}"
+
+
+def _unpacked(name: str, fields: dict[str, str]) -> str:
+    """SQL: how many positions ``name`` holds, then its positions and each field as JSON."""
+    out = [f"coalesce(len({name}), 0)"]
+    out += [f"to_json(list_transform({name}, lambda x: x.{k}))" for k in ("i", *fields)]
+    return ", ".join(out)
+
+
+_LOSS = {"v": f"round(loss, {LOSS_DECIMALS})", "c": "n_loss"}
+_TPUT = {"v": "round(tput)", "c": "n_tput"}
+#: A latency cell's lists: counts, p10 … p90 (of its quantiles ``q``), loss ratio.
+_LATENCY = {"n": "n", **{b: f"q[{n}]" for n, b in enumerate(BANDS, 1)},
+            "l": f"round(loss, {LOSS_DECIMALS})"}  # fmt: skip
 
 
 def _cells(cur: duckdb.DuckDBPyConnection, width: int, a0: int,
            first: str) -> list[tuple[Any, ...]]:  # fmt: skip
-    """One scan, one row per agent × server × kind present: its loss and throughput as lists
-    of axis positions, bucket means and counts (empty where it has none), and for the
-    latency chart's first-choice kind ``first`` :data:`Latency`'s lists. A few hundred rows
-    reach Python instead of one per bucket."""
-    bands = _BAND_LISTS.replace(" ORDER BY i)", " ORDER BY i) FILTER (WHERE kind = $first)")
-    return cur.execute(f"""SELECT agent, server, kind,
-            list(i ORDER BY i) FILTER (WHERE n_loss > 0),
-            list(round(loss, {LOSS_DECIMALS}) ORDER BY i) FILTER (WHERE n_loss > 0),
-            list(n_loss ORDER BY i) FILTER (WHERE n_loss > 0),
-            list(i ORDER BY i) FILTER (WHERE n_tput > 0),
-            list(round(tput) ORDER BY i) FILTER (WHERE n_tput > 0),
-            list(n_tput ORDER BY i) FILTER (WHERE n_tput > 0),
-            list(i ORDER BY i) FILTER (WHERE kind = $first),
-            list(n ORDER BY i) FILTER (WHERE kind = $first), {bands},
-            list(round(loss, {LOSS_DECIMALS}) ORDER BY i) FILTER (WHERE kind = $first)
-        FROM (SELECT agent, server, kind,
-                {index_sql("started_at", width, a0)} AS i, count(*) AS n,
-                {summarize.mean("loss_ratio")} AS loss, count(loss_ratio) AS n_loss,
-                {summarize.mean("throughput_bps")} AS tput, count(throughput_bps) AS n_tput,
-                {_quantiles(" FILTER (WHERE kind = $first)")} AS q
-              FROM results GROUP BY ALL)
-        GROUP BY ALL ORDER BY ALL""", {"first": first}).fetchall()  # fmt: skip
+    """One scan, one row per agent × server × kind present: ``agent, server, kind``, then
+    :func:`_unpacked` loss (means, counts), throughput (means, counts) and, for the latency
+    chart's first-choice kind ``first``, :data:`_LATENCY`. DuckDB writes the JSON: a few
+    hundred texts reach Python, not a hundred thousand numbers."""
+    return cur.execute(f"""SELECT agent, server, kind, {_unpacked("l", _LOSS)},
+            {_unpacked("t", _TPUT)}, {_unpacked("q", _LATENCY)}
+        FROM (SELECT agent, server, kind, {_packed("l", _LOSS, "n_loss > 0")},
+                {_packed("t", _TPUT, "n_tput > 0")}, {_packed("q", _LATENCY, "kind = $first")}
+            FROM (SELECT agent, server, kind,
+                    {index_sql("started_at", width, a0)} AS i, count(*) AS n,
+                    {summarize.mean("loss_ratio")} AS loss, count(loss_ratio) AS n_loss,
+                    {summarize.mean("throughput_bps")} AS tput, count(throughput_bps) AS n_tput,
+                    {_quantiles(" FILTER (WHERE kind = $first)")} AS q
+                  FROM results GROUP BY ALL)
+            GROUP BY ALL)
+        ORDER BY ALL""", {"first": first}).fetchall()  # fmt: skip
 
 
 def _chosen(rows: list[tuple[Any, ...]], kind: str | None) -> dict[tuple[str, str], str]:
@@ -87,16 +110,8 @@ def _chosen(rows: list[tuple[Any, ...]], kind: str | None) -> dict[tuple[str, st
     return dict(sorted(chosen.items()))
 
 
-#: A latency series as lists by axis position: positions, counts, p10 … p90, loss ratio.
-Latency = tuple[list[int], list[int], list[Any], list[Any], list[Any], list[Any], list[Any],
-                list[Any]]  # fmt: skip
-
-
 def _dense(where: list[int], values: list[Any], size: int, fill: Any) -> list[Any]:
-    """``values`` at axis positions ``where`` (sorted, distinct) as a column of ``size``;
-    the list itself when it already fills every position (the common, full case)."""
-    if len(where) == size and where[0] == 0 and where[-1] == size - 1:
-        return values
+    """``values`` at axis positions ``where`` as a column of ``size`` (``fill`` elsewhere)."""
     out = [fill] * size
     for i, value in zip(where, values, strict=True):
         if 0 <= i < size:
@@ -104,61 +119,68 @@ def _dense(where: list[int], values: list[Any], size: int, fill: Any) -> list[An
     return out
 
 
-Pairs = dict[tuple[str, str], Latency]
+def _columns_of(lists: tuple[Any, ...], fills: list[Any], size: int) -> list[str]:
+    """:func:`_unpacked` output as JSON columns on the axis: DuckDB's texts as they are when
+    they fill every position (the common case), else spread out with ``fills``."""
+    count, where, *texts = lists
+    if count == size:
+        return list(texts)
+    at = json.loads(where) if where else []
+    return [_dumps(_dense(at, json.loads(t) if t else [], size, fill))
+            for t, fill in zip(texts, fills, strict=True)]  # fmt: skip
 
 
-def _other_choices(cur: duckdb.DuckDBPyConnection, width: int, a0: int,
-                   wanted: dict[tuple[str, str], str]) -> Pairs:  # fmt: skip
-    """Latency of agent × server pairs whose chosen kind is not the first choice (a second
-    query; none when every pair has the first choice, as a default fleet has)."""
+#: A latency series' columns (:data:`_LATENCY`'s) and what their empty buckets hold.
+_LATENCY_KEYS, _LATENCY_FILLS = ("count", *BANDS, "loss_ratio"), [0, *[None] * 6]
+_WIDTH = 2 + len(_LATENCY)  # count, positions, columns
+
+
+def _other_choices(
+    cur: duckdb.DuckDBPyConnection, width: int, a0: int, wanted: dict[tuple[str, str], str]
+) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """Latency lists of agent × server pairs whose chosen kind is not the first choice (a
+    second query; none when every pair has the first choice, as a default fleet has)."""
     if not wanted:
         return {}
     kinds = sorted(set(wanted.values()))
-    rows = cur.execute(f"""SELECT agent, server, kind, list(i ORDER BY i), list(n ORDER BY i),
-            {_BAND_LISTS}, list(loss ORDER BY i)
-        FROM (SELECT agent, server, kind, {index_sql("started_at", width, a0)} AS i,
-                count(*) AS n, {_quantiles()} AS q,
-                round({summarize.mean("loss_ratio")}, {LOSS_DECIMALS}) AS loss
-              FROM results WHERE kind IN ({", ".join("?" for _ in kinds)}) GROUP BY ALL)
-        GROUP BY ALL""", kinds).fetchall()  # fmt: skip
+    rows = cur.execute(f"""SELECT agent, server, kind, {_unpacked("q", _LATENCY)}
+        FROM (SELECT agent, server, kind, {_packed("q", _LATENCY, "true")}
+            FROM (SELECT agent, server, kind, {index_sql("started_at", width, a0)} AS i,
+                    count(*) AS n, {_quantiles()} AS q, {summarize.mean("loss_ratio")} AS loss
+                  FROM results WHERE kind IN ({", ".join("?" for _ in kinds)}) GROUP BY ALL)
+            GROUP BY ALL)""", kinds).fetchall()  # fmt: skip
     return {(agent, server): tuple(lists) for agent, server, kind, *lists in rows
             if wanted.get((agent, server)) == kind}  # fmt: skip
 
 
 def _latency(cur: duckdb.DuckDBPyConnection, width: int, a0: int, size: int,
-             rows: list[tuple[Any, ...]], kind: str | None) -> list[dict[str, Any]]:  # fmt: skip
-    """The SmokePing series, one per agent × server, with the figures of
+             rows: list[tuple[Any, ...]], kind: str | None) -> list[str]:  # fmt: skip
+    """The SmokePing series (JSON objects), one per agent × server, with the figures of
     :func:`waddleperf.report.summarize.latency_series` as columns on the shared axis:
     ``count``, ``p10`` … ``p90``, ``loss_ratio`` (``[i]`` belongs to ``axis[i]``)."""
     chosen = _chosen(rows, kind)
     first = _prefs(kind)[0]
-    found: Pairs = {
-        (agent, server): tuple(lists[6:14])
-        for agent, server, k, *lists in rows if k == first and lists[6]
-    }  # fmt: skip
+    found = {(agent, server): tuple(lists[-_WIDTH:]) for agent, server, k, *lists in rows
+             if k == first and lists[-_WIDTH]}  # fmt: skip
     found.update(_other_choices(cur, width, a0, {k: v for k, v in chosen.items() if v != first}))
     out = []
     for (agent, server), chosen_kind in chosen.items():
-        where, counts, *bands, loss = found.get((agent, server), ([], [], *[[]] * 5, []))
-        line: dict[str, Any] = {"agent": agent, "server": server, "kind": chosen_kind,
-                                "bucket_s": width,
-                                "count": _dense(where, counts, size, 0)}  # fmt: skip
-        for key, column in zip(BANDS, bands, strict=True):
-            line[key] = _dense(where, column, size, None)
-        line["loss_ratio"] = _dense(where, loss, size, None)
-        out.append(line)
+        lists = found.get((agent, server), (0, None, *[None] * len(_LATENCY)))
+        head = {"agent": agent, "server": server, "kind": chosen_kind, "bucket_s": width}
+        columns = _columns_of(lists, _LATENCY_FILLS, size)
+        out.append(_object(head, dict(zip(_LATENCY_KEYS, columns, strict=True))))
     return out
 
 
-def _columns(rows: list[tuple[Any, ...]], width: int, size: int) -> dict[str, list[dict[str, Any]]]:
-    """Mean loss ratio and throughput per agent × server × kind, as columns on the axis."""
-    out: dict[str, list[dict[str, Any]]] = {"loss": [], "throughput": []}
+def _means(rows: list[tuple[Any, ...]], width: int, size: int) -> dict[str, list[str]]:
+    """Mean loss ratio and throughput per agent × server × kind (JSON objects)."""
+    out: dict[str, list[str]] = {"loss": [], "throughput": []}
     for agent, server, kind, *lists in rows:  # _cells' rows, sorted
-        for name, (where, means, counts) in (("loss", lists[0:3]), ("throughput", lists[3:6])):
-            if where:
-                out[name].append({"agent": agent, "server": server, "kind": kind,
-                                  "bucket_s": width, "values": _dense(where, means, size, None),
-                                  "counts": _dense(where, counts, size, 0)})  # fmt: skip
+        for name, mine in (("loss", lists[0:4]), ("throughput", lists[4:8])):
+            if mine[0]:
+                values, counts = _columns_of(tuple(mine), [None, 0], size)
+                head = {"agent": agent, "server": server, "kind": kind, "bucket_s": width}
+                out[name].append(_object(head, {"values": values, "counts": counts}))
     return out
 
 
@@ -167,7 +189,8 @@ def charts(cat: Catalog, state: ViewState, now: datetime | None = None) -> dict[
     "throughput"}``, computed each call (:func:`charts_json` is the cached form).
 
     The window is the view's time range; without one, the first and last record's start."""
-    return _compute(cat, state.filters(now or datetime.now(UTC)), state)
+    found: dict[str, Any] = json.loads(_encode(cat, state.filters(now or datetime.now(UTC)), state))
+    return found
 
 
 def charts_json(cat: Catalog, state: ViewState, now: datetime | None = None) -> str:
@@ -175,32 +198,25 @@ def charts_json(cat: Catalog, state: ViewState, now: datetime | None = None) -> 
     keeps the text: one object per view, not the hundred thousand numbers a week's fleet
     charts hold, which every full garbage collection of the process would walk."""
     filters = state.filters(now or datetime.now(UTC))
-
-    def encoded() -> str:
-        return json.dumps(_compute(cat, filters, state), separators=(",", ":"),
-                          ensure_ascii=False)  # fmt: skip
-
-    return cat.cached(("charts", filters, state.kinds), encoded)
+    return cat.cached(("charts", filters, state.kinds), lambda: _encode(cat, filters, state))
 
 
-def _compute(cat: Catalog, filters: Filters, state: ViewState) -> dict[str, Any]:
+def _encode(cat: Catalog, filters: Filters, state: ViewState) -> str:
     with cat.scoped(filters) as cur:
         first, last = filters.since, filters.until
         if first is None or last is None:
             data_first, data_last = summarize.window(cur)
             first, last = first or data_first, last or data_last
         if first is None or last is None:
-            return {"window": None, "bucket_s": None, "axis": [], "latency": [], "loss": [],
-                    "throughput": []}  # fmt: skip
+            return _dumps({"window": None, "bucket_s": None, "axis": [], "latency": [],
+                           "loss": [], "throughput": []})  # fmt: skip
         width = bucket_width(first, last)
         axis = edges(first, last, width)
         kind = state.kinds[0] if len(state.kinds) == 1 else None
         a0, size = int(axis[0].timestamp()), len(axis)
         cells = _cells(cur, width, a0, _prefs(kind)[0])
-        return {
-            "window": {"first": iso(first), "last": iso(last)},
-            "bucket_s": width,
-            "axis": [iso(edge) for edge in axis],
-            "latency": _latency(cur, width, a0, size, cells, kind),
-            **_columns(cells, width, size),
-        }
+        latency = _latency(cur, width, a0, size, cells, kind)
+    head = {"window": {"first": iso(first), "last": iso(last)}, "bucket_s": width,
+            "axis": [iso(edge) for edge in axis]}  # fmt: skip
+    lists = {"latency": latency, **_means(cells, width, size)}
+    return _object(head, {k: f"[{','.join(v)}]" for k, v in lists.items()})

@@ -131,7 +131,11 @@ def test_answers_are_cached_until_the_catalog_changes(catalog: Catalog) -> None:
 WEEK = f"range=7d&until={T0 + timedelta(days=3):%Y-%m-%dT%H:%M}"
 
 
-@pytest.mark.parametrize("query", [WINDOW, "", "kind=udp", "agent=agent-01&server=server-1", WEEK])
+# "kind=udp&kind=tcp": no icmp in the view, so every pair's chosen kind (udp) is not the
+# first choice and comes from the second query
+@pytest.mark.parametrize(
+    "query", [WINDOW, "", "kind=udp", "agent=agent-01&server=server-1", WEEK, "kind=udp&kind=tcp"]
+)
 def test_latency_series_are_the_reports_own(catalog: Catalog, query: str) -> None:
     """The charts compute the latency bands their own (faster) way: they must equal the
     report's :func:`summarize.latency_series` over the same view, and the loss and
@@ -175,3 +179,29 @@ def test_latency_series_are_the_reports_own(catalog: Catalog, query: str) -> Non
             assert line["counts"][i] == len(inside)
             if inside:
                 assert line["values"][i] == pytest.approx(sum(inside) / len(inside), abs=1e-6)
+    if "kind=udp&kind=tcp" in query:
+        assert {s["kind"] for s in charts["latency"]} == {"probe.udp"}
+    tputs = [r for r in every if r["throughput_bps"] is not None]
+    for line in charts["throughput"]:
+        mine = [r for r in tputs if (r["agent"], r["server"], r["kind"]) ==
+                (line["agent"], line["server"], line["kind"])]  # fmt: skip
+        for i, start in enumerate(axis):
+            inside = [
+                float(str(r["throughput_bps"]))
+                for r in mine
+                if start <= parse_time(str(r["started_at"]), "t").timestamp() < start + width
+            ]
+            assert line["counts"][i] == len(inside)
+            assert (line["values"][i] is None) == (not inside)
+            if inside:
+                assert line["values"][i] == pytest.approx(sum(inside) / len(inside), abs=0.5)
+
+
+def test_charts_json_is_the_cached_text_of_the_charts(catalog: Catalog) -> None:
+    state = decode(WEEK)
+    text = series.charts_json(catalog, state)
+    assert series.charts_json(catalog, state) is text  # cached: the same text object
+    assert json.loads(text) == series.charts(catalog, state)
+    assert " " not in text.partition('"axis"')[2][:200]  # compact
+    catalog.ingest([])
+    assert series.charts_json(catalog, state) is not text
