@@ -5,9 +5,10 @@ spec as ``bench/report.py``: 20 agents, 3 servers; 67 000 bundles ≈ 1.0 M resu
 ingested once with ``waddleperf report`` and cached under ``--data``. Then, as a controller
 calls it for a typical History page, ``--calls`` times each: the listing page (50 rows) and
 the charts' JSON (latency bands, loss, throughput: what the app sends) of one day and of one
-week, each call a different window (so uncached: the window moves by a minute per call), and again with the cache warm.
-Then the same through the UI's WSGI application, as the History page's requests (login and
-CSRF fixtures, controllers, JSON encoding: the data API's server-side time).
+week, each call a different window (so uncached: the window moves by a minute per call), and
+again with the cache warm. Then the same through the UI's WSGI application, as the History
+page's requests (login and CSRF fixtures, controllers, JSON encoding: the data API's
+server-side time).
 Prints p50 / p95 in ms. Goal (the issue's): p95 ≤ 200 ms. Not a test: figures go to
 docs/performance.md. Run: ``python -m bench.ui [--bundles 67000] [--calls 50]``.
 """
