@@ -24,7 +24,7 @@ from tests.support.net import free_port, wait_until
 from tests.support.require import require_root, require_tool
 from waddleperf_common.procs import stop
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(weight=4)  # ~4.5 min: three deploys over SSH
 
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 SECRETS = {"waddleperf_udp_hmac_key": "udp-key-" + "5a" * 12,
