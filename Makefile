@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 # Debian packages the server, the probes, the network lab and the tests use.
 APT_PACKAGES := iperf3 iputils-ping iproute2 nftables dnsmasq-base openssh-server \
-                traceroute mtr-tiny dnsutils procps libpcap0.8 psmisc docker-compose wrk redis-server mariadb-server prometheus \
+                traceroute mtr-tiny dnsutils procps libpcap0.8 psmisc docker-compose wrk redis-server mariadb-server postgresql prometheus \
                 openssl python3 python3-venv chromium openjdk-17-jre-headless nginx php-fpm
 
 .PHONY: help setup system-deps venv run test lint typecheck unit integration lab lab-shell bench clean
