@@ -69,6 +69,15 @@ class Job:
         return self.state in ("done", "cancelled", "failed")
 
 
+#: The record's ``info`` key naming the UI user who ran it (a manual run: no tier, no step).
+RUN_BY = "ui_user"
+
+
+def run_by(result: Result, user: str) -> Result:
+    """``result`` with the UI user who ran it in ``info`` (History's detail shows it)."""
+    return result.model_copy(update={"info": {**result.info, RUN_BY: user}})
+
+
 def store_record(store: Store, result: Result) -> str:
     """Store ``result`` as a one-record bundle (as AutoPerf stores a cycle); its key."""
     writer = BundleWriter(None, agent=result.agent, run_id=result.run_id,
@@ -214,6 +223,7 @@ class JobPool:
         self._finish(job, result)
 
     def _finish(self, job: Job, result: Result) -> None:
+        result = run_by(result, job.user)
         stored, error = None, None
         if self.store is not None:
             try:

@@ -50,6 +50,7 @@ def test_a_udp_probe_runs_streams_and_is_stored(ui: Ui) -> None:
     assert any("seq=24" in line for line in lines), lines[-3:]
     record = got["result"]
     assert record["kind"] == "probe.udp" and record["metrics"]["received_count"] == 25
+    assert record["info"]["ui_user"] == ui.admin and record["tier"] is None  # a manual run
     assert any("rtt" in k and "avg" in k and v > 0 for k, v in record["metrics"].items())
     assert got["stored"] and (ui.store / got["stored"]).is_file()
     listed = client.api("GET", f"{API}/jobs").json()["jobs"]
@@ -128,3 +129,5 @@ def test_the_speed_test_result_is_checked_and_stored(ui: Ui) -> None:
     client.api("POST", f"{API}/refresh", {}, token=token)
     rows = client.api("GET", "/waddleperf/api/history?kind=speedtest&agent=ui-agent").json()
     assert rows["total"] >= 1 and rows["rows"][0]["throughput_bps"] > 0
+    detail = client.api("GET", f"/waddleperf/api/history/record?record={rows['rows'][0]['id']}")
+    assert detail.json()["info"]["ui_user"] == ui.admin

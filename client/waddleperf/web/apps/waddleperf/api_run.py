@@ -9,7 +9,7 @@ from py4web import action, request, response
 from waddleperf.web.speedtest_record import BadSpeedtest, speedtest_result, utc_now
 from waddleperf.webdata import forms
 from waddleperf.webdata.forms import FormError
-from waddleperf.webdata.jobs import JobError, store_record
+from waddleperf.webdata.jobs import JobError, run_by, store_record
 
 from .common import runtime
 from .guards import api_admin, fail, json_body, json_csrf, me
@@ -98,6 +98,7 @@ def speedtest_save() -> dict[str, Any]:
                                   utc_now())  # fmt: skip
     except BadSpeedtest as exc:
         raise fail(400, f"speed test result: {exc}") from None
+    result = run_by(result, _user())
     if runtime.store is None:
         raise fail(503, "no results store is configured")
     try:
