@@ -33,6 +33,23 @@ class Source(Protocol):
     def sample(self) -> Sample | None: ...
 
 
+#: How long a port's listeners found are trusted while every one of them lives, seconds.
+PORT_REFRESH_S = 10.0
+
+
+def _started(pid: int) -> float | None:
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
+def _same(listener: tuple[int, float]) -> bool:
+    """Whether the process ``pid`` started at ``started`` still runs (not a reused pid)."""
+    pid, started = listener
+    return _started(pid) == started
+
+
 class ProcessTreeSource:
     """A process tree (roots and every descendant), by pid or by listening port.
 
@@ -53,14 +70,28 @@ class ProcessTreeSource:
         self._provider = pid_provider
         self._reader = proctree.TreeReader()
         self.cores = proctree.cores()
+        self._listeners: list[tuple[int, float]] = []  # (pid, start time) of the port's roots
+        self._looked_up = 0.0
 
     def roots(self) -> list[int]:
-        """The root pids, looked up afresh each time (a port can change hands)."""
+        """The root pids: a provider's answer each time, or a port's listeners (looked up
+        again when one of them is gone, and every :data:`PORT_REFRESH_S`: a port can change
+        hands; the system's connection table is slow to read on a loaded machine)."""
         if self._provider is not None:
             return list(self._provider())
         if self._port is not None:
-            return proctree.listening_roots(self._port)
+            return self._port_roots(self._port)
         return self._pids
+
+    def _port_roots(self, port: int) -> list[int]:
+        now = time.monotonic()
+        known = self._listeners
+        if known and now - self._looked_up < PORT_REFRESH_S and all(map(_same, known)):
+            return [pid for pid, _ in known]
+        self._listeners = [(pid, started) for pid in proctree.listening_roots(port)
+                           if (started := _started(pid)) is not None]  # fmt: skip
+        self._looked_up = now
+        return [pid for pid, _ in self._listeners]
 
     def _members(self) -> list[int]:
         found: dict[int, None] = {}
@@ -215,8 +246,17 @@ class RemoteStatsSource:
         return None if entry is None else parse_stats_entry(self.name, entry)
 
 
+def next_tick(due: float, interval_s: float, now: float) -> float:
+    """The grid point after ``due`` (spaced ``interval_s``) that is still ahead of ``now``."""
+    due += interval_s
+    if due <= now:
+        due += ((now - due) // interval_s + 1) * interval_s
+    return due
+
+
 class Sampler:
-    """Samples every source each ``interval_s`` seconds on a background thread until stopped."""
+    """Samples every source each ``interval_s`` seconds (on a fixed grid) on a background
+    thread until stopped."""
 
     def __init__(self, sources: Iterable[Source], interval_s: float = 1.0) -> None:
         self.sources = list(sources)
@@ -247,8 +287,13 @@ class Sampler:
                 self.samples.append(sample)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        # Ticks on a fixed grid: a tick's own time (a busy machine's connection table, read
+        # to find a port's processes) does not stretch the period; a tick that overruns skips
+        # the grid points it missed instead of firing them in a burst.
+        next_at = time.monotonic() + self.interval_s
+        while not self._stop.wait(max(0.0, next_at - time.monotonic())):
             self.tick()
+            next_at = next_tick(next_at, self.interval_s, time.monotonic())
 
     def start(self) -> Sampler:
         for source in self.sources:

@@ -152,3 +152,46 @@ def test_remote_source_reads_the_servers_stats(
     assert sample["cpu_pct"] is not None and sample["cpu_pct"] < 5
     assert sample["rss_mb"] is not None and sample["rss_mb"] > 1
     assert RemoteStatsSource("x", srv.base_url + "/stats", "absent").sample() is None
+
+
+LISTEN = (
+    "import socket, sys, time\n"
+    "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); time.sleep(120)\n"
+)
+
+
+def test_a_ports_listeners_are_looked_up_again_only_when_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reading the system's connection table is slow on a loaded machine: a source by port
+    keeps the listeners it found while they live, and finds the next one when one is gone."""
+    from tests.support.net import free_port
+    from waddleperf_common import proctree
+
+    lookups: list[int] = []
+    real = proctree.listening_roots
+
+    def counted(port: int) -> list[int]:
+        lookups.append(port)
+        return real(port)
+
+    monkeypatch.setattr(proctree, "listening_roots", counted)
+    port = free_port()
+    first = subprocess.Popen([sys.executable, "-c", LISTEN, str(port)])
+    second = None
+    try:
+        assert wait_until(lambda: real(port) == [first.pid], 10)
+        source = ProcessTreeSource("by-port", port=port)
+        assert [source.roots() for _ in range(5)] == [[first.pid]] * 5
+        assert len(lookups) == 1
+        first.kill()
+        first.wait(10)
+        second = subprocess.Popen([sys.executable, "-c", LISTEN, str(port)])
+        assert wait_until(lambda: real(port) == [second.pid], 10)
+        assert source.roots() == [second.pid] and len(lookups) == 2
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
