@@ -50,6 +50,10 @@ def _inventory(
         "ansible_python_interpreter": "/usr/bin/python3",
         "ansible_pipelining": True,
         "ansible_ssh_common_args": f"-o UserKnownHostsFile={known} -o ConnectTimeout=5",
+        # loopback links: no compression (ansible's default -C), files piped through the
+        # multiplexed session instead of an sftp subsystem per copy
+        "ansible_ssh_args": "-o ControlMaster=auto -o ControlPersist=120s",
+        "ansible_ssh_transfer_method": "piped",
     }
     server_pins = wheels.export_pins(work, "server", ["server"])
     ui_pins = wheels.export_pins(work, "ui", ["ui"])
