@@ -35,14 +35,11 @@ class Backend:
     engines: str | None = None  # SQL listing (table, engine) where the server has engines
 
 
-def _mariadb(tmp: Path) -> Iterator[Backend]:
-    require(Path(MARIADBD).exists(), "needs mariadbd (Debian package mariadb-server-core)")
-    import pymysql  # type: ignore[import-untyped]
-
-    run = start_mariadb(tmp, (DB,), ("--general-log=1", f"--general-log-file={tmp / 'q.log'}"))
+def _querying(connect: Callable[[], Any]) -> Query:
+    """A query function over DB-API connections from ``connect`` (one per query)."""
 
     def query(sql: str) -> list[tuple[Any, ...]]:
-        conn = pymysql.connect(host="127.0.0.1", port=run.port, user="root", database=DB)
+        conn = connect()
         try:
             with conn.cursor() as cur:
                 cur.execute(sql)
@@ -50,6 +47,17 @@ def _mariadb(tmp: Path) -> Iterator[Backend]:
         finally:
             conn.close()
 
+    return query
+
+
+def _mariadb(tmp: Path) -> Iterator[Backend]:
+    require(Path(MARIADBD).exists(), "needs mariadbd (Debian package mariadb-server-core)")
+    import pymysql  # type: ignore[import-untyped]
+
+    run = start_mariadb(tmp, (DB,), ("--general-log=1", f"--general-log-file={tmp / 'q.log'}"))
+
+    query = _querying(lambda: pymysql.connect(host="127.0.0.1", port=run.port, user="root",
+                                              database=DB))  # fmt: skip
     try:
         yield Backend(f"mysql://root@127.0.0.1:{run.port}/{DB}", query, DB,
                       lambda: (tmp / "q.log").read_text(errors="replace"),
@@ -65,15 +73,8 @@ def _postgres(tmp: Path) -> Iterator[Backend]:
 
     run = start_postgres((DB,), ("log_statement=all",))
 
-    def query(sql: str) -> list[tuple[Any, ...]]:
-        conn = psycopg2.connect(host="127.0.0.1", port=run.port, user="postgres", dbname=DB)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-                return list(cur.fetchall())
-        finally:
-            conn.close()
-
+    query = _querying(lambda: psycopg2.connect(host="127.0.0.1", port=run.port,
+                                               user="postgres", dbname=DB))  # fmt: skip
     try:
         yield Backend(run.uri(DB), query, "public", run.text)
     finally:

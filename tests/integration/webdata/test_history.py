@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -164,37 +165,32 @@ def test_latency_series_are_the_reports_own(catalog: Catalog, query: str) -> Non
                 [w for w in want if w is not None], abs=1e-4
             ), key
     every = json.loads("".join(history.export(catalog, state, "json")))
-    rows = [r for r in every if r["loss_ratio"] is not None]
-    width = charts["bucket_s"]
     axis = [parse_time(t, "t").timestamp() for t in charts["axis"]]
-    for line in charts["loss"][:5]:
+    _held_to_plain_means(charts["loss"][:5], every, "loss_ratio", axis, charts["bucket_s"], 1e-6)
+    _held_to_plain_means(charts["throughput"], every, "throughput_bps", axis,
+                         charts["bucket_s"], 0.5)  # fmt: skip
+    if "kind=udp&kind=tcp" in query:
+        assert {s["kind"] for s in charts["latency"]} == {"probe.udp"}
+
+
+def _held_to_plain_means(lines: list[dict[str, Any]], records: list[dict[str, Any]], field: str,
+                         axis: list[float], width: int, tolerance: float) -> None:  # fmt: skip
+    """Each line's ``counts`` and ``values`` are the count and plain mean of ``field`` over
+    the exported records of its agent × server × kind in each bucket (null where none)."""
+    rows = [r for r in records if r[field] is not None]
+    for line in lines:
         mine = [r for r in rows if (r["agent"], r["server"], r["kind"]) ==
                 (line["agent"], line["server"], line["kind"])]  # fmt: skip
         for i, start in enumerate(axis):
             inside = [
-                float(str(r["loss_ratio"]))
-                for r in mine
-                if start <= parse_time(str(r["started_at"]), "t").timestamp() < start + width
-            ]
-            assert line["counts"][i] == len(inside)
-            if inside:
-                assert line["values"][i] == pytest.approx(sum(inside) / len(inside), abs=1e-6)
-    if "kind=udp&kind=tcp" in query:
-        assert {s["kind"] for s in charts["latency"]} == {"probe.udp"}
-    tputs = [r for r in every if r["throughput_bps"] is not None]
-    for line in charts["throughput"]:
-        mine = [r for r in tputs if (r["agent"], r["server"], r["kind"]) ==
-                (line["agent"], line["server"], line["kind"])]  # fmt: skip
-        for i, start in enumerate(axis):
-            inside = [
-                float(str(r["throughput_bps"]))
+                float(str(r[field]))
                 for r in mine
                 if start <= parse_time(str(r["started_at"]), "t").timestamp() < start + width
             ]
             assert line["counts"][i] == len(inside)
             assert (line["values"][i] is None) == (not inside)
             if inside:
-                assert line["values"][i] == pytest.approx(sum(inside) / len(inside), abs=0.5)
+                assert line["values"][i] == pytest.approx(sum(inside) / len(inside), abs=tolerance)
 
 
 def test_charts_json_is_the_cached_text_of_the_charts(catalog: Catalog) -> None:
