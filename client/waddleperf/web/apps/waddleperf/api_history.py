@@ -15,7 +15,7 @@ from waddleperf.webdata import history, series, view
 from waddleperf.webdata.records import RecordIdError
 
 from .common import runtime
-from .guards import api_login, compact, fail, json_csrf
+from .guards import api_login, compact, fail, json_csrf, json_text
 
 
 def _state() -> view.ViewState:
@@ -36,8 +36,7 @@ def listing() -> str:
 @action.uses(api_login)
 def charts() -> str:
     """The latency, loss and throughput series of the view, on one time axis."""
-    response.headers["Content-Type"] = "application/json"
-    return series.charts_json(runtime.catalog, _state())
+    return json_text(series.charts_json(runtime.catalog, _state()))
 
 
 @action("api/history/record")

@@ -100,11 +100,16 @@ api_admin = _Login(who, api=True, role="admin")
 json_csrf = _JsonCsrf(who)
 
 
+def json_text(text: str) -> str:
+    """``text``, JSON already (a cached answer), as the answer."""
+    response.headers["Content-Type"] = "application/json"
+    return text
+
+
 def compact(data: Any) -> str:
     """``data`` as compact JSON for a big answer (py4web's own is indented and key-sorted:
     several times the bytes and the time for a chart's thousands of points)."""
-    response.headers["Content-Type"] = "application/json"
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return json_text(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
 
 
 def json_body(limit: int = 1 << 20) -> Any:
