@@ -32,11 +32,7 @@ echo "== lint and types"
 "$VENV/bin/mypy" || rc=1
 
 echo "== unit and integration tests, two workers"
-# Whole files to each worker as it frees up, in the order tests/conftest.py sets (the files
-# with slow tests first, the heaviest first): module fixtures are set up once, and the SSH
-# deploy test does not start last.
-WPL_DURATIONS="$OUT/parallel.jsonl" "$VENV/bin/pytest" -q -n 2 --dist loadfile \
-    --no-loadscope-reorder -m "not lab and not serial" || rc=1
+WPL_DURATIONS="$OUT/parallel.jsonl" "$VENV/bin/pytest" -q -n 2 -m "not lab and not serial" || rc=1
 
 echo "== network lab: waiting for it to end"
 wait "$lab" || rc=1

@@ -23,7 +23,7 @@ from tests.support.chromium import keep_screenshot, launch
 from tests.support.server import LocalServer, start_server
 from tests.support.ui_process import PASSWORD, UiProcess, create_admin, start_ui
 
-pytestmark = pytest.mark.slow(weight=2)
+pytestmark = pytest.mark.slow
 
 ADMIN = "admin@example.com"
 PAGES = ("run", "speedtest", "history", "fleet", "users")

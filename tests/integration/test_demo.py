@@ -34,7 +34,7 @@ from waddleperf.results.reader import read_bundle
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 
 
-@pytest.mark.slow(weight=2)
+@pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_demo_runs_every_service_and_escalates_through_tier_3(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WADDLEPERF_")}

@@ -24,10 +24,10 @@ from tests.support.net import free_port, wait_until
 from tests.support.require import require_root, require_tool
 from waddleperf_common.procs import stop
 
-# ~4 min alone: three deploys over SSH, all in the module fixture (the first test's setup),
-# started first in the parallel phase; under the whole suite's load it may take longer than
-# the suite's 300 s per-test timeout, which is for one test, not for three deploys.
-pytestmark = [pytest.mark.slow(weight=4), pytest.mark.timeout(900)]
+# ~4 min alone: three deploys over SSH, all in the module fixture (the first test's setup);
+# under the whole suite's load it may take longer than the suite's 300 s per-test timeout,
+# which is for one test, not for three deploys.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 WADDLEPERF = str(Path(sys.executable).parent / "waddleperf")
 SECRETS = {"waddleperf_udp_hmac_key": "udp-key-" + "5a" * 12,

@@ -20,7 +20,7 @@ from tests.support.targets import Running
 from waddleperf.load.hdr import PERCENTILE_METRICS
 from waddleperf.results import Result, Status
 
-pytestmark = pytest.mark.slow(weight=2)
+pytestmark = pytest.mark.slow
 
 SMALL = ["--users", "4", "--spawn-rate", "4", "--duration", "5", "--wait", "0.05,0.2"]
 
